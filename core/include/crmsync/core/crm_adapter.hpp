@@ -1,0 +1,89 @@
+// The CRM seam: Dynamics CRM's Organization Service as the engine sees it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crmsync/model/item.hpp"
+
+namespace crmsync {
+
+// One CRM record: entity, id, attributes by logical name (the CRM side of SPEC §7 plus
+// ownerid, statecode, statuscode, modifiedon, and parties as PartyList values).
+struct CrmRecord {
+  CrmEntity entity = CrmEntity::kContact;
+  CrmId id;
+  FieldMap attributes;
+  UtcTime modified_on;
+  std::optional<CrmId> owner;  // ownerid's id
+};
+
+struct CrmIdentity {
+  CrmId user_id;
+  CrmId business_unit_id;
+  CrmId organization_id;
+};
+
+struct CrmPrivileges {
+  bool sync_to_outlook = false;  // prvSyncToOutlook (SPEC G5)
+};
+
+// One page of RetrieveEntityChanges for one entity.
+struct CrmChangePage {
+  std::vector<CrmRecord> new_or_updated;
+  std::vector<CrmId> removed;
+  bool more = false;                 // another page follows; pass `paging_cookie` back
+  std::string paging_cookie;         // opaque
+  int page_number = 1;
+  std::string data_version;          // the token to store once every page was applied
+};
+
+// One request of a batch (ExecuteMultiple) and its outcome.
+struct CrmOperation {
+  enum class Type { kCreate, kUpdate, kDelete, kSetState };
+  Type type = Type::kUpdate;
+  CrmEntity entity = CrmEntity::kContact;
+  CrmId id;
+  FieldMap attributes;  // create/update
+  int state = 0;        // set state
+  int status = -1;
+};
+
+// Contract for every CRM adapter. Synchronous, one thread at a time; each call is bounded
+// by the adapter's deadlines and retries transient failures itself (honouring Retry-After)
+// up to its budget, then returns kTransient. Errors: kNotFound (no such record),
+// kConflict (duplicate id on create), kInvalid (the server rejected the data, e.g. a value
+// too long: the message says which), kPermission (auth or privilege), kTransient.
+class CrmAdapter {
+ public:
+  CrmAdapter() = default;
+  CrmAdapter(const CrmAdapter&) = delete;
+  CrmAdapter& operator=(const CrmAdapter&) = delete;
+  virtual ~CrmAdapter() = default;
+
+  virtual Result<CrmIdentity> who_am_i() = 0;
+  virtual Result<CrmPrivileges> privileges(const CrmId& user) = 0;
+
+  // Changes of `entity` since `data_version` ("" = everything: the initial sync), one page
+  // at a time: page 1 with an empty cookie, then the returned cookie while `more`.
+  virtual Result<CrmChangePage> changes_since(CrmEntity entity, const std::string& data_version,
+                                              int page_number,
+                                              const std::string& paging_cookie) = 0;
+  // The record with the given columns (empty = the mapping's columns), or kNotFound.
+  virtual Result<CrmRecord> retrieve(CrmEntity entity, const CrmId& id) = 0;
+  // Creates a record with a client-chosen id (SPEC X1). kConflict if the id exists.
+  virtual Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) = 0;
+  // Sets only the given attributes (null clears).
+  virtual Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes) = 0;
+  virtual Result<void> remove(CrmEntity entity, const CrmId& id) = 0;
+  virtual Result<void> set_state(CrmEntity entity, const CrmId& id, int state, int status) = 0;
+  // Contacts whose emailaddress1..3 equals `address` (SPEC E2).
+  virtual Result<std::vector<CrmRecord>> find_contacts_by_email(const std::string& address) = 0;
+  // Runs the operations in order (ExecuteMultiple, ContinueOnError); one result each.
+  // The outer Result fails only when the batch as a whole could not be sent.
+  virtual Result<std::vector<Result<void>>> execute_batch(
+      const std::vector<CrmOperation>& operations) = 0;
+};
+
+}  // namespace crmsync

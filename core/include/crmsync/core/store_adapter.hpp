@@ -1,0 +1,106 @@
+// The store seam: the mailbox side (mock mailbox, EWS, MAPI) as the engine sees it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crmsync/model/item.hpp"
+
+namespace crmsync {
+
+// Where an item lives. E-mails: inbox (received), sentitems (sent), drafts.
+enum class Folder { kContacts, kTasks, kCalendar, kInbox, kSentItems, kDrafts };
+std::string_view to_string(Folder f);
+Result<Folder> parse_folder(std::string_view s);
+Folder default_folder(ItemKind kind);
+
+// The CRM link the way the CRM client stores it on the item (named properties on
+// MAPI/EWS, columns in the mock mailbox).
+struct CrmLink {
+  bool tracked = false;
+  std::optional<CrmId> crm_id;
+  // The id was chosen for a create that may not have reached CRM yet (SPEC X1):
+  // whoever sees it looks the record up before creating.
+  bool crm_id_pending = false;
+  // The CRM entity behind a task item (phonecall, letter, fax) when it is not a task.
+  std::optional<CrmEntity> crm_entity;
+  bool operator==(const CrmLink&) const = default;
+};
+
+struct StoreItem {
+  EntryId entry_id;
+  std::string change_key;  // changes on every write; updates carry it (optimistic concurrency)
+  Folder folder = Folder::kContacts;
+  Item item;               // kind, fields by SPEC §7 store names, last modification
+  CrmLink link;
+};
+
+enum class Surface { kNone, kInspector, kExplorer };  // kNone: another device, the web, a script
+enum class Phase { kNone, kSave, kClose, kSend };
+enum class Action { kCreate, kTrack, kUntrack, kUpdate, kDelete, kSetRegarding, kSend };
+std::string_view to_string(Surface s);
+std::string_view to_string(Phase p);
+std::string_view to_string(Action a);
+Result<Surface> parse_surface(std::string_view s);
+Result<Phase> parse_phase(std::string_view s);
+Result<Action> parse_action(std::string_view s);
+
+// One entry of the store's durable change log (SPEC S1).
+struct StoreEvent {
+  std::int64_t seq = 0;  // strictly increasing within one store
+  ItemKind kind = ItemKind::kContact;
+  EntryId entry_id;
+  Action action = Action::kUpdate;
+  Surface surface = Surface::kNone;
+  Phase phase = Phase::kNone;
+  bool delete_in_crm = false;  // an untrack that asked for the record to be deleted (D2, D5, D11)
+  UtcTime at;
+};
+
+struct NewStoreItem {
+  Folder folder = Folder::kContacts;
+  Item item;
+  CrmLink link;
+};
+
+// Contract for every store adapter. Calls are synchronous and made from one thread
+// (the sync worker); an adapter bounds each call with its own deadline.
+// Errors: kNotFound (no such item), kConflict (stale change key), kInvalid (bad field or
+// value: the item is skipped), kTransient (retry later), kPermission/kCorrupt (stop).
+// Writes made through this interface are the daemon's own: they are logged as events
+// with Surface::kNone and the daemon recognises them by change key (SPEC C5).
+class StoreAdapter {
+ public:
+  StoreAdapter() = default;
+  StoreAdapter(const StoreAdapter&) = delete;
+  StoreAdapter& operator=(const StoreAdapter&) = delete;
+  virtual ~StoreAdapter() = default;
+
+  // Items of `kind` modified at or after `since`, newest first (SPEC S2).
+  virtual Result<std::vector<StoreItem>> scan_modified_since(ItemKind kind, UtcTime since) = 0;
+  // The item, or kNotFound.
+  virtual Result<StoreItem> get(const EntryId& id) = 0;
+  // The item linked to this CRM id (pending or not), if any (SPEC X1 look-up before create).
+  virtual Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& id) = 0;
+  // Creates an item; returns it with its new entry id and change key.
+  virtual Result<StoreItem> create(const NewStoreItem& item) = 0;
+  // Sets the given fields (null clears) and, when given, the CRM link, if the item's change
+  // key is still `expected_change_key`; kConflict otherwise. Returns the new change key.
+  virtual Result<std::string> update(const EntryId& id, const std::string& expected_change_key,
+                                     const FieldMap& changes,
+                                     const std::optional<CrmLink>& link) = 0;
+  // Deletes the item; kNotFound when it is already gone.
+  virtual Result<void> remove(const EntryId& id) = 0;
+
+  // Change-log events with seq > `after`, oldest first, at most `max` (SPEC S1). The
+  // caller keeps its own cursor, so several clients may read one store.
+  virtual Result<std::vector<StoreEvent>> events_after(std::int64_t after, std::size_t max) = 0;
+  // Blocks up to `timeout` until an event after `after` may be there; true if so.
+  // Waiting is an optimisation: callers also scan (S2), so a false negative loses nothing.
+  virtual bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) = 0;
+};
+
+}  // namespace crmsync

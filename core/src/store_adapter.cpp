@@ -1,0 +1,77 @@
+#include "crmsync/core/store_adapter.hpp"
+
+#include <array>
+#include <utility>
+
+namespace crmsync {
+namespace {
+
+template <class E, std::size_t N>
+Result<E> parse_enum(std::string_view s, const std::array<std::pair<E, std::string_view>, N>& names,
+                     std::string_view what) {
+  for (const auto& [value, name] : names)
+    if (name == s) return value;
+  std::string all;
+  for (const auto& [value, name] : names) all += (all.empty() ? "" : ", ") + std::string(name);
+  return Error::Invalid("unknown " + std::string(what) + " '" + std::string(s) + "' (one of " +
+                        all + ")");
+}
+
+template <class E, std::size_t N>
+std::string_view enum_name(E v, const std::array<std::pair<E, std::string_view>, N>& names) {
+  for (const auto& [value, name] : names)
+    if (value == v) return name;
+  return "?";
+}
+
+constexpr std::array<std::pair<Folder, std::string_view>, 6> kFolders{{
+    {Folder::kContacts, "contacts"},
+    {Folder::kTasks, "tasks"},
+    {Folder::kCalendar, "calendar"},
+    {Folder::kInbox, "inbox"},
+    {Folder::kSentItems, "sentitems"},
+    {Folder::kDrafts, "drafts"},
+}};
+constexpr std::array<std::pair<Surface, std::string_view>, 3> kSurfaces{{
+    {Surface::kNone, "none"},
+    {Surface::kInspector, "inspector"},
+    {Surface::kExplorer, "explorer"},
+}};
+constexpr std::array<std::pair<Phase, std::string_view>, 4> kPhases{{
+    {Phase::kNone, "none"},
+    {Phase::kSave, "save"},
+    {Phase::kClose, "close"},
+    {Phase::kSend, "send"},
+}};
+constexpr std::array<std::pair<Action, std::string_view>, 7> kActions{{
+    {Action::kCreate, "create"},
+    {Action::kTrack, "track"},
+    {Action::kUntrack, "untrack"},
+    {Action::kUpdate, "update"},
+    {Action::kDelete, "delete"},
+    {Action::kSetRegarding, "set-regarding"},
+    {Action::kSend, "send"},
+}};
+
+}  // namespace
+
+std::string_view to_string(Folder f) { return enum_name(f, kFolders); }
+Result<Folder> parse_folder(std::string_view s) { return parse_enum(s, kFolders, "folder"); }
+std::string_view to_string(Surface s) { return enum_name(s, kSurfaces); }
+Result<Surface> parse_surface(std::string_view s) { return parse_enum(s, kSurfaces, "surface"); }
+std::string_view to_string(Phase p) { return enum_name(p, kPhases); }
+Result<Phase> parse_phase(std::string_view s) { return parse_enum(s, kPhases, "phase"); }
+std::string_view to_string(Action a) { return enum_name(a, kActions); }
+Result<Action> parse_action(std::string_view s) { return parse_enum(s, kActions, "action"); }
+
+Folder default_folder(ItemKind kind) {
+  switch (kind) {
+    case ItemKind::kContact: return Folder::kContacts;
+    case ItemKind::kTask: return Folder::kTasks;
+    case ItemKind::kAppointment: return Folder::kCalendar;
+    case ItemKind::kEmail: return Folder::kInbox;
+  }
+  return Folder::kContacts;
+}
+
+}  // namespace crmsync
