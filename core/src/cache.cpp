@@ -84,7 +84,9 @@ Result<E> from_name(const std::array<std::pair<E, std::string_view>, N>& t, std:
   return Error::Corrupt("cache: unknown value '" + std::string(s) + "'");
 }
 
-std::string one_value(const Value& v) { return serialize_fields(FieldMap{{"v", v}}); }
+std::string one_value(const Value& v) {
+  return serialize_fields(FieldMap{{"v", v}});
+}
 Value read_one_value(const std::string& xml) {
   auto f = parse_fields(xml);
   if (!f.ok()) return Value{std::string("<unreadable>")};
@@ -114,7 +116,8 @@ Result<Mapping> read_mapping(const Statement& s, int c0 = 0) {
   m.verified_time = UtcTime{s.int64(c0 + 9)};
   if (!s.is_null(c0 + 10)) {
     auto o = parse_fields(s.text(c0 + 10));
-    if (!o.ok()) return o.error().context("cache: original state of map " + std::to_string(m.map_id.value()));
+    if (!o.ok())
+      return o.error().context("cache: original state of map " + std::to_string(m.map_id.value()));
     m.original = std::move(*o);
   }
   m.store_change_key = s.text(c0 + 11);

@@ -32,7 +32,8 @@ std::string b64_encode(std::string_view in) {
   out.reserve((in.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    unsigned v =
+        (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
     out += kB64[v >> 18];
     out += kB64[(v >> 12) & 63];
     out += kB64[(v >> 6) & 63];
@@ -133,7 +134,8 @@ Result<EntityRef> read_ref(const XMLElement& e, std::string_view field) {
   const char* entity = e.Attribute("entity");
   const char* id = e.Attribute("id");
   if (entity == nullptr || id == nullptr)
-    return Error::Invalid("original state: field '" + std::string(field) + "': reference lacks entity or id");
+    return Error::Invalid("original state: field '" + std::string(field) +
+                          "': reference lacks entity or id");
   auto cid = CrmId::parse(id);
   if (!cid.ok()) return cid.error().context("original state");
   const char* name = e.Attribute("name");
@@ -253,7 +255,8 @@ std::string serialize_fields(const FieldMap& fields) {
 
 Result<FieldMap> parse_fields(std::string_view xml) {
   if (xml.size() > kMaxOriginalStateBytes)
-    return Error::Invalid("original state: " + std::to_string(xml.size()) + " bytes is over the limit");
+    return Error::Invalid("original state: " + std::to_string(xml.size()) +
+                          " bytes is over the limit");
   if (!is_valid_utf8(xml)) return Error::Invalid("original state: invalid UTF-8");
   // No DTDs: no entity expansion tricks, whatever the parser would do with them.
   if (xml.find("<!") != std::string_view::npos || xml.find("<?") != std::string_view::npos)

@@ -38,16 +38,16 @@ std::string_view to_string(CrmChange c);
 struct Mapping {
   MapId map_id;
   CrmId crm_id;
-  EntryId entry_id;              // empty while the store item does not exist yet
+  EntryId entry_id;  // empty while the store item does not exist yet
   CrmEntity entity = CrmEntity::kContact;
-  bool linked = false;           // the pair is in sync (original state valid)
-  bool deleted_locally = false;  // SPEC D1: never bring the record back into the store
-  bool visited = false;          // seen by the current cycle's filter evaluation (R2)
-  bool manually_tracked = false; // tracked by hand from the store: stays linked out of filter
-  bool create_pending = false;   // the CRM create was intended but not yet confirmed (X1)
-  UtcTime verified_time;         // when reconciliation last saw the store item (S3)
+  bool linked = false;               // the pair is in sync (original state valid)
+  bool deleted_locally = false;      // SPEC D1: never bring the record back into the store
+  bool visited = false;              // seen by the current cycle's filter evaluation (R2)
+  bool manually_tracked = false;     // tracked by hand from the store: stays linked out of filter
+  bool create_pending = false;       // the CRM create was intended but not yet confirmed (X1)
+  UtcTime verified_time;             // when reconciliation last saw the store item (S3)
   std::optional<FieldMap> original;  // store-side field values as last synced (C2)
-  std::string store_change_key;  // the change key of the daemon's last store write (C5)
+  std::string store_change_key;      // the change key of the daemon's last store write (C5)
   std::optional<CrmId> owner;
 };
 
@@ -121,7 +121,8 @@ class Cache {
   virtual Result<std::optional<Mapping>> mapping_by_entry_id(const EntryId& id) = 0;
 
   // Inserts a mapping and, when given, its first change, in one transaction (the X1 intent).
-  virtual Result<MapId> insert_mapping(const Mapping& m, const std::optional<ChangeNote>& change) = 0;
+  virtual Result<MapId> insert_mapping(const Mapping& m,
+                                       const std::optional<ChangeNote>& change) = 0;
   // Saves every column of an existing mapping.
   virtual Result<void> save_mapping(const Mapping& m) = 0;
   // Adds or merges the pending change of a mapping (SPEC S1, R1).
