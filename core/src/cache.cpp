@@ -28,7 +28,8 @@ CREATE TABLE id_mapping (
   verified_time    INTEGER NOT NULL DEFAULT 0,
   original_state   TEXT,
   store_change_key TEXT NOT NULL DEFAULT '',
-  owner_id         TEXT
+  owner_id         TEXT,
+  crm_state        INTEGER
 );
 CREATE INDEX id_mapping_verified ON id_mapping(linked, verified_time);
 CREATE TABLE sync_changes (
@@ -96,7 +97,7 @@ Value read_one_value(const std::string& xml) {
 
 constexpr const char* kMappingColumns =
     "map_id, crm_id, entry_id, object_type, linked, deleted_locally, visited, manually_tracked, "
-    "create_pending, verified_time, original_state, store_change_key, owner_id";
+    "create_pending, verified_time, original_state, store_change_key, owner_id, crm_state";
 
 Result<Mapping> read_mapping(const Statement& s, int c0 = 0) {
   Mapping m;
@@ -125,6 +126,7 @@ Result<Mapping> read_mapping(const Statement& s, int c0 = 0) {
     auto o = CrmId::parse(s.text(c0 + 12));
     if (o.ok()) m.owner = *o;
   }
+  if (!s.is_null(c0 + 13)) m.crm_state = s.int64(c0 + 13);
   return m;
 }
 
@@ -150,6 +152,10 @@ void bind_mapping(Statement& s, const Mapping& m, int first) {
     s.bind(first + 11, m.owner->str());
   else
     s.bind_null(first + 11);
+  if (m.crm_state)
+    s.bind(first + 12, *m.crm_state);
+  else
+    s.bind_null(first + 12);
 }
 
 class SqliteCache final : public Cache {
@@ -176,7 +182,7 @@ class SqliteCache final : public Cache {
     auto s = db_.prepare(
         "INSERT INTO id_mapping(crm_id, entry_id, object_type, linked, deleted_locally, visited, "
         "manually_tracked, create_pending, verified_time, original_state, store_change_key, "
-        "owner_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+        "owner_id, crm_state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s.ok()) return s.error();
     bind_mapping(*s, m, 1);
     CRMSYNC_TRY(s->run());
@@ -285,6 +291,45 @@ class SqliteCache final : public Cache {
     if (!s.ok()) return s.error();
     CRMSYNC_TRY((*s)->bind(1, std::int64_t{held}).bind(2, change_id).run());
     return tx->commit();
+  }
+
+  static constexpr const char* kStoreSideDeletion =
+      "c.crm_change IN ('delete', 'left-filter') AND m.object_type <> 'email'";
+  static constexpr const char* kCrmSideDeletion =
+      "(c.store_change = 'untrack-delete-in-crm' OR (c.store_change IN ('delete', 'untrack') AND "
+      "m.object_type NOT IN ('contact', 'email')))";
+
+  Result<DeletionCounts> pending_deletions() override {
+    auto s = db_.prepare(std::string("SELECT SUM(CASE WHEN ") + kStoreSideDeletion +
+                         " THEN 1 ELSE 0 END), SUM(CASE WHEN " + kCrmSideDeletion +
+                         " THEN 1 ELSE 0 END) FROM sync_changes c JOIN id_mapping m "
+                         "ON m.map_id = c.map_id");
+    if (!s.ok()) return s.error();
+    auto r = s->step();
+    if (!r.ok()) return r.error();
+    return DeletionCounts{s->int64(0), s->int64(1)};
+  }
+
+  Result<void> hold_deletions(Side side, bool held) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto s = db_.prepare(
+        std::string("UPDATE sync_changes SET held = ? WHERE change_id IN (SELECT c.change_id "
+                    "FROM sync_changes c JOIN id_mapping m ON m.map_id = c.map_id WHERE ") +
+        (side == Side::kStore ? kStoreSideDeletion : kCrmSideDeletion) + ")");
+    if (!s.ok()) return s.error();
+    CRMSYNC_TRY(s->bind(1, std::int64_t{held}).run());
+    return tx->commit();
+  }
+
+  Result<std::int64_t> linked_count() override {
+    auto s = db_.cached("SELECT COUNT(*) FROM id_mapping WHERE linked = 1");
+    if (!s.ok()) return s.error();
+    auto r = (*s)->step();
+    if (!r.ok()) return r.error();
+    std::int64_t n = (*s)->int64(0);
+    (*s)->reset();
+    return n;
   }
 
   Result<std::optional<std::string>> get_meta(const std::string& key) override {
@@ -533,10 +578,10 @@ class SqliteCache final : public Cache {
     auto s = db_.cached(
         "UPDATE id_mapping SET crm_id=?, entry_id=?, object_type=?, linked=?, deleted_locally=?, "
         "visited=?, manually_tracked=?, create_pending=?, verified_time=?, original_state=?, "
-        "store_change_key=?, owner_id=? WHERE map_id=?");
+        "store_change_key=?, owner_id=?, crm_state=? WHERE map_id=?");
     if (!s.ok()) return s.error();
     bind_mapping(**s, m, 1);
-    (*s)->bind(13, m.map_id.value());
+    (*s)->bind(14, m.map_id.value());
     CRMSYNC_TRY((*s)->run());
     if (db_.changes() != 1)
       return Error::NotFound("cache: no mapping " + std::to_string(m.map_id.value()));

@@ -48,7 +48,8 @@ struct Mapping {
   UtcTime verified_time;             // when reconciliation last saw the store item (S3)
   std::optional<FieldMap> original;  // store-side field values as last synced (C2)
   std::string store_change_key;      // the change key of the daemon's last store write (C5)
-  std::optional<CrmId> owner;
+  std::optional<CrmId> owner;     // the record's owner as last seen (D4, D6)
+  std::optional<std::int64_t> crm_state;  // the record's statecode as last seen (D3, D4, D8)
 };
 
 // One pending row of sync_changes, joined with what the engine needs.
@@ -143,6 +144,21 @@ class Cache {
   virtual Result<void> record_failure(std::int64_t change_id, const std::string& reason,
                                       UtcTime next_attempt) = 0;
   virtual Result<void> set_held(std::int64_t change_id, bool held) = 0;
+
+  // D10: pending changes that may delete on each side. Store side: CRM deletions and
+  // records that left the filter (e-mails never delete in the store). CRM side: untracks
+  // with "delete in CRM" and deletions of activities (contacts and e-mails deleted in the
+  // store never delete in CRM, D1, D5).
+  struct DeletionCounts {
+    std::int64_t in_store = 0;
+    std::int64_t in_crm = 0;
+  };
+  virtual Result<DeletionCounts> pending_deletions() = 0;
+  // Holds back (or releases) every pending deletion of one side, in one transaction.
+  enum class Side { kStore, kCrm };
+  virtual Result<void> hold_deletions(Side side, bool held) = 0;
+  // Linked pairs, all entities (the base of the D10 share).
+  virtual Result<std::int64_t> linked_count() = 0;
 
   // Small named values: CRM tokens, the scan watermark, the event cursor, settings.
   virtual Result<std::optional<std::string>> get_meta(const std::string& key) = 0;
