@@ -55,21 +55,41 @@ constexpr std::array<std::pair<Action, std::string_view>, 7> kActions{{
 
 }  // namespace
 
-std::string_view to_string(Folder f) { return enum_name(f, kFolders); }
-Result<Folder> parse_folder(std::string_view s) { return parse_enum(s, kFolders, "folder"); }
-std::string_view to_string(Surface s) { return enum_name(s, kSurfaces); }
-Result<Surface> parse_surface(std::string_view s) { return parse_enum(s, kSurfaces, "surface"); }
-std::string_view to_string(Phase p) { return enum_name(p, kPhases); }
-Result<Phase> parse_phase(std::string_view s) { return parse_enum(s, kPhases, "phase"); }
-std::string_view to_string(Action a) { return enum_name(a, kActions); }
-Result<Action> parse_action(std::string_view s) { return parse_enum(s, kActions, "action"); }
+std::string_view to_string(Folder f) {
+  return enum_name(f, kFolders);
+}
+Result<Folder> parse_folder(std::string_view s) {
+  return parse_enum(s, kFolders, "folder");
+}
+std::string_view to_string(Surface s) {
+  return enum_name(s, kSurfaces);
+}
+Result<Surface> parse_surface(std::string_view s) {
+  return parse_enum(s, kSurfaces, "surface");
+}
+std::string_view to_string(Phase p) {
+  return enum_name(p, kPhases);
+}
+Result<Phase> parse_phase(std::string_view s) {
+  return parse_enum(s, kPhases, "phase");
+}
+std::string_view to_string(Action a) {
+  return enum_name(a, kActions);
+}
+Result<Action> parse_action(std::string_view s) {
+  return parse_enum(s, kActions, "action");
+}
 
 Folder default_folder(ItemKind kind) {
   switch (kind) {
-    case ItemKind::kContact: return Folder::kContacts;
-    case ItemKind::kTask: return Folder::kTasks;
-    case ItemKind::kAppointment: return Folder::kCalendar;
-    case ItemKind::kEmail: return Folder::kInbox;
+    case ItemKind::kContact:
+      return Folder::kContacts;
+    case ItemKind::kTask:
+      return Folder::kTasks;
+    case ItemKind::kAppointment:
+      return Folder::kCalendar;
+    case ItemKind::kEmail:
+      return Folder::kInbox;
   }
   return Folder::kContacts;
 }

@@ -33,10 +33,10 @@ struct CrmPrivileges {
 struct CrmChangePage {
   std::vector<CrmRecord> new_or_updated;
   std::vector<CrmId> removed;
-  bool more = false;                 // another page follows; pass `paging_cookie` back
-  std::string paging_cookie;         // opaque
+  bool more = false;          // another page follows; pass `paging_cookie` back
+  std::string paging_cookie;  // opaque
   int page_number = 1;
-  std::string data_version;          // the token to store once every page was applied
+  std::string data_version;  // the token to store once every page was applied
 };
 
 // One request of a batch (ExecuteMultiple) and its outcome.

@@ -34,7 +34,7 @@ struct StoreItem {
   EntryId entry_id;
   std::string change_key;  // changes on every write; updates carry it (optimistic concurrency)
   Folder folder = Folder::kContacts;
-  Item item;               // kind, fields by SPEC §7 store names, last modification
+  Item item;  // kind, fields by SPEC §7 store names, last modification
   CrmLink link;
 };
 

@@ -12,7 +12,11 @@
 
 namespace crmsync {
 
-enum class Direction { kBoth, kCrmToStore, kStoreToCrm };
+enum class Direction {
+  kBoth,
+  kCrmToStore,      // the daemon's one-way fields (company name, reminder): never back
+  kStoreToCrmOnce,  // copied when the record is created, then left alone (e-mail content, T4)
+};
 
 // How one store field and its CRM attributes convert. Each has a pair of
 // functions in mapping.cpp; the tables below only name them.
@@ -62,8 +66,8 @@ bool is_known_store_field(ItemKind kind, std::string_view field);
 Result<Value> parse_store_value(ItemKind kind, std::string_view field, std::string_view text);
 
 struct MapContext {
-  const TimeZone* zone = nullptr;      // required for kLocalDate
-  bool update_company_field = true;    // SPEC G2
+  const TimeZone* zone = nullptr;    // required for kLocalDate
+  bool update_company_field = true;  // SPEC G2
 };
 
 // CRM attributes -> store fields, for the fields that go CRM -> store. Absent attributes

@@ -12,13 +12,13 @@ namespace crmsync {
 
 // What the caller does with an error decides its kind, not where it came from.
 enum class ErrorKind {
-  kNotFound,      // the thing asked for does not exist: caller treats it as deleted/missing
-  kConflict,      // optimistic concurrency lost (stale change key) or duplicate id: re-read, merge
-  kInvalid,       // bad input (malformed data, unknown field, value out of range): final for that item
-  kTransient,     // network, timeout, throttling, busy: retry later with backoff
-  kPermission,    // not allowed (auth, privilege): stop until reconfigured
-  kCorrupt,       // local state unusable (schema too new, integrity): stop, do not touch
-  kInternal,      // a bug or an unexpected library failure
+  kNotFound,   // the thing asked for does not exist: caller treats it as deleted/missing
+  kConflict,   // optimistic concurrency lost (stale change key) or duplicate id: re-read, merge
+  kInvalid,    // bad input (malformed data, unknown field, value out of range): final for that item
+  kTransient,  // network, timeout, throttling, busy: retry later with backoff
+  kPermission,  // not allowed (auth, privilege): stop until reconfigured
+  kCorrupt,     // local state unusable (schema too new, integrity): stop, do not touch
+  kInternal,    // a bug or an unexpected library failure
 };
 
 // How far an error reaches: one item, one folder/entity, or the whole store/CRM.
@@ -81,7 +81,7 @@ class Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -129,13 +129,14 @@ class [[nodiscard]] Result<void> {
   std::optional<Error> error_;
 };
 
-inline Result<void> Ok() { return {}; }
+inline Result<void> Ok() {
+  return {};
+}
 
 }  // namespace crmsync
 
 // Propagates an error from an expression returning Result<...>.
-#define CRMSYNC_TRY(expr)                                    \
-  do {                                                       \
-    if (auto crmsync_try_r_ = (expr); !crmsync_try_r_.ok()) \
-      return crmsync_try_r_.error();                         \
+#define CRMSYNC_TRY(expr)                                                                  \
+  do {                                                                                     \
+    if (auto crmsync_try_r_ = (expr); !crmsync_try_r_.ok()) return crmsync_try_r_.error(); \
   } while (0)

@@ -42,7 +42,7 @@ struct Date {
 struct EntityRef {
   std::string entity;  // logical name: "contact", "account", "systemuser", ...
   CrmId id;
-  std::string name;    // display name when known; not compared
+  std::string name;  // display name when known; not compared
   bool operator==(const EntityRef& o) const { return entity == o.entity && id == o.id; }
   // "contact:6f1c...": the store's text form of Regarding.
   static Result<EntityRef> parse(std::string_view text);
@@ -59,8 +59,8 @@ struct Party {
 using PartyList = std::vector<Party>;
 
 // monostate = empty/null. Text is held as entered (comparison trims, see equivalent()).
-using Value =
-    std::variant<std::monostate, std::string, std::int64_t, bool, UtcTime, Date, EntityRef, PartyList>;
+using Value = std::variant<std::monostate, std::string, std::int64_t, bool, UtcTime, Date,
+                           EntityRef, PartyList>;
 
 bool is_null(const Value& v);
 // Equality as the merge sees it: text trimmed, empty text == null.

@@ -1,0 +1,97 @@
+// RAII over SQLite (STYLE.md 14): database, statement, transaction. The only code that
+// touches sqlite3 handles; the cache and the mock mailbox are built on it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "crmsync/model/result.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace crmsync::sql {
+
+class Statement {
+ public:
+  Statement() = default;
+  Statement(Statement&&) noexcept;
+  Statement& operator=(Statement&&) noexcept;
+  ~Statement();
+
+  // Binds are 1-based, as in SQLite. A binding error surfaces at step().
+  Statement& bind(int index, std::int64_t v);
+  Statement& bind(int index, std::string_view v);  // text
+  Statement& bind(int index, const char* v) { return bind(index, std::string_view(v)); }
+  Statement& bind_null(int index);
+  Statement& bind(int index, std::optional<std::string_view> v) {
+    return v ? bind(index, *v) : bind_null(index);
+  }
+
+  // true: a row is ready; false: done. Errors carry the SQL and SQLite's message.
+  Result<bool> step();
+  // Runs to completion (for statements that return no rows).
+  Result<void> run();
+  void reset();  // clears bindings too
+
+  std::int64_t int64(int column) const;
+  std::string text(int column) const;
+  bool is_null(int column) const;
+
+ private:
+  friend class Database;
+  Statement(sqlite3_stmt* s, sqlite3* db) : stmt_(s), db_(db) {}
+  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3* db_ = nullptr;
+};
+
+class Database {
+ public:
+  enum class Mode { kReadWriteCreate, kReadWrite };
+  // Opens with WAL, foreign keys and a busy timeout (several processes may share a file).
+  static Result<Database> open(const std::string& path, Mode mode = Mode::kReadWriteCreate);
+
+  Database(Database&&) noexcept;
+  Database& operator=(Database&&) noexcept;
+  ~Database();
+
+  Result<void> exec(std::string_view sql);
+  Result<Statement> prepare(std::string_view sql);
+  // A statement prepared once and kept for the life of the connection; reset before use.
+  Result<Statement*> cached(const char* sql);
+  std::int64_t last_insert_rowid() const;
+  int changes() const;
+  // PRAGMA user_version.
+  Result<int> user_version();
+  Result<void> set_user_version(int v);
+  // "ok" when PRAGMA integrity_check finds nothing.
+  Result<std::string> integrity_check();
+  // PRAGMA data_version: changes when another connection commits.
+  Result<std::int64_t> data_version();
+
+ private:
+  explicit Database(sqlite3* db) : db_(db) {}
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, std::unique_ptr<Statement>> cache_;
+};
+
+// BEGIN (IMMEDIATE for writers) on construction, ROLLBACK in the destructor unless commit().
+class Transaction {
+ public:
+  enum class Kind { kRead, kWrite };
+  static Result<Transaction> begin(Database& db, Kind kind = Kind::kWrite);
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+  Result<void> commit();
+
+ private:
+  explicit Transaction(Database* db) : db_(db) {}
+  Database* db_;
+};
+
+}  // namespace crmsync::sql
