@@ -1,24 +1,24 @@
 #include "crmsync/store_mock/mock_mailbox.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <random>
 #include <thread>
 
+#include "crmsync/core/sqlite.hpp"
 #include "crmsync/model/mapping.hpp"
 #include "field_codec.hpp"
-#include "sqlite_db.hpp"
 
 namespace crmsync {
 namespace {
 
-using store_mock::Database;
-using store_mock::Statement;
-using store_mock::Transaction;
-using Mode = Transaction::Mode;
+using sql::Database;
+using sql::Statement;
+using sql::Transaction;
+using Mode = Transaction::Kind;
 
 // Arbitrary tag that marks a file as a mock mailbox ("CRMB").
 constexpr std::int64_t kApplicationId = 0x43524D42;
-constexpr int kBusyTimeoutMs = 10'000;
 constexpr std::size_t kEntryIdBytes = 24;
 constexpr std::size_t kChangeKeyBytes = 16;
 
@@ -67,34 +67,48 @@ bool folder_fits(ItemKind kind, Folder folder) {
   return false;
 }
 
+// The first column of the first row as an integer (0 when there is no row).
+Result<std::int64_t> query_int(Database& db, std::string_view sql) {
+  auto st = db.prepare(sql);
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  return *row ? st->int64(0) : std::int64_t{0};
+}
+
+std::optional<std::string> opt_text(const Statement& st, int col) {
+  if (st.is_null(col)) return std::nullopt;
+  return st.text(col);
+}
+
 Error not_found(const EntryId& id) {
   return Error::NotFound("mock mailbox: no item " + id.str());
 }
 
 Result<StoreItem> read_item_row(const Statement& st) {
   StoreItem it;
-  it.entry_id = EntryId(st.column_text(0));
-  auto kind = parse_item_kind(st.column_text(1));
+  it.entry_id = EntryId(st.text(0));
+  auto kind = parse_item_kind(st.text(1));
   if (!kind) return Error::Corrupt("mock mailbox: bad kind of " + it.entry_id.str());
   it.item.kind = *kind;
-  auto folder = parse_folder(st.column_text(2));
+  auto folder = parse_folder(st.text(2));
   if (!folder) return Error::Corrupt("mock mailbox: bad folder of " + it.entry_id.str());
   it.folder = *folder;
-  it.change_key = st.column_text(3);
-  it.item.modified = UtcTime{st.column_int(4)};
-  it.link.tracked = st.column_int(5) != 0;
-  if (auto crm = st.column_opt_text(6)) {
+  it.change_key = st.text(3);
+  it.item.modified = UtcTime{st.int64(4)};
+  it.link.tracked = st.int64(5) != 0;
+  if (auto crm = opt_text(st, 6)) {
     auto id = CrmId::parse(*crm);
     if (!id) return Error::Corrupt("mock mailbox: bad crm id of " + it.entry_id.str());
     it.link.crm_id = *id;
   }
-  it.link.crm_id_pending = st.column_int(7) != 0;
-  if (auto ent = st.column_opt_text(8)) {
+  it.link.crm_id_pending = st.int64(7) != 0;
+  if (auto ent = opt_text(st, 8)) {
     auto e = parse_crm_entity(*ent);
     if (!e) return Error::Corrupt("mock mailbox: bad crm entity of " + it.entry_id.str());
     it.link.crm_entity = *e;
   }
-  auto fields = store_mock::decode_fields(st.column_text(9));
+  auto fields = store_mock::decode_fields(st.text(9));
   if (!fields) return fields.error().context(it.entry_id.str());
   it.item.fields = std::move(*fields);
   return it;
@@ -108,9 +122,9 @@ class MockMailboxImpl final : public MockMailbox {
   // ---- StoreAdapter: the daemon's own writes (surface none) ----
 
   Result<std::vector<StoreItem>> scan_modified_since(ItemKind kind, UtcTime since) override {
-    auto st = Statement::prepare(db_, std::string("SELECT ") + kItemColumns +
-                                          " FROM items WHERE kind = ?1 AND modified >= ?2"
-                                          " ORDER BY modified DESC, entry_id");
+    auto st = db_.prepare(std::string("SELECT ") + kItemColumns +
+                          " FROM items WHERE kind = ?1 AND modified >= ?2"
+                          " ORDER BY modified DESC, entry_id");
     if (!st) return st.error();
     st->bind(1, to_string(kind)).bind(2, since.ms);
     return collect(*st);
@@ -124,11 +138,11 @@ class MockMailboxImpl final : public MockMailbox {
   }
 
   Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& id) override {
-    auto st = Statement::prepare(db_, std::string("SELECT ") + kItemColumns +
-                                          " FROM items WHERE crm_id = ?1"
-                                          " ORDER BY modified DESC LIMIT 1");
+    auto st = db_.prepare(std::string("SELECT ") + kItemColumns +
+                          " FROM items WHERE crm_id = ?1"
+                          " ORDER BY modified DESC LIMIT 1");
     if (!st) return st.error();
-    st->bind(1, id.str());
+    st->bind(1, std::string_view(id.str()));
     auto items = collect(*st);
     if (!items) return items.error();
     if (items->empty()) return std::optional<StoreItem>{};
@@ -180,8 +194,7 @@ class MockMailboxImpl final : public MockMailbox {
   Result<void> remove(const EntryId& id) override { return user_remove(id, Surface::kNone); }
 
   Result<std::vector<StoreEvent>> events_after(std::int64_t after, std::size_t max) override {
-    auto st = Statement::prepare(
-        db_,
+    auto st = db_.prepare(
         "SELECT seq, kind, entry_id, action, surface, phase, delete_in_crm, at FROM events"
         " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (!st) return st.error();
@@ -192,20 +205,20 @@ class MockMailboxImpl final : public MockMailbox {
       if (!row) return row.error();
       if (!*row) break;
       StoreEvent e;
-      e.seq = st->column_int(0);
-      auto kind = parse_item_kind(st->column_text(1));
-      auto action = parse_action(st->column_text(3));
-      auto surface = parse_surface(st->column_text(4));
-      auto phase = parse_phase(st->column_text(5));
+      e.seq = st->int64(0);
+      auto kind = parse_item_kind(st->text(1));
+      auto action = parse_action(st->text(3));
+      auto surface = parse_surface(st->text(4));
+      auto phase = parse_phase(st->text(5));
       if (!kind || !action || !surface || !phase)
         return Error::Corrupt("mock mailbox: malformed event " + std::to_string(e.seq));
       e.kind = *kind;
-      e.entry_id = EntryId(st->column_text(2));
+      e.entry_id = EntryId(st->text(2));
       e.action = *action;
       e.surface = *surface;
       e.phase = *phase;
-      e.delete_in_crm = st->column_int(6) != 0;
-      e.at = UtcTime{st->column_int(7)};
+      e.delete_in_crm = st->int64(6) != 0;
+      e.at = UtcTime{st->int64(7)};
       out.push_back(std::move(e));
     }
     return out;
@@ -217,7 +230,7 @@ class MockMailboxImpl final : public MockMailbox {
     const auto deadline = Steady::now() + timeout;
     std::int64_t seen_version = -1;
     for (;;) {
-      auto version = db_.query_int("PRAGMA data_version");
+      auto version = db_.data_version();
       if (!version || *version != seen_version) {
         if (version) seen_version = *version;
         auto last = last_event_seq();
@@ -320,14 +333,14 @@ class MockMailboxImpl final : public MockMailbox {
     std::string sql = std::string("SELECT ") + kItemColumns + " FROM items";
     if (kind) sql += " WHERE kind = ?1";
     sql += " ORDER BY modified DESC, entry_id";
-    auto st = Statement::prepare(db_, sql);
+    auto st = db_.prepare(sql);
     if (!st) return st.error();
     if (kind) st->bind(1, to_string(*kind));
     return collect(*st);
   }
 
   Result<std::int64_t> last_event_seq() override {
-    return db_.query_int("SELECT coalesce(max(seq), 0) FROM events");
+    return query_int(db_, "SELECT coalesce(max(seq), 0) FROM events");
   }
 
  private:
@@ -352,9 +365,9 @@ class MockMailboxImpl final : public MockMailbox {
     auto cur = load(id);
     if (!cur) return cur.error();
     if (!*cur) return not_found(id);
-    auto st = Statement::prepare(db_, "DELETE FROM items WHERE entry_id = ?1");
+    auto st = db_.prepare("DELETE FROM items WHERE entry_id = ?1");
     if (!st) return st.error();
-    st->bind(1, id.str());
+    st->bind(1, std::string_view(id.str()));
     CRMSYNC_TRY(st->run());
     CRMSYNC_TRY(log((*cur)->item.kind, id, Action::kDelete, surface));
     return tx->commit();
@@ -379,10 +392,10 @@ class MockMailboxImpl final : public MockMailbox {
   }
 
   Result<std::optional<StoreItem>> load(const EntryId& id) {
-    auto st = Statement::prepare(
-        db_, std::string("SELECT ") + kItemColumns + " FROM items WHERE entry_id = ?1");
+    auto st =
+        db_.prepare(std::string("SELECT ") + kItemColumns + " FROM items WHERE entry_id = ?1");
     if (!st) return st.error();
-    st->bind(1, id.str());
+    st->bind(1, std::string_view(id.str()));
     auto items = collect(*st);
     if (!items) return items.error();
     if (items->empty()) return std::optional<StoreItem>{};
@@ -404,7 +417,7 @@ class MockMailboxImpl final : public MockMailbox {
   static void bind_link(Statement& st, const CrmLink& link) {
     st.bind(6, std::int64_t{link.tracked});
     if (link.crm_id)
-      st.bind(7, link.crm_id->str());
+      st.bind(7, std::string_view(link.crm_id->str()));
     else
       st.bind_null(7);
     st.bind(8, std::int64_t{link.crm_id_pending});
@@ -415,16 +428,16 @@ class MockMailboxImpl final : public MockMailbox {
   }
 
   Result<void> insert(const StoreItem& it) {
-    auto st = Statement::prepare(db_, std::string("INSERT INTO items (") + kItemColumns +
-                                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    auto st = db_.prepare(std::string("INSERT INTO items (") + kItemColumns +
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (!st) return st.error();
-    st->bind(1, it.entry_id.str())
+    st->bind(1, std::string_view(it.entry_id.str()))
         .bind(2, to_string(it.item.kind))
         .bind(3, to_string(it.folder))
-        .bind(4, it.change_key)
+        .bind(4, std::string_view(it.change_key))
         .bind(5, it.item.modified.ms);
     bind_link(*st, it.link);
-    st->bind(10, store_mock::encode_fields(it.item.fields));
+    st->bind(10, std::string_view(store_mock::encode_fields(it.item.fields)));
     return st->run();
   }
 
@@ -432,18 +445,17 @@ class MockMailboxImpl final : public MockMailbox {
   Result<void> rewrite(StoreItem& it) {
     it.change_key = random_hex(kChangeKeyBytes);
     it.item.modified = UtcTime{std::max(clock_.now().ms, it.item.modified.ms + 1)};
-    auto st = Statement::prepare(
-        db_,
+    auto st = db_.prepare(
         "UPDATE items SET kind = ?2, folder = ?3, change_key = ?4, modified = ?5, tracked = ?6,"
         " crm_id = ?7, crm_id_pending = ?8, crm_entity = ?9, fields = ?10 WHERE entry_id = ?1");
     if (!st) return st.error();
-    st->bind(1, it.entry_id.str())
+    st->bind(1, std::string_view(it.entry_id.str()))
         .bind(2, to_string(it.item.kind))
         .bind(3, to_string(it.folder))
-        .bind(4, it.change_key)
+        .bind(4, std::string_view(it.change_key))
         .bind(5, it.item.modified.ms);
     bind_link(*st, it.link);
-    st->bind(10, store_mock::encode_fields(it.item.fields));
+    st->bind(10, std::string_view(store_mock::encode_fields(it.item.fields)));
     CRMSYNC_TRY(st->run());
     if (db_.changes() != 1) return not_found(it.entry_id);
     return Ok();
@@ -461,12 +473,12 @@ class MockMailboxImpl final : public MockMailbox {
 
   Result<void> insert_event(ItemKind kind, const EntryId& id, Action action, Surface surface,
                             Phase phase, bool delete_in_crm) {
-    auto st = Statement::prepare(db_,
-                                 "INSERT INTO events (kind, entry_id, action, surface, phase,"
-                                 " delete_in_crm, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    auto st = db_.prepare(
+        "INSERT INTO events (kind, entry_id, action, surface, phase,"
+        " delete_in_crm, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!st) return st.error();
     st->bind(1, to_string(kind))
-        .bind(2, id.str())
+        .bind(2, std::string_view(id.str()))
         .bind(3, to_string(action))
         .bind(4, to_string(surface))
         .bind(5, to_string(phase))
@@ -496,19 +508,19 @@ class MockMailboxImpl final : public MockMailbox {
 Result<void> migrate(Database& db) {
   auto tx = Transaction::begin(db, Mode::kWrite);
   if (!tx) return tx.error();
-  auto version = db.query_int("PRAGMA user_version");
+  auto version = db.user_version();
   if (!version) return version.error();
   if (*version > MockMailbox::kSchemaVersion)
     return Error::Corrupt("mock mailbox schema version " + std::to_string(*version) +
                           " is newer than this build knows (" +
                           std::to_string(MockMailbox::kSchemaVersion) + ")");
   if (*version == 0) {
-    auto objects = db.query_int("SELECT count(*) FROM sqlite_master");
+    auto objects = query_int(db, "SELECT count(*) FROM sqlite_master");
     if (!objects) return objects.error();
     if (*objects != 0) return Error::Corrupt("not a mock mailbox (a different SQLite database)");
     CRMSYNC_TRY(db.exec(kSchemaV1));
     CRMSYNC_TRY(db.exec("PRAGMA application_id = " + std::to_string(kApplicationId)));
-    CRMSYNC_TRY(db.exec("PRAGMA user_version = 1"));
+    CRMSYNC_TRY(db.set_user_version(MockMailbox::kSchemaVersion));
   }
   // Later versions migrate here, one step at a time.
   return tx->commit();
@@ -517,28 +529,38 @@ Result<void> migrate(Database& db) {
 }  // namespace
 
 Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, Clock& clock) {
-  auto db = Database::open(path, /*create=*/true, kBusyTimeoutMs);
+  // Opening turns on WAL, which rewrites the header of a rollback-journal file: check the
+  // version in the header first (offset 60, big-endian), so a newer file stays untouched.
+  if (std::ifstream f(path, std::ios::binary); f) {
+    char header[100];
+    if (f.read(header, sizeof header)) {
+      if (std::string_view(header, 16) != std::string_view("SQLite format 3\0", 16))
+        return Error::Corrupt("mock mailbox " + path + ": not an SQLite database");
+      std::uint32_t v = 0;
+      for (int i = 60; i < 64; ++i) v = (v << 8) | static_cast<unsigned char>(header[i]);
+      if (v > static_cast<std::uint32_t>(MockMailbox::kSchemaVersion))
+        return Error::Corrupt("mock mailbox " + path + ": schema version " + std::to_string(v) +
+                              " is newer than this build knows (" +
+                              std::to_string(MockMailbox::kSchemaVersion) + ")");
+    } else if (f.gcount() != 0) {
+      return Error::Corrupt("mock mailbox " + path + ": not an SQLite database");
+    }
+  }
+  // WAL, synchronous=NORMAL (a killed process loses no committed transaction), busy timeout.
+  auto db = Database::open(path);
   if (!db) return db.error().context("mock mailbox " + path);
-  // Read the version before anything that could write: a newer file stays untouched.
-  auto version = db->query_int("PRAGMA user_version");
+  auto version = db->user_version();  // authoritative: the header may lag behind the WAL
   if (!version) return version.error().context("mock mailbox " + path);
   if (*version > MockMailbox::kSchemaVersion)
     return Error::Corrupt("mock mailbox " + path + ": schema version " + std::to_string(*version) +
                           " is newer than this build knows (" +
                           std::to_string(MockMailbox::kSchemaVersion) + ")");
   if (*version != 0) {
-    auto app = db->query_int("PRAGMA application_id");
+    auto app = query_int(*db, "PRAGMA application_id");
     if (!app) return app.error().context("mock mailbox " + path);
     if (*app != kApplicationId)
       return Error::Corrupt("mock mailbox " + path + ": not a mock mailbox (application_id)");
   }
-  auto mode = Statement::prepare(*db, "PRAGMA journal_mode = WAL");
-  if (!mode) return mode.error().context("mock mailbox " + path);
-  if (auto r = mode->run(); !r) return r.error().context("mock mailbox " + path);
-  // NORMAL in WAL mode: a killed process loses no committed transaction; only a power loss
-  // may drop the last ones (never corrupting the file).
-  if (auto r = db->exec("PRAGMA synchronous = NORMAL"); !r)
-    return r.error().context("mock mailbox " + path);
   if (*version < MockMailbox::kSchemaVersion) {
     if (auto r = migrate(*db); !r) return r.error().context("mock mailbox " + path);
   }
