@@ -378,7 +378,23 @@ class MockMailboxImpl final : public MockMailbox {
       if (!is_known_store_field(kind, name))
         return Error::Invalid("unknown field '" + name + "' for a " + std::string(to_string(kind)));
       CRMSYNC_TRY(store_mock::validate_value(name, value, kMaxValueBytes));
+      CRMSYNC_TRY(check_type(kind, name, value));
     }
+    return Ok();
+  }
+
+  // The value has the type (and, for choices like Importance, a value) the field takes: its
+  // text form must parse back to the same type. Party lists are probed with one address,
+  // since resolved parties may have none.
+  static Result<void> check_type(ItemKind kind, const std::string& name, const Value& value) {
+    if (is_null(value)) return Ok();
+    bool parties = std::holds_alternative<PartyList>(value);
+    auto probe = parse_store_value(kind, name, parties ? "probe@example.org" : display(value));
+    if (!probe) return probe.error();
+    if (probe->index() != value.index())
+      return Error::Invalid("field " + name + ": a " + std::string(type_name(value)) +
+                            " value does not fit (it takes a " + std::string(type_name(*probe)) +
+                            ")");
     return Ok();
   }
 
