@@ -253,7 +253,10 @@ struct Paging {
 
 Paging parse_paging(const XMLElement* p) {
   Paging out;
-  if (!p || xml::is_nil(p)) return out;
+  if (!p || xml::is_nil(p)) {
+    out.count = kMaxPage;
+    return out;
+  }
   auto c = child_text(p, "Count");
   auto n = child_text(p, "PageNumber");
   if (!c.empty()) out.count = static_cast<int>(parse_int(c, "Count"));
@@ -456,11 +459,11 @@ void write_response_body(std::string& out, const std::string& tag, const Respons
 std::string fault_members(const Fault& f, const std::string& p) {
   std::string out = "<" + p + "ErrorCode>" + std::to_string(f.code) + "</" + p + "ErrorCode>";
   if (f.retry_after_s > 0)
-    out += "<" + p + "ErrorDetails xmlns:g=\"" + xml::kGeneric +
-           "\"><g:KeyValuePairOfstringanyType><g:key>Retry-After</g:key><g:value "
+    out += "<" + p + "ErrorDetails xmlns:g=\"" + xml::kGeneric + "\"><" + p +
+           "KeyValuePairOfstringanyType><g:key>Retry-After</g:key><g:value "
            "i:type=\"e:duration\" xmlns:e=\"" +
-           xml::kSer + "\">PT" + std::to_string(f.retry_after_s) +
-           "S</g:value></g:KeyValuePairOfstringanyType></" + p + "ErrorDetails>";
+           xml::kSer + "\">PT" + std::to_string(f.retry_after_s) + "S</g:value></" + p +
+           "KeyValuePairOfstringanyType></" + p + "ErrorDetails>";
   else
     out += "<" + p + "ErrorDetails xmlns:g=\"" + xml::kGeneric + "\"/>";
   out += "<" + p + "Message>" + escape(f.what()) + "</" + p + "Message><" + p + "Timestamp>" +
