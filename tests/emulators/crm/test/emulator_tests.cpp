@@ -871,6 +871,8 @@ TEST_CASE("hostile input is refused with a fault and the server keeps serving", 
 
 TEST_CASE("admin API: users, privileges, bad JSON, reset", "[admin]") {
   Emulator e;
+  auto foreign = e.request(http::verb::get, "/admin/requests", "", {{"Host", "crm.example.com"}});
+  CHECK(foreign.status == 403);
   auto bad = e.admin(http::verb::post, "/admin/users", "{not json");
   CHECK(bad.status == 400);
   CHECK(bad.body.find("JSON") != std::string::npos);
