@@ -12,8 +12,12 @@ constexpr std::string_view kUserKey = "crm.user_id";
 constexpr std::string_view kCursorKey = "store.event_cursor";
 constexpr std::string_view kWatermarkKey = "store.watermark";
 constexpr std::string_view kWatermarkPendingKey = "store.watermark.pending";
-std::string token_key(CrmEntity e) { return "crm.token." + std::string(to_string(e)); }
-std::string token_pending_key(CrmEntity e) { return token_key(e) + ".pending"; }
+std::string token_key(CrmEntity e) {
+  return "crm.token." + std::string(to_string(e));
+}
+std::string token_pending_key(CrmEntity e) {
+  return token_key(e) + ".pending";
+}
 
 bool same_fields(const FieldMap& a, const FieldMap& b) {
   for (const auto& [k, v] : a) {
@@ -48,7 +52,6 @@ bool party_has(const FieldMap& attrs, std::string_view name, const CrmId& user) 
   return false;
 }
 
-
 std::chrono::milliseconds backoff(int attempts) {
   // 30 s, 1 min, 2 min ... capped at one hour (E1).
   auto d = std::chrono::seconds(30) * (1LL << std::min(attempts, 7));
@@ -71,10 +74,14 @@ struct CycleAbort {
 
 std::string_view to_string(CycleResult r) {
   switch (r) {
-    case CycleResult::kOk: return "ok";
-    case CycleResult::kItemErrors: return "item-errors";
-    case CycleResult::kMassDeleteHeld: return "mass-delete-held";
-    case CycleResult::kFailed: return "failed";
+    case CycleResult::kOk:
+      return "ok";
+    case CycleResult::kItemErrors:
+      return "item-errors";
+    case CycleResult::kMassDeleteHeld:
+      return "mass-delete-held";
+    case CycleResult::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -103,7 +110,9 @@ struct Engine::Impl {
 
   // ---- helpers ------------------------------------------------------------
 
-  MapContext ctx() const { return MapContext{settings.zone ? settings.zone : &utc, settings.update_company_field}; }
+  MapContext ctx() const {
+    return MapContext{settings.zone ? settings.zone : &utc, settings.update_company_field};
+  }
   void crash(std::string_view point) {
     if (crash_points != nullptr) crash_points->hit(point);
   }
@@ -263,8 +272,8 @@ struct Engine::Impl {
     if (ev.action == Action::kDelete || ev.action == Action::kUntrack) {
       if (!m) return;
       note.store = ev.action == Action::kDelete ? StoreChange::kDelete
-                   : ev.delete_in_crm          ? StoreChange::kUntrackDeleteInCrm
-                                               : StoreChange::kUntrack;
+                   : ev.delete_in_crm           ? StoreChange::kUntrackDeleteInCrm
+                                                : StoreChange::kUntrack;
       must(cache.note_change(m->map_id, note));
       return;
     }
@@ -306,12 +315,20 @@ struct Engine::Impl {
       must(cache.insert_mapping(fresh, note));
       return;
     }
+    auto pending = must(cache.pending_change_of(m->map_id));
+    auto pending_store = pending ? pending->store_change : StoreChange::kNone;
     if (!item.link.tracked) {
+      // An untrack seen by the scan: keep what the event said (delete in CRM or not).
+      if (pending_store == StoreChange::kUntrack ||
+          pending_store == StoreChange::kUntrackDeleteInCrm ||
+          pending_store == StoreChange::kDelete)
+        return;
       note.store = StoreChange::kUntrack;
       must(cache.note_change(m->map_id, note));
       return;
     }
     if (item.change_key == m->store_change_key) return;  // C5: our own write
+    if (pending_store == StoreChange::kCreate) return;
     if (!m->linked) {
       note.store = StoreChange::kCreate;
       must(cache.note_change(m->map_id, note));
@@ -320,8 +337,6 @@ struct Engine::Impl {
     if (m->original && same_fields(syncable_fields(m->entity, item.item.fields, false),
                                    syncable_fields(m->entity, *m->original, false)))
       return;  // only unmapped fields changed (M4), or nothing
-    auto existing = must(cache.pending_change_of(m->map_id));
-    if (existing && existing->store_change == StoreChange::kCreate) return;
     note.store = StoreChange::kUpdate;
     must(cache.note_change(m->map_id, note));
   }
@@ -349,11 +364,10 @@ struct Engine::Impl {
     }
     if (hold_crm_deletions) {
       report.held_deletions += pending.in_crm;
-      report.notices.push_back("D10: " + std::to_string(pending.in_crm) +
-                               " deletions in CRM held back (over " +
-                               std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " +
-                               std::to_string(linked) +
-                               " synced items); run a sync with --allow-mass-delete to apply them");
+      report.notices.push_back(
+          "D10: " + std::to_string(pending.in_crm) + " deletions in CRM held back (over " +
+          std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " + std::to_string(linked) +
+          " synced items); run a sync with --allow-mass-delete to apply them");
     }
   }
 
@@ -385,7 +399,7 @@ struct Engine::Impl {
           row.store_change == StoreChange::kUntrackDeleteInCrm)
         return;  // the store side's removal decides (step 3)
       Result<void> r = row.crm_change == CrmChange::kUpsert ? apply_crm_upsert(row, m)
-                                                             : apply_crm_removal(row, m);
+                                                            : apply_crm_removal(row, m);
       if (!r.ok()) item_failed(row, r.error());
     });
   }
@@ -395,14 +409,19 @@ struct Engine::Impl {
       if (row.store_change == StoreChange::kNone) return;
       Result<void> r;
       switch (row.store_change) {
-        case StoreChange::kCreate: r = apply_store_create(row, m); break;
+        case StoreChange::kCreate:
+          r = apply_store_create(row, m);
+          break;
         case StoreChange::kUpdate:
           r = m.linked ? apply_store_update(row, m) : apply_store_create(row, m);
           break;
         case StoreChange::kDelete:
         case StoreChange::kUntrack:
-        case StoreChange::kUntrackDeleteInCrm: r = apply_store_removal(row, m, row.store_change); break;
-        case StoreChange::kNone: break;
+        case StoreChange::kUntrackDeleteInCrm:
+          r = apply_store_removal(row, m, row.store_change);
+          break;
+        case StoreChange::kNone:
+          break;
       }
       if (!r.ok()) item_failed(row, r.error());
     });
@@ -413,8 +432,11 @@ struct Engine::Impl {
                            const CrmRecord& rec, const MergeOutcome& out,
                            const std::optional<CrmLink>& link) {
     std::string key = item.change_key;
-    if (!out.to_store.empty() || link) {
-      auto r = store.update(item.entry_id, item.change_key, out.to_store, link);
+    // The item must end up tracked, with the record's id and no pending create (X1).
+    std::optional<CrmLink> set_link = link;
+    if (!set_link && item.link != tracked_link(m)) set_link = tracked_link(m);
+    if (!out.to_store.empty() || set_link) {
+      auto r = store.update(item.entry_id, item.change_key, out.to_store, set_link);
       if (!r.ok()) return r.error().context("store item " + item.entry_id.str());
       key = *r;
       if (!out.to_store.empty()) {
@@ -430,7 +452,8 @@ struct Engine::Impl {
       attrs = std::move(*a);
       if (!attrs.empty()) {
         auto r = crm.update(m.entity, m.crm_id, attrs);
-        if (!r.ok()) return r.error().context(std::string(to_string(m.entity)) + " " + m.crm_id.str());
+        if (!r.ok())
+          return r.error().context(std::string(to_string(m.entity)) + " " + m.crm_id.str());
         ++report.to_crm;
         count(m.entity, "store-to-crm");
         crash("merge.crm-written");
@@ -453,8 +476,10 @@ struct Engine::Impl {
     m.linked = true;
     m.create_pending = false;
     if (rec.owner) m.owner = rec.owner;
-    if (auto s = int_attr(attrs, "statecode")) m.crm_state = s;
-    else if (auto s2 = int_attr(rec.attributes, "statecode")) m.crm_state = s2;
+    if (auto s = int_attr(attrs, "statecode"))
+      m.crm_state = s;
+    else if (auto s2 = int_attr(rec.attributes, "statecode"))
+      m.crm_state = s2;
     return cache.commit_applied(m, row.change_id, conflicts);
   }
 
@@ -470,7 +495,8 @@ struct Engine::Impl {
     if (!row.crm_record) return Error::Internal("change without its CRM record");
     const CrmRecord& rec = *row.crm_record;
     auto conv = crm_to_store(rec.entity, rec.attributes, ctx());
-    if (!conv.ok()) return conv.error().context("CRM " + std::string(to_string(rec.entity)) + " " + rec.id.str());
+    if (!conv.ok())
+      return conv.error().context("CRM " + std::string(to_string(rec.entity)) + " " + rec.id.str());
     if (m.entry_id.empty()) {
       if (m.deleted_locally) return cache.commit_applied(m, row.change_id, {});
       // X1: the store copy may exist already (a crash after the create): look it up first.
@@ -478,7 +504,8 @@ struct Engine::Impl {
       if (!found.ok()) return found.error();
       if (*found) {
         FieldMap base = syncable_fields(rec.entity, *conv, true);
-        MergeInput in{rec.entity, &(*found)->item.fields, (*found)->item.modified, &*conv, rec.modified_on, &base};
+        MergeInput in{rec.entity, &(*found)->item.fields, (*found)->item.modified,
+                      &*conv,     rec.modified_on,        &base};
         return write_merge(row, m, **found, rec, merge_fields(in), std::nullopt);
       }
       NewStoreItem fresh;
@@ -506,8 +533,8 @@ struct Engine::Impl {
       return apply_store_removal(row, m, StoreChange::kDelete);  // deleted meanwhile
     }
     if (!item->link.tracked) return apply_store_removal(row, m, StoreChange::kUntrack);
-    MergeInput in{m.entity, &item->item.fields, item->item.modified, &*conv, rec.modified_on,
-                  m.linked && m.original ? &*m.original : nullptr};
+    MergeInput in{m.entity, &item->item.fields, item->item.modified,
+                  &*conv,   rec.modified_on,    m.linked && m.original ? &*m.original : nullptr};
     return write_merge(row, m, *item, rec, merge_fields(in), std::nullopt);
   }
 
@@ -530,7 +557,9 @@ struct Engine::Impl {
         delete_in_store = start && *start > clock.now();
         break;
       }
-      case CrmEntity::kEmail: delete_in_store = false; break;  // D9
+      case CrmEntity::kEmail:
+        delete_in_store = false;
+        break;  // D9
       default:  // D8: open tasks, phone calls, letters, faxes go
         delete_in_store = m.crm_state.value_or(0) == 0;
         break;
@@ -570,7 +599,8 @@ struct Engine::Impl {
           if (!conv.ok()) return conv.error();
           m.crm_id = rec.id;
           m.create_pending = false;
-          MergeInput in{m.entity, &item.item.fields, item.item.modified, &*conv, rec.modified_on, nullptr};
+          MergeInput in{m.entity, &item.item.fields, item.item.modified,
+                        &*conv,   rec.modified_on,   nullptr};
           report.notices.push_back("E2: contact " + item.entry_id.str() +
                                    " linked to the existing CRM contact " + rec.id.str() +
                                    " with the same e-mail address " + email);
@@ -596,7 +626,8 @@ struct Engine::Impl {
     if (existing.ok()) {  // created by an earlier attempt or another client: link to it
       auto conv = crm_to_store(m.entity, existing->attributes, ctx());
       if (!conv.ok()) return conv.error();
-      MergeInput in{m.entity, &item.item.fields, item.item.modified, &*conv, existing->modified_on, nullptr};
+      MergeInput in{m.entity, &item.item.fields,     item.item.modified,
+                    &*conv,   existing->modified_on, nullptr};
       return write_merge(row, m, item, *existing, merge_fields(in), tracked_link(m));
     }
     if (!existing.error().is(ErrorKind::kNotFound)) return existing.error();
@@ -604,7 +635,8 @@ struct Engine::Impl {
     FieldMap create_fields = item.item.fields;
     auto attrs = store_to_crm(m.entity, create_fields, {}, ctx());
     if (!attrs.ok()) return attrs.error().context("store item " + item.entry_id.str());
-    if (m.entity == CrmEntity::kEmail) attrs->insert_or_assign("directioncode", Value{item.folder == Folder::kSentItems});
+    if (m.entity == CrmEntity::kEmail)
+      attrs->insert_or_assign("directioncode", Value{item.folder == Folder::kSentItems});
     auto created = crm.create(m.entity, m.crm_id, *attrs);
     if (!created.ok() && !created.error().is(ErrorKind::kConflict)) return created.error();
     crash("store-to-crm.created");
@@ -638,7 +670,8 @@ struct Engine::Impl {
     }
     auto conv = crm_to_store(m.entity, rec->attributes, ctx());
     if (!conv.ok()) return conv.error();
-    MergeInput in{m.entity, &item->item.fields, item->item.modified, &*conv, rec->modified_on, m.original ? &*m.original : nullptr};
+    MergeInput in{m.entity, &item->item.fields, item->item.modified,
+                  &*conv,   rec->modified_on,   m.original ? &*m.original : nullptr};
     return write_merge(row, m, *item, *rec, merge_fields(in), std::nullopt);
   }
 
@@ -753,7 +786,8 @@ struct Engine::Impl {
       }
     }
     me = must(crm.who_am_i()).user_id;
-    if (!cached_user || *cached_user != me.str()) must(cache.set_meta({{std::string(kUserKey), me.str()}}));
+    if (!cached_user || *cached_user != me.str())
+      must(cache.set_meta({{std::string(kUserKey), me.str()}}));
     if (only) return;
     sync_privilege = must(crm.privileges(me)).sync_to_outlook;
     if (!sync_privilege)
@@ -802,9 +836,17 @@ Engine::Engine(Cache& cache, StoreAdapter& store, CrmAdapter& crm, Clock& clock,
     : impl_(std::make_unique<Impl>(cache, store, crm, clock, std::move(settings), crash_points)) {}
 Engine::~Engine() = default;
 
-CycleReport Engine::run_cycle(const CycleOptions& options) { return impl_->run(options); }
-void Engine::on_progress(std::function<void(const Progress&)> sink) { impl_->progress = std::move(sink); }
-const EngineSettings& Engine::settings() const { return impl_->settings; }
-void Engine::set_settings(EngineSettings settings) { impl_->settings = std::move(settings); }
+CycleReport Engine::run_cycle(const CycleOptions& options) {
+  return impl_->run(options);
+}
+void Engine::on_progress(std::function<void(const Progress&)> sink) {
+  impl_->progress = std::move(sink);
+}
+const EngineSettings& Engine::settings() const {
+  return impl_->settings;
+}
+void Engine::set_settings(EngineSettings settings) {
+  impl_->settings = std::move(settings);
+}
 
 }  // namespace crmsync
