@@ -15,8 +15,18 @@ constexpr std::string_view kWatermarkPendingKey = "store.watermark.pending";
 std::string token_key(CrmEntity e) {
   return "crm.token." + std::string(to_string(e));
 }
+std::string modified_key(CrmEntity e) {
+  return "crm.modified." + std::string(to_string(e));
+}
+std::string sweep_key(CrmEntity e) {
+  return "crm.sweep." + std::string(to_string(e));
+}
+// Values that take effect only at the post step (SPEC R1: tokens advance once applied).
+std::string pending(const std::string& key) {
+  return key + ".pending";
+}
 std::string token_pending_key(CrmEntity e) {
-  return token_key(e) + ".pending";
+  return pending(token_key(e));
 }
 
 bool same_fields(const FieldMap& a, const FieldMap& b) {
@@ -161,6 +171,10 @@ struct Engine::Impl {
     for (CrmEntity entity : kAllCrmEntities) {
       if (entity != CrmEntity::kEmail && (!settings.entity_enabled(entity) || !sync_privilege))
         continue;  // G1, G5
+      if (!crm.supports_change_tracking(entity)) {
+        prepare_crm_without_tracking(entity);
+        continue;
+      }
       std::string token = must(cache.get_meta(token_key(entity))).value_or("");
       int page = 1;
       std::string cookie;
@@ -178,6 +192,56 @@ struct Engine::Impl {
       }
       crash("prepare.crm");
     }
+  }
+
+  // R3: without change tracking, modifiedon finds creates and updates, and a periodic sweep
+  // of the ids finds deletions and records that left the filter.
+  void prepare_crm_without_tracking(CrmEntity entity) {
+    const std::int64_t wm = std::stoll(must(cache.get_meta(modified_key(entity))).value_or("0"));
+    UtcTime since{wm == 0 ? std::numeric_limits<std::int64_t>::min() / 2
+                          : wm - settings.scan_margin.count()};
+    std::int64_t newest = wm;
+    std::string cookie;
+    for (int page = 1;; ++page) {
+      CrmRecordPage p = must(crm.modified_since(entity, since, page, cookie));
+      for (const auto& rec : p.records) {
+        newest = std::max(newest, rec.modified_on.ms);
+        note_crm_upsert(rec);
+      }
+      step("prepare", page, 0);
+      if (!p.more) break;
+      cookie = p.paging_cookie;
+    }
+    must(cache.set_meta({{pending(modified_key(entity)), std::to_string(newest)}}));
+    const std::int64_t last_sweep =
+        std::stoll(must(cache.get_meta(sweep_key(entity))).value_or("0"));
+    if (wm != 0 && clock.now().ms - last_sweep < settings.crm_sweep_interval.count()) return;
+    std::set<CrmId> present;
+    cookie.clear();
+    for (int page = 1;; ++page) {
+      CrmRecordPage p = must(crm.sweep_ids(entity, page, cookie));
+      for (const auto& rec : p.records) {
+        present.insert(rec.id);
+        if (in_filter(rec)) continue;
+        auto m = must(cache.mapping_by_crm_id(rec.id));
+        if (!m || m->manually_tracked) continue;
+        ChangeNote note;
+        note.crm = CrmChange::kLeftFilter;
+        note.crm_timestamp = clock.now();
+        if (m->deleted_locally)
+          must(cache.forget_mapping(m->map_id));
+        else if (m->linked)
+          must(cache.note_change(m->map_id, note));
+      }
+      if (!p.more) break;
+      cookie = p.paging_cookie;
+    }
+    for (const auto& m : must(cache.mappings(entity))) {
+      if ((!m.linked && !m.deleted_locally) || present.count(m.crm_id)) continue;
+      note_crm_removed(m.crm_id);
+    }
+    must(cache.set_meta({{pending(sweep_key(entity)), std::to_string(clock.now().ms)}}));
+    crash("prepare.sweep");
   }
 
   void note_crm_upsert(const CrmRecord& rec) {
@@ -741,9 +805,11 @@ struct Engine::Impl {
   void post() {
     std::vector<std::pair<std::string, std::optional<std::string>>> values;
     for (CrmEntity e : kAllCrmEntities) {
-      if (auto pending = must(cache.get_meta(token_pending_key(e)))) {
-        values.emplace_back(token_key(e), *pending);
-        values.emplace_back(token_pending_key(e), std::nullopt);
+      for (const std::string& key : {token_key(e), modified_key(e), sweep_key(e)}) {
+        if (auto value = must(cache.get_meta(pending(key)))) {
+          values.emplace_back(key, *value);
+          values.emplace_back(pending(key), std::nullopt);
+        }
       }
     }
     if (auto wm = must(cache.get_meta(std::string(kWatermarkPendingKey)))) {

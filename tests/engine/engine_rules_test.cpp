@@ -467,7 +467,7 @@ TEST_CASE("T4: after tracking only Regarding and the tracked state of an e-mail 
   CHECK(attr(*w.crm.find(id), "regardingobjectid") == Value{other});
 }
 
-TEST_CASE("T5: a secondary client does not sync non-e-mail items; e-mail tracking works") {
+TEST_CASE("T5, P3: a secondary client does not sync non-e-mail items; e-mail tracking works") {
   World w;
   w.settings.role = Role::kSecondary;
   w.restart();
@@ -540,9 +540,7 @@ TEST_CASE("D2: an untracked contact is deleted in CRM only if the user asked") {
   second_run_changes_nothing(w);
 }
 
-TEST_CASE(
-    "D3: an appointment deleted in the store is deleted in CRM only if open, future, and the "
-    "user's") {
+TEST_CASE("D3: a deleted appointment goes from CRM only if open, future and the user's") {
   struct Row {
     const char* name;
     const char* start;
@@ -628,9 +626,7 @@ TEST_CASE("D5: an e-mail deleted in the store stays in CRM; untracked, it goes o
   CHECK_FALSE(w.crm.find(idc));
 }
 
-TEST_CASE(
-    "D11: an untracked task, phone call, letter or fax is deleted only if asked and open and "
-    "owned") {
+TEST_CASE("D11: untracked task-like records go only if asked, open and owned") {
   for (CrmEntity entity :
        {CrmEntity::kTask, CrmEntity::kPhoneCall, CrmEntity::kLetter, CrmEntity::kFax}) {
     DYNAMIC_SECTION(to_string(entity)) {
@@ -907,5 +903,30 @@ TEST_CASE("§7 task status and dates survive a round trip through the engine") {
   w.mailbox->set(e, {{"Status", text("Complete")}}, Surface::kInspector).value();
   w.sync();
   CHECK(attr(w.record_of(e), "statecode") == i64(1));
+  second_run_changes_nothing(w);
+}
+
+TEST_CASE("R3: without change tracking, modifiedon finds changes and a sweep finds deletions") {
+  World w;
+  for (CrmEntity e : kAllCrmEntities) w.crm.set_change_tracking(e, false);
+  CrmId a = w.crm.seed(CrmEntity::kContact, {{"lastname", text("A")}});
+  CrmId b = w.crm.seed(CrmEntity::kContact, {{"lastname", text("B")}});
+  CrmId c = w.crm.seed(CrmEntity::kContact, {{"lastname", text("C")}});
+  w.sync();
+  REQUIRE(w.items(ItemKind::kContact).size() == 3);
+  CHECK(w.crm.counters().change_requests == 0);  // the capability said no
+  CHECK(w.crm.counters().queries > 0);
+  EntryId eb = w.mailbox->find_by_crm_id(b).value()->entry_id;
+  w.crm.edit(a, {{"jobtitle", text("new")}});
+  w.crm.erase(b);
+  w.crm.reassign(c, w.crm.other_user());  // modifiedon moves: found at once, leaves (R2, D6)
+  w.sync();
+  CHECK(field(*w.mailbox->find_by_crm_id(a).value(), "JobTitle") == text("new"));
+  CHECK(w.items(ItemKind::kContact).size() == 2);
+  CHECK(w.item(eb).link.tracked);  // the deletion waits for the sweep
+  w.clock.advance(std::chrono::hours(25));
+  w.sync();
+  CHECK(w.items(ItemKind::kContact).size() == 2);
+  CHECK_FALSE(w.item(eb).link.tracked);  // D6: the owner keeps it, unlinked
   second_run_changes_nothing(w);
 }

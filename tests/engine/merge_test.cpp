@@ -56,8 +56,7 @@ TEST_CASE("M3: both sides changed to the same value: no conflict") {
   CHECK(out.to_crm.empty());
 }
 
-TEST_CASE(
-    "E2: with an empty base, equal or one-sided fields are kept or copied, differing take CRM's") {
+TEST_CASE("E2: an empty base keeps equal fields, copies one-sided ones, differing take CRM's") {
   FieldMap store{{"FirstName", t("Ann")}, {"JobTitle", t("S")}, {"LastName", t("Lee")}};
   FieldMap crm{{"JobTitle", t("C")}, {"LastName", t("Lee")}, {"MiddleName", t("M")}};
   auto out = run(store, 999, crm, 1, nullptr);

@@ -63,6 +63,9 @@ Result<CrmPrivileges> FakeCrm::privileges(const CrmId&) {
 Result<CrmChangePage> FakeCrm::changes_since(CrmEntity entity, const std::string& data_version,
                                              int page_number, const std::string& cookie) {
   ++counters_.change_requests;
+  if (no_tracking_.count(entity))
+    return Error::Invalid("Change tracking is not enabled for entity " +
+                          std::string(to_string(entity)));
   if (auto f = take_fault()) return *f;
   std::int64_t since = data_version.empty() ? 0 : std::stoll(data_version);
   // The cookie carries the snapshot taken on page 1: later writes wait for the next sync.
@@ -93,6 +96,45 @@ Result<CrmChangePage> FakeCrm::changes_since(CrmEntity entity, const std::string
   page.paging_cookie = std::to_string(snapshot);
   page.data_version = std::to_string(snapshot);
   return page;
+}
+
+Result<CrmRecordPage> FakeCrm::page_of(std::vector<CrmRecord> all, int page_number) {
+  CrmRecordPage page;
+  std::size_t first = static_cast<std::size_t>(page_number - 1) * page_size_;
+  for (std::size_t i = first; i < all.size() && i < first + page_size_; ++i)
+    page.records.push_back(std::move(all[i]));
+  page.page_number = page_number;
+  page.more = first + page_size_ < all.size();
+  page.paging_cookie = std::to_string(page_number);
+  return page;
+}
+
+Result<CrmRecordPage> FakeCrm::modified_since(CrmEntity entity, UtcTime since, int page_number,
+                                              const std::string&) {
+  ++counters_.queries;
+  if (auto f = take_fault()) return *f;
+  std::vector<CrmRecord> all;
+  for (const auto& [id, s] : records_)
+    if (s.record.entity == entity && s.record.modified_on >= since) all.push_back(s.record);
+  std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.modified_on < b.modified_on; });
+  return page_of(std::move(all), page_number);
+}
+
+Result<CrmRecordPage> FakeCrm::sweep_ids(CrmEntity entity, int page_number, const std::string&) {
+  ++counters_.queries;
+  if (auto f = take_fault()) return *f;
+  std::vector<CrmRecord> all;
+  for (const auto& [id, s] : records_) {
+    if (s.record.entity != entity) continue;
+    CrmRecord r;
+    r.entity = entity;
+    r.id = id;
+    r.owner = s.record.owner;
+    for (const auto& [k, v] : s.record.attributes)
+      if (std::holds_alternative<PartyList>(v) || k == "ownerid") r.attributes.emplace(k, v);
+    all.push_back(std::move(r));
+  }
+  return page_of(std::move(all), page_number);
 }
 
 Result<CrmRecord> FakeCrm::retrieve(CrmEntity entity, const CrmId& id) {

@@ -28,7 +28,8 @@ struct EngineSettings {
   std::size_t reconcile_batch = 50;    // S3
   double mass_delete_ratio = 0.5;      // D10
   std::int64_t mass_delete_min = 20;   // D10
-  std::chrono::milliseconds scan_margin{std::chrono::minutes(2)};  // S2
+  std::chrono::milliseconds scan_margin{std::chrono::minutes(2)};        // S2
+  std::chrono::milliseconds crm_sweep_interval{std::chrono::hours(24)};  // R3
   std::size_t page_size = 500;     // rows of the change table handled per batch
   const TimeZone* zone = nullptr;  // task dates; UTC when null
 

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "crmsync/core/crm_adapter.hpp"
@@ -21,6 +22,11 @@ class FakeCrm final : public CrmAdapter {
   Result<CrmPrivileges> privileges(const CrmId& user) override;
   Result<CrmChangePage> changes_since(CrmEntity entity, const std::string& data_version,
                                       int page_number, const std::string& paging_cookie) override;
+  bool supports_change_tracking(CrmEntity entity) override { return !no_tracking_.count(entity); }
+  Result<CrmRecordPage> modified_since(CrmEntity entity, UtcTime since, int page_number,
+                                       const std::string& paging_cookie) override;
+  Result<CrmRecordPage> sweep_ids(CrmEntity entity, int page_number,
+                                  const std::string& paging_cookie) override;
   Result<CrmRecord> retrieve(CrmEntity entity, const CrmId& id) override;
   Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override;
   Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override;
@@ -34,6 +40,13 @@ class FakeCrm final : public CrmAdapter {
   CrmId other_user() const { return other_; }
   void set_sync_privilege(bool on) { sync_privilege_ = on; }
   void set_page_size(std::size_t n) { page_size_ = n; }
+  // An older CRM, or change tracking switched off for the entity (R3).
+  void set_change_tracking(CrmEntity entity, bool on) {
+    if (on)
+      no_tracking_.erase(entity);
+    else
+      no_tracking_.insert(entity);
+  }
   // A record created or edited by someone in CRM (not counted as the daemon's writes).
   CrmId seed(CrmEntity entity, FieldMap attributes, std::optional<CrmId> owner = std::nullopt);
   void edit(const CrmId& id, const FieldMap& attributes);
@@ -60,7 +73,8 @@ class FakeCrm final : public CrmAdapter {
 
   // --- what the daemon did ---
   struct Counters {
-    int creates = 0, updates = 0, deletes = 0, set_states = 0, retrieves = 0, change_requests = 0;
+    int creates = 0, updates = 0, deletes = 0, set_states = 0, retrieves = 0, change_requests = 0,
+        queries = 0;
     int writes() const { return creates + updates + deletes + set_states; }
   };
   const Counters& counters() const { return counters_; }
@@ -94,6 +108,8 @@ class FakeCrm final : public CrmAdapter {
   bool drop_create_reply_ = false;
   std::map<std::string, std::size_t, std::less<>> max_length_;
   Counters counters_;
+  std::set<CrmEntity> no_tracking_;
+  Result<CrmRecordPage> page_of(std::vector<CrmRecord> all, int page_number);
 };
 
 }  // namespace crmsync::fakes
