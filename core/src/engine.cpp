@@ -439,7 +439,9 @@ struct Engine::Impl {
 
   template <class Fn>
   void for_each_pending(std::string_view step_name, Fn fn) {
-    std::int64_t after = 0, done = 0;
+    std::int64_t after = 0, done = 0, total = 0;
+    for (const auto& [entity, c] : must(cache.counts())) total += c.pending;
+    step(step_name, 0, total);
     const UtcTime now = clock.now();
     for (;;) {
       auto rows = must(cache.pending_changes(after, settings.page_size));
@@ -451,7 +453,7 @@ struct Engine::Impl {
         if (!m) continue;
         if (only && !only->count(m->entry_id)) continue;
         fn(row, *m);
-        step(step_name, ++done, 0);
+        step(step_name, ++done, total);
       }
     }
   }
