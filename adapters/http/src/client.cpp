@@ -178,11 +178,21 @@ struct Client::Impl {
       ec = e;
       done = true;
     };
+    // The header first: Beast 1.74 reports a Content-Length over the body limit only from
+    // a header read (a whole-message read loses that error and reads the body anyway).
     if (conn.secure)
-      bhttp::async_read(*conn.secure, conn.buffer, parser, on_read);
+      bhttp::async_read_header(*conn.secure, conn.buffer, parser, on_read);
     else
-      bhttp::async_read(*conn.plain, conn.buffer, parser, on_read);
-    const bool finished = wait(done, options.io_timeout, [&] { conn.close(); });
+      bhttp::async_read_header(*conn.plain, conn.buffer, parser, on_read);
+    bool finished = wait(done, options.io_timeout, [&] { conn.close(); });
+    if (finished && !ec && !parser.is_done()) {
+      done = false;
+      if (conn.secure)
+        bhttp::async_read(*conn.secure, conn.buffer, parser, on_read);
+      else
+        bhttp::async_read(*conn.plain, conn.buffer, parser, on_read);
+      finished = wait(done, options.io_timeout, [&] { conn.close(); });
+    }
     got_bytes = parser.got_some();
     if (!finished) return Error::Transient("timeout waiting for the reply of " + conn.origin);
     if (ec == bhttp::error::body_limit)

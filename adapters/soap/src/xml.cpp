@@ -207,7 +207,9 @@ Result<Element> parse_xml(std::string_view xml, const ParseLimits& limits) {
       xml.find("<!ENTITY") != std::string_view::npos)
     return Error::Invalid("XML with a DOCTYPE or entity declaration is not accepted");
   tinyxml2::XMLDocument doc(true, tinyxml2::PRESERVE_WHITESPACE);
-  if (doc.Parse(xml.data(), xml.size()) != tinyxml2::XML_SUCCESS) {
+  if (auto rc = doc.Parse(xml.data(), xml.size()); rc == tinyxml2::XML_ELEMENT_DEPTH_EXCEEDED) {
+    return Error::Invalid("XML nested deeper than " + std::to_string(limits.max_depth) + " levels");
+  } else if (rc != tinyxml2::XML_SUCCESS) {
     const char* why = doc.ErrorStr();
     return Error::Invalid(std::string("malformed XML: ") + (why ? why : "parse error"));
   }
