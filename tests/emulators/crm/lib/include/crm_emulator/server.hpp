@@ -1,0 +1,28 @@
+// crm-emulator: a local Dynamics CRM Organization Service (SOAP 1.1 /web
+// endpoint) over SQLite, with a JSON admin API for tests.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace crm_emulator {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  unsigned short port = 0;
+  std::string db;
+  std::string tls_cert;
+  std::string tls_key;
+  bool seed_demo = false;
+  std::string demo_token = "demo-token";
+};
+
+// Parse argv; returns an error message on bad usage.
+std::optional<std::string> parse_args(int argc, char** argv, Options& out);
+
+// Run until SIGTERM/SIGINT. Prints "listening on HOST:PORT" (and the demo user
+// line when seeded) on stdout. Returns the process exit code.
+int run(const Options& options);
+
+}  // namespace crm_emulator

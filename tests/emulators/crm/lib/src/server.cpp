@@ -1,0 +1,480 @@
+// HTTP(S) front end: one io_context, one coroutine per connection, requests
+// handled one at a time (the SQLite connection is not shared across threads).
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include "crm_emulator/server.hpp"
+
+#include <cstdlib>
+#include <deque>
+#include <iostream>
+#include <random>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "service.hpp"
+#include "store.hpp"
+
+namespace crm_emulator {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kBodyLimit = 32u * 1024u * 1024u;
+constexpr const char* kSoapPath = "/XRMServices/2011/Organization.svc/web";
+constexpr std::size_t kLogEntries = 10000;
+constexpr std::size_t kLogBody = 1u << 20;
+constexpr int kThrottleLimit = 6000;
+constexpr std::int64_t kThrottleWindowS = 300;
+
+struct FaultConfig {
+  int latency_ms = 0;
+  double error_rate = 0;
+  double drop_after_commit_rate = 0;
+  double throttle_rate = 0;
+  int fail_nth = 0;  // 0: off; counts down per SOAP request
+  int retry_after_s = 5;
+  std::mt19937_64 rng{0};
+};
+
+struct LogEntry {
+  std::string method, path, soap_action, body;
+  int status;
+};
+
+using Request = http::request<http::string_body>;
+using Reply = http::response<http::string_body>;
+
+struct Outcome {
+  Reply reply;
+  bool drop = false;
+  int latency_ms = 0;
+};
+
+class App {
+ public:
+  explicit App(const Options& o) : opts_(o), store_(o.db), service_(store_) {}
+
+  Service& service() { return service_; }
+  Store& store() { return store_; }
+
+  Outcome handle(const Request& req, const tcp::endpoint& peer) {
+    std::string target(req.target());
+    if (target.rfind("/admin/", 0) == 0) return Outcome{admin(req, peer, target)};
+    Outcome o = soap(req);
+    std::string action(req[http::field::soapaction]);
+    if (target.rfind(kSoapPath, 0) == 0 || req.method() == http::verb::post) {
+      if (log_.size() >= kLogEntries) log_.pop_front();
+      log_.push_back(LogEntry{std::string(req.method_string()), target, action,
+                              req.body().substr(0, kLogBody),
+                              o.drop ? 0 : static_cast<int>(o.reply.result_int())});
+    }
+    return o;
+  }
+
+ private:
+  Reply make(const Request& req, http::status st, std::string body, const char* type) {
+    Reply r{st, req.version()};
+    r.set(http::field::server, "crm-emulator");
+    r.set(http::field::content_type, type);
+    r.keep_alive(req.keep_alive());
+    r.body() = std::move(body);
+    r.prepare_payload();
+    return r;
+  }
+
+  Reply fault_reply(const Request& req, const Fault& f) {
+    auto st = static_cast<http::status>(f.http_status);
+    Reply r = make(req, st, Service::fault_envelope(f), "text/xml; charset=utf-8");
+    if (f.retry_after_s > 0) r.set(http::field::retry_after, std::to_string(f.retry_after_s));
+    return r;
+  }
+
+  Fault throttle_fault() {
+    Fault f(err::kThrottleRequests,
+            "Number of requests exceeded the limit of 6000 over time window of 300 seconds.");
+    f.http_status = 429;
+    f.retry_after_s = faults_.retry_after_s > 0 ? faults_.retry_after_s : 1;
+    return f;
+  }
+
+  bool roll(double rate) {
+    if (rate <= 0) return false;
+    return std::uniform_real_distribution<double>(0, 1)(faults_.rng) < rate;
+  }
+
+  Outcome soap(const Request& req) {
+    std::string target(req.target());
+    if (target != kSoapPath && target.rfind(std::string(kSoapPath) + "?", 0) != 0)
+      return {make(req, http::status::not_found, "not found\n", "text/plain")};
+    if (req.method() != http::verb::post)
+      return {make(req, http::status::method_not_allowed, "POST only\n", "text/plain")};
+    // Authentication: Bearer token bound to a systemuser.
+    std::string auth(req[http::field::authorization]);
+    std::optional<User> user;
+    if (auth.size() > 7 && (auth.rfind("Bearer ", 0) == 0 || auth.rfind("bearer ", 0) == 0))
+      user = store_.user_by_token(auth.substr(7));
+    if (!user) {
+      Reply r = make(req, http::status::unauthorized, "", "text/plain");
+      r.set(http::field::www_authenticate,
+            "Bearer authorization_uri=https://login.microsoftonline.com/"
+            "00000000-0000-0000-0000-000000000000/oauth2/authorize, "
+            "resource_id=http://" +
+                std::string(req[http::field::host]) + "/");
+      return {std::move(r)};
+    }
+    Outcome out;
+    out.latency_ms = faults_.latency_ms;
+    // Injected faults.
+    bool nth = false;
+    if (faults_.fail_nth > 0 && --faults_.fail_nth == 0) nth = true;
+    if (nth || roll(faults_.error_rate)) {
+      out.reply = fault_reply(
+          req, Fault(err::kSqlTimeout, "SQL timeout expired. (injected by crm-emulator)"));
+      return out;
+    }
+    if (roll(faults_.throttle_rate)) {
+      out.reply = fault_reply(req, throttle_fault());
+      return out;
+    }
+    // Service protection as Dynamics: requests per user over a sliding window.
+    auto& window = windows_[user->id];
+    auto now = now_unix();
+    while (!window.empty() && window.front() <= now - kThrottleWindowS) window.pop_front();
+    if (window.size() >= static_cast<std::size_t>(kThrottleLimit)) {
+      Fault f = throttle_fault();
+      f.retry_after_s = static_cast<int>(window.front() + kThrottleWindowS - now);
+      if (f.retry_after_s < 1) f.retry_after_s = 1;
+      out.reply = fault_reply(req, f);
+      return out;
+    }
+    window.push_back(now);
+    bool drop = roll(faults_.drop_after_commit_rate);
+    try {
+      std::string body =
+          service_.handle(std::string(req[http::field::soapaction]), req.body(), *user);
+      out.reply = make(req, http::status::ok, std::move(body), "text/xml; charset=utf-8");
+    } catch (const Fault& f) {
+      out.reply = fault_reply(req, f);
+    } catch (const std::exception& e) {
+      out.reply =
+          fault_reply(req, Fault(err::kUnexpected, std::string("Unexpected error: ") + e.what()));
+    }
+    out.drop = drop;
+    return out;
+  }
+
+  // ------------------------------------------------------------ admin JSON API
+
+  Reply json(const Request& req, http::status st, const std::string& body) {
+    return make(req, st, body + "\n", "application/json");
+  }
+
+  Reply json_error(const Request& req, http::status st, const std::string& msg) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.StartObject();
+    w.Key("error");
+    w.String(msg.c_str());
+    w.EndObject();
+    return json(req, st, b.GetString());
+  }
+
+  static bool loopback_host(std::string_view host) {
+    auto colon = host.rfind(':');
+    if (colon != std::string_view::npos && host.find(']') == std::string_view::npos &&
+        host.find(':') == colon)
+      host = host.substr(0, colon);
+    else if (!host.empty() && host.front() == '[')
+      host = host.substr(0, host.find(']') + 1);
+    return host == "127.0.0.1" || host == "localhost" || host == "[::1]";
+  }
+
+  Reply admin(const Request& req, const tcp::endpoint& peer, const std::string& target) {
+    if (!peer.address().is_loopback() || !loopback_host(std::string(req[http::field::host])))
+      return json_error(req, http::status::forbidden, "the admin API is served on loopback only");
+    rapidjson::Document doc;
+    bool has_body = req.method() == http::verb::post || req.method() == http::verb::put;
+    if (has_body) {
+      const std::string& b = req.body();
+      doc.Parse(b.empty() ? "{}" : b.c_str(), b.empty() ? 2 : b.size());
+      if (doc.HasParseError() || !doc.IsObject())
+        return json_error(req, http::status::bad_request, "the body must be a JSON object");
+    }
+    auto str_member = [&](const char* k) -> std::optional<std::string> {
+      if (!doc.HasMember(k) || !doc[k].IsString()) return std::nullopt;
+      return std::string(doc[k].GetString(), doc[k].GetStringLength());
+    };
+    try {
+      if (target == "/admin/users" && req.method() == http::verb::post) {
+        auto fullname = str_member("fullname");
+        auto token = str_member("token");
+        if (!fullname || fullname->empty() || !token || token->empty())
+          return json_error(req, http::status::bad_request,
+                            "\"fullname\" and \"token\" must be non-empty strings");
+        if (store_.user_by_token(*token))
+          return json_error(req, http::status::conflict, "this token is already bound to a user");
+        std::string id = service_.add_user(*fullname, *token);
+        return json(req, http::status::ok, "{\"systemuserid\":\"" + id + "\"}");
+      }
+      if (target.rfind("/admin/users/", 0) == 0 && target.ends_with("/privileges") &&
+          req.method() == http::verb::put) {
+        std::string id = normalize_guid(target.substr(13, target.size() - 13 - 11));
+        if (!doc.HasMember("prvSyncToOutlook") || !doc["prvSyncToOutlook"].IsBool())
+          return json_error(req, http::status::bad_request,
+                            "\"prvSyncToOutlook\" must be a boolean");
+        if (id.empty() || !service_.set_sync_privilege(id, doc["prvSyncToOutlook"].GetBool()))
+          return json_error(req, http::status::not_found, "no such user");
+        return json(req, http::status::ok, "{}");
+      }
+      if (target == "/admin/faults" && req.method() == http::verb::post)
+        return set_faults(req, doc);
+      if (target == "/admin/requests" && req.method() == http::verb::get) return requests(req);
+      if (target == "/admin/reset" && req.method() == http::verb::post) {
+        service_.reset();
+        log_.clear();
+        faults_ = FaultConfig{};
+        windows_.clear();
+        return json(req, http::status::ok, "{}");
+      }
+      if (target.rfind("/admin/records/", 0) == 0 && req.method() == http::verb::get)
+        return records(req, target.substr(15));
+    } catch (const std::exception& e) {
+      return json_error(req, http::status::internal_server_error, e.what());
+    }
+    return json_error(req, http::status::not_found, "unknown admin endpoint " + target);
+  }
+
+  Reply set_faults(const Request& req, const rapidjson::Document& doc) {
+    FaultConfig f;
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+      std::string k = it->name.GetString();
+      const auto& v = it->value;
+      if (!v.IsNumber())
+        return json_error(req, http::status::bad_request, "\"" + k + "\" must be a number");
+      double d = v.GetDouble();
+      if (k == "error_rate" || k == "drop_after_commit_rate" || k == "throttle_rate") {
+        if (d < 0 || d > 1)
+          return json_error(req, http::status::bad_request, "\"" + k + "\" must be within 0..1");
+        (k == "error_rate"      ? f.error_rate
+         : k == "throttle_rate" ? f.throttle_rate
+                                : f.drop_after_commit_rate) = d;
+      } else if (k == "latency_ms" || k == "fail_nth" || k == "retry_after_s" || k == "seed") {
+        if (d < 0 || d > 1e9 || d != static_cast<double>(static_cast<long long>(d)))
+          return json_error(req, http::status::bad_request,
+                            "\"" + k + "\" must be a non-negative integer");
+        auto n = static_cast<long long>(d);
+        if (k == "latency_ms") f.latency_ms = static_cast<int>(n);
+        if (k == "fail_nth") f.fail_nth = static_cast<int>(n);
+        if (k == "retry_after_s") f.retry_after_s = static_cast<int>(n);
+        if (k == "seed") f.rng.seed(static_cast<std::uint64_t>(n));
+      } else {
+        return json_error(req, http::status::bad_request, "unknown key \"" + k + "\"");
+      }
+    }
+    faults_ = f;
+    return json(req, http::status::ok, "{}");
+  }
+
+  Reply requests(const Request& req) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.StartArray();
+    for (const auto& e : log_) {
+      w.StartObject();
+      w.Key("method");
+      w.String(e.method.c_str());
+      w.Key("path");
+      w.String(e.path.c_str());
+      w.Key("soap_action");
+      w.String(e.soap_action.c_str());
+      w.Key("status");
+      w.Int(e.status);
+      w.Key("body");
+      w.String(e.body.c_str(), static_cast<rapidjson::SizeType>(e.body.size()));
+      w.EndObject();
+    }
+    w.EndArray();
+    return json(req, http::status::ok, b.GetString());
+  }
+
+  Reply records(const Request& req, const std::string& entity) {
+    if (!find_entity(entity) || entity == "activityparty")
+      return json_error(req, http::status::not_found, "unknown entity " + entity);
+    rapidjson::Document out(rapidjson::kArrayType);
+    auto& a = out.GetAllocator();
+    for (const auto& r : store_.all(entity)) {
+      rapidjson::Value o(rapidjson::kObjectType);
+      o.AddMember("id", rapidjson::Value(r.id.c_str(), a), a);
+      o.AddMember("version", r.version, a);
+      rapidjson::Value attrs(rapidjson::kObjectType);
+      for (const auto& [k, v] : r.attrs) {
+        rapidjson::Value jv;
+        value_to_simple_json(v, jv, a);
+        attrs.AddMember(rapidjson::Value(k.c_str(), a), jv, a);
+      }
+      o.AddMember("attributes", attrs, a);
+      out.PushBack(o, a);
+    }
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    out.Accept(w);
+    return json(req, http::status::ok, b.GetString());
+  }
+
+  Options opts_;
+  Store store_;
+  Service service_;
+  FaultConfig faults_;
+  std::deque<LogEntry> log_;
+  std::map<std::string, std::deque<std::int64_t>> windows_;
+};
+
+template <class Stream>
+asio::awaitable<void> serve(Stream& stream, App& app, tcp::endpoint peer) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kBodyLimit);
+    parser.header_limit(64 * 1024);
+    beast::error_code ec;
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::body_limit) {
+      Reply r{http::status::payload_too_large, 11};
+      r.set(http::field::content_type, "text/plain");
+      r.body() = "request body exceeds 32 MiB\n";
+      r.keep_alive(false);
+      r.prepare_payload();
+      co_await http::async_write(stream, r, asio::redirect_error(asio::use_awaitable, ec));
+      co_return;
+    }
+    if (ec) co_return;
+    Request req = parser.release();
+    Outcome o = app.handle(req, peer);
+    if (o.latency_ms > 0) {
+      asio::steady_timer t(co_await asio::this_coro::executor);
+      t.expires_after(std::chrono::milliseconds(o.latency_ms));
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (o.drop) co_return;  // committed, but no answer: the connection just closes
+    bool keep = o.reply.keep_alive();
+    co_await http::async_write(stream, o.reply, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep) co_return;
+  }
+}
+
+asio::awaitable<void> session(tcp::socket socket, App& app, asio::ssl::context* tls) {
+  beast::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  if (tls) {
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+    co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    beast::get_lowest_layer(stream).expires_never();
+    co_await serve(stream, app, peer);
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve(stream, app, peer);
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  }
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, App& app, asio::ssl::context* tls) {
+  for (;;) {
+    beast::error_code ec;
+    tcp::socket socket =
+        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), app, tls), asio::detached);
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](std::string& dst) -> bool {
+      if (i + 1 >= argc) return false;
+      dst = argv[++i];
+      return true;
+    };
+    if (a == "--listen") {
+      std::string v;
+      if (!value(v)) return "--listen needs HOST:PORT";
+      auto c = v.rfind(':');
+      if (c == std::string::npos) return "--listen needs HOST:PORT";
+      o.host = v.substr(0, c);
+      try {
+        int p = std::stoi(v.substr(c + 1));
+        if (p < 0 || p > 65535) return "port out of range";
+        o.port = static_cast<unsigned short>(p);
+      } catch (const std::exception&) {
+        return "bad port in --listen";
+      }
+    } else if (a == "--db") {
+      if (!value(o.db)) return "--db needs a file";
+    } else if (a == "--tls-cert") {
+      if (!value(o.tls_cert)) return "--tls-cert needs a file";
+    } else if (a == "--tls-key") {
+      if (!value(o.tls_key)) return "--tls-key needs a file";
+    } else if (a == "--seed-demo") {
+      o.seed_demo = true;
+    } else {
+      return "unknown argument " + a;
+    }
+  }
+  if (o.db.empty()) return "--db FILE is required";
+  if (o.tls_cert.empty() != o.tls_key.empty()) return "--tls-cert and --tls-key go together";
+  if (const char* t = std::getenv("CRM_EMULATOR_DEMO_TOKEN"); t && *t) o.demo_token = t;
+  return std::nullopt;
+}
+
+int run(const Options& opts) {
+  asio::io_context io{1};
+  App app(opts);
+  std::unique_ptr<asio::ssl::context> tls;
+  if (!opts.tls_cert.empty()) {
+    tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    tls->use_certificate_chain_file(opts.tls_cert);
+    tls->use_private_key_file(opts.tls_key, asio::ssl::context::pem);
+  }
+  std::optional<User> demo;
+  if (opts.seed_demo) demo = app.service().seed_demo(opts.demo_token);
+  tcp::acceptor acceptor(io);
+  tcp::endpoint ep(asio::ip::make_address(opts.host), opts.port);
+  acceptor.open(ep.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  acceptor.bind(ep);
+  acceptor.listen();
+  std::cout << "listening on " << opts.host << ":" << acceptor.local_endpoint().port() << std::endl;
+  if (demo) std::cout << "user " << demo->id << " token " << demo->token << std::endl;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const beast::error_code&, int) {
+    beast::error_code ec;
+    acceptor.close(ec);
+    io.stop();
+  });
+  asio::co_spawn(io, accept_loop(acceptor, app, tls.get()), asio::detached);
+  io.run();
+  return 0;
+}
+
+}  // namespace crm_emulator

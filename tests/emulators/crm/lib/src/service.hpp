@@ -1,0 +1,36 @@
+// The Organization Service: SOAP envelope in, SOAP envelope out.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "model.hpp"
+#include "store.hpp"
+
+namespace crm_emulator {
+
+class Service {
+ public:
+  explicit Service(Store& store);
+
+  // Handle one SOAP request of the caller; returns the response envelope.
+  // Throws Fault for every error the real server answers with a fault.
+  std::string handle(std::string_view soap_action, const std::string& body, const User& caller);
+  static std::string fault_envelope(const Fault& fault);
+
+  // Organization bookkeeping.
+  void ensure_org();  // ids, privileges; idempotent
+  std::string add_user(const std::string& fullname, const std::string& token);
+  bool set_sync_privilege(const std::string& user_id, bool granted);
+  void reset();
+  // Demo organization; returns the demo user.
+  User seed_demo(const std::string& token);
+
+  std::string organization_id() { return store_.meta("organizationid"); }
+  std::string business_unit_id() { return store_.meta("businessunitid"); }
+
+ private:
+  Store& store_;
+};
+
+}  // namespace crm_emulator
