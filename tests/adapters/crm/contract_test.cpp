@@ -311,11 +311,13 @@ TEST_CASE("contract: changes_since pages, tokens and deletions", "[contract][emu
   CHECK(token2 != token);
 }
 
-TEST_CASE("contract: a garbage data version is refused, not trusted", "[contract][emulator]") {
+TEST_CASE("contract: an unknown data version is kConflict (full sync needed)",
+          "[contract][emulator]") {
   Env env;
-  auto p = env.crm->changes_since(CrmEntity::kContact, "not-a-token", 1, "");
+  auto p = env.crm->changes_since(CrmEntity::kContact, "999999999!01/01/2030 00:00:00", 1, "");
   REQUIRE_FALSE(p.ok());
-  CHECK_FALSE(p.error().is(ErrorKind::kTransient));
+  CHECK(p.error().is(ErrorKind::kConflict));
+  CHECK_THAT(p.error().message(), Catch::Contains("full sync"));
 }
 
 TEST_CASE("contract: execute_batch, one result per operation", "[contract][emulator]") {
