@@ -1,0 +1,650 @@
+#include "crmsync/core/cache.hpp"
+
+#include <array>
+
+#include "crmsync/core/original_state.hpp"
+#include "crmsync/core/sqlite.hpp"
+
+namespace crmsync {
+namespace {
+
+using sql::Database;
+using sql::Statement;
+using sql::Transaction;
+
+// Migrations: entry i brings user_version i to i + 1. Never edit a shipped entry; append.
+constexpr std::array<const char*, Cache::kSchemaVersion> kMigrations = {
+    R"sql(
+CREATE TABLE id_mapping (
+  map_id           INTEGER PRIMARY KEY,
+  crm_id           TEXT NOT NULL UNIQUE,
+  entry_id         TEXT UNIQUE CHECK (entry_id IS NULL OR length(entry_id) <= 400),
+  object_type      TEXT NOT NULL,
+  linked           INTEGER NOT NULL DEFAULT 0,
+  deleted_locally  INTEGER NOT NULL DEFAULT 0,
+  visited          INTEGER NOT NULL DEFAULT 0,
+  manually_tracked INTEGER NOT NULL DEFAULT 0,
+  create_pending   INTEGER NOT NULL DEFAULT 0,
+  verified_time    INTEGER NOT NULL DEFAULT 0,
+  original_state   TEXT,
+  store_change_key TEXT NOT NULL DEFAULT '',
+  owner_id         TEXT,
+  crm_state        INTEGER
+);
+CREATE INDEX id_mapping_verified ON id_mapping(linked, verified_time);
+CREATE TABLE sync_changes (
+  change_id       INTEGER PRIMARY KEY,
+  map_id          INTEGER NOT NULL UNIQUE REFERENCES id_mapping(map_id) ON DELETE CASCADE,
+  store_change    TEXT NOT NULL DEFAULT 'none',
+  store_timestamp INTEGER NOT NULL DEFAULT 0,
+  store_surface   TEXT NOT NULL DEFAULT 'none',
+  crm_change      TEXT NOT NULL DEFAULT 'none',
+  crm_timestamp   INTEGER NOT NULL DEFAULT 0,
+  crm_record      TEXT,
+  crm_owner       TEXT,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt    INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT NOT NULL DEFAULT '',
+  held            INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE conflicts (
+  conflict_id INTEGER PRIMARY KEY,
+  map_id      INTEGER NOT NULL,
+  object_type TEXT NOT NULL,
+  crm_id      TEXT NOT NULL,
+  entry_id    TEXT NOT NULL,
+  field       TEXT NOT NULL,
+  store_value TEXT NOT NULL,
+  crm_value   TEXT NOT NULL,
+  winner      TEXT NOT NULL,
+  at          INTEGER NOT NULL
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql",
+};
+
+constexpr std::array<std::pair<StoreChange, std::string_view>, 6> kStoreChanges{{
+    {StoreChange::kNone, "none"},
+    {StoreChange::kCreate, "create"},
+    {StoreChange::kUpdate, "update"},
+    {StoreChange::kDelete, "delete"},
+    {StoreChange::kUntrack, "untrack"},
+    {StoreChange::kUntrackDeleteInCrm, "untrack-delete-in-crm"},
+}};
+constexpr std::array<std::pair<CrmChange, std::string_view>, 4> kCrmChanges{{
+    {CrmChange::kNone, "none"},
+    {CrmChange::kUpsert, "upsert"},
+    {CrmChange::kDelete, "delete"},
+    {CrmChange::kLeftFilter, "left-filter"},
+}};
+
+template <class E, std::size_t N>
+Result<E> from_name(const std::array<std::pair<E, std::string_view>, N>& t, std::string_view s) {
+  for (auto& [v, n] : t)
+    if (n == s) return v;
+  return Error::Corrupt("cache: unknown value '" + std::string(s) + "'");
+}
+
+std::string one_value(const Value& v) {
+  return serialize_fields(FieldMap{{"v", v}});
+}
+Value read_one_value(const std::string& xml) {
+  auto f = parse_fields(xml);
+  if (!f.ok()) return Value{std::string("<unreadable>")};
+  auto it = f->find("v");
+  return it == f->end() ? Value{} : it->second;
+}
+
+constexpr const char* kMappingColumns =
+    "map_id, crm_id, entry_id, object_type, linked, deleted_locally, visited, manually_tracked, "
+    "create_pending, verified_time, original_state, store_change_key, owner_id, crm_state";
+
+Result<Mapping> read_mapping(const Statement& s, int c0 = 0) {
+  Mapping m;
+  m.map_id = MapId(s.int64(c0));
+  auto crm = CrmId::parse(s.text(c0 + 1));
+  if (!crm.ok()) return Error::Corrupt("cache: bad crm_id in id_mapping");
+  m.crm_id = *crm;
+  if (!s.is_null(c0 + 2)) m.entry_id = EntryId(s.text(c0 + 2));
+  auto e = parse_crm_entity(s.text(c0 + 3));
+  if (!e.ok()) return Error::Corrupt("cache: bad object_type in id_mapping");
+  m.entity = *e;
+  m.linked = s.int64(c0 + 4) != 0;
+  m.deleted_locally = s.int64(c0 + 5) != 0;
+  m.visited = s.int64(c0 + 6) != 0;
+  m.manually_tracked = s.int64(c0 + 7) != 0;
+  m.create_pending = s.int64(c0 + 8) != 0;
+  m.verified_time = UtcTime{s.int64(c0 + 9)};
+  if (!s.is_null(c0 + 10)) {
+    auto o = parse_fields(s.text(c0 + 10));
+    if (!o.ok())
+      return o.error().context("cache: original state of map " + std::to_string(m.map_id.value()));
+    m.original = std::move(*o);
+  }
+  m.store_change_key = s.text(c0 + 11);
+  if (!s.is_null(c0 + 12)) {
+    auto o = CrmId::parse(s.text(c0 + 12));
+    if (o.ok()) m.owner = *o;
+  }
+  if (!s.is_null(c0 + 13)) m.crm_state = s.int64(c0 + 13);
+  return m;
+}
+
+void bind_mapping(Statement& s, const Mapping& m, int first) {
+  s.bind(first, m.crm_id.str());
+  if (m.entry_id.empty())
+    s.bind_null(first + 1);
+  else
+    s.bind(first + 1, m.entry_id.str());
+  s.bind(first + 2, to_string(m.entity));
+  s.bind(first + 3, std::int64_t{m.linked});
+  s.bind(first + 4, std::int64_t{m.deleted_locally});
+  s.bind(first + 5, std::int64_t{m.visited});
+  s.bind(first + 6, std::int64_t{m.manually_tracked});
+  s.bind(first + 7, std::int64_t{m.create_pending});
+  s.bind(first + 8, m.verified_time.ms);
+  if (m.original)
+    s.bind(first + 9, serialize_fields(*m.original));
+  else
+    s.bind_null(first + 9);
+  s.bind(first + 10, m.store_change_key);
+  if (m.owner)
+    s.bind(first + 11, m.owner->str());
+  else
+    s.bind_null(first + 11);
+  if (m.crm_state)
+    s.bind(first + 12, *m.crm_state);
+  else
+    s.bind_null(first + 12);
+}
+
+class SqliteCache final : public Cache {
+ public:
+  explicit SqliteCache(Database db) : db_(std::move(db)) {}
+
+  Result<std::optional<Mapping>> mapping(MapId id) override {
+    return one_mapping("SELECT " + std::string(kMappingColumns) + " FROM id_mapping WHERE map_id=?",
+                       std::to_string(id.value()), true);
+  }
+  Result<std::optional<Mapping>> mapping_by_crm_id(const CrmId& id) override {
+    return one_mapping("SELECT " + std::string(kMappingColumns) + " FROM id_mapping WHERE crm_id=?",
+                       id.str(), false);
+  }
+  Result<std::optional<Mapping>> mapping_by_entry_id(const EntryId& id) override {
+    return one_mapping(
+        "SELECT " + std::string(kMappingColumns) + " FROM id_mapping WHERE entry_id=?", id.str(),
+        false);
+  }
+
+  Result<MapId> insert_mapping(const Mapping& m, const std::optional<ChangeNote>& change) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto s = db_.prepare(
+        "INSERT INTO id_mapping(crm_id, entry_id, object_type, linked, deleted_locally, visited, "
+        "manually_tracked, create_pending, verified_time, original_state, store_change_key, "
+        "owner_id, crm_state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!s.ok()) return s.error();
+    bind_mapping(*s, m, 1);
+    CRMSYNC_TRY(s->run());
+    MapId id(db_.last_insert_rowid());
+    if (change) CRMSYNC_TRY(merge_change(id, *change));
+    CRMSYNC_TRY(tx->commit());
+    return id;
+  }
+
+  Result<void> save_mapping(const Mapping& m) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    CRMSYNC_TRY(update_mapping(m));
+    return tx->commit();
+  }
+
+  Result<void> note_change(MapId id, const ChangeNote& change) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    CRMSYNC_TRY(merge_change(id, change));
+    return tx->commit();
+  }
+
+  Result<void> commit_applied(const Mapping& m, std::int64_t change_id,
+                              const std::vector<ConflictRecord>& conflicts) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    CRMSYNC_TRY(update_mapping(m));
+    if (change_id != 0) {
+      auto s = db_.cached("DELETE FROM sync_changes WHERE change_id=?");
+      if (!s.ok()) return s.error();
+      CRMSYNC_TRY((*s)->bind(1, change_id).run());
+    }
+    for (const auto& c : conflicts) {
+      auto s = db_.cached(
+          "INSERT INTO conflicts(map_id, object_type, crm_id, entry_id, field, store_value, "
+          "crm_value, winner, at) VALUES (?,?,?,?,?,?,?,?,?)");
+      if (!s.ok()) return s.error();
+      (*s)->bind(1, m.map_id.value())
+          .bind(2, to_string(m.entity))
+          .bind(3, m.crm_id.str())
+          .bind(4, m.entry_id.str())
+          .bind(5, c.field)
+          .bind(6, one_value(c.store_value))
+          .bind(7, one_value(c.crm_value))
+          .bind(8, c.winner)
+          .bind(9, c.at.ms);
+      CRMSYNC_TRY((*s)->run());
+    }
+    return tx->commit();
+  }
+
+  Result<void> forget_mapping(MapId id) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto s = db_.cached("DELETE FROM id_mapping WHERE map_id=?");  // cascades to sync_changes
+    if (!s.ok()) return s.error();
+    CRMSYNC_TRY((*s)->bind(1, id.value()).run());
+    return tx->commit();
+  }
+
+  Result<std::vector<PendingChange>> pending_changes(std::int64_t after,
+                                                     std::size_t limit) override {
+    auto s = db_.cached(
+        "SELECT change_id, map_id, store_change, store_timestamp, store_surface, crm_change, "
+        "crm_timestamp, crm_record, crm_owner, attempts, next_attempt, last_error, held, "
+        "(SELECT object_type FROM id_mapping m WHERE m.map_id = c.map_id), "
+        "(SELECT crm_id FROM id_mapping m WHERE m.map_id = c.map_id) "
+        "FROM sync_changes c WHERE change_id > ? ORDER BY change_id LIMIT ?");
+    if (!s.ok()) return s.error();
+    (*s)->bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+    return read_changes(**s);
+  }
+
+  Result<std::optional<PendingChange>> pending_change_of(MapId id) override {
+    auto s = db_.cached(
+        "SELECT change_id, map_id, store_change, store_timestamp, store_surface, crm_change, "
+        "crm_timestamp, crm_record, crm_owner, attempts, next_attempt, last_error, held, "
+        "(SELECT object_type FROM id_mapping m WHERE m.map_id = c.map_id), "
+        "(SELECT crm_id FROM id_mapping m WHERE m.map_id = c.map_id) "
+        "FROM sync_changes c WHERE map_id = ?");
+    if (!s.ok()) return s.error();
+    (*s)->bind(1, id.value());
+    auto rows = read_changes(**s);
+    if (!rows.ok()) return rows.error();
+    if (rows->empty()) return std::optional<PendingChange>{};
+    return std::optional<PendingChange>{std::move(rows->front())};
+  }
+
+  Result<void> record_failure(std::int64_t change_id, const std::string& reason,
+                              UtcTime next_attempt) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto s = db_.cached(
+        "UPDATE sync_changes SET attempts = attempts + 1, last_error = ?, next_attempt = ? "
+        "WHERE change_id = ?");
+    if (!s.ok()) return s.error();
+    CRMSYNC_TRY((*s)->bind(1, reason).bind(2, next_attempt.ms).bind(3, change_id).run());
+    return tx->commit();
+  }
+
+  Result<void> set_held(std::int64_t change_id, bool held) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto s = db_.cached("UPDATE sync_changes SET held = ? WHERE change_id = ?");
+    if (!s.ok()) return s.error();
+    CRMSYNC_TRY((*s)->bind(1, std::int64_t{held}).bind(2, change_id).run());
+    return tx->commit();
+  }
+
+  static constexpr const char* kStoreSideDeletion =
+      "c.crm_change IN ('delete', 'left-filter') AND m.object_type <> 'email'";
+  static constexpr const char* kCrmSideDeletion =
+      "(c.store_change = 'untrack-delete-in-crm' OR (c.store_change IN ('delete', 'untrack') AND "
+      "m.object_type NOT IN ('contact', 'email')))";
+
+  Result<DeletionCounts> pending_deletions() override {
+    auto s = db_.prepare(std::string("SELECT SUM(CASE WHEN ") + kStoreSideDeletion +
+                         " THEN 1 ELSE 0 END), SUM(CASE WHEN " + kCrmSideDeletion +
+                         " THEN 1 ELSE 0 END) FROM sync_changes c JOIN id_mapping m "
+                         "ON m.map_id = c.map_id");
+    if (!s.ok()) return s.error();
+    auto r = s->step();
+    if (!r.ok()) return r.error();
+    return DeletionCounts{s->int64(0), s->int64(1)};
+  }
+
+  Result<void> hold_deletions(Side side, bool held) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto s = db_.prepare(
+        std::string("UPDATE sync_changes SET held = ? WHERE change_id IN (SELECT c.change_id "
+                    "FROM sync_changes c JOIN id_mapping m ON m.map_id = c.map_id WHERE ") +
+        (side == Side::kStore ? kStoreSideDeletion : kCrmSideDeletion) + ")");
+    if (!s.ok()) return s.error();
+    CRMSYNC_TRY(s->bind(1, std::int64_t{held}).run());
+    return tx->commit();
+  }
+
+  Result<std::int64_t> linked_count() override {
+    auto s = db_.cached("SELECT COUNT(*) FROM id_mapping WHERE linked = 1");
+    if (!s.ok()) return s.error();
+    auto r = (*s)->step();
+    if (!r.ok()) return r.error();
+    std::int64_t n = (*s)->int64(0);
+    (*s)->reset();
+    return n;
+  }
+
+  Result<std::optional<std::string>> get_meta(const std::string& key) override {
+    auto s = db_.cached("SELECT value FROM meta WHERE key = ?");
+    if (!s.ok()) return s.error();
+    (*s)->bind(1, key);
+    auto r = (*s)->step();
+    if (!r.ok()) return r.error();
+    std::optional<std::string> out;
+    if (*r) out = (*s)->text(0);
+    (*s)->reset();
+    return out;
+  }
+
+  Result<void> set_meta(
+      const std::vector<std::pair<std::string, std::optional<std::string>>>& values) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    for (const auto& [key, value] : values) {
+      auto s = value ? db_.cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
+                     : db_.cached("DELETE FROM meta WHERE key = ?");
+      if (!s.ok()) return s.error();
+      (*s)->bind(1, key);
+      if (value) (*s)->bind(2, *value);
+      CRMSYNC_TRY((*s)->run());
+    }
+    return tx->commit();
+  }
+
+  Result<std::vector<Mapping>> oldest_verified(std::size_t limit) override {
+    auto s = db_.prepare("SELECT " + std::string(kMappingColumns) +
+                         " FROM id_mapping WHERE linked = 1 AND entry_id IS NOT NULL "
+                         "ORDER BY verified_time, map_id LIMIT ?");
+    if (!s.ok()) return s.error();
+    s->bind(1, static_cast<std::int64_t>(limit));
+    return read_mappings(*s);
+  }
+
+  Result<void> set_verified(MapId id, UtcTime at) override {
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    auto s = db_.cached("UPDATE id_mapping SET verified_time = ? WHERE map_id = ?");
+    if (!s.ok()) return s.error();
+    CRMSYNC_TRY((*s)->bind(1, at.ms).bind(2, id.value()).run());
+    return tx->commit();
+  }
+
+  Result<std::vector<Mapping>> mappings(std::optional<CrmEntity> entity) override {
+    auto s = db_.prepare("SELECT " + std::string(kMappingColumns) +
+                         " FROM id_mapping WHERE ?1 IS NULL OR object_type = ?1 ORDER BY map_id");
+    if (!s.ok()) return s.error();
+    if (entity)
+      s->bind(1, to_string(*entity));
+    else
+      s->bind_null(1);
+    return read_mappings(*s);
+  }
+
+  Result<std::vector<ConflictRecord>> conflicts(std::size_t limit) override {
+    auto s = db_.prepare(
+        "SELECT conflict_id, map_id, object_type, crm_id, entry_id, field, store_value, "
+        "crm_value, winner, at FROM conflicts ORDER BY conflict_id DESC LIMIT ?");
+    if (!s.ok()) return s.error();
+    s->bind(1, static_cast<std::int64_t>(limit));
+    std::vector<ConflictRecord> out;
+    for (;;) {
+      auto r = s->step();
+      if (!r.ok()) return r.error();
+      if (!*r) break;
+      ConflictRecord c;
+      c.conflict_id = s->int64(0);
+      c.map_id = MapId(s->int64(1));
+      if (auto e = parse_crm_entity(s->text(2)); e.ok()) c.entity = *e;
+      if (auto id = CrmId::parse(s->text(3)); id.ok()) c.crm_id = *id;
+      c.entry_id = EntryId(s->text(4));
+      c.field = s->text(5);
+      c.store_value = read_one_value(s->text(6));
+      c.crm_value = read_one_value(s->text(7));
+      c.winner = s->text(8);
+      c.at = UtcTime{s->int64(9)};
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  Result<std::vector<ItemError>> errors(std::size_t limit) override {
+    auto s = db_.prepare(
+        "SELECT m.map_id, m.object_type, m.crm_id, m.entry_id, c.last_error, c.attempts, "
+        "c.next_attempt FROM sync_changes c JOIN id_mapping m ON m.map_id = c.map_id "
+        "WHERE c.last_error <> '' ORDER BY c.change_id LIMIT ?");
+    if (!s.ok()) return s.error();
+    s->bind(1, static_cast<std::int64_t>(limit));
+    std::vector<ItemError> out;
+    for (;;) {
+      auto r = s->step();
+      if (!r.ok()) return r.error();
+      if (!*r) break;
+      ItemError e;
+      e.map_id = MapId(s->int64(0));
+      if (auto k = parse_crm_entity(s->text(1)); k.ok()) e.entity = *k;
+      if (auto id = CrmId::parse(s->text(2)); id.ok()) e.crm_id = *id;
+      e.entry_id = EntryId(s->text(3));
+      e.error = s->text(4);
+      e.attempts = static_cast<int>(s->int64(5));
+      e.next_attempt = UtcTime{s->int64(6)};
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  Result<std::vector<std::pair<CrmEntity, EntityCounts>>> counts() override {
+    auto s = db_.prepare(
+        "SELECT m.object_type, SUM(m.linked), COUNT(c.change_id), "
+        "SUM(CASE WHEN c.last_error <> '' THEN 1 ELSE 0 END), SUM(COALESCE(c.held, 0)) "
+        "FROM id_mapping m LEFT JOIN sync_changes c ON c.map_id = m.map_id "
+        "GROUP BY m.object_type");
+    if (!s.ok()) return s.error();
+    std::vector<std::pair<CrmEntity, EntityCounts>> out;
+    for (CrmEntity e : kAllCrmEntities) out.emplace_back(e, EntityCounts{});
+    for (;;) {
+      auto r = s->step();
+      if (!r.ok()) return r.error();
+      if (!*r) break;
+      auto e = parse_crm_entity(s->text(0));
+      if (!e.ok()) continue;
+      for (auto& [entity, c] : out)
+        if (entity == *e) c = EntityCounts{s->int64(1), s->int64(2), s->int64(3), s->int64(4)};
+    }
+    return out;
+  }
+
+  Result<std::int64_t> conflict_count() override {
+    auto s = db_.prepare("SELECT COUNT(*) FROM conflicts");
+    if (!s.ok()) return s.error();
+    auto r = s->step();
+    if (!r.ok()) return r.error();
+    return s->int64(0);
+  }
+
+  Result<std::string> integrity_check() override { return db_.integrity_check(); }
+
+  Result<void> migrate() {
+    auto v = db_.user_version();
+    if (!v.ok()) return v.error();
+    if (*v > kSchemaVersion)
+      return Error::Corrupt("the cache has schema version " + std::to_string(*v) +
+                            ", newer than this crmsync knows (" + std::to_string(kSchemaVersion) +
+                            "); it was left untouched: use a newer crmsync");
+    for (int from = *v; from < kSchemaVersion; ++from) {
+      auto tx = Transaction::begin(db_);
+      if (!tx.ok()) return tx.error();
+      // Re-read inside the write lock: another process may have migrated meanwhile.
+      auto now = db_.user_version();
+      if (!now.ok()) return now.error();
+      if (*now > from) continue;
+      CRMSYNC_TRY(db_.exec(kMigrations[static_cast<std::size_t>(from)]));
+      CRMSYNC_TRY(db_.set_user_version(from + 1));
+      CRMSYNC_TRY(tx->commit());
+    }
+    return Ok();
+  }
+
+ private:
+  Result<std::optional<Mapping>> one_mapping(const std::string& sql, const std::string& key,
+                                             bool numeric) {
+    auto s = db_.prepare(sql);
+    if (!s.ok()) return s.error();
+    if (numeric)
+      s->bind(1, static_cast<std::int64_t>(std::stoll(key)));
+    else
+      s->bind(1, key);
+    auto r = s->step();
+    if (!r.ok()) return r.error();
+    if (!*r) return std::optional<Mapping>{};
+    auto m = read_mapping(*s);
+    if (!m.ok()) return m.error();
+    return std::optional<Mapping>{std::move(*m)};
+  }
+
+  Result<std::vector<Mapping>> read_mappings(Statement& s) {
+    std::vector<Mapping> out;
+    for (;;) {
+      auto r = s.step();
+      if (!r.ok()) return r.error();
+      if (!*r) break;
+      auto m = read_mapping(s);
+      if (!m.ok()) return m.error();
+      out.push_back(std::move(*m));
+    }
+    return out;
+  }
+
+  Result<std::vector<PendingChange>> read_changes(Statement& s) {
+    std::vector<PendingChange> out;
+    for (;;) {
+      auto r = s.step();
+      if (!r.ok()) {
+        s.reset();
+        return r.error();
+      }
+      if (!*r) break;
+      PendingChange c;
+      c.change_id = s.int64(0);
+      c.map_id = MapId(s.int64(1));
+      auto sc = from_name(kStoreChanges, s.text(2));
+      auto cc = from_name(kCrmChanges, s.text(5));
+      auto surface = parse_surface(s.text(4));
+      if (!sc.ok() || !cc.ok() || !surface.ok()) {
+        s.reset();
+        return Error::Corrupt("cache: bad change row " + std::to_string(c.change_id));
+      }
+      c.store_change = *sc;
+      c.store_timestamp = UtcTime{s.int64(3)};
+      c.surface = *surface;
+      c.crm_change = *cc;
+      c.crm_timestamp = UtcTime{s.int64(6)};
+      if (!s.is_null(7)) {
+        auto attrs = parse_fields(s.text(7));
+        auto entity = parse_crm_entity(s.text(13));
+        auto id = CrmId::parse(s.text(14));
+        if (!attrs.ok() || !entity.ok() || !id.ok()) {
+          s.reset();
+          return Error::Corrupt("cache: unreadable CRM record in change " +
+                                std::to_string(c.change_id));
+        }
+        CrmRecord rec;
+        rec.entity = *entity;
+        rec.id = *id;
+        rec.attributes = std::move(*attrs);
+        rec.modified_on = c.crm_timestamp;
+        if (!s.is_null(8))
+          if (auto o = CrmId::parse(s.text(8)); o.ok()) rec.owner = *o;
+        c.crm_record = std::move(rec);
+      }
+      c.attempts = static_cast<int>(s.int64(9));
+      c.next_attempt = UtcTime{s.int64(10)};
+      c.last_error = s.text(11);
+      c.held = s.int64(12) != 0;
+      out.push_back(std::move(c));
+    }
+    s.reset();
+    return out;
+  }
+
+  Result<void> update_mapping(const Mapping& m) {
+    auto s = db_.cached(
+        "UPDATE id_mapping SET crm_id=?, entry_id=?, object_type=?, linked=?, deleted_locally=?, "
+        "visited=?, manually_tracked=?, create_pending=?, verified_time=?, original_state=?, "
+        "store_change_key=?, owner_id=?, crm_state=? WHERE map_id=?");
+    if (!s.ok()) return s.error();
+    bind_mapping(**s, m, 1);
+    (*s)->bind(14, m.map_id.value());
+    CRMSYNC_TRY((*s)->run());
+    if (db_.changes() != 1)
+      return Error::NotFound("cache: no mapping " + std::to_string(m.map_id.value()));
+    return Ok();
+  }
+
+  // Upserts the one change row of a mapping. A new side replaces the old value of that
+  // side; a change that succeeds a failure starts its backoff afresh.
+  Result<void> merge_change(MapId id, const ChangeNote& c) {
+    auto s = db_.cached(
+        "INSERT INTO sync_changes(map_id, store_change, store_timestamp, store_surface, "
+        "crm_change, crm_timestamp, crm_record, crm_owner) VALUES (?1, coalesce(?2, 'none'), "
+        "coalesce(?3, 0), coalesce(?4, 'none'), coalesce(?5, 'none'), coalesce(?6, 0), ?7, ?8) "
+        "ON CONFLICT(map_id) DO UPDATE SET "
+        "store_change = coalesce(?2, store_change), "
+        "store_timestamp = coalesce(?3, store_timestamp), "
+        "store_surface = coalesce(?4, store_surface), "
+        "crm_change = coalesce(?5, crm_change), "
+        "crm_timestamp = coalesce(?6, crm_timestamp), "
+        "crm_record = CASE WHEN ?5 IS NULL THEN crm_record ELSE ?7 END, "
+        "crm_owner = CASE WHEN ?5 IS NULL THEN crm_owner ELSE ?8 END, "
+        "next_attempt = 0, held = 0");
+    if (!s.ok()) return s.error();
+    Statement& st = **s;
+    st.bind(1, id.value());
+    if (c.store) {
+      st.bind(2, std::string(to_string(*c.store)));
+      st.bind(3, c.store_timestamp.ms);
+      st.bind(4, std::string(to_string(c.surface)));
+    }
+    if (c.crm) {
+      st.bind(5, std::string(to_string(*c.crm)));
+      st.bind(6, c.crm_timestamp.ms);
+      if (c.crm_record) {
+        st.bind(7, serialize_fields(c.crm_record->attributes));
+        if (c.crm_record->owner) st.bind(8, c.crm_record->owner->str());
+      }
+    }
+    return st.run();
+  }
+
+  Database db_;
+};
+
+}  // namespace
+
+std::string_view to_string(StoreChange c) {
+  for (auto& [v, n] : kStoreChanges)
+    if (v == c) return n;
+  return "?";
+}
+std::string_view to_string(CrmChange c) {
+  for (auto& [v, n] : kCrmChanges)
+    if (v == c) return n;
+  return "?";
+}
+
+Result<std::unique_ptr<Cache>> Cache::open(const std::string& path) {
+  auto db = Database::open(path);
+  if (!db.ok()) return db.error();
+  auto cache = std::make_unique<SqliteCache>(std::move(*db));
+  CRMSYNC_TRY(cache->migrate());
+  return std::unique_ptr<Cache>(std::move(cache));
+}
+
+}  // namespace crmsync

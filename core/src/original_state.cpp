@@ -1,0 +1,285 @@
+#include "crmsync/core/original_state.hpp"
+
+#include <tinyxml2.h>
+
+#include <charconv>
+#include <string>
+
+namespace crmsync {
+namespace {
+
+using tinyxml2::XMLDocument;
+using tinyxml2::XMLElement;
+using tinyxml2::XMLPrinter;
+
+constexpr int kFormatVersion = 1;
+
+// XML 1.0 cannot carry most control characters, and parsers normalise CR; text that
+// holds any of them is written base64-encoded so that the round trip stays exact.
+bool needs_encoding(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 && c != '\n' && c != '\t') return true;
+  // Leading/trailing whitespace survives tinyxml2's PRESERVE_WHITESPACE, but a value that
+  // is only whitespace or starts with one would be fragile in other readers: encode it.
+  return !s.empty() && (s.front() == ' ' || s.back() == ' ' || s.front() == '\n' ||
+                        s.back() == '\n' || s.front() == '\t' || s.back() == '\t');
+}
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string b64_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v =
+        (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    out += kB64[v >> 18];
+    out += kB64[(v >> 12) & 63];
+    out += kB64[(v >> 6) & 63];
+    out += kB64[v & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = (unsigned char)in[i] << 16;
+    if (i + 1 < in.size()) v |= (unsigned char)in[i + 1] << 8;
+    out += kB64[v >> 18];
+    out += kB64[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+Result<std::string> b64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return Error::Invalid("original state: bad base64 length");
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    int a = val(in[i]), b = val(in[i + 1]);
+    int c = in[i + 2] == '=' ? 0 : val(in[i + 2]);
+    int d = in[i + 3] == '=' ? 0 : val(in[i + 3]);
+    bool last = i + 4 == in.size();
+    if (a < 0 || b < 0 || c < 0 || d < 0 || (!last && (in[i + 2] == '=' || in[i + 3] == '=')) ||
+        (in[i + 2] == '=' && in[i + 3] != '='))
+      return Error::Invalid("original state: bad base64");
+    unsigned v = unsigned(a) << 18 | unsigned(b) << 12 | unsigned(c) << 6 | unsigned(d);
+    out += char(v >> 16);
+    if (in[i + 2] != '=') out += char((v >> 8) & 255);
+    if (in[i + 3] != '=') out += char(v & 255);
+  }
+  return out;
+}
+
+void write_text(XMLPrinter& p, std::string_view s) {
+  if (needs_encoding(s)) {
+    p.PushAttribute("enc", "b64");
+    p.PushText(b64_encode(s).c_str());
+  } else {
+    p.PushText(std::string(s).c_str());
+  }
+}
+
+void write_ref(XMLPrinter& p, const EntityRef& r) {
+  p.PushAttribute("entity", r.entity.c_str());
+  p.PushAttribute("id", r.id.str().c_str());
+  if (!r.name.empty()) p.PushAttribute("name", r.name.c_str());
+}
+
+void write_value(XMLPrinter& p, const std::string& name, const Value& v) {
+  p.OpenElement("f", true);
+  p.PushAttribute("n", name.c_str());
+  p.PushAttribute("t", std::string(type_name(v)).c_str());
+  struct Visitor {
+    XMLPrinter& p;
+    void operator()(std::monostate) const {}
+    void operator()(const std::string& s) const { write_text(p, s); }
+    void operator()(std::int64_t i) const { p.PushText(std::to_string(i).c_str()); }
+    void operator()(bool b) const { p.PushText(b ? "true" : "false"); }
+    void operator()(UtcTime t) const { p.PushText(std::to_string(t.ms).c_str()); }
+    void operator()(Date d) const { p.PushText(d.iso().c_str()); }
+    void operator()(const EntityRef& r) const { write_ref(p, r); }
+    void operator()(const PartyList& parties) const {
+      for (const auto& party : parties) {
+        p.OpenElement("party", true);
+        if (!party.address.empty()) p.PushAttribute("address", party.address.c_str());
+        if (!party.name.empty()) p.PushAttribute("name", party.name.c_str());
+        if (party.ref) {
+          p.PushAttribute("entity", party.ref->entity.c_str());
+          p.PushAttribute("id", party.ref->id.str().c_str());
+        }
+        p.CloseElement(true);
+      }
+    }
+  };
+  std::visit(Visitor{p}, v);
+  p.CloseElement(true);
+}
+
+Result<std::int64_t> parse_int(std::string_view s, std::string_view field) {
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty())
+    return Error::Invalid("original state: field '" + std::string(field) + "': not an integer");
+  return v;
+}
+
+Result<EntityRef> read_ref(const XMLElement& e, std::string_view field) {
+  const char* entity = e.Attribute("entity");
+  const char* id = e.Attribute("id");
+  if (entity == nullptr || id == nullptr)
+    return Error::Invalid("original state: field '" + std::string(field) +
+                          "': reference lacks entity or id");
+  auto cid = CrmId::parse(id);
+  if (!cid.ok()) return cid.error().context("original state");
+  const char* name = e.Attribute("name");
+  return EntityRef{entity, *cid, name ? name : ""};
+}
+
+Result<Value> read_value(const XMLElement& f, std::string_view name) {
+  std::string_view type = f.Attribute("t") ? f.Attribute("t") : "";
+  const char* raw = f.GetText();
+  std::string_view text = raw ? raw : "";
+  auto bad = [&](std::string_view why) {
+    return Error::Invalid("original state: field '" + std::string(name) + "': " + std::string(why));
+  };
+  if (type != "parties" && f.FirstChildElement() != nullptr) return bad("unexpected child element");
+  if (type == "null") return Value{};
+  if (type == "text") {
+    if (const char* enc = f.Attribute("enc")) {
+      if (std::string_view(enc) != "b64") return bad("unknown encoding");
+      auto d = b64_decode(text);
+      if (!d.ok()) return d.error();
+      if (!is_valid_utf8(*d)) return bad("invalid UTF-8");
+      return Value{std::move(*d)};
+    }
+    return Value{std::string(text)};
+  }
+  if (type == "integer") {
+    auto v = parse_int(text, name);
+    if (!v.ok()) return v.error();
+    return Value{*v};
+  }
+  if (type == "bool") {
+    if (text == "true") return Value{true};
+    if (text == "false") return Value{false};
+    return bad("not a bool");
+  }
+  if (type == "time") {
+    auto v = parse_int(text, name);
+    if (!v.ok()) return v.error();
+    return Value{UtcTime{*v}};
+  }
+  if (type == "date") {
+    auto d = Date::parse(text);
+    if (!d.ok()) return d.error().context("original state");
+    return Value{*d};
+  }
+  if (type == "reference") {
+    auto r = read_ref(f, name);
+    if (!r.ok()) return r.error();
+    return Value{*r};
+  }
+  if (type == "parties") {
+    if (!text.empty()) return bad("text inside a party list");
+    PartyList parties;
+    for (const XMLElement* p = f.FirstChildElement(); p; p = p->NextSiblingElement()) {
+      if (std::string_view(p->Name()) != "party" || p->FirstChild() != nullptr)
+        return bad("unexpected element in a party list");
+      Party party;
+      if (const char* a = p->Attribute("address")) party.address = a;
+      if (const char* n = p->Attribute("name")) party.name = n;
+      if (p->Attribute("id") != nullptr) {
+        auto r = read_ref(*p, name);
+        if (!r.ok()) return r.error();
+        party.ref = *r;
+      }
+      parties.push_back(std::move(party));
+    }
+    return Value{std::move(parties)};
+  }
+  return bad("unknown type '" + std::string(type.substr(0, 32)) + "'");
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int n;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + static_cast<std::size_t>(n) >= s.size()) return false;
+    for (int k = 1; k <= n; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)) return false;
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += static_cast<std::size_t>(n) + 1;
+  }
+  return true;
+}
+
+std::string serialize_fields(const FieldMap& fields) {
+  XMLPrinter p(nullptr, /*compact=*/true);
+  p.OpenElement("state", true);
+  p.PushAttribute("v", kFormatVersion);
+  for (const auto& [name, value] : fields) write_value(p, name, value);
+  p.CloseElement(true);
+  return std::string(p.CStr(), p.CStrSize() - 1);
+}
+
+Result<FieldMap> parse_fields(std::string_view xml) {
+  if (xml.size() > kMaxOriginalStateBytes)
+    return Error::Invalid("original state: " + std::to_string(xml.size()) +
+                          " bytes is over the limit");
+  if (!is_valid_utf8(xml)) return Error::Invalid("original state: invalid UTF-8");
+  // No DTDs: no entity expansion tricks, whatever the parser would do with them.
+  if (xml.find("<!") != std::string_view::npos || xml.find("<?") != std::string_view::npos)
+    return Error::Invalid("original state: declarations, DOCTYPE or CDATA are not allowed");
+  XMLDocument doc(/*processEntities=*/true, tinyxml2::PRESERVE_WHITESPACE);
+  if (doc.Parse(xml.data(), xml.size()) != tinyxml2::XML_SUCCESS)
+    return Error::Invalid(std::string("original state: malformed XML: ") + doc.ErrorStr());
+  const XMLElement* root = doc.RootElement();
+  if (root == nullptr || std::string_view(root->Name()) != "state" ||
+      root->IntAttribute("v", -1) != kFormatVersion)
+    return Error::Invalid("original state: not a version 1 <state> document");
+  FieldMap out;
+  for (const XMLElement* f = root->FirstChildElement(); f; f = f->NextSiblingElement()) {
+    if (std::string_view(f->Name()) != "f" || f->Attribute("n") == nullptr)
+      return Error::Invalid("original state: unexpected element <" +
+                            std::string(std::string_view(f->Name()).substr(0, 32)) + ">");
+    std::string name = f->Attribute("n");
+    auto v = read_value(*f, name);
+    if (!v.ok()) return v.error();
+    if (!out.emplace(name, std::move(*v)).second)
+      return Error::Invalid("original state: field '" + name + "' appears twice");
+  }
+  return out;
+}
+
+}  // namespace crmsync

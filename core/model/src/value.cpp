@@ -150,6 +150,12 @@ bool Party::operator==(const Party& o) const {
   return address == o.address && ref.has_value() == o.ref.has_value();
 }
 
+std::weak_ordering Party::operator<=>(const Party& o) const {
+  if (ref && o.ref) return *ref <=> *o.ref;
+  if (ref.has_value() != o.ref.has_value()) return ref.has_value() <=> o.ref.has_value();
+  return address <=> o.address;
+}
+
 bool is_null(const Value& v) {
   if (std::holds_alternative<std::monostate>(v)) return true;
   if (const auto* s = std::get_if<std::string>(&v)) return trim(*s).empty();

@@ -28,9 +28,7 @@ class Statement {
   Statement& bind(int index, std::string_view v);  // text
   Statement& bind(int index, const char* v) { return bind(index, std::string_view(v)); }
   Statement& bind_null(int index);
-  Statement& bind(int index, std::optional<std::string_view> v) {
-    return v ? bind(index, *v) : bind_null(index);
-  }
+  Statement& bind(int index, const std::string& v) { return bind(index, std::string_view(v)); }
 
   // true: a row is ready; false: done. Errors carry the SQL and SQLite's message.
   Result<bool> step();

@@ -44,6 +44,11 @@ struct EntityRef {
   CrmId id;
   std::string name;  // display name when known; not compared
   bool operator==(const EntityRef& o) const { return entity == o.entity && id == o.id; }
+  // Ordering exists so that containers of Values can be ordered; it ignores the name too.
+  std::weak_ordering operator<=>(const EntityRef& o) const {
+    if (auto c = entity <=> o.entity; c != 0) return c;
+    return id <=> o.id;
+  }
   // "contact:6f1c...": the store's text form of Regarding.
   static Result<EntityRef> parse(std::string_view text);
   std::string str() const { return entity + ":" + id.str(); }
@@ -55,6 +60,7 @@ struct Party {
   std::string name;
   std::optional<EntityRef> ref;
   bool operator==(const Party& o) const;
+  std::weak_ordering operator<=>(const Party& o) const;
 };
 using PartyList = std::vector<Party>;
 

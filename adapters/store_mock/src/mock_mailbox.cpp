@@ -1,0 +1,586 @@
+#include "crmsync/store_mock/mock_mailbox.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "crmsync/core/sqlite.hpp"
+#include "crmsync/model/mapping.hpp"
+#include "field_codec.hpp"
+
+namespace crmsync {
+namespace {
+
+using sql::Database;
+using sql::Statement;
+using sql::Transaction;
+using Mode = Transaction::Kind;
+
+// Arbitrary tag that marks a file as a mock mailbox ("CRMB").
+constexpr std::int64_t kApplicationId = 0x43524D42;
+constexpr std::size_t kEntryIdBytes = 24;
+constexpr std::size_t kChangeKeyBytes = 16;
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE items (
+  entry_id       TEXT PRIMARY KEY,
+  kind           TEXT NOT NULL,
+  folder         TEXT NOT NULL,
+  change_key     TEXT NOT NULL,
+  modified       INTEGER NOT NULL,      -- ms since the epoch, UTC
+  tracked        INTEGER NOT NULL DEFAULT 0,
+  crm_id         TEXT,                  -- lower-case GUID
+  crm_id_pending INTEGER NOT NULL DEFAULT 0,
+  crm_entity     TEXT,                  -- CRM logical name when not the kind's own
+  fields         TEXT NOT NULL          -- typed JSON, see field_codec.hpp
+);
+CREATE INDEX items_kind_modified ON items(kind, modified DESC);
+CREATE INDEX items_crm_id ON items(crm_id) WHERE crm_id IS NOT NULL;
+CREATE TABLE events (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind          TEXT NOT NULL,
+  entry_id      TEXT NOT NULL,
+  action        TEXT NOT NULL,
+  surface       TEXT NOT NULL,
+  phase         TEXT NOT NULL,
+  delete_in_crm INTEGER NOT NULL DEFAULT 0,
+  at            INTEGER NOT NULL
+);
+)sql";
+
+constexpr const char* kItemColumns =
+    "entry_id, kind, folder, change_key, modified, tracked, crm_id, crm_id_pending, crm_entity, "
+    "fields";
+
+bool folder_fits(ItemKind kind, Folder folder) {
+  switch (kind) {
+    case ItemKind::kContact:
+      return folder == Folder::kContacts;
+    case ItemKind::kTask:
+      return folder == Folder::kTasks;
+    case ItemKind::kAppointment:
+      return folder == Folder::kCalendar;
+    case ItemKind::kEmail:
+      return folder == Folder::kInbox || folder == Folder::kSentItems || folder == Folder::kDrafts;
+  }
+  return false;
+}
+
+// The first column of the first row as an integer (0 when there is no row).
+Result<std::int64_t> query_int(Database& db, std::string_view sql) {
+  auto st = db.prepare(sql);
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  return *row ? st->int64(0) : std::int64_t{0};
+}
+
+std::optional<std::string> opt_text(const Statement& st, int col) {
+  if (st.is_null(col)) return std::nullopt;
+  return st.text(col);
+}
+
+Error not_found(const EntryId& id) {
+  return Error::NotFound("mock mailbox: no item " + id.str());
+}
+
+Result<StoreItem> read_item_row(const Statement& st) {
+  StoreItem it;
+  it.entry_id = EntryId(st.text(0));
+  auto kind = parse_item_kind(st.text(1));
+  if (!kind) return Error::Corrupt("mock mailbox: bad kind of " + it.entry_id.str());
+  it.item.kind = *kind;
+  auto folder = parse_folder(st.text(2));
+  if (!folder) return Error::Corrupt("mock mailbox: bad folder of " + it.entry_id.str());
+  it.folder = *folder;
+  it.change_key = st.text(3);
+  it.item.modified = UtcTime{st.int64(4)};
+  it.link.tracked = st.int64(5) != 0;
+  if (auto crm = opt_text(st, 6)) {
+    auto id = CrmId::parse(*crm);
+    if (!id) return Error::Corrupt("mock mailbox: bad crm id of " + it.entry_id.str());
+    it.link.crm_id = *id;
+  }
+  it.link.crm_id_pending = st.int64(7) != 0;
+  if (auto ent = opt_text(st, 8)) {
+    auto e = parse_crm_entity(*ent);
+    if (!e) return Error::Corrupt("mock mailbox: bad crm entity of " + it.entry_id.str());
+    it.link.crm_entity = *e;
+  }
+  auto fields = store_mock::decode_fields(st.text(9));
+  if (!fields) return fields.error().context(it.entry_id.str());
+  it.item.fields = std::move(*fields);
+  return it;
+}
+
+class MockMailboxImpl final : public MockMailbox {
+ public:
+  MockMailboxImpl(Database db, Clock& clock)
+      : db_(std::move(db)), clock_(clock), rng_(std::random_device{}()) {}
+
+  // ---- StoreAdapter: the daemon's own writes (surface none) ----
+
+  Result<std::vector<StoreItem>> scan_modified_since(ItemKind kind, UtcTime since) override {
+    auto st = db_.prepare(std::string("SELECT ") + kItemColumns +
+                          " FROM items WHERE kind = ?1 AND modified >= ?2"
+                          " ORDER BY modified DESC, entry_id");
+    if (!st) return st.error();
+    st->bind(1, to_string(kind)).bind(2, since.ms);
+    return collect(*st);
+  }
+
+  Result<StoreItem> get(const EntryId& id) override {
+    auto r = load(id);
+    if (!r) return r.error();
+    if (!*r) return not_found(id);
+    return std::move(**r);
+  }
+
+  Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& id) override {
+    auto st = db_.prepare(std::string("SELECT ") + kItemColumns +
+                          " FROM items WHERE crm_id = ?1"
+                          " ORDER BY modified DESC LIMIT 1");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(id.str()));
+    auto items = collect(*st);
+    if (!items) return items.error();
+    if (items->empty()) return std::optional<StoreItem>{};
+    return std::optional<StoreItem>(std::move(items->front()));
+  }
+
+  Result<StoreItem> create(const NewStoreItem& n) override {
+    if (!folder_fits(n.item.kind, n.folder))
+      return Error::Invalid("mock mailbox: a " + std::string(to_string(n.item.kind)) +
+                            " cannot live in folder " + std::string(to_string(n.folder)));
+    CRMSYNC_TRY(validate(n.item.kind, n.item.fields));
+    auto tx = Transaction::begin(db_, Mode::kWrite);
+    if (!tx) return tx.error();
+    StoreItem it;
+    it.entry_id = EntryId(random_hex(kEntryIdBytes));
+    it.change_key = random_hex(kChangeKeyBytes);
+    it.folder = n.folder;
+    it.item.kind = n.item.kind;
+    for (const auto& [k, v] : n.item.fields)
+      if (!is_null(v)) it.item.fields.emplace(k, v);
+    it.item.modified = clock_.now();
+    it.link = n.link;
+    CRMSYNC_TRY(insert(it));
+    CRMSYNC_TRY(log(it.item.kind, it.entry_id, Action::kCreate, Surface::kNone));
+    CRMSYNC_TRY(tx->commit());
+    return it;
+  }
+
+  Result<std::string> update(const EntryId& id, const std::string& expected_change_key,
+                             const FieldMap& changes, const std::optional<CrmLink>& link) override {
+    auto tx = Transaction::begin(db_, Mode::kWrite);
+    if (!tx) return tx.error();
+    auto cur = load(id);
+    if (!cur) return cur.error();
+    if (!*cur) return not_found(id);
+    StoreItem& it = **cur;
+    if (it.change_key != expected_change_key)
+      return Error::Conflict("mock mailbox: item " + id.str() + " changed since change key " +
+                             expected_change_key);
+    CRMSYNC_TRY(validate(it.item.kind, changes));
+    apply(it.item.fields, changes);
+    if (link) it.link = *link;
+    CRMSYNC_TRY(rewrite(it));
+    CRMSYNC_TRY(log(it.item.kind, id, Action::kUpdate, Surface::kNone));
+    CRMSYNC_TRY(tx->commit());
+    return it.change_key;
+  }
+
+  Result<void> remove(const EntryId& id) override { return user_remove(id, Surface::kNone); }
+
+  Result<std::vector<StoreEvent>> events_after(std::int64_t after, std::size_t max) override {
+    auto st = db_.prepare(
+        "SELECT seq, kind, entry_id, action, surface, phase, delete_in_crm, at FROM events"
+        " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    if (!st) return st.error();
+    st->bind(1, after).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(max, INT64_MAX)));
+    std::vector<StoreEvent> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      StoreEvent e;
+      e.seq = st->int64(0);
+      auto kind = parse_item_kind(st->text(1));
+      auto action = parse_action(st->text(3));
+      auto surface = parse_surface(st->text(4));
+      auto phase = parse_phase(st->text(5));
+      if (!kind || !action || !surface || !phase)
+        return Error::Corrupt("mock mailbox: malformed event " + std::to_string(e.seq));
+      e.kind = *kind;
+      e.entry_id = EntryId(st->text(2));
+      e.action = *action;
+      e.surface = *surface;
+      e.phase = *phase;
+      e.delete_in_crm = st->int64(6) != 0;
+      e.at = UtcTime{st->int64(7)};
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) override {
+    // Adapters may use OS time: the wait is real even under a fake Clock.
+    using Steady = std::chrono::steady_clock;
+    const auto deadline = Steady::now() + timeout;
+    std::int64_t seen_version = -1;
+    for (;;) {
+      auto version = db_.data_version();
+      if (!version || *version != seen_version) {
+        if (version) seen_version = *version;
+        auto last = last_event_seq();
+        if (last && *last > after) return true;
+      }
+      auto now = Steady::now();
+      if (now >= deadline) return false;
+      std::this_thread::sleep_for(
+          std::min<Steady::duration>(std::chrono::milliseconds(5), deadline - now));
+    }
+  }
+
+  // ---- MockMailbox: the user's actions ----
+
+  Result<EntryId> add(ItemKind kind, std::optional<Folder> folder, const FieldMap& fields,
+                      bool track, Surface surface) override {
+    Folder f = folder.value_or(default_folder(kind));
+    if (!folder_fits(kind, f))
+      return Error::Invalid("a " + std::string(to_string(kind)) + " cannot live in folder " +
+                            std::string(to_string(f)));
+    CRMSYNC_TRY(validate(kind, fields));
+    auto tx = Transaction::begin(db_, Mode::kWrite);
+    if (!tx) return tx.error();
+    StoreItem it;
+    it.entry_id = EntryId(random_hex(kEntryIdBytes));
+    it.change_key = random_hex(kChangeKeyBytes);
+    it.folder = f;
+    it.item.kind = kind;
+    for (const auto& [k, v] : fields)
+      if (!is_null(v)) it.item.fields.emplace(k, v);
+    it.item.modified = clock_.now();
+    it.link.tracked = track;
+    CRMSYNC_TRY(insert(it));
+    CRMSYNC_TRY(log(kind, it.entry_id, Action::kCreate, surface));
+    if (track) CRMSYNC_TRY(log(kind, it.entry_id, Action::kTrack, surface));
+    CRMSYNC_TRY(tx->commit());
+    return it.entry_id;
+  }
+
+  Result<void> set(const EntryId& id, const FieldMap& fields, Surface surface) override {
+    return modify(id, Action::kUpdate, surface, false, [&](StoreItem& it) -> Result<void> {
+      CRMSYNC_TRY(validate(it.item.kind, fields));
+      apply(it.item.fields, fields);
+      return Ok();
+    });
+  }
+
+  Result<void> remove(const EntryId& id, Surface surface) override {
+    return user_remove(id, surface);
+  }
+
+  Result<void> track(const EntryId& id, Surface surface) override {
+    return modify(id, Action::kTrack, surface, false, [](StoreItem& it) -> Result<void> {
+      it.link.tracked = true;
+      return Ok();
+    });
+  }
+
+  Result<void> untrack(const EntryId& id, bool delete_in_crm, Surface surface) override {
+    return modify(id, Action::kUntrack, surface, delete_in_crm, [](StoreItem& it) -> Result<void> {
+      it.link = CrmLink{};
+      return Ok();
+    });
+  }
+
+  Result<void> set_regarding(const EntryId& id, const EntityRef& regarding,
+                             Surface surface) override {
+    return modify(id, Action::kSetRegarding, surface, false, [&](StoreItem& it) -> Result<void> {
+      if (!is_known_store_field(it.item.kind, "Regarding"))
+        return Error::Invalid("a " + std::string(to_string(it.item.kind)) +
+                              " has no Regarding field");
+      FieldMap change{{"Regarding", Value(regarding)}};
+      CRMSYNC_TRY(validate(it.item.kind, change));
+      apply(it.item.fields, change);
+      return Ok();
+    });
+  }
+
+  Result<void> send(const EntryId& id) override {
+    auto tx = Transaction::begin(db_, Mode::kWrite);
+    if (!tx) return tx.error();
+    auto cur = load(id);
+    if (!cur) return cur.error();
+    if (!*cur) return not_found(id);
+    StoreItem& it = **cur;
+    if (it.item.kind != ItemKind::kEmail || it.folder != Folder::kDrafts)
+      return Error::Invalid("item " + id.str() + " is not a draft e-mail (it is a " +
+                            std::string(to_string(it.item.kind)) + " in " +
+                            std::string(to_string(it.folder)) + ")");
+    it.folder = Folder::kSentItems;
+    if (is_known_store_field(ItemKind::kEmail, "SentTime"))
+      it.item.fields["SentTime"] = Value(clock_.now());
+    CRMSYNC_TRY(rewrite(it));
+    CRMSYNC_TRY(
+        insert_event(it.item.kind, id, Action::kSend, Surface::kInspector, Phase::kSend, false));
+    return tx->commit();
+  }
+
+  Result<std::vector<StoreItem>> list(std::optional<ItemKind> kind) override {
+    std::string sql = std::string("SELECT ") + kItemColumns + " FROM items";
+    if (kind) sql += " WHERE kind = ?1";
+    sql += " ORDER BY modified DESC, entry_id";
+    auto st = db_.prepare(sql);
+    if (!st) return st.error();
+    if (kind) st->bind(1, to_string(*kind));
+    return collect(*st);
+  }
+
+  Result<std::int64_t> last_event_seq() override {
+    return query_int(db_, "SELECT coalesce(max(seq), 0) FROM events");
+  }
+
+ private:
+  template <class F>
+  Result<void> modify(const EntryId& id, Action action, Surface surface, bool delete_in_crm,
+                      F&& change) {
+    auto tx = Transaction::begin(db_, Mode::kWrite);
+    if (!tx) return tx.error();
+    auto cur = load(id);
+    if (!cur) return cur.error();
+    if (!*cur) return not_found(id);
+    StoreItem& it = **cur;
+    CRMSYNC_TRY(change(it));
+    CRMSYNC_TRY(rewrite(it));
+    CRMSYNC_TRY(log(it.item.kind, id, action, surface, delete_in_crm));
+    return tx->commit();
+  }
+
+  Result<void> user_remove(const EntryId& id, Surface surface) {
+    auto tx = Transaction::begin(db_, Mode::kWrite);
+    if (!tx) return tx.error();
+    auto cur = load(id);
+    if (!cur) return cur.error();
+    if (!*cur) return not_found(id);
+    auto st = db_.prepare("DELETE FROM items WHERE entry_id = ?1");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(id.str()));
+    CRMSYNC_TRY(st->run());
+    CRMSYNC_TRY(log((*cur)->item.kind, id, Action::kDelete, surface));
+    return tx->commit();
+  }
+
+  Result<void> validate(ItemKind kind, const FieldMap& fields) const {
+    for (const auto& [name, value] : fields) {
+      if (!is_known_store_field(kind, name))
+        return Error::Invalid("unknown field '" + name + "' for a " + std::string(to_string(kind)));
+      CRMSYNC_TRY(store_mock::validate_value(name, value, kMaxValueBytes));
+      CRMSYNC_TRY(check_type(kind, name, value));
+    }
+    return Ok();
+  }
+
+  // The value has the type (and, for choices like Importance, a value) the field takes: its
+  // text form must parse back to the same type. Party lists are probed with one address,
+  // since resolved parties may have none.
+  static Result<void> check_type(ItemKind kind, const std::string& name, const Value& value) {
+    if (is_null(value)) return Ok();
+    bool parties = std::holds_alternative<PartyList>(value);
+    auto probe = parse_store_value(kind, name, parties ? "probe@example.org" : display(value));
+    if (!probe) return probe.error();
+    if (probe->index() != value.index())
+      return Error::Invalid("field " + name + ": a " + std::string(type_name(value)) +
+                            " value does not fit (it takes a " + std::string(type_name(*probe)) +
+                            ")");
+    return Ok();
+  }
+
+  static void apply(FieldMap& fields, const FieldMap& changes) {
+    for (const auto& [name, value] : changes) {
+      if (is_null(value))
+        fields.erase(name);
+      else
+        fields.insert_or_assign(name, value);
+    }
+  }
+
+  Result<std::optional<StoreItem>> load(const EntryId& id) {
+    auto st =
+        db_.prepare(std::string("SELECT ") + kItemColumns + " FROM items WHERE entry_id = ?1");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(id.str()));
+    auto items = collect(*st);
+    if (!items) return items.error();
+    if (items->empty()) return std::optional<StoreItem>{};
+    return std::optional<StoreItem>(std::move(items->front()));
+  }
+
+  static Result<std::vector<StoreItem>> collect(Statement& st) {
+    std::vector<StoreItem> out;
+    for (;;) {
+      auto row = st.step();
+      if (!row) return row.error();
+      if (!*row) return out;
+      auto it = read_item_row(st);
+      if (!it) return it.error();
+      out.push_back(std::move(*it));
+    }
+  }
+
+  static void bind_link(Statement& st, const CrmLink& link) {
+    st.bind(6, std::int64_t{link.tracked});
+    if (link.crm_id)
+      st.bind(7, std::string_view(link.crm_id->str()));
+    else
+      st.bind_null(7);
+    st.bind(8, std::int64_t{link.crm_id_pending});
+    if (link.crm_entity)
+      st.bind(9, to_string(*link.crm_entity));
+    else
+      st.bind_null(9);
+  }
+
+  Result<void> insert(const StoreItem& it) {
+    auto st = db_.prepare(std::string("INSERT INTO items (") + kItemColumns +
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(it.entry_id.str()))
+        .bind(2, to_string(it.item.kind))
+        .bind(3, to_string(it.folder))
+        .bind(4, std::string_view(it.change_key))
+        .bind(5, it.item.modified.ms);
+    bind_link(*st, it.link);
+    st->bind(10, std::string_view(store_mock::encode_fields(it.item.fields)));
+    return st->run();
+  }
+
+  // Writes the item back with a new change key and a later modification time.
+  Result<void> rewrite(StoreItem& it) {
+    it.change_key = random_hex(kChangeKeyBytes);
+    it.item.modified = UtcTime{std::max(clock_.now().ms, it.item.modified.ms + 1)};
+    auto st = db_.prepare(
+        "UPDATE items SET kind = ?2, folder = ?3, change_key = ?4, modified = ?5, tracked = ?6,"
+        " crm_id = ?7, crm_id_pending = ?8, crm_entity = ?9, fields = ?10 WHERE entry_id = ?1");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(it.entry_id.str()))
+        .bind(2, to_string(it.item.kind))
+        .bind(3, to_string(it.folder))
+        .bind(4, std::string_view(it.change_key))
+        .bind(5, it.item.modified.ms);
+    bind_link(*st, it.link);
+    st->bind(10, std::string_view(store_mock::encode_fields(it.item.fields)));
+    CRMSYNC_TRY(st->run());
+    if (db_.changes() != 1) return not_found(it.entry_id);
+    return Ok();
+  }
+
+  // One user action as events: inspector = save then close; explorer or none = one event.
+  Result<void> log(ItemKind kind, const EntryId& id, Action action, Surface surface,
+                   bool delete_in_crm = false) {
+    if (surface == Surface::kInspector) {
+      CRMSYNC_TRY(insert_event(kind, id, action, surface, Phase::kSave, delete_in_crm));
+      return insert_event(kind, id, action, surface, Phase::kClose, delete_in_crm);
+    }
+    return insert_event(kind, id, action, surface, Phase::kNone, delete_in_crm);
+  }
+
+  Result<void> insert_event(ItemKind kind, const EntryId& id, Action action, Surface surface,
+                            Phase phase, bool delete_in_crm) {
+    auto st = db_.prepare(
+        "INSERT INTO events (kind, entry_id, action, surface, phase,"
+        " delete_in_crm, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!st) return st.error();
+    st->bind(1, to_string(kind))
+        .bind(2, std::string_view(id.str()))
+        .bind(3, to_string(action))
+        .bind(4, to_string(surface))
+        .bind(5, to_string(phase))
+        .bind(6, std::int64_t{delete_in_crm})
+        .bind(7, clock_.now().ms);
+    return st->run();
+  }
+
+  std::string random_hex(std::size_t bytes) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(bytes * 2);
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (std::size_t i = 0; i < bytes; ++i) {
+      int b = byte(rng_);
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0xF]);
+    }
+    return out;
+  }
+
+  Database db_;
+  Clock& clock_;
+  std::mt19937_64 rng_;
+};
+
+Result<void> migrate(Database& db) {
+  auto tx = Transaction::begin(db, Mode::kWrite);
+  if (!tx) return tx.error();
+  auto version = db.user_version();
+  if (!version) return version.error();
+  if (*version > MockMailbox::kSchemaVersion)
+    return Error::Corrupt("mock mailbox schema version " + std::to_string(*version) +
+                          " is newer than this build knows (" +
+                          std::to_string(MockMailbox::kSchemaVersion) + ")");
+  if (*version == 0) {
+    auto objects = query_int(db, "SELECT count(*) FROM sqlite_master");
+    if (!objects) return objects.error();
+    if (*objects != 0) return Error::Corrupt("not a mock mailbox (a different SQLite database)");
+    CRMSYNC_TRY(db.exec(kSchemaV1));
+    CRMSYNC_TRY(db.exec("PRAGMA application_id = " + std::to_string(kApplicationId)));
+    CRMSYNC_TRY(db.set_user_version(MockMailbox::kSchemaVersion));
+  }
+  // Later versions migrate here, one step at a time.
+  return tx->commit();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, Clock& clock) {
+  // Opening turns on WAL, which rewrites the header of a rollback-journal file: check the
+  // version in the header first (offset 60, big-endian), so a newer file stays untouched.
+  if (std::ifstream f(path, std::ios::binary); f) {
+    char header[100];
+    if (f.read(header, sizeof header)) {
+      if (std::string_view(header, 16) != std::string_view("SQLite format 3\0", 16))
+        return Error::Corrupt("mock mailbox " + path + ": not an SQLite database");
+      std::uint32_t v = 0;
+      for (int i = 60; i < 64; ++i) v = (v << 8) | static_cast<unsigned char>(header[i]);
+      if (v > static_cast<std::uint32_t>(MockMailbox::kSchemaVersion))
+        return Error::Corrupt("mock mailbox " + path + ": schema version " + std::to_string(v) +
+                              " is newer than this build knows (" +
+                              std::to_string(MockMailbox::kSchemaVersion) + ")");
+    } else if (f.gcount() != 0) {
+      return Error::Corrupt("mock mailbox " + path + ": not an SQLite database");
+    }
+  }
+  // WAL, synchronous=NORMAL (a killed process loses no committed transaction), busy timeout.
+  auto db = Database::open(path);
+  if (!db) return db.error().context("mock mailbox " + path);
+  auto version = db->user_version();  // authoritative: the header may lag behind the WAL
+  if (!version) return version.error().context("mock mailbox " + path);
+  if (*version > MockMailbox::kSchemaVersion)
+    return Error::Corrupt("mock mailbox " + path + ": schema version " + std::to_string(*version) +
+                          " is newer than this build knows (" +
+                          std::to_string(MockMailbox::kSchemaVersion) + ")");
+  if (*version != 0) {
+    auto app = query_int(*db, "PRAGMA application_id");
+    if (!app) return app.error().context("mock mailbox " + path);
+    if (*app != kApplicationId)
+      return Error::Corrupt("mock mailbox " + path + ": not a mock mailbox (application_id)");
+  }
+  if (*version < MockMailbox::kSchemaVersion) {
+    if (auto r = migrate(*db); !r) return r.error().context("mock mailbox " + path);
+  }
+  return std::unique_ptr<MockMailbox>(new MockMailboxImpl(std::move(*db), clock));
+}
+
+}  // namespace crmsync

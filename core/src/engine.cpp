@@ -1,0 +1,918 @@
+#include "crmsync/core/engine.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "crmsync/core/merge.hpp"
+
+namespace crmsync {
+namespace {
+
+constexpr std::string_view kUserKey = "crm.user_id";
+constexpr std::string_view kCursorKey = "store.event_cursor";
+constexpr std::string_view kWatermarkKey = "store.watermark";
+constexpr std::string_view kWatermarkPendingKey = "store.watermark.pending";
+std::string token_key(CrmEntity e) {
+  return "crm.token." + std::string(to_string(e));
+}
+std::string modified_key(CrmEntity e) {
+  return "crm.modified." + std::string(to_string(e));
+}
+std::string sweep_key(CrmEntity e) {
+  return "crm.sweep." + std::string(to_string(e));
+}
+// Values that take effect only at the post step (SPEC R1: tokens advance once applied).
+std::string pending(const std::string& key) {
+  return key + ".pending";
+}
+std::string token_pending_key(CrmEntity e) {
+  return pending(token_key(e));
+}
+
+bool same_fields(const FieldMap& a, const FieldMap& b) {
+  for (const auto& [k, v] : a) {
+    auto it = b.find(k);
+    if (!equivalent(v, it == b.end() ? Value{} : it->second)) return false;
+  }
+  for (const auto& [k, v] : b)
+    if (a.find(k) == a.end() && !is_null(v)) return false;
+  return true;
+}
+
+std::optional<std::int64_t> int_attr(const FieldMap& m, std::string_view name) {
+  auto it = m.find(name);
+  if (it == m.end()) return std::nullopt;
+  if (const auto* v = std::get_if<std::int64_t>(&it->second)) return *v;
+  return std::nullopt;
+}
+
+std::optional<UtcTime> time_attr(const FieldMap& m, std::string_view name) {
+  auto it = m.find(name);
+  if (it == m.end()) return std::nullopt;
+  if (const auto* v = std::get_if<UtcTime>(&it->second)) return *v;
+  return std::nullopt;
+}
+
+bool party_has(const FieldMap& attrs, std::string_view name, const CrmId& user) {
+  auto it = attrs.find(name);
+  if (it == attrs.end()) return false;
+  if (const auto* parties = std::get_if<PartyList>(&it->second))
+    for (const auto& p : *parties)
+      if (p.ref && p.ref->id == user) return true;
+  return false;
+}
+
+std::chrono::milliseconds backoff(int attempts) {
+  // 30 s, 1 min, 2 min ... capped at one hour (E1).
+  auto d = std::chrono::seconds(30) * (1LL << std::min(attempts, 7));
+  return std::min<std::chrono::milliseconds>(d, std::chrono::hours(1));
+}
+
+// An error that ends the cycle rather than one item (E3): the service is unreachable,
+// refuses us, or our own state is unusable.
+bool ends_cycle(const Error& e) {
+  return e.kind() == ErrorKind::kTransient || e.kind() == ErrorKind::kPermission ||
+         e.kind() == ErrorKind::kCorrupt || e.scope() == ErrorScope::kService;
+}
+
+// Thrown inside a cycle to stop it; caught only by run_cycle.
+struct CycleAbort {
+  Error error;
+};
+
+}  // namespace
+
+std::string_view to_string(CycleResult r) {
+  switch (r) {
+    case CycleResult::kOk:
+      return "ok";
+    case CycleResult::kItemErrors:
+      return "item-errors";
+    case CycleResult::kMassDeleteHeld:
+      return "mass-delete-held";
+    case CycleResult::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+struct Engine::Impl {
+  Cache& cache;
+  StoreAdapter& store;
+  CrmAdapter& crm;
+  Clock& clock;
+  EngineSettings settings;
+  CrashPoints* crash_points;
+  std::function<void(const Progress&)> progress;
+  FixedOffsetZone utc{std::chrono::minutes(0)};
+
+  // Per cycle.
+  CycleReport report;
+  CrmId me;
+  bool sync_privilege = true;
+  bool allow_mass_delete = false;
+  std::optional<std::set<EntryId>> only;
+  bool hold_store_deletions = false;
+  bool hold_crm_deletions = false;
+
+  Impl(Cache& c, StoreAdapter& s, CrmAdapter& r, Clock& k, EngineSettings st, CrashPoints* cp)
+      : cache(c), store(s), crm(r), clock(k), settings(std::move(st)), crash_points(cp) {}
+
+  // ---- helpers ------------------------------------------------------------
+
+  MapContext ctx() const {
+    return MapContext{settings.zone ? settings.zone : &utc, settings.update_company_field};
+  }
+  void crash(std::string_view point) {
+    if (crash_points != nullptr) crash_points->hit(point);
+  }
+  template <class T>
+  T must(Result<T> r) {
+    if (!r.ok()) throw CycleAbort{r.error()};
+    return std::move(r.value());
+  }
+  void must(Result<void> r) {
+    if (!r.ok()) throw CycleAbort{r.error()};
+  }
+  void step(std::string_view name, std::int64_t done, std::int64_t total) {
+    if (progress) progress(Progress{std::string(name), done, total});
+  }
+  bool primary_like() const {
+    return settings.role == Role::kPrimary || settings.role == Role::kRoaming;
+  }
+  void count(CrmEntity e, std::string_view direction) {
+    ++report.synced[std::string(to_string(e)) + ":" + std::string(direction)];
+  }
+
+  // An item failed: keep its change with the reason and a backoff (E1); a failure of the
+  // whole service ends the cycle instead (E3).
+  void item_failed(const PendingChange& row, const Error& e) {
+    must(cache.record_failure(row.change_id, e.describe(),
+                              UtcTime{clock.now().ms + backoff(row.attempts).count()}));
+    ++report.item_errors;
+    if (ends_cycle(e)) throw CycleAbort{e};
+  }
+
+  // R2: contacts owned by the user; activities owned by the user or with the user as a party.
+  bool in_filter(const CrmRecord& rec) const {
+    if (!rec.owner) return true;
+    if (*rec.owner == me) return true;
+    if (rec.entity == CrmEntity::kContact) return false;
+    for (const auto& [name, value] : rec.attributes)
+      if (std::holds_alternative<PartyList>(value) && party_has(rec.attributes, name, me))
+        return true;
+    return false;
+  }
+
+  // ---- 1. prepare ---------------------------------------------------------
+
+  void prepare_crm() {
+    if (only || !primary_like()) return;  // P3: only the primary writes CRM -> store
+    for (CrmEntity entity : kAllCrmEntities) {
+      if (entity != CrmEntity::kEmail && (!settings.entity_enabled(entity) || !sync_privilege))
+        continue;  // G1, G5
+      if (!crm.supports_change_tracking(entity)) {
+        prepare_crm_without_tracking(entity);
+        continue;
+      }
+      std::string token = must(cache.get_meta(token_key(entity))).value_or("");
+      int page = 1;
+      std::string cookie;
+      for (;;) {
+        CrmChangePage p = must(crm.changes_since(entity, token, page, cookie));
+        for (const auto& rec : p.new_or_updated) note_crm_upsert(rec);
+        for (const auto& id : p.removed) note_crm_removed(id);
+        step("prepare", page, 0);
+        if (!p.more) {
+          must(cache.set_meta({{token_pending_key(entity), p.data_version}}));
+          break;
+        }
+        ++page;
+        cookie = p.paging_cookie;
+      }
+      crash("prepare.crm");
+    }
+  }
+
+  // R3: without change tracking, modifiedon finds creates and updates, and a periodic sweep
+  // of the ids finds deletions and records that left the filter.
+  void prepare_crm_without_tracking(CrmEntity entity) {
+    const std::int64_t wm = std::stoll(must(cache.get_meta(modified_key(entity))).value_or("0"));
+    UtcTime since{wm == 0 ? std::numeric_limits<std::int64_t>::min() / 2
+                          : wm - settings.scan_margin.count()};
+    std::int64_t newest = wm;
+    std::string cookie;
+    for (int page = 1;; ++page) {
+      CrmRecordPage p = must(crm.modified_since(entity, since, page, cookie));
+      for (const auto& rec : p.records) {
+        newest = std::max(newest, rec.modified_on.ms);
+        note_crm_upsert(rec);
+      }
+      step("prepare", page, 0);
+      if (!p.more) break;
+      cookie = p.paging_cookie;
+    }
+    must(cache.set_meta({{pending(modified_key(entity)), std::to_string(newest)}}));
+    const std::int64_t last_sweep =
+        std::stoll(must(cache.get_meta(sweep_key(entity))).value_or("0"));
+    if (wm != 0 && clock.now().ms - last_sweep < settings.crm_sweep_interval.count()) return;
+    std::set<CrmId> present;
+    cookie.clear();
+    for (int page = 1;; ++page) {
+      CrmRecordPage p = must(crm.sweep_ids(entity, page, cookie));
+      for (const auto& rec : p.records) {
+        present.insert(rec.id);
+        if (in_filter(rec)) continue;
+        auto m = must(cache.mapping_by_crm_id(rec.id));
+        if (!m || m->manually_tracked) continue;
+        ChangeNote note;
+        note.crm = CrmChange::kLeftFilter;
+        note.crm_timestamp = clock.now();
+        if (m->deleted_locally)
+          must(cache.forget_mapping(m->map_id));
+        else if (m->linked)
+          must(cache.note_change(m->map_id, note));
+      }
+      if (!p.more) break;
+      cookie = p.paging_cookie;
+    }
+    for (const auto& m : must(cache.mappings(entity))) {
+      if ((!m.linked && !m.deleted_locally) || present.count(m.crm_id)) continue;
+      note_crm_removed(m.crm_id);
+    }
+    must(cache.set_meta({{pending(sweep_key(entity)), std::to_string(clock.now().ms)}}));
+    crash("prepare.sweep");
+  }
+
+  void note_crm_upsert(const CrmRecord& rec) {
+    auto m = must(cache.mapping_by_crm_id(rec.id));
+    const bool in = in_filter(rec);
+    ChangeNote note;
+    note.crm = CrmChange::kUpsert;
+    note.crm_timestamp = rec.modified_on;
+    note.crm_record = rec;
+    if (!m) {
+      if (!in || rec.entity == CrmEntity::kEmail) return;  // e-mails come from the store only
+      Mapping fresh;
+      fresh.crm_id = rec.id;
+      fresh.entity = rec.entity;
+      fresh.owner = rec.owner;
+      fresh.crm_state = int_attr(rec.attributes, "statecode");
+      must(cache.insert_mapping(fresh, note));
+      return;
+    }
+    if (m->deleted_locally) {
+      // D1: not brought back; leaving the filter forgets it, so re-entering brings it back.
+      if (!in) must(cache.forget_mapping(m->map_id));
+      return;
+    }
+    if (!in && !m->manually_tracked) {
+      note.crm = CrmChange::kLeftFilter;
+      note.crm_record.reset();
+      must(cache.note_change(m->map_id, note));
+      return;
+    }
+    // C5: our own writes come back as changes; only a different mapped value is news.
+    if (m->linked && m->original) {
+      auto conv = crm_to_store(rec.entity, rec.attributes, ctx());
+      if (conv.ok() && same_fields(syncable_fields(rec.entity, *conv, true),
+                                   syncable_fields(rec.entity, *m->original, true))) {
+        auto state = int_attr(rec.attributes, "statecode");
+        if (m->owner != rec.owner || (state && m->crm_state != state)) {
+          m->owner = rec.owner;
+          if (state) m->crm_state = state;
+          must(cache.save_mapping(*m));
+        }
+        return;
+      }
+    }
+    must(cache.note_change(m->map_id, note));
+  }
+
+  void note_crm_removed(const CrmId& id) {
+    auto m = must(cache.mapping_by_crm_id(id));
+    if (!m) return;
+    ChangeNote note;
+    note.crm = CrmChange::kDelete;
+    note.crm_timestamp = clock.now();
+    must(cache.note_change(m->map_id, note));
+  }
+
+  void prepare_store() {
+    std::int64_t cursor = std::stoll(must(cache.get_meta(std::string(kCursorKey))).value_or("0"));
+    for (;;) {
+      auto events = must(store.events_after(cursor, settings.page_size));
+      if (events.empty()) break;
+      for (const auto& ev : events) note_store_event(ev);
+      cursor = events.back().seq;
+      must(cache.set_meta({{std::string(kCursorKey), std::to_string(cursor)}}));
+      crash("prepare.events");
+    }
+    if (only) return;
+    // S2: the modified-since scan catches what no event told us.
+    std::int64_t wm = std::stoll(must(cache.get_meta(std::string(kWatermarkKey))).value_or("0"));
+    UtcTime since{wm == 0 ? std::numeric_limits<std::int64_t>::min() / 2
+                          : wm - settings.scan_margin.count()};
+    std::int64_t newest = wm;
+    for (ItemKind kind : kAllItemKinds) {
+      if (kind != ItemKind::kEmail && !primary_like()) continue;
+      auto items = must(store.scan_modified_since(kind, since));
+      for (const auto& item : items) {
+        newest = std::max(newest, item.item.modified.ms);
+        note_store_item(item, must(cache.mapping_by_entry_id(item.entry_id)), Surface::kNone);
+      }
+      step("prepare", 0, 0);
+    }
+    must(cache.set_meta({{std::string(kWatermarkPendingKey), std::to_string(newest)}}));
+    crash("prepare.scan");
+  }
+
+  void note_store_event(const StoreEvent& ev) {
+    if (ev.kind != ItemKind::kEmail && !primary_like()) return;  // P3, P4
+    auto m = must(cache.mapping_by_entry_id(ev.entry_id));
+    ChangeNote note;
+    note.store_timestamp = ev.at;
+    note.surface = ev.surface;
+    if (ev.action == Action::kDelete || ev.action == Action::kUntrack) {
+      if (!m) return;
+      note.store = ev.action == Action::kDelete ? StoreChange::kDelete
+                   : ev.delete_in_crm           ? StoreChange::kUntrackDeleteInCrm
+                                                : StoreChange::kUntrack;
+      must(cache.note_change(m->map_id, note));
+      return;
+    }
+    auto item = store.get(ev.entry_id);
+    if (!item.ok()) {
+      if (!item.error().is(ErrorKind::kNotFound)) throw CycleAbort{item.error()};
+      if (m) {
+        note.store = StoreChange::kDelete;
+        must(cache.note_change(m->map_id, note));
+      }
+      return;
+    }
+    note_store_item(*item, m, ev.surface);
+  }
+
+  void note_store_item(const StoreItem& item, const std::optional<Mapping>& m, Surface surface) {
+    if (item.item.kind != ItemKind::kEmail && !primary_like()) return;
+    ChangeNote note;
+    note.store_timestamp = item.item.modified;
+    note.surface = surface;
+    if (!m) {
+      if (!item.link.tracked) return;
+      if (classify(item.item.kind, item.folder) == ItemClass::kDraftMail) return;  // T3
+      // X1: a pending id stamped by an earlier attempt or another client is reused.
+      CrmId id = item.link.crm_id ? *item.link.crm_id : CrmId::generate();
+      if (auto other = must(cache.mapping_by_crm_id(id))) {
+        // The pair exists already: a CRM create whose store copy this is (it is linked
+        // when that change is applied), or a copy of a tracked item, which gets its own id.
+        if (other->entry_id.empty() && !other->deleted_locally) return;
+        id = CrmId::generate();
+      }
+      Mapping fresh;
+      fresh.crm_id = id;
+      fresh.entry_id = item.entry_id;
+      fresh.entity = item.link.crm_entity.value_or(crm_entity_of(item.item.kind));
+      fresh.manually_tracked = true;
+      fresh.create_pending = true;
+      note.store = StoreChange::kCreate;
+      must(cache.insert_mapping(fresh, note));
+      return;
+    }
+    auto pending = must(cache.pending_change_of(m->map_id));
+    auto pending_store = pending ? pending->store_change : StoreChange::kNone;
+    if (!item.link.tracked) {
+      // An untrack seen by the scan: keep what the event said (delete in CRM or not).
+      if (pending_store == StoreChange::kUntrack ||
+          pending_store == StoreChange::kUntrackDeleteInCrm ||
+          pending_store == StoreChange::kDelete)
+        return;
+      note.store = StoreChange::kUntrack;
+      must(cache.note_change(m->map_id, note));
+      return;
+    }
+    if (item.change_key == m->store_change_key) return;  // C5: our own write
+    if (pending_store == StoreChange::kCreate) return;
+    if (!m->linked) {
+      note.store = StoreChange::kCreate;
+      must(cache.note_change(m->map_id, note));
+      return;
+    }
+    if (m->original && same_fields(syncable_fields(m->entity, item.item.fields, false),
+                                   syncable_fields(m->entity, *m->original, false)))
+      return;  // only unmapped fields changed (M4), or nothing
+    note.store = StoreChange::kUpdate;
+    must(cache.note_change(m->map_id, note));
+  }
+
+  // ---- D10 ------------------------------------------------------------------
+
+  void guard_mass_deletes() {
+    auto pending = must(cache.pending_deletions());
+    std::int64_t linked = must(cache.linked_count());
+    auto too_many = [&](std::int64_t n) {
+      return n >= settings.mass_delete_min &&
+             static_cast<double>(n) > settings.mass_delete_ratio * static_cast<double>(linked);
+    };
+    hold_store_deletions = too_many(pending.in_store) && !allow_mass_delete;
+    hold_crm_deletions = too_many(pending.in_crm) && !allow_mass_delete;
+    must(cache.hold_deletions(Cache::Side::kStore, hold_store_deletions));
+    must(cache.hold_deletions(Cache::Side::kCrm, hold_crm_deletions));
+    if (hold_store_deletions) {
+      report.held_deletions += pending.in_store;
+      report.notices.push_back("D10: " + std::to_string(pending.in_store) +
+                               " deletions in the mailbox held back (over " +
+                               std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " +
+                               std::to_string(linked) +
+                               " synced items); run a sync with --allow-mass-delete to apply them");
+    }
+    if (hold_crm_deletions) {
+      report.held_deletions += pending.in_crm;
+      report.notices.push_back(
+          "D10: " + std::to_string(pending.in_crm) + " deletions in CRM held back (over " +
+          std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " + std::to_string(linked) +
+          " synced items); run a sync with --allow-mass-delete to apply them");
+    }
+  }
+
+  // ---- 2 and 3: apply ---------------------------------------------------------
+
+  template <class Fn>
+  void for_each_pending(std::string_view step_name, Fn fn) {
+    std::int64_t after = 0, done = 0;
+    const UtcTime now = clock.now();
+    for (;;) {
+      auto rows = must(cache.pending_changes(after, settings.page_size));
+      if (rows.empty()) break;
+      for (const auto& row : rows) {
+        after = row.change_id;
+        if (row.held || row.next_attempt > now) continue;
+        auto m = must(cache.mapping(row.map_id));
+        if (!m) continue;
+        if (only && !only->count(m->entry_id)) continue;
+        fn(row, *m);
+        step(step_name, ++done, 0);
+      }
+    }
+  }
+
+  void crm_to_store_step() {
+    for_each_pending("crm-to-store", [&](const PendingChange& row, Mapping& m) {
+      if (row.crm_change == CrmChange::kNone) return;
+      if (row.store_change == StoreChange::kDelete || row.store_change == StoreChange::kUntrack ||
+          row.store_change == StoreChange::kUntrackDeleteInCrm)
+        return;  // the store side's removal decides (step 3)
+      Result<void> r = row.crm_change == CrmChange::kUpsert ? apply_crm_upsert(row, m)
+                                                            : apply_crm_removal(row, m);
+      if (!r.ok()) item_failed(row, r.error());
+    });
+  }
+
+  void store_to_crm_step() {
+    for_each_pending("store-to-crm", [&](const PendingChange& row, Mapping& m) {
+      if (row.store_change == StoreChange::kNone) return;
+      Result<void> r;
+      switch (row.store_change) {
+        case StoreChange::kCreate:
+          r = apply_store_create(row, m);
+          break;
+        case StoreChange::kUpdate:
+          r = m.linked ? apply_store_update(row, m) : apply_store_create(row, m);
+          break;
+        case StoreChange::kDelete:
+        case StoreChange::kUntrack:
+        case StoreChange::kUntrackDeleteInCrm:
+          r = apply_store_removal(row, m, row.store_change);
+          break;
+        case StoreChange::kNone:
+          break;
+      }
+      if (!r.ok()) item_failed(row, r.error());
+    });
+  }
+
+  // Writes a merge to both sides (store first, then CRM: M2) and records it (C2, X2).
+  Result<void> write_merge(const PendingChange& row, Mapping& m, const StoreItem& item,
+                           const CrmRecord& rec, const MergeOutcome& out,
+                           const std::optional<CrmLink>& link) {
+    std::string key = item.change_key;
+    // The item must end up tracked, with the record's id and no pending create (X1).
+    std::optional<CrmLink> set_link = link;
+    if (!set_link && item.link != tracked_link(m)) set_link = tracked_link(m);
+    if (!out.to_store.empty() || set_link) {
+      auto r = store.update(item.entry_id, item.change_key, out.to_store, set_link);
+      if (!r.ok()) return r.error().context("store item " + item.entry_id.str());
+      key = *r;
+      if (!out.to_store.empty()) {
+        ++report.to_store;
+        count(m.entity, "crm-to-store");
+      }
+      crash("merge.store-written");
+    }
+    FieldMap attrs;
+    if (!out.to_crm.empty()) {
+      auto a = store_to_crm(m.entity, out.to_crm, rec.attributes, ctx());
+      if (!a.ok()) return a.error();
+      attrs = std::move(*a);
+      if (!attrs.empty()) {
+        auto r = crm.update(m.entity, m.crm_id, attrs);
+        if (!r.ok())
+          return r.error().context(std::string(to_string(m.entity)) + " " + m.crm_id.str());
+        ++report.to_crm;
+        count(m.entity, "store-to-crm");
+        crash("merge.crm-written");
+      }
+    }
+    std::vector<ConflictRecord> conflicts;
+    for (const auto& c : out.conflicts) {
+      ConflictRecord rec_c;
+      rec_c.field = c.field;
+      rec_c.store_value = c.store_value;
+      rec_c.crm_value = c.crm_value;
+      rec_c.winner = c.crm_won ? "crm" : "store";
+      rec_c.at = clock.now();
+      conflicts.push_back(std::move(rec_c));
+    }
+    report.conflicts += static_cast<std::int64_t>(conflicts.size());
+    m.entry_id = item.entry_id;
+    m.original = out.merged;
+    m.store_change_key = key;
+    m.linked = true;
+    m.create_pending = false;
+    if (rec.owner) m.owner = rec.owner;
+    if (auto s = int_attr(attrs, "statecode"))
+      m.crm_state = s;
+    else if (auto s2 = int_attr(rec.attributes, "statecode"))
+      m.crm_state = s2;
+    return cache.commit_applied(m, row.change_id, conflicts);
+  }
+
+  CrmLink tracked_link(const Mapping& m) const {
+    CrmLink link;
+    link.tracked = true;
+    link.crm_id = m.crm_id;
+    if (m.entity != crm_entity_of(store_kind_of(m.entity))) link.crm_entity = m.entity;
+    return link;
+  }
+
+  Result<void> apply_crm_upsert(const PendingChange& row, Mapping& m) {
+    if (!row.crm_record) return Error::Internal("change without its CRM record");
+    const CrmRecord& rec = *row.crm_record;
+    auto conv = crm_to_store(rec.entity, rec.attributes, ctx());
+    if (!conv.ok())
+      return conv.error().context("CRM " + std::string(to_string(rec.entity)) + " " + rec.id.str());
+    if (m.entry_id.empty()) {
+      if (m.deleted_locally) return cache.commit_applied(m, row.change_id, {});
+      // X1: the store copy may exist already (a crash after the create): look it up first.
+      auto found = store.find_by_crm_id(rec.id);
+      if (!found.ok()) return found.error();
+      if (*found) {
+        FieldMap base = syncable_fields(rec.entity, *conv, true);
+        MergeInput in{rec.entity, &(*found)->item.fields, (*found)->item.modified,
+                      &*conv,     rec.modified_on,        &base};
+        return write_merge(row, m, **found, rec, merge_fields(in), std::nullopt);
+      }
+      NewStoreItem fresh;
+      fresh.folder = default_folder(store_kind_of(rec.entity));
+      fresh.item.kind = store_kind_of(rec.entity);
+      fresh.item.fields = *conv;
+      fresh.link = tracked_link(m);
+      auto created = store.create(fresh);
+      if (!created.ok()) return created.error();
+      crash("crm-to-store.created");
+      m.entry_id = created->entry_id;
+      m.store_change_key = created->change_key;
+      m.linked = true;
+      m.original = syncable_fields(rec.entity, *conv, true);
+      m.owner = rec.owner;
+      m.crm_state = int_attr(rec.attributes, "statecode");
+      m.verified_time = clock.now();
+      ++report.to_store;
+      count(rec.entity, "crm-to-store");
+      return cache.commit_applied(m, row.change_id, {});
+    }
+    auto item = store.get(m.entry_id);
+    if (!item.ok()) {
+      if (!item.error().is(ErrorKind::kNotFound)) return item.error();
+      return apply_store_removal(row, m, StoreChange::kDelete);  // deleted meanwhile
+    }
+    if (!item->link.tracked) return apply_store_removal(row, m, StoreChange::kUntrack);
+    MergeInput in{m.entity, &item->item.fields, item->item.modified,
+                  &*conv,   rec.modified_on,    m.linked && m.original ? &*m.original : nullptr};
+    return write_merge(row, m, *item, rec, merge_fields(in), std::nullopt);
+  }
+
+  // D6–D9: a record deleted in CRM, or one that left the filter (R2).
+  Result<void> apply_crm_removal(const PendingChange& row, Mapping& m) {
+    if (m.entry_id.empty()) return cache.forget_mapping(m.map_id);
+    auto item = store.get(m.entry_id);
+    if (!item.ok()) {
+      if (!item.error().is(ErrorKind::kNotFound)) return item.error();
+      return cache.forget_mapping(m.map_id);
+    }
+    const FieldMap& f = item->item.fields;
+    bool delete_in_store = false;
+    switch (m.entity) {
+      case CrmEntity::kContact:  // D6: the owner keeps the contact
+        delete_in_store = row.crm_change == CrmChange::kLeftFilter || !m.owner || *m.owner != me;
+        break;
+      case CrmEntity::kAppointment: {  // D7: future appointments go
+        auto start = time_attr(f, "Start");
+        delete_in_store = start && *start > clock.now();
+        break;
+      }
+      case CrmEntity::kEmail:
+        delete_in_store = false;
+        break;  // D9
+      default:  // D8: open tasks, phone calls, letters, faxes go
+        delete_in_store = m.crm_state.value_or(0) == 0;
+        break;
+    }
+    if (delete_in_store) {
+      auto r = store.remove(m.entry_id);
+      if (!r.ok() && !r.error().is(ErrorKind::kNotFound)) return r.error();
+      ++report.deleted_in_store;
+    } else {
+      auto r = store.update(m.entry_id, item->change_key, {}, CrmLink{});
+      if (!r.ok()) return r.error();
+      ++report.unlinked;
+    }
+    crash("crm-removal.store-written");
+    return cache.forget_mapping(m.map_id);
+  }
+
+  Result<void> apply_store_create(const PendingChange& row, Mapping& m) {
+    auto got = store.get(m.entry_id);
+    if (!got.ok()) {
+      if (!got.error().is(ErrorKind::kNotFound)) return got.error();
+      return cache.forget_mapping(m.map_id);  // deleted before it reached CRM
+    }
+    StoreItem item = std::move(*got);
+    if (!item.link.tracked || classify(item.item.kind, item.folder) == ItemClass::kDraftMail)
+      return cache.forget_mapping(m.map_id);  // untracked again, or a draft (T3)
+
+    // E2: a contact with exactly one CRM match by e-mail is linked, not created twice.
+    if (m.entity == CrmEntity::kContact && !item.link.crm_id_pending) {
+      std::string email = item.item.text("Email1Address");
+      if (!email.empty()) {
+        auto found = crm.find_contacts_by_email(email);
+        if (!found.ok()) return found.error();
+        if (found->size() == 1 && !must(cache.mapping_by_crm_id(found->front().id))) {
+          const CrmRecord& rec = found->front();
+          auto conv = crm_to_store(rec.entity, rec.attributes, ctx());
+          if (!conv.ok()) return conv.error();
+          m.crm_id = rec.id;
+          m.create_pending = false;
+          MergeInput in{m.entity, &item.item.fields, item.item.modified,
+                        &*conv,   rec.modified_on,   nullptr};
+          report.notices.push_back("E2: contact " + item.entry_id.str() +
+                                   " linked to the existing CRM contact " + rec.id.str() +
+                                   " with the same e-mail address " + email);
+          return write_merge(row, m, item, rec, merge_fields(in), tracked_link(m));
+        }
+      }
+    }
+
+    // X1: intent first: the chosen id is on the item and in the cache before CRM sees it.
+    if (item.link.crm_id != m.crm_id || !item.link.crm_id_pending) {
+      CrmLink link = tracked_link(m);
+      link.crm_id_pending = true;
+      auto key = store.update(item.entry_id, item.change_key, {}, link);
+      if (!key.ok()) return key.error();
+      item.change_key = *key;
+      item.link = link;
+      m.store_change_key = *key;
+      m.create_pending = true;
+      CRMSYNC_TRY(cache.save_mapping(m));
+      crash("store-to-crm.intent");
+    }
+    auto existing = crm.retrieve(m.entity, m.crm_id);
+    if (existing.ok()) {  // created by an earlier attempt or another client: link to it
+      auto conv = crm_to_store(m.entity, existing->attributes, ctx());
+      if (!conv.ok()) return conv.error();
+      MergeInput in{m.entity, &item.item.fields,     item.item.modified,
+                    &*conv,   existing->modified_on, nullptr};
+      return write_merge(row, m, item, *existing, merge_fields(in), tracked_link(m));
+    }
+    if (!existing.error().is(ErrorKind::kNotFound)) return existing.error();
+
+    FieldMap create_fields = item.item.fields;
+    auto attrs = store_to_crm(m.entity, create_fields, {}, ctx());
+    if (!attrs.ok()) return attrs.error().context("store item " + item.entry_id.str());
+    if (m.entity == CrmEntity::kEmail)
+      attrs->insert_or_assign("directioncode", Value{item.folder == Folder::kSentItems});
+    auto created = crm.create(m.entity, m.crm_id, *attrs);
+    if (!created.ok() && !created.error().is(ErrorKind::kConflict)) return created.error();
+    crash("store-to-crm.created");
+    auto key = store.update(item.entry_id, item.change_key, {}, tracked_link(m));
+    if (!key.ok()) return key.error();
+    m.linked = true;
+    m.create_pending = false;
+    m.original = syncable_fields(m.entity, item.item.fields, false);
+    m.store_change_key = *key;
+    m.owner = me;
+    m.crm_state = int_attr(*attrs, "statecode").value_or(0);
+    m.verified_time = clock.now();
+    ++report.to_crm;
+    count(m.entity, "store-to-crm");
+    return cache.commit_applied(m, row.change_id, {});
+  }
+
+  Result<void> apply_store_update(const PendingChange& row, Mapping& m) {
+    auto item = store.get(m.entry_id);
+    if (!item.ok()) {
+      if (!item.error().is(ErrorKind::kNotFound)) return item.error();
+      return apply_store_removal(row, m, StoreChange::kDelete);
+    }
+    if (!item->link.tracked) return apply_store_removal(row, m, StoreChange::kUntrack);
+    auto rec = crm.retrieve(m.entity, m.crm_id);
+    if (!rec.ok()) {
+      if (!rec.error().is(ErrorKind::kNotFound)) return rec.error();
+      PendingChange as_deleted = row;
+      as_deleted.crm_change = CrmChange::kDelete;
+      return apply_crm_removal(as_deleted, m);
+    }
+    auto conv = crm_to_store(m.entity, rec->attributes, ctx());
+    if (!conv.ok()) return conv.error();
+    MergeInput in{m.entity, &item->item.fields, item->item.modified,
+                  &*conv,   rec->modified_on,   m.original ? &*m.original : nullptr};
+    return write_merge(row, m, *item, *rec, merge_fields(in), std::nullopt);
+  }
+
+  // D1–D5, D11: the user deleted or untracked an item in the store.
+  Result<void> apply_store_removal(const PendingChange& row, Mapping& m, StoreChange change) {
+    if (row.crm_change == CrmChange::kDelete || row.crm_change == CrmChange::kLeftFilter)
+      return unlink_store_item(m);  // gone on both sides
+    const bool is_delete = change == StoreChange::kDelete;
+    const bool asked = change == StoreChange::kUntrackDeleteInCrm;
+    bool delete_in_crm = false;
+    if (m.entity == CrmEntity::kContact) {
+      delete_in_crm = !is_delete && asked;  // D1, D2
+    } else if (m.entity == CrmEntity::kEmail) {
+      delete_in_crm = !is_delete && asked;  // D5
+    } else if (m.linked) {
+      auto rec = crm.retrieve(m.entity, m.crm_id);
+      if (!rec.ok() && !rec.error().is(ErrorKind::kNotFound)) return rec.error();
+      if (rec.ok()) {
+        const bool open = is_open_state(m.entity, rec->attributes);
+        const bool owner = rec->owner && *rec->owner == me;
+        if (m.entity == CrmEntity::kAppointment) {  // D3: open, future, owner or organizer
+          auto start = time_attr(rec->attributes, "scheduledstart");
+          delete_in_crm = open && start && *start > clock.now() &&
+                          (owner || party_has(rec->attributes, "organizer", me));
+        } else if (is_delete) {  // D4: open and owned
+          delete_in_crm = open && owner;
+        } else {  // D11: asked, and D4's conditions
+          delete_in_crm = asked && open && owner;
+        }
+      }
+    }
+    if (delete_in_crm && m.linked) {
+      if (hold_crm_deletions) return Ok();
+      auto r = crm.remove(m.entity, m.crm_id);
+      if (!r.ok() && !r.error().is(ErrorKind::kNotFound)) return r.error();
+      ++report.deleted_in_crm;
+      crash("store-removal.crm-deleted");
+    }
+    if (m.entity == CrmEntity::kContact && is_delete && m.linked) {
+      // D1: keep the pair so the record is not brought back.
+      m.deleted_locally = true;
+      m.linked = false;
+      m.entry_id = EntryId();
+      m.original.reset();
+      return cache.commit_applied(m, row.change_id, {});
+    }
+    return unlink_store_item(m);
+  }
+
+  // The item (if it is still there) keeps no CRM link; the pair is forgotten.
+  Result<void> unlink_store_item(Mapping& m) {
+    if (!m.entry_id.empty()) {
+      auto item = store.get(m.entry_id);
+      if (item.ok() && (item->link.tracked || item->link.crm_id)) {
+        auto r = store.update(m.entry_id, item->change_key, {}, CrmLink{});
+        if (!r.ok()) return r.error();
+      } else if (!item.ok() && !item.error().is(ErrorKind::kNotFound)) {
+        return item.error();
+      }
+    }
+    ++report.unlinked;
+    return cache.forget_mapping(m.map_id);
+  }
+
+  // ---- 4. post, 5. reconcile ------------------------------------------------
+
+  void post() {
+    std::vector<std::pair<std::string, std::optional<std::string>>> values;
+    for (CrmEntity e : kAllCrmEntities) {
+      for (const std::string& key : {token_key(e), modified_key(e), sweep_key(e)}) {
+        if (auto value = must(cache.get_meta(pending(key)))) {
+          values.emplace_back(key, *value);
+          values.emplace_back(pending(key), std::nullopt);
+        }
+      }
+    }
+    if (auto wm = must(cache.get_meta(std::string(kWatermarkPendingKey)))) {
+      values.emplace_back(std::string(kWatermarkKey), *wm);
+      values.emplace_back(std::string(kWatermarkPendingKey), std::nullopt);
+    }
+    if (!values.empty()) must(cache.set_meta(values));
+    crash("post");
+  }
+
+  void reconcile() {
+    auto batch = must(cache.oldest_verified(settings.reconcile_batch));
+    std::int64_t done = 0;
+    for (const auto& m : batch) {
+      auto item = store.get(m.entry_id);
+      ChangeNote note;
+      note.store_timestamp = clock.now();
+      if (item.ok() && item->link.tracked) {
+        must(cache.set_verified(m.map_id, clock.now()));
+      } else if (item.ok()) {
+        note.store = StoreChange::kUntrack;  // S3 also catches untracks no event reported
+        must(cache.note_change(m.map_id, note));
+      } else if (item.error().is(ErrorKind::kNotFound)) {
+        note.store = StoreChange::kDelete;
+        must(cache.note_change(m.map_id, note));
+      } else {
+        throw CycleAbort{item.error()};
+      }
+      step("reconcile", ++done, static_cast<std::int64_t>(batch.size()));
+    }
+    crash("reconcile");
+  }
+
+  void identify() {
+    auto cached_user = must(cache.get_meta(std::string(kUserKey)));
+    if (only && cached_user) {
+      if (auto id = CrmId::parse(*cached_user); id.ok()) {
+        me = *id;
+        return;
+      }
+    }
+    me = must(crm.who_am_i()).user_id;
+    if (!cached_user || *cached_user != me.str())
+      must(cache.set_meta({{std::string(kUserKey), me.str()}}));
+    if (only) return;
+    sync_privilege = must(crm.privileges(me)).sync_to_outlook;
+    if (!sync_privilege)
+      report.notices.push_back(
+          "G5: the CRM user lacks the Sync to Outlook privilege (prvSyncToOutlook): contacts, "
+          "tasks, appointments, phone calls, letters and faxes are not brought from CRM; "
+          "tracking from the mailbox still works");
+  }
+
+  CycleReport run(const CycleOptions& options) {
+    report = CycleReport{};
+    report.started = clock.now();
+    allow_mass_delete = options.allow_mass_delete;
+    only.reset();
+    if (options.only_items) only.emplace(options.only_items->begin(), options.only_items->end());
+    sync_privilege = true;
+    try {
+      identify();
+      step("prepare", 0, 0);
+      prepare_crm();
+      prepare_store();
+      guard_mass_deletes();
+      crm_to_store_step();
+      store_to_crm_step();
+      if (!only) {
+        post();
+        reconcile();
+      }
+    } catch (CycleAbort& abort) {
+      report.result = CycleResult::kFailed;
+      report.failure = abort.error;
+    }
+    if (report.result != CycleResult::kFailed) {
+      if (report.held_deletions > 0)
+        report.result = CycleResult::kMassDeleteHeld;
+      else if (report.item_errors > 0)
+        report.result = CycleResult::kItemErrors;
+    }
+    report.finished = clock.now();
+    return report;
+  }
+};
+
+Engine::Engine(Cache& cache, StoreAdapter& store, CrmAdapter& crm, Clock& clock,
+               EngineSettings settings, CrashPoints* crash_points)
+    : impl_(std::make_unique<Impl>(cache, store, crm, clock, std::move(settings), crash_points)) {}
+Engine::~Engine() = default;
+
+CycleReport Engine::run_cycle(const CycleOptions& options) {
+  return impl_->run(options);
+}
+void Engine::on_progress(std::function<void(const Progress&)> sink) {
+  impl_->progress = std::move(sink);
+}
+const EngineSettings& Engine::settings() const {
+  return impl_->settings;
+}
+void Engine::set_settings(EngineSettings settings) {
+  impl_->settings = std::move(settings);
+}
+
+}  // namespace crmsync

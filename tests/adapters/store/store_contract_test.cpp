@@ -1,0 +1,366 @@
+// The StoreAdapter contract, written once for every store (STYLE.md 11). Each TEMPLATE_TEST_CASE
+// runs against every harness in kStores; add a harness there to run the suite on a new adapter.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <thread>
+
+#include "harnesses.hpp"
+
+using namespace crmsync;
+using namespace std::chrono_literals;
+
+#define STORES test::MockMailboxHarness
+
+namespace {
+
+CrmId guid(int n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", n);
+  return CrmId::parse(buf).value();
+}
+
+NewStoreItem contact(std::string first, std::string last) {
+  NewStoreItem n;
+  n.folder = Folder::kContacts;
+  n.item.kind = ItemKind::kContact;
+  n.item.fields["FirstName"] = std::move(first);
+  n.item.fields["LastName"] = std::move(last);
+  return n;
+}
+
+NewStoreItem task(std::string subject) {
+  NewStoreItem n;
+  n.folder = Folder::kTasks;
+  n.item.kind = ItemKind::kTask;
+  n.item.fields["Subject"] = std::move(subject);
+  return n;
+}
+
+std::vector<StoreEvent> all_events(StoreAdapter& s) {
+  auto r = s.events_after(0, 10'000);
+  REQUIRE(r.ok());
+  return *r;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("store contract: create then get returns the item", "[store][contract]",
+                   STORES) {
+  TestType h;
+  auto s = h.open();
+  NewStoreItem n = contact("Ann", "Lee");
+  n.item.fields["Birthday"] = Date{1980, 2, 29};
+  n.link.tracked = true;
+  n.link.crm_id = guid(1);
+  n.link.crm_id_pending = true;
+  auto created = s->create(n);
+  REQUIRE(created.ok());
+  CHECK_FALSE(created->entry_id.empty());
+  CHECK_FALSE(created->change_key.empty());
+
+  auto got = s->get(created->entry_id);
+  REQUIRE(got.ok());
+  CHECK(got->entry_id == created->entry_id);
+  CHECK(got->change_key == created->change_key);
+  CHECK(got->folder == Folder::kContacts);
+  CHECK(got->item.kind == ItemKind::kContact);
+  CHECK(got->item.fields == n.item.fields);
+  CHECK(got->link == n.link);
+  CHECK(got->item.modified == created->item.modified);
+}
+
+TEMPLATE_TEST_CASE("store contract: get of an unknown id is kNotFound", "[store][contract]",
+                   STORES) {
+  TestType h;
+  auto s = h.open();
+  auto got = s->get(EntryId("00DEADBEEF"));
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.error().is(ErrorKind::kNotFound));
+}
+
+TEMPLATE_TEST_CASE("store contract: update sets and clears fields, new change key",
+                   "[store][contract]", STORES) {
+  TestType h;
+  auto s = h.open();
+  auto created = s->create(contact("Ann", "Lee"));
+  REQUIRE(created.ok());
+  h.advance(1s);
+  FieldMap changes{{"LastName", Value(std::string("Smith"))},
+                   {"FirstName", Value()},
+                   {"JobTitle", Value(std::string("CTO"))}};
+  CrmLink link{true, guid(7), false, std::nullopt};
+  auto key = s->update(created->entry_id, created->change_key, changes, link);
+  REQUIRE(key.ok());
+  CHECK(*key != created->change_key);
+
+  auto got = s->get(created->entry_id);
+  REQUIRE(got.ok());
+  CHECK(got->change_key == *key);
+  CHECK(got->item.fields == FieldMap{{"LastName", Value(std::string("Smith"))},
+                                     {"JobTitle", Value(std::string("CTO"))}});
+  CHECK(got->link == link);
+  CHECK(got->item.modified > created->item.modified);
+
+  // Without a link, the link stays as it is.
+  auto key2 =
+      s->update(created->entry_id, *key, {{"JobTitle", Value(std::string("CEO"))}}, std::nullopt);
+  REQUIRE(key2.ok());
+  auto again = s->get(created->entry_id);
+  REQUIRE(again.ok());
+  CHECK(again->link == link);
+}
+
+TEMPLATE_TEST_CASE("store contract: a stale change key is kConflict and changes nothing",
+                   "[store][contract]", STORES) {
+  TestType h;
+  auto s = h.open();
+  auto created = s->create(contact("Ann", "Lee"));
+  REQUIRE(created.ok());
+  auto key = s->update(created->entry_id, created->change_key,
+                       {{"LastName", Value(std::string("Smith"))}}, std::nullopt);
+  REQUIRE(key.ok());
+  auto stale = s->update(created->entry_id, created->change_key,
+                         {{"LastName", Value(std::string("Jones"))}}, std::nullopt);
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().is(ErrorKind::kConflict));
+  auto got = s->get(created->entry_id);
+  REQUIRE(got.ok());
+  CHECK(got->change_key == *key);
+  CHECK(got->item.text("LastName") == "Smith");
+}
+
+TEMPLATE_TEST_CASE("store contract: remove deletes; a second remove is kNotFound",
+                   "[store][contract]", STORES) {
+  TestType h;
+  auto s = h.open();
+  auto created = s->create(contact("Ann", "Lee"));
+  REQUIRE(created.ok());
+  REQUIRE(s->remove(created->entry_id).ok());
+  auto got = s->get(created->entry_id);
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.error().is(ErrorKind::kNotFound));
+  auto again = s->remove(created->entry_id);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().is(ErrorKind::kNotFound));
+  auto upd = s->update(created->entry_id, created->change_key, {}, std::nullopt);
+  REQUIRE_FALSE(upd.ok());
+  CHECK(upd.error().is(ErrorKind::kNotFound));
+}
+
+TEMPLATE_TEST_CASE("S2: scan lists items modified since, newest first", "[store][contract]",
+                   STORES) {
+  TestType h;
+  auto s = h.open();
+  auto a = s->create(contact("A", "1"));
+  h.advance(1s);
+  auto b = s->create(contact("B", "2"));
+  h.advance(1s);
+  auto c = s->create(contact("C", "3"));
+  auto t = s->create(task("not a contact"));
+  REQUIRE((a.ok() && b.ok() && c.ok() && t.ok()));
+  h.advance(1s);
+  REQUIRE(
+      s->update(a->entry_id, a->change_key, {{"JobTitle", Value(std::string("x"))}}, std::nullopt)
+          .ok());
+
+  auto all = s->scan_modified_since(ItemKind::kContact, UtcTime{0});
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 3);
+  CHECK((*all)[0].entry_id == a->entry_id);
+  CHECK((*all)[1].entry_id == c->entry_id);
+  CHECK((*all)[2].entry_id == b->entry_id);
+  for (std::size_t i = 1; i < all->size(); ++i)
+    CHECK((*all)[i - 1].item.modified >= (*all)[i].item.modified);
+
+  auto since = s->scan_modified_since(ItemKind::kContact, c->item.modified);
+  REQUIRE(since.ok());
+  REQUIRE(since->size() == 2);  // at or after: c itself and the updated a
+  CHECK((*since)[0].entry_id == a->entry_id);
+  CHECK((*since)[1].entry_id == c->entry_id);
+
+  auto tasks = s->scan_modified_since(ItemKind::kTask, UtcTime{0});
+  REQUIRE(tasks.ok());
+  REQUIRE(tasks->size() == 1);
+  CHECK((*tasks)[0].entry_id == t->entry_id);
+}
+
+TEMPLATE_TEST_CASE("X1: find_by_crm_id finds the linked item, pending or not", "[store][contract]",
+                   STORES) {
+  TestType h;
+  auto s = h.open();
+  NewStoreItem n = contact("Ann", "Lee");
+  n.link = CrmLink{true, guid(42), true, std::nullopt};
+  auto created = s->create(n);
+  REQUIRE(created.ok());
+  REQUIRE(s->create(contact("Other", "One")).ok());
+
+  auto found = s->find_by_crm_id(guid(42));
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->entry_id == created->entry_id);
+  CHECK((*found)->link.crm_id_pending);
+
+  auto none = s->find_by_crm_id(guid(43));
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+
+  REQUIRE(s->update(created->entry_id, created->change_key, {},
+                    CrmLink{true, guid(44), false, CrmEntity::kContact})
+              .ok());
+  auto old = s->find_by_crm_id(guid(42));
+  REQUIRE(old.ok());
+  CHECK_FALSE(old->has_value());
+  auto moved = s->find_by_crm_id(guid(44));
+  REQUIRE(moved.ok());
+  REQUIRE(moved->has_value());
+  CHECK_FALSE((*moved)->link.crm_id_pending);
+}
+
+TEMPLATE_TEST_CASE("S1: the daemon's writes are events in order, read with cursors",
+                   "[store][contract]", STORES) {
+  TestType h;
+  auto s = h.open();
+  auto a = s->create(contact("Ann", "Lee"));
+  REQUIRE(a.ok());
+  auto key =
+      s->update(a->entry_id, a->change_key, {{"LastName", Value(std::string("X"))}}, std::nullopt);
+  REQUIRE(key.ok());
+  REQUIRE(s->remove(a->entry_id).ok());
+
+  auto ev = all_events(*s);
+  REQUIRE(ev.size() == 3);
+  CHECK(ev[0].action == Action::kCreate);
+  CHECK(ev[1].action == Action::kUpdate);
+  CHECK(ev[2].action == Action::kDelete);
+  for (const auto& e : ev) {
+    CHECK(e.entry_id == a->entry_id);
+    CHECK(e.kind == ItemKind::kContact);
+    CHECK(e.surface == Surface::kNone);
+  }
+  CHECK(ev[0].seq < ev[1].seq);
+  CHECK(ev[1].seq < ev[2].seq);
+
+  auto rest = s->events_after(ev[0].seq, 100);
+  REQUIRE(rest.ok());
+  REQUIRE(rest->size() == 2);
+  CHECK((*rest)[0].seq == ev[1].seq);
+  auto one = s->events_after(0, 1);
+  REQUIRE(one.ok());
+  REQUIRE(one->size() == 1);
+  CHECK((*one)[0].seq == ev[0].seq);
+  auto none = s->events_after(ev[2].seq, 100);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
+
+TEMPLATE_TEST_CASE("store contract: two connections see each other's writes and events",
+                   "[store][contract]", STORES) {
+  TestType h;
+  auto a = h.open();
+  auto b = h.open();
+  auto created = a->create(contact("Ann", "Lee"));
+  REQUIRE(created.ok());
+  auto seen = b->get(created->entry_id);
+  REQUIRE(seen.ok());
+  CHECK(seen->change_key == created->change_key);
+
+  auto key = b->update(created->entry_id, seen->change_key,
+                       {{"LastName", Value(std::string("Smith"))}}, std::nullopt);
+  REQUIRE(key.ok());
+  // a's view of the change key is stale now
+  auto stale = a->update(created->entry_id, created->change_key, {}, std::nullopt);
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().is(ErrorKind::kConflict));
+
+  auto ev_a = all_events(*a);
+  auto ev_b = all_events(*b);
+  REQUIRE(ev_a.size() == 2);
+  REQUIRE(ev_b.size() == 2);
+  CHECK(ev_a[1].seq == ev_b[1].seq);
+}
+
+TEMPLATE_TEST_CASE("S1: wait_for_events wakes up for another connection's write",
+                   "[store][contract]", STORES) {
+  TestType h;
+  auto a = h.open();
+  auto b = h.open();
+  REQUIRE(a->create(contact("Ann", "Lee")).ok());
+  auto ev = all_events(*a);
+  REQUIRE(ev.size() == 1);
+  std::int64_t cursor = ev.back().seq;
+
+  CHECK(b->wait_for_events(0, 10s));              // already there: at once
+  CHECK_FALSE(b->wait_for_events(cursor, 30ms));  // nothing new: false at the deadline
+
+  std::thread writer([&] { (void)a->create(contact("Bob", "Ray")); });
+  bool woke = b->wait_for_events(cursor, 20s);
+  writer.join();
+  CHECK(woke);
+}
+
+TEMPLATE_TEST_CASE("X3: unknown fields and values of the wrong type are kInvalid, nothing written",
+                   "[store][contract]", STORES) {
+  TestType h;
+  auto s = h.open();
+  NewStoreItem bad = contact("Ann", "Lee");
+  bad.item.fields["NoSuchField"] = std::string("x");
+  auto r = s->create(bad);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().is(ErrorKind::kInvalid));
+
+  NewStoreItem wrong_type = contact("Ann", "Lee");
+  wrong_type.item.fields["Birthday"] = std::string("yesterday");
+  auto r2 = s->create(wrong_type);
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.error().is(ErrorKind::kInvalid));
+
+  NewStoreItem bad_choice = task("t");
+  bad_choice.item.fields["Importance"] = std::string("Urgent");
+  auto r3 = s->create(bad_choice);
+  REQUIRE_FALSE(r3.ok());
+  CHECK(r3.error().is(ErrorKind::kInvalid));
+
+  auto items = s->scan_modified_since(ItemKind::kContact, UtcTime{0});
+  REQUIRE(items.ok());
+  CHECK(items->empty());
+  CHECK(all_events(*s).empty());
+
+  auto good = s->create(contact("Ann", "Lee"));
+  REQUIRE(good.ok());
+  auto upd = s->update(good->entry_id, good->change_key, {{"Bogus", Value(std::int64_t{1})}},
+                       std::nullopt);
+  REQUIRE_FALSE(upd.ok());
+  CHECK(upd.error().is(ErrorKind::kInvalid));
+  auto got = s->get(good->entry_id);
+  REQUIRE(got.ok());
+  CHECK(got->change_key == good->change_key);
+  CHECK(all_events(*s).size() == 1);
+}
+
+TEMPLATE_TEST_CASE("X3: hostile values are rejected or stored exactly", "[store][contract]",
+                   STORES) {
+  TestType h;
+  auto s = h.open();
+  auto roundtrip_or_invalid = [&](const std::string& field, const std::string& text) {
+    NewStoreItem n = contact("Ann", "Lee");
+    n.item.fields[field] = text;
+    auto r = s->create(n);
+    if (!r.ok()) {
+      CHECK(r.error().is(ErrorKind::kInvalid));
+      return false;
+    }
+    auto got = s->get(r->entry_id);
+    REQUIRE(got.ok());
+    CHECK(got->item.text(field) == text);
+    return true;
+  };
+  std::string huge(1u << 20, 'x');
+  huge[12345] = '\n';
+  CHECK(roundtrip_or_invalid("Body", huge));
+  roundtrip_or_invalid("Body", std::string("nul\0inside\0", 11));
+  roundtrip_or_invalid("FirstName", "bad \xC3\x28 utf8 \xFF");
+  roundtrip_or_invalid("FirstName", "\xED\xA0\x80 surrogate");
+  roundtrip_or_invalid("LastName", "quotes \" and \\ and ]} and '); DROP TABLE items; --");
+  CHECK(roundtrip_or_invalid("Body", "emoji \xF0\x9F\x98\x80 and \xE2\x82\xAC"));
+}

@@ -1,0 +1,257 @@
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <random>
+
+#include "crmsync/core/cache.hpp"
+
+using namespace crmsync;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "crmsync-cache-XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string file(const char* name) const { return (path / name).string(); }
+};
+
+Mapping contact_mapping(const char* entry) {
+  Mapping m;
+  m.crm_id = CrmId::generate();
+  m.entry_id = EntryId(entry);
+  m.entity = CrmEntity::kContact;
+  return m;
+}
+
+int raw_user_version(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr);
+  sqlite3_step(s);
+  int v = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return v;
+}
+
+void raw_exec(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+}
+
+}  // namespace
+
+TEST_CASE("C4: a new cache is created at the current schema version") {
+  TempDir dir;
+  auto cache = Cache::open(dir.file("c.db"));
+  REQUIRE(cache.ok());
+  CHECK(raw_user_version(dir.file("c.db")) == Cache::kSchemaVersion);
+  CHECK((*cache)->integrity_check().value() == "ok");
+  // Reopening migrates nothing and keeps data.
+  auto id = (*cache)->insert_mapping(contact_mapping("E1"), std::nullopt);
+  REQUIRE(id.ok());
+  cache->reset();
+  auto again = Cache::open(dir.file("c.db"));
+  REQUIRE(again.ok());
+  CHECK((*again)->mapping(*id).value().has_value());
+}
+
+TEST_CASE("C4: a newer schema is refused with a clear error and left untouched") {
+  TempDir dir;
+  raw_exec(dir.file("c.db"), "CREATE TABLE future(x); PRAGMA user_version=99;");
+  auto before = fs::file_size(dir.file("c.db"));
+  auto cache = Cache::open(dir.file("c.db"));
+  REQUIRE_FALSE(cache.ok());
+  CHECK(cache.error().kind() == ErrorKind::kCorrupt);
+  CHECK_THAT(cache.error().message(), Catch::Contains("schema version 99"));
+  CHECK(raw_user_version(dir.file("c.db")) == 99);
+  CHECK(fs::file_size(dir.file("c.db")) == before);
+}
+
+TEST_CASE("C1: mappings and their one pending change row") {
+  TempDir dir;
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  Mapping m = contact_mapping("E1");
+  m.original = FieldMap{{"FirstName", Value{std::string("Ann")}}};
+  ChangeNote note;
+  note.store = StoreChange::kCreate;
+  note.store_timestamp = UtcTime{1000};
+  note.surface = Surface::kInspector;
+  MapId id = cache->insert_mapping(m, note).value();
+  m.map_id = id;
+
+  CHECK(cache->mapping_by_crm_id(m.crm_id).value()->entry_id == EntryId("E1"));
+  CHECK(cache->mapping_by_entry_id(EntryId("E1")).value()->original == m.original);
+  CHECK_FALSE(cache->mapping_by_entry_id(EntryId("nope")).value().has_value());
+
+  SECTION("notes merge into the one row: a later side replaces, the other side stays") {
+    CrmRecord rec{CrmEntity::kContact,
+                  m.crm_id,
+                  {{"firstname", Value{std::string("Bo")}}},
+                  UtcTime{2000},
+                  CrmId::generate()};
+    ChangeNote crm;
+    crm.crm = CrmChange::kUpsert;
+    crm.crm_timestamp = UtcTime{2000};
+    crm.crm_record = rec;
+    REQUIRE(cache->note_change(id, crm).ok());
+    auto rows = cache->pending_changes(0, 10).value();
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].store_change == StoreChange::kCreate);
+    CHECK(rows[0].surface == Surface::kInspector);
+    CHECK(rows[0].crm_change == CrmChange::kUpsert);
+    REQUIRE(rows[0].crm_record.has_value());
+    CHECK(rows[0].crm_record->attributes == rec.attributes);
+    CHECK(rows[0].crm_record->owner == rec.owner);
+    CHECK(rows[0].crm_record->modified_on == UtcTime{2000});
+  }
+
+  SECTION("E1: a failure keeps the row with its reason and next attempt") {
+    auto row = cache->pending_change_of(id).value().value();
+    REQUIRE(cache->record_failure(row.change_id, "too long", UtcTime{5000}).ok());
+    auto errs = cache->errors(10).value();
+    REQUIRE(errs.size() == 1);
+    CHECK(errs[0].error == "too long");
+    CHECK(errs[0].attempts == 1);
+    CHECK(errs[0].next_attempt == UtcTime{5000});
+  }
+
+  SECTION("X2: the change row goes only with the commit that records it applied") {
+    auto row = cache->pending_change_of(id).value().value();
+    m.linked = true;
+    ConflictRecord c;
+    c.field = "FirstName";
+    c.store_value = Value{std::string("Ann")};
+    c.crm_value = Value{std::string("Bo")};
+    c.winner = "crm";
+    c.at = UtcTime{3000};
+    REQUIRE(cache->commit_applied(m, row.change_id, {c}).ok());
+    CHECK(cache->pending_changes(0, 10).value().empty());
+    CHECK(cache->mapping(id).value()->linked);
+    auto conflicts = cache->conflicts(10).value();
+    REQUIRE(conflicts.size() == 1);
+    CHECK(conflicts[0].store_value == c.store_value);
+    CHECK(conflicts[0].crm_value == c.crm_value);
+    CHECK(conflicts[0].entry_id == EntryId("E1"));
+    CHECK(cache->conflict_count().value() == 1);
+  }
+
+  SECTION("forgetting a mapping removes its change row") {
+    REQUIRE(cache->forget_mapping(id).ok());
+    CHECK(cache->pending_changes(0, 10).value().empty());
+    CHECK_FALSE(cache->mapping(id).value().has_value());
+  }
+}
+
+TEST_CASE("C1: entry ids and CRM ids are unique in the mapping") {
+  TempDir dir;
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  Mapping a = contact_mapping("E1");
+  REQUIRE(cache->insert_mapping(a, std::nullopt).ok());
+  auto dup = cache->insert_mapping(a, std::nullopt);
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().kind() == ErrorKind::kConflict);
+  Mapping b = contact_mapping("E1");
+  CHECK_FALSE(cache->insert_mapping(b, std::nullopt).ok());
+  Mapping too_long = contact_mapping("");
+  too_long.entry_id = EntryId(std::string(401, 'A'));
+  CHECK_FALSE(cache->insert_mapping(too_long, std::nullopt).ok());
+}
+
+TEST_CASE("S3: oldest verified first") {
+  TempDir dir;
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  for (int i = 0; i < 5; ++i) {
+    Mapping m = contact_mapping(("E" + std::to_string(i)).c_str());
+    m.linked = true;
+    m.verified_time = UtcTime{100 - i};
+    REQUIRE(cache->insert_mapping(m, std::nullopt).ok());
+  }
+  auto oldest = cache->oldest_verified(2).value();
+  REQUIRE(oldest.size() == 2);
+  CHECK(oldest[0].entry_id == EntryId("E4"));
+  CHECK(oldest[1].entry_id == EntryId("E3"));
+  REQUIRE(cache->set_verified(oldest[0].map_id, UtcTime{1000}).ok());
+  CHECK(cache->oldest_verified(1).value()[0].entry_id == EntryId("E3"));
+}
+
+TEST_CASE("Meta values are set together and erased with null") {
+  TempDir dir;
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  REQUIRE(cache->set_meta({{"token.contact", "5!x"}, {"watermark", "100"}}).ok());
+  CHECK(cache->get_meta("token.contact").value() == "5!x");
+  REQUIRE(cache->set_meta({{"watermark", std::nullopt}}).ok());
+  CHECK_FALSE(cache->get_meta("watermark").value().has_value());
+}
+
+TEST_CASE("C3: integrity holds after many operations, and counts add up") {
+  TempDir dir;
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  std::mt19937 rng(7);
+  std::vector<MapId> ids;
+  for (int i = 0; i < 500; ++i) {
+    Mapping m = contact_mapping(("E" + std::to_string(i)).c_str());
+    m.linked = i % 2 == 0;
+    ChangeNote n;
+    n.store = StoreChange::kUpdate;
+    ids.push_back(cache->insert_mapping(m, i % 3 == 0 ? std::optional(n) : std::nullopt).value());
+  }
+  for (int i = 0; i < 100; ++i) REQUIRE(cache->forget_mapping(ids[rng() % ids.size()]).ok());
+  CHECK(cache->integrity_check().value() == "ok");
+  auto counts = cache->counts().value();
+  auto contact = std::find_if(counts.begin(), counts.end(),
+                              [](auto& p) { return p.first == CrmEntity::kContact; });
+  CHECK(contact->second.mapped > 0);
+  CHECK(contact->second.pending ==
+        static_cast<std::int64_t>(cache->pending_changes(0, 10000).value().size()));
+}
+
+TEST_CASE("C3: kill -9 in the middle of writes leaves a sound cache with every commit") {
+  TempDir dir;
+  std::string path = dir.file("c.db");
+  REQUIRE(Cache::open(path).ok());
+  int pipefd[2];
+  REQUIRE(pipe(pipefd) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(pipefd[0]);
+    auto cache = std::move(Cache::open(path).value());
+    for (int i = 0;; ++i) {
+      Mapping m = contact_mapping(("E" + std::to_string(i)).c_str());
+      m.original = FieldMap{{"Body", Value{std::string(2000, 'x')}}};
+      if (!cache->insert_mapping(m, std::nullopt).ok()) _exit(3);
+      // Report the commit only after it returned: everything reported must survive.
+      if (write(pipefd[1], &i, sizeof i) != sizeof i) _exit(4);
+    }
+  }
+  close(pipefd[1]);
+  int last = -1, v = 0;
+  while (last < 300 && read(pipefd[0], &v, sizeof v) == sizeof v) last = v;
+  kill(pid, SIGKILL);
+  while (read(pipefd[0], &v, sizeof v) == sizeof v) last = v;
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFSIGNALED(status));
+
+  auto cache = std::move(Cache::open(path).value());
+  CHECK(cache->integrity_check().value() == "ok");
+  auto all = cache->mappings(CrmEntity::kContact).value();
+  CHECK(static_cast<int>(all.size()) >= last + 1);
+  for (int i = 0; i <= last; ++i)
+    CHECK(cache->mapping_by_entry_id(EntryId("E" + std::to_string(i))).value().has_value());
+}
