@@ -664,3 +664,27 @@ TEST_CASE("modified_since and sweep_ids: query shape", "[adapter][tracking]") {
   CHECK_THAT(sweep, Catch::Contains("<f:string>requiredattendees</f:string>"));
   CHECK_THAT(sweep, !Catch::Contains("<f:string>subject</f:string>"));
 }
+
+TEST_CASE("execute_batch whose reply was lost: created items count as done (SPEC X1)",
+          "[adapter][batch][create]") {
+  Fixture f;
+  const CrmId a = CrmId::generate();
+  std::vector<CrmOperation> ops(2);
+  ops[0] = {CrmOperation::Type::kCreate, CrmEntity::kTask, a, {{"subject", std::string("A")}}};
+  ops[1] = {CrmOperation::Type::kDelete, CrmEntity::kTask, kId, {}};
+  f.reply(lost());
+  f.reply(ok(response(
+      "ExecuteMultiple",
+      kv("IsFaulted",
+         R"(<b:value i:type="d:boolean" xmlns:d="http://www.w3.org/2001/XMLSchema">true</b:value>)") +
+          kv("Responses",
+             R"(<b:value i:type="g:OrganizationResponseCollection" xmlns:g="http://schemas.microsoft.com/xrm/2012/Contracts"><g:ExecuteMultipleResponseItem><g:Fault><a:ErrorCode>-2147220937</a:ErrorCode><a:Message>Cannot insert duplicate key</a:Message></g:Fault><g:RequestIndex>0</g:RequestIndex></g:ExecuteMultipleResponseItem><g:ExecuteMultipleResponseItem><g:Fault><a:ErrorCode>-2147220969</a:ErrorCode><a:Message>task Does Not Exist</a:Message></g:Fault><g:RequestIndex>1</g:RequestIndex></g:ExecuteMultipleResponseItem></b:value>)"))));
+  f.reply(ok(entity_reply("task", a.str(), "")));
+  auto r = f.adapter->execute_batch(ops);
+  REQUIRE(r.ok());
+  CHECK((*r)[0].ok());
+  REQUIRE_FALSE((*r)[1].ok());
+  CHECK((*r)[1].error().is(ErrorKind::kNotFound));  // the delete's result stands as is
+  REQUIRE(f.state->requests.size() == 3);
+  CHECK(f.request_name(2) == "Retrieve");
+}
