@@ -1,0 +1,63 @@
+// The CrmAdapter that talks to Dynamics CRM over the Organization Service's SOAP 1.1
+// endpoint (<base url>/XRMServices/2011/Organization.svc/web). Pure header.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "crmsync/core/crm_adapter.hpp"
+#include "crmsync/model/clock.hpp"
+
+namespace crmsync {
+
+struct SoapCrmAuth {
+  enum class Type {
+    kNone,               // no Authorization header (a server that needs none)
+    kBearerFile,         // Authorization: Bearer <contents of token_file>, re-read per request
+    kBearerEnv,          // Authorization: Bearer <$token_env>
+    kClientCredentials,  // OAuth 2.0 client credentials against token_endpoint, cached
+  };
+  Type type = Type::kNone;
+  std::string token_file;
+  std::string token_env;
+  // Client credentials: POST grant_type=client_credentials&client_id&client_secret&scope
+  // (and/or resource) to token_endpoint; the access_token is cached until shortly before
+  // expires_in runs out.
+  std::string token_endpoint;
+  std::string client_id;
+  std::string client_secret;       // or:
+  std::string client_secret_file;  // read once, whitespace trimmed
+  std::string scope;               // v2 endpoints: "https://org.crm.dynamics.com/.default"
+  std::string resource;            // v1 endpoints: "https://org.crm.dynamics.com/"
+};
+
+struct SoapCrmConfig {
+  std::string base_url;  // the organization's URL; the adapter appends the service path
+  SoapCrmAuth auth;
+  std::string ca_file;  // PEM CAs to trust (private CA); empty = system trust store
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds request_timeout{60'000};
+  std::size_t max_response_bytes = 64u << 20;
+  int page_size = 500;  // RetrieveEntityChanges / RetrieveMultiple page size
+
+  // Retries of transient failures, per adapter call: at most max_attempts tries and at most
+  // retry_budget of waiting; backoff doubles from backoff_base up to backoff_max, with
+  // jitter, and is never shorter than a server's Retry-After.
+  int max_attempts = 5;
+  std::chrono::milliseconds retry_budget{120'000};
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_max{30'000};
+  // How the adapter waits between attempts; empty = std::this_thread::sleep_for. Tests
+  // record the waits (and move a FakeClock) instead of sleeping.
+  std::function<void(std::chrono::milliseconds)> sleep;
+  std::uint64_t jitter_seed = 0;  // 0 = random
+};
+
+// The adapter; `clock` must outlive it. A configuration it cannot use (bad URL, missing
+// auth fields) makes every call return kInvalid naming the problem.
+std::unique_ptr<CrmAdapter> make_soap_crm_adapter(const SoapCrmConfig& config, Clock& clock);
+
+}  // namespace crmsync

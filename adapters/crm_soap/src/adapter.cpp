@@ -1,0 +1,462 @@
+// SoapCrmAdapter: CrmAdapter over Execute envelopes, with retries (backoff + jitter,
+// Retry-After honoured, bounded budget) and idempotent creates (SPEC X1).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "auth.hpp"
+#include "codec.hpp"
+#include "crmsync/crm_soap/transport.hpp"
+#include "crmsync/model/mapping.hpp"
+#include "errors.hpp"
+
+namespace crmsync {
+namespace {
+
+using crm_soap::RequestWriter;
+constexpr std::size_t kMaxBatch = 1000;
+constexpr std::string_view kServicePath = "XRMServices/2011/Organization.svc/web";
+
+std::string entity_name(CrmEntity e) {
+  return std::string(to_string(e));
+}
+
+// Splits statecode/statuscode (sent through SetState) from the other attributes.
+struct SplitState {
+  FieldMap rest;
+  std::optional<std::int64_t> state;
+  std::optional<std::int64_t> status;
+};
+
+Result<SplitState> split_state(const FieldMap& attrs) {
+  SplitState out;
+  for (const auto& [k, v] : attrs) {
+    if (k == "statecode" || k == "statuscode") {
+      if (std::holds_alternative<std::monostate>(v)) continue;  // cannot clear a state
+      const auto* n = std::get_if<std::int64_t>(&v);
+      if (!n) return Error::Invalid("attribute " + k + ": must be an integer option value");
+      (k == "statecode" ? out.state : out.status) = *n;
+    } else {
+      out.rest.emplace(k, v);
+    }
+  }
+  return out;
+}
+
+class SoapCrmAdapter final : public CrmAdapter {
+ public:
+  SoapCrmAdapter(SoapCrmConfig config, Clock& clock, std::unique_ptr<http::Transport> transport)
+      : config_(std::move(config)), clock_(clock), transport_(std::move(transport)) {
+    rng_.seed(config_.jitter_seed ? config_.jitter_seed : std::random_device{}());
+    std::string base = config_.base_url;
+    if (!base.empty() && base.back() != '/') base += '/';
+    endpoint_ = base + std::string(kServicePath);
+    if (auto url = http::Url::parse(endpoint_); !url.ok()) {
+      config_error_ = url.error().context("crm url");
+    } else {
+      origin_ = url->origin();
+      auto auth = crm_soap::make_token_source(config_.auth, clock_, *transport_);
+      if (!auth.ok())
+        config_error_ = auth.error();
+      else
+        auth_ = std::move(auth.value());
+    }
+    if (config_.max_attempts < 1) config_.max_attempts = 1;
+  }
+
+  Result<CrmIdentity> who_am_i() override {
+    auto body = call(crm_soap::who_am_i_request(), "WhoAmI");
+    if (!body.ok()) return body.error();
+    return finish(crm_soap::parse_who_am_i(*body), "WhoAmI");
+  }
+
+  Result<CrmPrivileges> privileges(const CrmId& user) override {
+    crm_soap::Query q;
+    q.entity = "privilege";
+    q.columns = {"privilegeid", "name"};
+    q.conditions = {{"name", "Equal", {"prvSyncToOutlook"}}};
+    q.page_size = 10;
+    auto body = call(crm_soap::retrieve_multiple_request(q), "RetrieveMultiple privilege");
+    if (!body.ok()) return body.error();
+    auto page = finish(crm_soap::parse_retrieve_multiple(*body), "RetrieveMultiple privilege");
+    if (!page.ok()) return page.error();
+    CrmPrivileges out;
+    if (page->records.empty()) return out;  // the org does not know the privilege
+    const CrmId wanted = page->records.front().id;
+    auto body2 = call(crm_soap::retrieve_user_privileges_request(user), "RetrieveUserPrivileges");
+    if (!body2.ok()) return body2.error();
+    auto ids = finish(crm_soap::parse_user_privileges(*body2), "RetrieveUserPrivileges");
+    if (!ids.ok()) return ids.error();
+    out.sync_to_outlook = std::find(ids->begin(), ids->end(), wanted) != ids->end();
+    return out;
+  }
+
+  Result<CrmChangePage> changes_since(CrmEntity entity, const std::string& data_version,
+                                      int page_number, const std::string& paging_cookie) override {
+    if (page_number < 1) page_number = 1;
+    const std::string what = "RetrieveEntityChanges " + entity_name(entity);
+    auto body = call(crm_soap::retrieve_entity_changes_request(
+                         entity_name(entity), mapping_for(entity).crm_columns(), data_version,
+                         page_number, paging_cookie, config_.page_size),
+                     what);
+    if (!body.ok()) return body.error();
+    auto page = finish(crm_soap::parse_entity_changes(*body), what);
+    if (!page.ok()) return page.error();
+    page->page_number = page_number;
+    return page;
+  }
+
+  Result<CrmRecord> retrieve(CrmEntity entity, const CrmId& id) override {
+    return retrieve_columns(entity, id, mapping_for(entity).crm_columns());
+  }
+
+  Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override {
+    const std::string what = entity_name(entity) + " " + id.str();
+    if (id.is_nil()) return Error::Invalid(what + ": create needs a client-chosen id");
+    CRMSYNC_TRY(check(attributes, what));
+    auto split = split_state(attributes);
+    if (!split.ok()) return split.error().context(what);
+    bool reply_lost = false;
+    auto body = call(crm_soap::create_request(entity_name(entity), id, split->rest),
+                     "Create " + what, &reply_lost);
+    if (!body.ok()) {
+      if (!(body.error().is(ErrorKind::kConflict) && reply_lost && exists(entity, id)))
+        return body.error();
+      // The first attempt did create the record; its reply was lost (SPEC X1).
+    }
+    if (split->state || split->status) return apply_state(entity, id, split->state, split->status);
+    return Ok();
+  }
+
+  Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override {
+    const std::string what = entity_name(entity) + " " + id.str();
+    CRMSYNC_TRY(check(attributes, what));
+    auto split = split_state(attributes);
+    if (!split.ok()) return split.error().context(what);
+    if (!split->rest.empty()) {
+      auto body =
+          call(crm_soap::update_request(entity_name(entity), id, split->rest), "Update " + what);
+      if (!body.ok()) return body.error();
+    }
+    if (split->state || split->status) return apply_state(entity, id, split->state, split->status);
+    return Ok();
+  }
+
+  Result<void> remove(CrmEntity entity, const CrmId& id) override {
+    const std::string what = "Delete " + entity_name(entity) + " " + id.str();
+    auto body = call(crm_soap::delete_request(entity_name(entity), id), what);
+    if (!body.ok()) return body.error();
+    return Ok();
+  }
+
+  Result<void> set_state(CrmEntity entity, const CrmId& id, int state, int status) override {
+    const std::string what = "SetState " + entity_name(entity) + " " + id.str();
+    auto body = call(crm_soap::set_state_request(entity_name(entity), id, state, status), what);
+    if (!body.ok()) return body.error();
+    return Ok();
+  }
+
+  Result<std::vector<CrmRecord>> find_contacts_by_email(const std::string& address) override {
+    if (address.empty() || !soap::is_xml_text(address))
+      return Error::Invalid("find contacts: invalid e-mail address");
+    crm_soap::Query q;
+    q.entity = "contact";
+    q.columns = mapping_for(CrmEntity::kContact).crm_columns();
+    for (const char* a : {"emailaddress1", "emailaddress2", "emailaddress3"})
+      q.conditions.push_back({a, "Equal", {address}});
+    q.filter_operator = "Or";
+    q.page_size = config_.page_size;
+    std::vector<CrmRecord> out;
+    for (int page = 1; page <= 20; ++page) {
+      q.page_number = page;
+      auto body = call(crm_soap::retrieve_multiple_request(q), "RetrieveMultiple contact");
+      if (!body.ok()) return body.error();
+      auto parsed = finish(crm_soap::parse_retrieve_multiple(*body), "RetrieveMultiple contact");
+      if (!parsed.ok()) return parsed.error();
+      for (auto& r : parsed->records) out.push_back(std::move(r));
+      if (!parsed->more) break;
+      q.paging_cookie = parsed->paging_cookie;
+    }
+    return out;
+  }
+
+  Result<std::vector<Result<void>>> execute_batch(
+      const std::vector<CrmOperation>& operations) override {
+    // Each operation becomes one or two requests (an update's state goes through SetState).
+    struct Expanded {
+      RequestWriter writer;
+      std::size_t op;
+      bool is_create;
+    };
+    std::vector<Result<void>> results(operations.size(), Ok());
+    std::vector<std::vector<Expanded>> per_op(operations.size());
+    for (std::size_t i = 0; i < operations.size(); ++i) {
+      const CrmOperation& op = operations[i];
+      const std::string name = entity_name(op.entity);
+      const std::string what = name + " " + op.id.str();
+      using T = CrmOperation::Type;
+      if (op.type == T::kCreate || op.type == T::kUpdate) {
+        if (auto c = check(op.attributes, what); !c.ok()) {
+          results[i] = c.error();
+          continue;
+        }
+        auto split = split_state(op.attributes);
+        if (!split.ok()) {
+          results[i] = split.error().context(what);
+          continue;
+        }
+        if (op.type == T::kCreate && op.id.is_nil()) {
+          results[i] = Error::Invalid(what + ": create needs a client-chosen id");
+          continue;
+        }
+        if (op.type == T::kCreate || !split->rest.empty())
+          per_op[i].push_back({op.type == T::kCreate
+                                   ? crm_soap::create_request(name, op.id, split->rest)
+                                   : crm_soap::update_request(name, op.id, split->rest),
+                               i, op.type == T::kCreate});
+        if (split->state || split->status) {
+          if (!split->state) {
+            auto current = current_state(op.entity, op.id);
+            if (!current.ok()) {
+              results[i] = current.error();
+              per_op[i].clear();
+              continue;
+            }
+            split->state = *current;
+          }
+          per_op[i].push_back(
+              {crm_soap::set_state_request(name, op.id, static_cast<int>(*split->state),
+                                           static_cast<int>(split->status.value_or(-1))),
+               i, false});
+        }
+      } else if (op.type == T::kDelete) {
+        per_op[i].push_back({crm_soap::delete_request(name, op.id), i, false});
+      } else {
+        per_op[i].push_back(
+            {crm_soap::set_state_request(name, op.id, op.state, op.status), i, false});
+      }
+    }
+    // Chunks of at most kMaxBatch requests; an operation's requests stay together.
+    std::vector<std::vector<Expanded>> chunks(1);
+    for (auto& reqs : per_op) {
+      if (reqs.empty()) continue;
+      if (chunks.back().size() + reqs.size() > kMaxBatch) chunks.emplace_back();
+      for (auto& r : reqs) chunks.back().push_back(std::move(r));
+    }
+    bool first = true;
+    for (const auto& chunk : chunks) {
+      if (chunk.empty()) continue;
+      std::vector<RequestWriter> writers;
+      for (const auto& e : chunk) writers.push_back(e.writer);
+      bool reply_lost = false;
+      auto body = call(crm_soap::execute_multiple_request(writers), "ExecuteMultiple", &reply_lost);
+      auto items = body.ok() ? finish(crm_soap::parse_execute_multiple(*body), "ExecuteMultiple")
+                             : Result<std::vector<crm_soap::BatchItem>>(body.error());
+      if (!items.ok()) {
+        if (first) return items.error();
+        for (const auto& e : chunk)
+          if (results[e.op].ok()) results[e.op] = items.error();
+        continue;
+      }
+      first = false;
+      for (const auto& item : *items) {
+        if (item.index < 0 || static_cast<std::size_t>(item.index) >= chunk.size()) continue;
+        if (!item.fault) continue;
+        const Expanded& e = chunk[item.index];
+        if (!results[e.op].ok()) continue;  // the operation's first failure wins
+        Error err = crm_soap::redact(crm_soap::error_from_fault(*item.fault), secrets());
+        const CrmOperation& op = operations[e.op];
+        if (e.is_create && err.is(ErrorKind::kConflict) && reply_lost && exists(op.entity, op.id))
+          continue;  // created by the attempt whose reply was lost
+        results[e.op] = err.context(entity_name(op.entity) + " " + op.id.str());
+      }
+    }
+    return results;
+  }
+
+ private:
+  Result<void> check(const FieldMap& attributes, const std::string& what) {
+    auto c = crm_soap::check_attributes(attributes);
+    if (!c.ok()) return c.error().context(what);
+    return Ok();
+  }
+
+  template <class T>
+  Result<T> finish(Result<T> r, std::string_view what) {
+    if (r.ok()) return r;
+    return crm_soap::redact(r.error().context(std::string(what) + " reply"), secrets());
+  }
+
+  std::vector<std::string> secrets() const {
+    std::vector<std::string> s = auth_ ? auth_->secrets() : std::vector<std::string>{};
+    if (!config_.auth.client_secret.empty()) s.push_back(config_.auth.client_secret);
+    return s;
+  }
+
+  Result<CrmRecord> retrieve_columns(CrmEntity entity, const CrmId& id,
+                                     const std::vector<std::string>& columns) {
+    const std::string what = "Retrieve " + entity_name(entity) + " " + id.str();
+    auto body = call(crm_soap::retrieve_request(entity_name(entity), id, columns), what);
+    if (!body.ok()) return body.error();
+    return finish(crm_soap::parse_retrieve(*body), what);
+  }
+
+  bool exists(CrmEntity entity, const CrmId& id) {
+    return retrieve_columns(entity, id, {"modifiedon"}).ok();
+  }
+
+  Result<std::int64_t> current_state(CrmEntity entity, const CrmId& id) {
+    auto rec = retrieve_columns(entity, id, {"statecode"});
+    if (!rec.ok()) return rec.error();
+    auto it = rec->attributes.find("statecode");
+    if (it == rec->attributes.end() || !std::holds_alternative<std::int64_t>(it->second))
+      return Error::Invalid(entity_name(entity) + " " + id.str() + ": no statecode");
+    return std::get<std::int64_t>(it->second);
+  }
+
+  Result<void> apply_state(CrmEntity entity, const CrmId& id, std::optional<std::int64_t> state,
+                           std::optional<std::int64_t> status) {
+    if (!state) {
+      auto current = current_state(entity, id);
+      if (!current.ok()) return current.error();
+      state = *current;
+    }
+    return set_state(entity, id, static_cast<int>(*state), static_cast<int>(status.value_or(-1)));
+  }
+
+  // One exchange: the HTTP reply as a SOAP body, or an error classified for retrying.
+  Result<soap::Element> exchange(const std::string& envelope, bool& reply_lost,
+                                 bool& auth_refused) {
+    auto token = auth_->token();
+    if (!token.ok()) return token.error();
+    http::Request req;
+    req.method = "POST";
+    req.url = endpoint_;
+    req.headers = {{"Content-Type", "text/xml; charset=utf-8"},
+                   {"SOAPAction", std::string(crm_soap::kExecuteAction)},
+                   {"Accept", "application/xml, text/xml, */*"}};
+    if (!token->empty()) req.headers.emplace_back("Authorization", "Bearer " + *token);
+    req.body = envelope;
+    http::SendInfo info;
+    auto res = transport_->send(req, &info);
+    if (!res.ok()) {
+      if (info.request_written) reply_lost = true;
+      return res.error();
+    }
+    const int status = res->status;
+    auto retry_after = crm_soap::retry_after_header_ms(res->header("Retry-After"));
+    if (status == 401 || status == 403) {
+      auth_refused = true;
+      return Error::Permission(fmt::format("HTTP {} from {}: not authorized", status, origin_));
+    }
+    if (status == 429)
+      return Error::Transient(fmt::format("HTTP 429 from {}: too many requests", origin_),
+                              retry_after);
+    if (status == 502 || status == 503 || status == 504 || status == 408)
+      return Error::Transient(fmt::format("HTTP {} from {}", status, origin_), retry_after);
+    soap::ParseLimits limits;
+    limits.max_bytes = config_.max_response_bytes;
+    auto env = soap::parse_envelope(res->body, limits);
+    if (!env.ok()) {
+      if (status >= 500)
+        return Error::Transient(
+            fmt::format("HTTP {} from {} without a readable fault", status, origin_));
+      return env.error().context(fmt::format("reply from {} (HTTP {})", origin_, status));
+    }
+    if (env->fault) return crm_soap::error_from_fault(*env->fault);
+    if (status != 200) {
+      if (status >= 500) return Error::Transient(fmt::format("HTTP {} from {}", status, origin_));
+      return Error::Invalid(fmt::format("HTTP {} from {}", status, origin_));
+    }
+    if (!env->body) return Error::Invalid("reply from " + origin_ + " has an empty Body");
+    return std::move(*env->body);
+  }
+
+  std::chrono::milliseconds backoff(int attempt, std::optional<int> retry_after) {
+    using ms = std::chrono::milliseconds;
+    double base = static_cast<double>(config_.backoff_base.count());
+    double cap = static_cast<double>(config_.backoff_max.count());
+    double exp = std::min(cap, base * static_cast<double>(1ull << std::min(attempt - 1, 20)));
+    // "Equal jitter": half fixed, half random, so waits never collapse to zero.
+    std::uniform_real_distribution<double> dist(0.5, 1.0);
+    ms wait{static_cast<std::int64_t>(exp * dist(rng_))};
+    if (retry_after) wait = std::max(wait, ms{*retry_after});
+    return wait;
+  }
+
+  void sleep(std::chrono::milliseconds d) {
+    if (config_.sleep)
+      config_.sleep(d);
+    else
+      std::this_thread::sleep_for(d);
+  }
+
+  // One call with retries of transient failures. `reply_lost`: some attempt sent the whole
+  // request but got no reply (the server may have acted on it).
+  Result<soap::Element> call(const RequestWriter& request, const std::string& what,
+                             bool* reply_lost = nullptr) {
+    if (config_error_) return *config_error_;
+    const std::string envelope = crm_soap::execute_envelope(request);
+    const MonoTime start = clock_.mono();
+    std::chrono::milliseconds waited{0};
+    bool lost = false;
+    bool refreshed = false;
+    for (int attempt = 1;; ++attempt) {
+      bool auth_refused = false;
+      auto body = exchange(envelope, lost, auth_refused);
+      if (reply_lost) *reply_lost = lost;
+      if (body.ok()) return body;
+      Error err = body.error();
+      if (auth_refused && !refreshed && auth_->invalidate()) {
+        refreshed = true;  // a cached token the server no longer takes: fetch one and retry
+        --attempt;
+        continue;
+      }
+      if (!err.retryable() || attempt >= config_.max_attempts)
+        return crm_soap::redact(
+            attempt > 1 && err.retryable()
+                ? err.context(fmt::format("{} (gave up after {} attempts)", what, attempt))
+                : err.context(what),
+            secrets());
+      auto wait = backoff(attempt, err.retry_after_ms());
+      auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.mono() - start);
+      auto spent = std::max(elapsed, waited);
+      if (spent + wait > config_.retry_budget)
+        return crm_soap::redact(err.context(fmt::format("{} (retry budget of {} ms spent)", what,
+                                                        config_.retry_budget.count())),
+                                secrets());
+      sleep(wait);
+      waited += wait;
+    }
+  }
+
+  SoapCrmConfig config_;
+  Clock& clock_;
+  std::unique_ptr<http::Transport> transport_;
+  std::unique_ptr<crm_soap::TokenSource> auth_;
+  std::optional<Error> config_error_;
+  std::string endpoint_;
+  std::string origin_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace
+
+std::unique_ptr<CrmAdapter> make_soap_crm_adapter(const SoapCrmConfig& config, Clock& clock,
+                                                  std::unique_ptr<http::Transport> transport) {
+  return std::make_unique<SoapCrmAdapter>(config, clock, std::move(transport));
+}
+
+std::unique_ptr<CrmAdapter> make_soap_crm_adapter(const SoapCrmConfig& config, Clock& clock) {
+  http::ClientOptions options;
+  options.ca_file = config.ca_file;
+  options.resolve_timeout = config.connect_timeout;
+  options.connect_timeout = config.connect_timeout;
+  options.io_timeout = config.request_timeout;
+  options.max_response_bytes = config.max_response_bytes;
+  return make_soap_crm_adapter(config, clock, std::make_unique<http::Client>(options));
+}
+
+}  // namespace crmsync

@@ -1,0 +1,281 @@
+// The synchronous client on top of Beast's async operations: each stage (resolve, connect,
+// TLS handshake, write, read) runs the io_context for at most its deadline, then cancels.
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+#include <string>
+
+#include "crmsync/http/client.hpp"
+
+namespace crmsync::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+struct Connection {
+  std::string origin;
+  std::unique_ptr<tcp::socket> plain;
+  std::unique_ptr<ssl::stream<tcp::socket>> secure;
+  beast::flat_buffer buffer;
+
+  tcp::socket& lowest() { return secure ? secure->next_layer() : *plain; }
+  void close() {
+    error_code ignored;
+    lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close(ignored);
+  }
+};
+
+}  // namespace
+
+struct Client::Impl {
+  ClientOptions options;
+  asio::io_context ioc;
+  std::unique_ptr<ssl::context> tls;
+  std::unique_ptr<Connection> idle;
+
+  // Runs the io_context until `done` or the deadline; on the deadline closes `conn`'s socket
+  // (or runs `cancel`), drains the aborted handlers and returns false.
+  template <class Cancel>
+  bool wait(const bool& done, std::chrono::milliseconds timeout, Cancel cancel) {
+    ioc.restart();
+    ioc.run_for(timeout);
+    if (done) return true;
+    cancel();
+    ioc.restart();
+    ioc.run();
+    return false;
+  }
+
+  Result<ssl::context*> tls_context() {
+    if (tls) return tls.get();
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    error_code ec;
+    if (!options.ca_file.empty()) {
+      ctx->load_verify_file(options.ca_file, ec);
+      if (ec) return Error::Invalid("cannot load CA file " + options.ca_file + ": " + ec.message());
+    } else {
+      ctx->set_default_verify_paths(ec);
+      if (ec) return Error::Invalid("cannot load the system trust store: " + ec.message());
+    }
+    ctx->set_verify_mode(ssl::verify_peer);
+    tls = std::move(ctx);
+    return tls.get();
+  }
+
+  Result<std::unique_ptr<Connection>> connect(const Url& url) {
+    const std::string where = url.origin();
+    // Resolve.
+    tcp::resolver resolver(ioc);
+    bool done = false;
+    error_code ec;
+    tcp::resolver::results_type endpoints;
+    resolver.async_resolve(url.host, std::to_string(url.port),
+                           [&](error_code e, tcp::resolver::results_type r) {
+                             ec = e;
+                             endpoints = std::move(r);
+                             done = true;
+                           });
+    if (!wait(done, options.resolve_timeout, [&] { resolver.cancel(); }))
+      return Error::Transient("timeout resolving " + where);
+    if (ec) return Error::Transient("cannot resolve " + where + ": " + ec.message());
+
+    auto conn = std::make_unique<Connection>();
+    conn->origin = where;
+    ssl::context* ctx = nullptr;
+    if (url.tls) {
+      auto c = tls_context();
+      if (!c.ok()) return c.error();
+      ctx = *c;
+      conn->secure = std::make_unique<ssl::stream<tcp::socket>>(ioc, *ctx);
+    } else {
+      conn->plain = std::make_unique<tcp::socket>(ioc);
+    }
+    // Connect.
+    done = false;
+    asio::async_connect(conn->lowest(), endpoints, [&](error_code e, const tcp::endpoint&) {
+      ec = e;
+      done = true;
+    });
+    if (!wait(done, options.connect_timeout, [&] { conn->close(); }))
+      return Error::Transient("timeout connecting to " + where);
+    if (ec) return Error::Transient("cannot connect to " + where + ": " + ec.message());
+    if (!url.tls) return conn;
+
+    // TLS: SNI, chain verification (verify_peer on the context) and the host name.
+    SSL* ssl_handle = conn->secure->native_handle();
+    const bool ip = is_ip_literal(url.host);
+    if (!ip && !SSL_set_tlsext_host_name(ssl_handle, url.host.c_str()))
+      return Error::Internal("cannot set TLS SNI for " + where);
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    int set = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str())
+                 : X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), 0);
+    if (set != 1) return Error::Internal("cannot set TLS host verification for " + where);
+    done = false;
+    conn->secure->async_handshake(ssl::stream_base::client, [&](error_code e) {
+      ec = e;
+      done = true;
+    });
+    if (!wait(done, options.connect_timeout, [&] { conn->close(); }))
+      return Error::Transient("timeout in the TLS handshake with " + where);
+    if (ec) {
+      long verify = SSL_get_verify_result(ssl_handle);
+      if (verify != X509_V_OK) {
+        // A certificate the configuration does not trust: retrying will not help.
+        return Error::Permission("TLS certificate verification failed for " + where + ": " +
+                                 X509_verify_cert_error_string(verify));
+      }
+      return Error::Transient("TLS handshake with " + where + " failed: " + ec.message());
+    }
+    return conn;
+  }
+
+  // One exchange on `conn`. `got_bytes` tells whether any reply byte arrived.
+  Result<Response> exchange(Connection& conn, bhttp::request<bhttp::string_body>& req,
+                            SendInfo& info, bool& got_bytes) {
+    bool done = false;
+    error_code ec;
+    auto on_write = [&](error_code e, std::size_t) {
+      ec = e;
+      done = true;
+    };
+    if (conn.secure)
+      bhttp::async_write(*conn.secure, req, on_write);
+    else
+      bhttp::async_write(*conn.plain, req, on_write);
+    if (!wait(done, options.io_timeout, [&] { conn.close(); }))
+      return Error::Transient("timeout sending the request to " + conn.origin);
+    if (ec)
+      return Error::Transient("cannot send the request to " + conn.origin + ": " + ec.message());
+    info.request_written = true;
+
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.header_limit(64 * 1024);
+    parser.body_limit(options.max_response_bytes);
+    done = false;
+    auto on_read = [&](error_code e, std::size_t) {
+      ec = e;
+      done = true;
+    };
+    // The header first: Beast 1.74 reports a Content-Length over the body limit only from
+    // a header read (a whole-message read loses that error and reads the body anyway).
+    if (conn.secure)
+      bhttp::async_read_header(*conn.secure, conn.buffer, parser, on_read);
+    else
+      bhttp::async_read_header(*conn.plain, conn.buffer, parser, on_read);
+    bool finished = wait(done, options.io_timeout, [&] { conn.close(); });
+    if (finished && !ec && !parser.is_done()) {
+      done = false;
+      if (conn.secure)
+        bhttp::async_read(*conn.secure, conn.buffer, parser, on_read);
+      else
+        bhttp::async_read(*conn.plain, conn.buffer, parser, on_read);
+      finished = wait(done, options.io_timeout, [&] { conn.close(); });
+    }
+    got_bytes = parser.got_some();
+    if (!finished) return Error::Transient("timeout waiting for the reply of " + conn.origin);
+    if (ec == bhttp::error::body_limit)
+      return Error::Invalid("reply of " + conn.origin + " is larger than " +
+                            std::to_string(options.max_response_bytes) + " bytes");
+    if (ec == bhttp::error::header_limit)
+      return Error::Invalid("reply headers of " + conn.origin + " are too large");
+    if (ec && ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
+      return Error::Invalid("malformed HTTP reply from " + conn.origin + ": " + ec.message());
+    if (ec)
+      return Error::Transient("connection to " + conn.origin +
+                              " lost before the reply: " + ec.message());
+    auto msg = parser.release();
+    Response out;
+    out.status = static_cast<int>(msg.result_int());
+    for (const auto& field : msg)
+      out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    out.body = std::move(msg.body());
+    if (!msg.keep_alive()) conn.close();
+    return out;
+  }
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
+
+Client::~Client() {
+  if (impl_->idle) impl_->idle->close();
+}
+
+Result<Response> Client::send(const Request& request, SendInfo* info_out) {
+  SendInfo local_info;
+  SendInfo& info = info_out ? *info_out : local_info;
+  info = {};
+  auto url = Url::parse(request.url);
+  if (!url.ok()) return url.error();
+
+  bhttp::request<bhttp::string_body> req;
+  bhttp::verb verb = bhttp::string_to_verb(request.method);
+  if (verb == bhttp::verb::unknown) return Error::Invalid("unknown HTTP method " + request.method);
+  req.method(verb);
+  req.target(url->target);
+  req.version(11);
+  std::string host = url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host;
+  if (url->port != (url->tls ? 443 : 80)) host += ":" + std::to_string(url->port);
+  req.set(bhttp::field::host, host);
+  req.set(bhttp::field::user_agent, impl_->options.user_agent);
+  for (const auto& [k, v] : request.headers) req.set(k, v);
+  req.body() = request.body;
+  req.keep_alive(true);
+  req.prepare_payload();
+
+  const std::string origin = url->origin();
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<Connection> conn;
+    bool reused = false;
+    if (impl_->idle && impl_->idle->origin == origin && impl_->idle->lowest().is_open()) {
+      conn = std::move(impl_->idle);
+      reused = true;
+    } else {
+      if (impl_->idle) impl_->idle->close();
+      impl_->idle.reset();
+      auto fresh = impl_->connect(*url);
+      if (!fresh.ok()) return fresh.error();
+      conn = std::move(fresh.value());
+    }
+    bool got_bytes = false;
+    SendInfo attempt_info;
+    auto res = impl_->exchange(*conn, req, attempt_info, got_bytes);
+    info = attempt_info;
+    if (res.ok()) {
+      if (conn->lowest().is_open()) impl_->idle = std::move(conn);
+      return res;
+    }
+    conn->close();
+    // A kept-alive connection the server had already closed: try once on a fresh one.
+    if (reused && !got_bytes && attempt == 0 && res.error().is(ErrorKind::kTransient) &&
+        res.error().message().find("timeout") == std::string::npos)
+      continue;
+    return res;
+  }
+}
+
+}  // namespace crmsync::http
