@@ -95,7 +95,7 @@ class Checker {
     if (!v) return std::nullopt;
     std::string at = join(path, key);
     if (!v->IsInt64() || v->GetInt64() < min || v->GetInt64() > max) {
-      if (max == std::numeric_limits<std::int64_t>::max() || max >= (std::int64_t{1} << 40))
+      if (max >= std::numeric_limits<int>::max())
         problem(at, "must be an integer >= " + std::to_string(min));
       else
         problem(at,
@@ -296,7 +296,7 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
     if (c.object(*sync, "sync",
                  {"interval_minutes", "entities", "update_company_field", "reconcile_batch",
                   "mass_delete"})) {
-      if (auto v = c.integer(*sync, "sync", "interval_minutes", 0, 10'000'000))
+      if (auto v = c.integer(*sync, "sync", "interval_minutes", 0, std::numeric_limits<int>::max()))
         cfg.sync.interval_minutes = static_cast<int>(*v);
       if (auto v = c.boolean(*sync, "sync", "update_company_field"))
         cfg.sync.update_company_field = *v;

@@ -287,7 +287,8 @@ void SyncWorker::run(const CycleOptions& options, bool full, std::vector<Waiter>
     working_.step_done = p.done;
     working_.step_total = p.total;
     auto now = Steady::now();
-    if (new_step || now - last_publish > std::chrono::milliseconds(200) || p.done == p.total) {
+    if (new_step || now - last_publish > std::chrono::milliseconds(200) ||
+        (p.total > 0 && p.done == p.total)) {
       push_event("progress", fmt::format("{{\"cycle\":{},\"step\":{},\"done\":{},\"total\":{}}}",
                                          info.id, json_string(p.step), p.done, p.total));
       publish();

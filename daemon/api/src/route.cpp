@@ -298,6 +298,8 @@ std::string status_json(const ApiState& s) {
   time_or_null(w, s.next_sync);
   key(w, "interval_minutes");
   w.Int(s.interval_minutes);
+  key(w, "last_event_id");
+  w.Int64(s.events.empty() ? 0 : s.events.back().id);
   key(w, "errors");
   w.Int64(static_cast<std::int64_t>(s.errors.size()));
   key(w, "conflicts");
