@@ -86,6 +86,7 @@ int run_sync(const GlobalOptions& global, bool wait, bool allow_mass_delete) {
   }
   bool tty = ::isatty(2) == 1;
   std::string last_line;
+  std::int64_t my_cycle = -1;
   for (;;) {
     rapidjson::Document events;
     if (int rc = client.get_json(fmt::format("/v1/events?after={}&timeout=30", after), events);
@@ -96,7 +97,13 @@ int run_sync(const GlobalOptions& global, bool wait, bool allow_mass_delete) {
       after = std::max(after, int_or(e, "id"));
       std::string type = str_or(e, "type");
       const auto& data = e["data"];
+      if (type == "cycle-started" && data.HasMember("requests") && data["requests"].IsArray()) {
+        for (const auto& id : data["requests"].GetArray())
+          if (id.IsInt64() && id.GetInt64() == request) my_cycle = int_or(data, "cycle");
+        continue;
+      }
       if (type == "progress") {
+        if (int_or(data, "cycle", -1) != my_cycle) continue;
         print_bar(tty, str_or(data, "step"), int_or(data, "done"), int_or(data, "total"),
                   last_line);
         continue;
