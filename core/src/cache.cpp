@@ -478,6 +478,7 @@ class SqliteCache final : public Cache {
       return Error::Corrupt("the cache has schema version " + std::to_string(*v) +
                             ", newer than this crmsync knows (" + std::to_string(kSchemaVersion) +
                             "); it was left untouched: use a newer crmsync");
+    CRMSYNC_TRY(db_.use_wal());
     for (int from = *v; from < kSchemaVersion; ++from) {
       auto tx = Transaction::begin(db_);
       if (!tx.ok()) return tx.error();

@@ -12,8 +12,22 @@ constexpr std::string_view kUserKey = "crm.user_id";
 constexpr std::string_view kCursorKey = "store.event_cursor";
 constexpr std::string_view kWatermarkKey = "store.watermark";
 constexpr std::string_view kWatermarkPendingKey = "store.watermark.pending";
-std::string token_key(CrmEntity e) { return "crm.token." + std::string(to_string(e)); }
-std::string token_pending_key(CrmEntity e) { return token_key(e) + ".pending"; }
+std::string token_key(CrmEntity e) {
+  return "crm.token." + std::string(to_string(e));
+}
+std::string modified_key(CrmEntity e) {
+  return "crm.modified." + std::string(to_string(e));
+}
+std::string sweep_key(CrmEntity e) {
+  return "crm.sweep." + std::string(to_string(e));
+}
+// Values that take effect only at the post step (SPEC R1: tokens advance once applied).
+std::string pending(const std::string& key) {
+  return key + ".pending";
+}
+std::string token_pending_key(CrmEntity e) {
+  return pending(token_key(e));
+}
 
 bool same_fields(const FieldMap& a, const FieldMap& b) {
   for (const auto& [k, v] : a) {
@@ -48,7 +62,6 @@ bool party_has(const FieldMap& attrs, std::string_view name, const CrmId& user) 
   return false;
 }
 
-
 std::chrono::milliseconds backoff(int attempts) {
   // 30 s, 1 min, 2 min ... capped at one hour (E1).
   auto d = std::chrono::seconds(30) * (1LL << std::min(attempts, 7));
@@ -71,10 +84,14 @@ struct CycleAbort {
 
 std::string_view to_string(CycleResult r) {
   switch (r) {
-    case CycleResult::kOk: return "ok";
-    case CycleResult::kItemErrors: return "item-errors";
-    case CycleResult::kMassDeleteHeld: return "mass-delete-held";
-    case CycleResult::kFailed: return "failed";
+    case CycleResult::kOk:
+      return "ok";
+    case CycleResult::kItemErrors:
+      return "item-errors";
+    case CycleResult::kMassDeleteHeld:
+      return "mass-delete-held";
+    case CycleResult::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -103,7 +120,9 @@ struct Engine::Impl {
 
   // ---- helpers ------------------------------------------------------------
 
-  MapContext ctx() const { return MapContext{settings.zone ? settings.zone : &utc, settings.update_company_field}; }
+  MapContext ctx() const {
+    return MapContext{settings.zone ? settings.zone : &utc, settings.update_company_field};
+  }
   void crash(std::string_view point) {
     if (crash_points != nullptr) crash_points->hit(point);
   }
@@ -152,6 +171,10 @@ struct Engine::Impl {
     for (CrmEntity entity : kAllCrmEntities) {
       if (entity != CrmEntity::kEmail && (!settings.entity_enabled(entity) || !sync_privilege))
         continue;  // G1, G5
+      if (!crm.supports_change_tracking(entity)) {
+        prepare_crm_without_tracking(entity);
+        continue;
+      }
       std::string token = must(cache.get_meta(token_key(entity))).value_or("");
       int page = 1;
       std::string cookie;
@@ -169,6 +192,56 @@ struct Engine::Impl {
       }
       crash("prepare.crm");
     }
+  }
+
+  // R3: without change tracking, modifiedon finds creates and updates, and a periodic sweep
+  // of the ids finds deletions and records that left the filter.
+  void prepare_crm_without_tracking(CrmEntity entity) {
+    const std::int64_t wm = std::stoll(must(cache.get_meta(modified_key(entity))).value_or("0"));
+    UtcTime since{wm == 0 ? std::numeric_limits<std::int64_t>::min() / 2
+                          : wm - settings.scan_margin.count()};
+    std::int64_t newest = wm;
+    std::string cookie;
+    for (int page = 1;; ++page) {
+      CrmRecordPage p = must(crm.modified_since(entity, since, page, cookie));
+      for (const auto& rec : p.records) {
+        newest = std::max(newest, rec.modified_on.ms);
+        note_crm_upsert(rec);
+      }
+      step("prepare", page, 0);
+      if (!p.more) break;
+      cookie = p.paging_cookie;
+    }
+    must(cache.set_meta({{pending(modified_key(entity)), std::to_string(newest)}}));
+    const std::int64_t last_sweep =
+        std::stoll(must(cache.get_meta(sweep_key(entity))).value_or("0"));
+    if (wm != 0 && clock.now().ms - last_sweep < settings.crm_sweep_interval.count()) return;
+    std::set<CrmId> present;
+    cookie.clear();
+    for (int page = 1;; ++page) {
+      CrmRecordPage p = must(crm.sweep_ids(entity, page, cookie));
+      for (const auto& rec : p.records) {
+        present.insert(rec.id);
+        if (in_filter(rec)) continue;
+        auto m = must(cache.mapping_by_crm_id(rec.id));
+        if (!m || m->manually_tracked) continue;
+        ChangeNote note;
+        note.crm = CrmChange::kLeftFilter;
+        note.crm_timestamp = clock.now();
+        if (m->deleted_locally)
+          must(cache.forget_mapping(m->map_id));
+        else if (m->linked)
+          must(cache.note_change(m->map_id, note));
+      }
+      if (!p.more) break;
+      cookie = p.paging_cookie;
+    }
+    for (const auto& m : must(cache.mappings(entity))) {
+      if ((!m.linked && !m.deleted_locally) || present.count(m.crm_id)) continue;
+      note_crm_removed(m.crm_id);
+    }
+    must(cache.set_meta({{pending(sweep_key(entity)), std::to_string(clock.now().ms)}}));
+    crash("prepare.sweep");
   }
 
   void note_crm_upsert(const CrmRecord& rec) {
@@ -263,8 +336,8 @@ struct Engine::Impl {
     if (ev.action == Action::kDelete || ev.action == Action::kUntrack) {
       if (!m) return;
       note.store = ev.action == Action::kDelete ? StoreChange::kDelete
-                   : ev.delete_in_crm          ? StoreChange::kUntrackDeleteInCrm
-                                               : StoreChange::kUntrack;
+                   : ev.delete_in_crm           ? StoreChange::kUntrackDeleteInCrm
+                                                : StoreChange::kUntrack;
       must(cache.note_change(m->map_id, note));
       return;
     }
@@ -306,12 +379,20 @@ struct Engine::Impl {
       must(cache.insert_mapping(fresh, note));
       return;
     }
+    auto pending = must(cache.pending_change_of(m->map_id));
+    auto pending_store = pending ? pending->store_change : StoreChange::kNone;
     if (!item.link.tracked) {
+      // An untrack seen by the scan: keep what the event said (delete in CRM or not).
+      if (pending_store == StoreChange::kUntrack ||
+          pending_store == StoreChange::kUntrackDeleteInCrm ||
+          pending_store == StoreChange::kDelete)
+        return;
       note.store = StoreChange::kUntrack;
       must(cache.note_change(m->map_id, note));
       return;
     }
     if (item.change_key == m->store_change_key) return;  // C5: our own write
+    if (pending_store == StoreChange::kCreate) return;
     if (!m->linked) {
       note.store = StoreChange::kCreate;
       must(cache.note_change(m->map_id, note));
@@ -320,8 +401,6 @@ struct Engine::Impl {
     if (m->original && same_fields(syncable_fields(m->entity, item.item.fields, false),
                                    syncable_fields(m->entity, *m->original, false)))
       return;  // only unmapped fields changed (M4), or nothing
-    auto existing = must(cache.pending_change_of(m->map_id));
-    if (existing && existing->store_change == StoreChange::kCreate) return;
     note.store = StoreChange::kUpdate;
     must(cache.note_change(m->map_id, note));
   }
@@ -349,11 +428,10 @@ struct Engine::Impl {
     }
     if (hold_crm_deletions) {
       report.held_deletions += pending.in_crm;
-      report.notices.push_back("D10: " + std::to_string(pending.in_crm) +
-                               " deletions in CRM held back (over " +
-                               std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " +
-                               std::to_string(linked) +
-                               " synced items); run a sync with --allow-mass-delete to apply them");
+      report.notices.push_back(
+          "D10: " + std::to_string(pending.in_crm) + " deletions in CRM held back (over " +
+          std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " + std::to_string(linked) +
+          " synced items); run a sync with --allow-mass-delete to apply them");
     }
   }
 
@@ -385,7 +463,7 @@ struct Engine::Impl {
           row.store_change == StoreChange::kUntrackDeleteInCrm)
         return;  // the store side's removal decides (step 3)
       Result<void> r = row.crm_change == CrmChange::kUpsert ? apply_crm_upsert(row, m)
-                                                             : apply_crm_removal(row, m);
+                                                            : apply_crm_removal(row, m);
       if (!r.ok()) item_failed(row, r.error());
     });
   }
@@ -395,14 +473,19 @@ struct Engine::Impl {
       if (row.store_change == StoreChange::kNone) return;
       Result<void> r;
       switch (row.store_change) {
-        case StoreChange::kCreate: r = apply_store_create(row, m); break;
+        case StoreChange::kCreate:
+          r = apply_store_create(row, m);
+          break;
         case StoreChange::kUpdate:
           r = m.linked ? apply_store_update(row, m) : apply_store_create(row, m);
           break;
         case StoreChange::kDelete:
         case StoreChange::kUntrack:
-        case StoreChange::kUntrackDeleteInCrm: r = apply_store_removal(row, m, row.store_change); break;
-        case StoreChange::kNone: break;
+        case StoreChange::kUntrackDeleteInCrm:
+          r = apply_store_removal(row, m, row.store_change);
+          break;
+        case StoreChange::kNone:
+          break;
       }
       if (!r.ok()) item_failed(row, r.error());
     });
@@ -413,8 +496,11 @@ struct Engine::Impl {
                            const CrmRecord& rec, const MergeOutcome& out,
                            const std::optional<CrmLink>& link) {
     std::string key = item.change_key;
-    if (!out.to_store.empty() || link) {
-      auto r = store.update(item.entry_id, item.change_key, out.to_store, link);
+    // The item must end up tracked, with the record's id and no pending create (X1).
+    std::optional<CrmLink> set_link = link;
+    if (!set_link && item.link != tracked_link(m)) set_link = tracked_link(m);
+    if (!out.to_store.empty() || set_link) {
+      auto r = store.update(item.entry_id, item.change_key, out.to_store, set_link);
       if (!r.ok()) return r.error().context("store item " + item.entry_id.str());
       key = *r;
       if (!out.to_store.empty()) {
@@ -430,7 +516,8 @@ struct Engine::Impl {
       attrs = std::move(*a);
       if (!attrs.empty()) {
         auto r = crm.update(m.entity, m.crm_id, attrs);
-        if (!r.ok()) return r.error().context(std::string(to_string(m.entity)) + " " + m.crm_id.str());
+        if (!r.ok())
+          return r.error().context(std::string(to_string(m.entity)) + " " + m.crm_id.str());
         ++report.to_crm;
         count(m.entity, "store-to-crm");
         crash("merge.crm-written");
@@ -453,8 +540,10 @@ struct Engine::Impl {
     m.linked = true;
     m.create_pending = false;
     if (rec.owner) m.owner = rec.owner;
-    if (auto s = int_attr(attrs, "statecode")) m.crm_state = s;
-    else if (auto s2 = int_attr(rec.attributes, "statecode")) m.crm_state = s2;
+    if (auto s = int_attr(attrs, "statecode"))
+      m.crm_state = s;
+    else if (auto s2 = int_attr(rec.attributes, "statecode"))
+      m.crm_state = s2;
     return cache.commit_applied(m, row.change_id, conflicts);
   }
 
@@ -470,7 +559,8 @@ struct Engine::Impl {
     if (!row.crm_record) return Error::Internal("change without its CRM record");
     const CrmRecord& rec = *row.crm_record;
     auto conv = crm_to_store(rec.entity, rec.attributes, ctx());
-    if (!conv.ok()) return conv.error().context("CRM " + std::string(to_string(rec.entity)) + " " + rec.id.str());
+    if (!conv.ok())
+      return conv.error().context("CRM " + std::string(to_string(rec.entity)) + " " + rec.id.str());
     if (m.entry_id.empty()) {
       if (m.deleted_locally) return cache.commit_applied(m, row.change_id, {});
       // X1: the store copy may exist already (a crash after the create): look it up first.
@@ -478,7 +568,8 @@ struct Engine::Impl {
       if (!found.ok()) return found.error();
       if (*found) {
         FieldMap base = syncable_fields(rec.entity, *conv, true);
-        MergeInput in{rec.entity, &(*found)->item.fields, (*found)->item.modified, &*conv, rec.modified_on, &base};
+        MergeInput in{rec.entity, &(*found)->item.fields, (*found)->item.modified,
+                      &*conv,     rec.modified_on,        &base};
         return write_merge(row, m, **found, rec, merge_fields(in), std::nullopt);
       }
       NewStoreItem fresh;
@@ -506,8 +597,8 @@ struct Engine::Impl {
       return apply_store_removal(row, m, StoreChange::kDelete);  // deleted meanwhile
     }
     if (!item->link.tracked) return apply_store_removal(row, m, StoreChange::kUntrack);
-    MergeInput in{m.entity, &item->item.fields, item->item.modified, &*conv, rec.modified_on,
-                  m.linked && m.original ? &*m.original : nullptr};
+    MergeInput in{m.entity, &item->item.fields, item->item.modified,
+                  &*conv,   rec.modified_on,    m.linked && m.original ? &*m.original : nullptr};
     return write_merge(row, m, *item, rec, merge_fields(in), std::nullopt);
   }
 
@@ -530,7 +621,9 @@ struct Engine::Impl {
         delete_in_store = start && *start > clock.now();
         break;
       }
-      case CrmEntity::kEmail: delete_in_store = false; break;  // D9
+      case CrmEntity::kEmail:
+        delete_in_store = false;
+        break;  // D9
       default:  // D8: open tasks, phone calls, letters, faxes go
         delete_in_store = m.crm_state.value_or(0) == 0;
         break;
@@ -570,7 +663,8 @@ struct Engine::Impl {
           if (!conv.ok()) return conv.error();
           m.crm_id = rec.id;
           m.create_pending = false;
-          MergeInput in{m.entity, &item.item.fields, item.item.modified, &*conv, rec.modified_on, nullptr};
+          MergeInput in{m.entity, &item.item.fields, item.item.modified,
+                        &*conv,   rec.modified_on,   nullptr};
           report.notices.push_back("E2: contact " + item.entry_id.str() +
                                    " linked to the existing CRM contact " + rec.id.str() +
                                    " with the same e-mail address " + email);
@@ -596,7 +690,8 @@ struct Engine::Impl {
     if (existing.ok()) {  // created by an earlier attempt or another client: link to it
       auto conv = crm_to_store(m.entity, existing->attributes, ctx());
       if (!conv.ok()) return conv.error();
-      MergeInput in{m.entity, &item.item.fields, item.item.modified, &*conv, existing->modified_on, nullptr};
+      MergeInput in{m.entity, &item.item.fields,     item.item.modified,
+                    &*conv,   existing->modified_on, nullptr};
       return write_merge(row, m, item, *existing, merge_fields(in), tracked_link(m));
     }
     if (!existing.error().is(ErrorKind::kNotFound)) return existing.error();
@@ -604,7 +699,8 @@ struct Engine::Impl {
     FieldMap create_fields = item.item.fields;
     auto attrs = store_to_crm(m.entity, create_fields, {}, ctx());
     if (!attrs.ok()) return attrs.error().context("store item " + item.entry_id.str());
-    if (m.entity == CrmEntity::kEmail) attrs->insert_or_assign("directioncode", Value{item.folder == Folder::kSentItems});
+    if (m.entity == CrmEntity::kEmail)
+      attrs->insert_or_assign("directioncode", Value{item.folder == Folder::kSentItems});
     auto created = crm.create(m.entity, m.crm_id, *attrs);
     if (!created.ok() && !created.error().is(ErrorKind::kConflict)) return created.error();
     crash("store-to-crm.created");
@@ -638,7 +734,8 @@ struct Engine::Impl {
     }
     auto conv = crm_to_store(m.entity, rec->attributes, ctx());
     if (!conv.ok()) return conv.error();
-    MergeInput in{m.entity, &item->item.fields, item->item.modified, &*conv, rec->modified_on, m.original ? &*m.original : nullptr};
+    MergeInput in{m.entity, &item->item.fields, item->item.modified,
+                  &*conv,   rec->modified_on,   m.original ? &*m.original : nullptr};
     return write_merge(row, m, *item, *rec, merge_fields(in), std::nullopt);
   }
 
@@ -708,9 +805,11 @@ struct Engine::Impl {
   void post() {
     std::vector<std::pair<std::string, std::optional<std::string>>> values;
     for (CrmEntity e : kAllCrmEntities) {
-      if (auto pending = must(cache.get_meta(token_pending_key(e)))) {
-        values.emplace_back(token_key(e), *pending);
-        values.emplace_back(token_pending_key(e), std::nullopt);
+      for (const std::string& key : {token_key(e), modified_key(e), sweep_key(e)}) {
+        if (auto value = must(cache.get_meta(pending(key)))) {
+          values.emplace_back(key, *value);
+          values.emplace_back(pending(key), std::nullopt);
+        }
       }
     }
     if (auto wm = must(cache.get_meta(std::string(kWatermarkPendingKey)))) {
@@ -753,7 +852,8 @@ struct Engine::Impl {
       }
     }
     me = must(crm.who_am_i()).user_id;
-    if (!cached_user || *cached_user != me.str()) must(cache.set_meta({{std::string(kUserKey), me.str()}}));
+    if (!cached_user || *cached_user != me.str())
+      must(cache.set_meta({{std::string(kUserKey), me.str()}}));
     if (only) return;
     sync_privilege = must(crm.privileges(me)).sync_to_outlook;
     if (!sync_privilege)
@@ -802,9 +902,17 @@ Engine::Engine(Cache& cache, StoreAdapter& store, CrmAdapter& crm, Clock& clock,
     : impl_(std::make_unique<Impl>(cache, store, crm, clock, std::move(settings), crash_points)) {}
 Engine::~Engine() = default;
 
-CycleReport Engine::run_cycle(const CycleOptions& options) { return impl_->run(options); }
-void Engine::on_progress(std::function<void(const Progress&)> sink) { impl_->progress = std::move(sink); }
-const EngineSettings& Engine::settings() const { return impl_->settings; }
-void Engine::set_settings(EngineSettings settings) { impl_->settings = std::move(settings); }
+CycleReport Engine::run_cycle(const CycleOptions& options) {
+  return impl_->run(options);
+}
+void Engine::on_progress(std::function<void(const Progress&)> sink) {
+  impl_->progress = std::move(sink);
+}
+const EngineSettings& Engine::settings() const {
+  return impl_->settings;
+}
+void Engine::set_settings(EngineSettings settings) {
+  impl_->settings = std::move(settings);
+}
 
 }  // namespace crmsync

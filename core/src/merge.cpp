@@ -19,11 +19,12 @@ void put(FieldMap& m, const std::string& f, const Value& v) {
 FieldMap syncable_fields(CrmEntity entity, const FieldMap& store_fields, bool with_crm_only) {
   FieldMap out;
   for (const auto& f : mapping_for(entity).fields) {
-    bool take = f.direction == Direction::kBoth ||
-                (with_crm_only && f.direction == Direction::kCrmToStore);
+    bool take =
+        f.direction == Direction::kBoth || (with_crm_only && f.direction == Direction::kCrmToStore);
     if (!take) continue;
     auto it = store_fields.find(f.store_field);
-    if (it != store_fields.end() && !is_null(it->second)) out.insert_or_assign(it->first, it->second);
+    if (it != store_fields.end() && !is_null(it->second))
+      out.insert_or_assign(it->first, it->second);
   }
   return out;
 }
@@ -38,8 +39,8 @@ MergeOutcome merge_fields(const MergeInput& in) {
     const Value& c = get(*in.crm, name);
     if (f.direction == Direction::kCrmToStore) {
       // The daemon's one-way fields follow CRM whenever CRM's value changed.
-      const bool c_changed = in.original == nullptr ? !equivalent(s, c)
-                                                    : !equivalent(c, get(*in.original, name));
+      const bool c_changed =
+          in.original == nullptr ? !equivalent(s, c) : !equivalent(c, get(*in.original, name));
       if (c_changed && !equivalent(s, c)) out.to_store.insert_or_assign(name, c);
       put(out.merged, name, c_changed ? c : (in.original ? get(*in.original, name) : c));
       continue;

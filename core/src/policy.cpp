@@ -11,7 +11,7 @@ struct Rule {
   Action action;
   Surface surface;
   // Columns: received/sent mail (primary and secondary alike), draft mail, non-mail primary.
-  Phase mail;       // Phase::kNone in a cell = not immediate
+  Phase mail;  // Phase::kNone in a cell = not immediate
   Phase draft;
   Phase non_mail;
   bool mail_now;
@@ -21,16 +21,25 @@ struct Rule {
 
 constexpr std::array<Rule, 9> kTable{{
     // action               surface              mail          draft         non-mail       now?
-    {Action::kTrack, Surface::kInspector, Phase::kSave, Phase::kSend, Phase::kClose, true, true, true},
-    {Action::kUpdate, Surface::kInspector, Phase::kSave, Phase::kSend, Phase::kClose, true, true, true},
-    {Action::kSetRegarding, Surface::kInspector, Phase::kSave, Phase::kSend, Phase::kClose, true, true, true},
-    {Action::kUntrack, Surface::kInspector, Phase::kSave, Phase::kNone, Phase::kClose, true, false, true},
-    {Action::kDelete, Surface::kInspector, Phase::kNone, Phase::kNone, Phase::kNone, false, false, false},
-    {Action::kTrack, Surface::kExplorer, Phase::kNone, Phase::kNone, Phase::kNone, true, false, true},
-    {Action::kSetRegarding, Surface::kExplorer, Phase::kNone, Phase::kNone, Phase::kNone, true, false, true},
-    {Action::kDelete, Surface::kExplorer, Phase::kNone, Phase::kNone, Phase::kNone, false, false, false},
+    {Action::kTrack, Surface::kInspector, Phase::kSave, Phase::kSend, Phase::kClose, true, true,
+     true},
+    {Action::kUpdate, Surface::kInspector, Phase::kSave, Phase::kSend, Phase::kClose, true, true,
+     true},
+    {Action::kSetRegarding, Surface::kInspector, Phase::kSave, Phase::kSend, Phase::kClose, true,
+     true, true},
+    {Action::kUntrack, Surface::kInspector, Phase::kSave, Phase::kNone, Phase::kClose, true, false,
+     true},
+    {Action::kDelete, Surface::kInspector, Phase::kNone, Phase::kNone, Phase::kNone, false, false,
+     false},
+    {Action::kTrack, Surface::kExplorer, Phase::kNone, Phase::kNone, Phase::kNone, true, false,
+     true},
+    {Action::kSetRegarding, Surface::kExplorer, Phase::kNone, Phase::kNone, Phase::kNone, true,
+     false, true},
+    {Action::kDelete, Surface::kExplorer, Phase::kNone, Phase::kNone, Phase::kNone, false, false,
+     false},
     // Sending a draft is the "on send" of the draft column.
-    {Action::kSend, Surface::kInspector, Phase::kSend, Phase::kSend, Phase::kNone, true, true, false},
+    {Action::kSend, Surface::kInspector, Phase::kSend, Phase::kSend, Phase::kNone, true, true,
+     false},
 }};
 
 bool phase_matches(Phase wanted, Phase got) {
@@ -44,10 +53,14 @@ bool phase_matches(Phase wanted, Phase got) {
 
 std::string_view to_string(Role r) {
   switch (r) {
-    case Role::kPrimary: return "primary";
-    case Role::kSecondary: return "secondary";
-    case Role::kRoaming: return "roaming";
-    case Role::kDelegate: return "delegate";
+    case Role::kPrimary:
+      return "primary";
+    case Role::kSecondary:
+      return "secondary";
+    case Role::kRoaming:
+      return "roaming";
+    case Role::kDelegate:
+      return "delegate";
   }
   return "?";
 }
@@ -61,10 +74,14 @@ Result<Role> parse_role(std::string_view s) {
 
 std::string_view to_string(Timing t) {
   switch (t) {
-    case Timing::kNow: return "now";
-    case Timing::kNextSync: return "next-sync";
-    case Timing::kHandToPrimary: return "hand-to-primary";
-    case Timing::kNever: return "never";
+    case Timing::kNow:
+      return "now";
+    case Timing::kNextSync:
+      return "next-sync";
+    case Timing::kHandToPrimary:
+      return "hand-to-primary";
+    case Timing::kNever:
+      return "never";
   }
   return "?";
 }
@@ -90,9 +107,18 @@ Timing immediate_sync(const StoreEvent& event, ItemClass item, Role role) {
     bool now;
     Phase wanted;
     switch (item) {
-      case ItemClass::kMail: now = r.mail_now; wanted = r.mail; break;
-      case ItemClass::kDraftMail: now = r.draft_now; wanted = r.draft; break;
-      case ItemClass::kNonMail: now = r.non_mail_now; wanted = r.non_mail; break;
+      case ItemClass::kMail:
+        now = r.mail_now;
+        wanted = r.mail;
+        break;
+      case ItemClass::kDraftMail:
+        now = r.draft_now;
+        wanted = r.draft;
+        break;
+      case ItemClass::kNonMail:
+        now = r.non_mail_now;
+        wanted = r.non_mail;
+        break;
     }
     if (!now) return Timing::kNextSync;
     return phase_matches(wanted, event.phase) ? Timing::kNow : Timing::kNextSync;

@@ -93,14 +93,15 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
   Database d(db);
   sqlite3_busy_timeout(db, 5000);
   sqlite3_extended_result_codes(db, 1);
-  // WAL: readers never block the writer and a crash loses no committed transaction.
-  // synchronous=NORMAL is durable against process crashes (our model) in WAL mode.
-  for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
-    auto r = d.exec(pragma);
-    if (!r.ok()) return r.error().context(path);
-  }
+  auto r = d.exec("PRAGMA foreign_keys=ON");
+  if (!r.ok()) return r.error().context(path);
   return d;
+}
+
+Result<void> Database::use_wal() {
+  // synchronous=NORMAL is durable against process crashes (our model) in WAL mode.
+  CRMSYNC_TRY(exec("PRAGMA journal_mode=WAL"));
+  return exec("PRAGMA synchronous=NORMAL");
 }
 
 Database::Database(Database&& o) noexcept

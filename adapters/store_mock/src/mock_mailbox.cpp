@@ -1,7 +1,6 @@
 #include "crmsync/store_mock/mock_mailbox.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -545,27 +544,9 @@ Result<void> migrate(Database& db) {
 }  // namespace
 
 Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, Clock& clock) {
-  // Opening turns on WAL, which rewrites the header of a rollback-journal file: check the
-  // version in the header first (offset 60, big-endian), so a newer file stays untouched.
-  if (std::ifstream f(path, std::ios::binary); f) {
-    char header[100];
-    if (f.read(header, sizeof header)) {
-      if (std::string_view(header, 16) != std::string_view("SQLite format 3\0", 16))
-        return Error::Corrupt("mock mailbox " + path + ": not an SQLite database");
-      std::uint32_t v = 0;
-      for (int i = 60; i < 64; ++i) v = (v << 8) | static_cast<unsigned char>(header[i]);
-      if (v > static_cast<std::uint32_t>(MockMailbox::kSchemaVersion))
-        return Error::Corrupt("mock mailbox " + path + ": schema version " + std::to_string(v) +
-                              " is newer than this build knows (" +
-                              std::to_string(MockMailbox::kSchemaVersion) + ")");
-    } else if (f.gcount() != 0) {
-      return Error::Corrupt("mock mailbox " + path + ": not an SQLite database");
-    }
-  }
-  // WAL, synchronous=NORMAL (a killed process loses no committed transaction), busy timeout.
   auto db = Database::open(path);
   if (!db) return db.error().context("mock mailbox " + path);
-  auto version = db->user_version();  // authoritative: the header may lag behind the WAL
+  auto version = db->user_version();
   if (!version) return version.error().context("mock mailbox " + path);
   if (*version > MockMailbox::kSchemaVersion)
     return Error::Corrupt("mock mailbox " + path + ": schema version " + std::to_string(*version) +
@@ -577,6 +558,15 @@ Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, 
     if (*app != kApplicationId)
       return Error::Corrupt("mock mailbox " + path + ": not a mock mailbox (application_id)");
   }
+  if (*version == 0) {
+    auto objects = query_int(*db, "SELECT count(*) FROM sqlite_master");
+    if (!objects) return objects.error().context("mock mailbox " + path);
+    if (*objects != 0)
+      return Error::Corrupt("mock mailbox " + path +
+                            ": not a mock mailbox (a different SQLite database)");
+  }
+  // Ours (or new): only now may the file be written.
+  if (auto r = db->use_wal(); !r) return r.error().context("mock mailbox " + path);
   if (*version < MockMailbox::kSchemaVersion) {
     if (auto r = migrate(*db); !r) return r.error().context("mock mailbox " + path);
   }

@@ -48,7 +48,7 @@ struct Mapping {
   UtcTime verified_time;             // when reconciliation last saw the store item (S3)
   std::optional<FieldMap> original;  // store-side field values as last synced (C2)
   std::string store_change_key;      // the change key of the daemon's last store write (C5)
-  std::optional<CrmId> owner;     // the record's owner as last seen (D4, D6)
+  std::optional<CrmId> owner;        // the record's owner as last seen (D4, D6)
   std::optional<std::int64_t> crm_state;  // the record's statecode as last seen (D3, D4, D8)
 };
 

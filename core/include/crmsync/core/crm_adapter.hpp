@@ -39,6 +39,14 @@ struct CrmChangePage {
   std::string data_version;  // the token to store once every page was applied
 };
 
+// One page of a RetrieveMultiple query.
+struct CrmRecordPage {
+  std::vector<CrmRecord> records;
+  bool more = false;
+  std::string paging_cookie;  // opaque; pass back with the next page number
+  int page_number = 1;
+};
+
 // One request of a batch (ExecuteMultiple) and its outcome.
 struct CrmOperation {
   enum class Type { kCreate, kUpdate, kDelete, kSetState };
@@ -70,6 +78,17 @@ class CrmAdapter {
   virtual Result<CrmChangePage> changes_since(CrmEntity entity, const std::string& data_version,
                                               int page_number,
                                               const std::string& paging_cookie) = 0;
+  // Capability (STYLE.md 5): whether changes_since works for `entity`. Change tracking is
+  // a per-entity switch on Dynamics 2016 and later; without it the engine falls back to
+  // modified_since and the id sweep (SPEC R3). An adapter may learn it from the server.
+  virtual bool supports_change_tracking(CrmEntity entity) = 0;
+  // Records of `entity` with modifiedon >= `since`, oldest first, one page at a time (R3).
+  virtual Result<CrmRecordPage> modified_since(CrmEntity entity, UtcTime since, int page_number,
+                                               const std::string& paging_cookie) = 0;
+  // Every record of `entity` with only its id, owner and parties: the sweep that finds
+  // deletions and records that left the filter where change tracking is off (R3).
+  virtual Result<CrmRecordPage> sweep_ids(CrmEntity entity, int page_number,
+                                          const std::string& paging_cookie) = 0;
   // The record with the given columns (empty = the mapping's columns), or kNotFound.
   virtual Result<CrmRecord> retrieve(CrmEntity entity, const CrmId& id) = 0;
   // Creates a record with a client-chosen id (SPEC X1). kConflict if the id exists.

@@ -28,9 +28,10 @@ struct EngineSettings {
   std::size_t reconcile_batch = 50;    // S3
   double mass_delete_ratio = 0.5;      // D10
   std::int64_t mass_delete_min = 20;   // D10
-  std::chrono::milliseconds scan_margin{std::chrono::minutes(2)};  // S2
-  std::size_t page_size = 500;         // rows of the change table handled per batch
-  const TimeZone* zone = nullptr;      // task dates; UTC when null
+  std::chrono::milliseconds scan_margin{std::chrono::minutes(2)};        // S2
+  std::chrono::milliseconds crm_sweep_interval{std::chrono::hours(24)};  // R3
+  std::size_t page_size = 500;     // rows of the change table handled per batch
+  const TimeZone* zone = nullptr;  // task dates; UTC when null
 
   bool entity_enabled(CrmEntity e) const {
     auto it = entities.find(e);
@@ -61,18 +62,18 @@ struct CycleOptions {
 
 enum class CycleResult {
   kOk,
-  kItemErrors,       // finished; some items failed and stay pending (E1)
-  kMassDeleteHeld,   // finished; deletions held back by the guard (D10)
-  kFailed,           // stopped: the store or the CRM is unreachable or refused (E3)
+  kItemErrors,      // finished; some items failed and stay pending (E1)
+  kMassDeleteHeld,  // finished; deletions held back by the guard (D10)
+  kFailed,          // stopped: the store or the CRM is unreachable or refused (E3)
 };
 std::string_view to_string(CycleResult r);
 
 struct CycleReport {
   CycleResult result = CycleResult::kOk;
-  std::optional<Error> failure;              // why the cycle stopped (kFailed)
-  std::vector<std::string> notices;          // G5, E2, D10 ...
-  std::int64_t to_store = 0;                 // items written to the store
-  std::int64_t to_crm = 0;                   // records written to CRM
+  std::optional<Error> failure;      // why the cycle stopped (kFailed)
+  std::vector<std::string> notices;  // G5, E2, D10 ...
+  std::int64_t to_store = 0;         // items written to the store
+  std::int64_t to_crm = 0;           // records written to CRM
   std::int64_t deleted_in_store = 0;
   std::int64_t deleted_in_crm = 0;
   std::int64_t unlinked = 0;
@@ -86,8 +87,8 @@ struct CycleReport {
 
 class Engine {
  public:
-  Engine(Cache& cache, StoreAdapter& store, CrmAdapter& crm, Clock& clock,
-         EngineSettings settings, CrashPoints* crash_points = nullptr);
+  Engine(Cache& cache, StoreAdapter& store, CrmAdapter& crm, Clock& clock, EngineSettings settings,
+         CrashPoints* crash_points = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

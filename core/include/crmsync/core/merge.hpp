@@ -28,9 +28,9 @@ FieldMap syncable_fields(CrmEntity entity, const FieldMap& store_fields, bool wi
 
 struct MergeInput {
   CrmEntity entity = CrmEntity::kContact;
-  const FieldMap* store = nullptr;     // the store item's fields now
+  const FieldMap* store = nullptr;  // the store item's fields now
   UtcTime store_modified;
-  const FieldMap* crm = nullptr;       // the CRM record converted to store fields (crm_to_store)
+  const FieldMap* crm = nullptr;  // the CRM record converted to store fields (crm_to_store)
   UtcTime crm_modified;
   const FieldMap* original = nullptr;  // the last synced state; null = empty base (SPEC E2)
 };

@@ -11,10 +11,10 @@ Result<Role> parse_role(std::string_view s);
 
 // What a client does with one store event.
 enum class Timing {
-  kNow,          // replicate at once (an immediate sync of this item)
-  kNextSync,     // wait for the next manual or periodic sync
-  kHandToPrimary,// a secondary's non-e-mail change: queue it for the primary (T5)
-  kNever,        // not this client's business (a delegate's non-e-mail items, P4; drafts, T3)
+  kNow,            // replicate at once (an immediate sync of this item)
+  kNextSync,       // wait for the next manual or periodic sync
+  kHandToPrimary,  // a secondary's non-e-mail change: queue it for the primary (T5)
+  kNever,          // not this client's business (a delegate's non-e-mail items, P4; drafts, T3)
 };
 std::string_view to_string(Timing t);
 

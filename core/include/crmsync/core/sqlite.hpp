@@ -50,8 +50,12 @@ class Statement {
 class Database {
  public:
   enum class Mode { kReadWriteCreate, kReadWrite };
-  // Opens with WAL, foreign keys and a busy timeout (several processes may share a file).
+  // Opens with foreign keys and a busy timeout (several processes may share a file). Nothing
+  // is written yet, so the caller can check the schema version of a file it must not touch.
   static Result<Database> open(const std::string& path, Mode mode = Mode::kReadWriteCreate);
+  // WAL (readers never block the writer; a killed process loses no committed transaction)
+  // with synchronous=NORMAL. Writes the file header: call it once the file is known to be ours.
+  Result<void> use_wal();
 
   Database(Database&&) noexcept;
   Database& operator=(Database&&) noexcept;

@@ -120,6 +120,8 @@ class [[nodiscard]] Result<void> {
   Result(Error error) : error_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return !error_.has_value(); }
   explicit operator bool() const { return ok(); }
+  // Asserts success, like Result<T>::value().
+  void value() const { assert(ok()); }
   const Error& error() const {
     assert(!ok());
     return *error_;
