@@ -341,6 +341,7 @@ class SoapCrmAdapter final : public CrmAdapter {
     req.body = envelope;
     http::SendInfo info;
     auto res = transport_->send(req, &info);
+    if (info.resent_after_write) reply_lost = true;
     if (!res.ok()) {
       if (info.request_written) reply_lost = true;
       return res.error();

@@ -85,6 +85,9 @@ Error error_from_fault(const soap::Fault& fault) {
       return Error::Conflict(described);
     case kObjectDoesNotExist:
       return Error::NotFound(described);
+    case kExpiredVersionStamp:
+      // The change-tracking token is too old (or not this org's): re-read everything.
+      return Error::Conflict("change tracking token expired; a full sync is needed: " + described);
     case -2147204784:    // 0x80044150 SQL timeout
     case -2147180286:    // 0x80048402 SQL error (deadlock)
     case -2147015902:    // service protection: number of requests

@@ -1,7 +1,10 @@
 // The synchronous client on top of Beast's async operations: each stage (resolve, connect,
 // TLS handshake, write, read) runs the io_context for at most its deadline, then cancels.
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
 #include <openssl/x509v3.h>
+#include <cerrno>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -28,6 +31,15 @@ bool is_ip_literal(const std::string& host) {
   error_code ec;
   asio::ip::make_address(host, ec);
   return !ec;
+}
+
+// An idle kept-alive connection the peer has closed (EOF or reset pending) is not reused.
+bool still_open(tcp::socket& s) {
+  char byte;
+  ssize_t n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return false;                                   // orderly close
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;  // nothing pending
+  return true;  // unexpected bytes; the parser will complain if they are garbage
 }
 
 struct Connection {
@@ -251,7 +263,8 @@ Result<Response> Client::send(const Request& request, SendInfo* info_out) {
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<Connection> conn;
     bool reused = false;
-    if (impl_->idle && impl_->idle->origin == origin && impl_->idle->lowest().is_open()) {
+    if (impl_->idle && impl_->idle->origin == origin && impl_->idle->lowest().is_open() &&
+        still_open(impl_->idle->lowest())) {
       conn = std::move(impl_->idle);
       reused = true;
     } else {
@@ -264,7 +277,9 @@ Result<Response> Client::send(const Request& request, SendInfo* info_out) {
     bool got_bytes = false;
     SendInfo attempt_info;
     auto res = impl_->exchange(*conn, req, attempt_info, got_bytes);
+    const bool resent = info.request_written || info.resent_after_write;
     info = attempt_info;
+    info.resent_after_write = resent && attempt > 0;
     if (res.ok()) {
       if (conn->lowest().is_open()) impl_->idle = std::move(conn);
       return res;

@@ -1,7 +1,9 @@
 // The SOAP CrmAdapter against scripted replies and small local servers: headers, retries
 // and Retry-After, fault mapping, idempotent creates, batches, OAuth, secrets.
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
+#include <mutex>
 
 #include "codec.hpp"
 #include "crmsync/crm_soap/transport.hpp"
@@ -187,6 +189,10 @@ TEST_CASE("fault codes map to error kinds", "[adapter][errors]") {
       {fault(-2147220969, "task With Id = x Does Not Exist"), ErrorKind::kNotFound,
        "Does Not Exist"},
       {fault(-2147220937, "Cannot insert duplicate key"), ErrorKind::kConflict, "duplicate"},
+      {fault(-2147204270, "Version stamp associated with the client has expired"),
+       ErrorKind::kConflict, "full sync"},
+      {fault(-2147220960, "Principal user is missing prvDeleteActivity privilege"),
+       ErrorKind::kPermission, "prvDeleteActivity"},
       {fault(-2147204303, "A validation error occurred. The length of the 'subject' attribute"),
        ErrorKind::kInvalid, "length of the 'subject'"},
       {fault(-2147217149, "'task' entity doesn't contain attribute with Name = 'bogus'"),
@@ -494,4 +500,111 @@ TEST_CASE("a CRM that never answers: kTransient within the deadline", "[adapter]
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().is(ErrorKind::kTransient));
   CHECK(took < 3s);
+}
+
+TEST_CASE("hostile replies through the adapter: kInvalid, not retried", "[adapter][hostile]") {
+  std::string deep;
+  for (int i = 0; i < 1000; ++i) deep += "<x>";
+  for (int i = 0; i < 1000; ++i) deep += "</x>";
+  const std::string bad_option =
+      entity_reply("task", kId.str(),
+                   kv("prioritycode",
+                      R"(<b:value i:type="a:OptionSetValue"><a:Value>urgent</a:Value></b:value>)"));
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"malformed", std::string(kEnvOpen) + "<ExecuteResponse>"},
+      {"DOCTYPE",
+       R"(<!DOCTYPE s [<!ENTITY x "y">]><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>)"},
+      {"deep nesting", deep},
+      {"invalid UTF-8", std::string(kEnvOpen) + "\xFF\xFE" + kEnvClose},
+      {"non-numeric OptionSetValue", bad_option},
+      {"wrong body", std::string(kEnvOpen) + "<Unexpected/>" + kEnvClose},
+  };
+  for (const auto& [name, body] : cases) {
+    INFO(name);
+    Fixture f(4);
+    f.reply(ok(body));
+    auto r = f.adapter->retrieve(CrmEntity::kTask, kId);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is(ErrorKind::kInvalid));
+    CHECK(f.state->requests.size() == 1);  // final: not retried
+  }
+}
+
+TEST_CASE("an oversized reply is kInvalid", "[adapter][hostile]") {
+  crmtest::TestServer server([](const auto&) {
+    crmtest::ServerReply r;
+    r.body = std::string(kEnvOpen) + "<x>" + std::string(200'000, 'a') + "</x>" + kEnvClose;
+    return r;
+  });
+  FakeClock clock;
+  SoapCrmConfig config;
+  config.base_url = "http://127.0.0.1:" + std::to_string(server.port());
+  config.max_response_bytes = 50'000;
+  auto adapter = make_soap_crm_adapter(config, clock);
+  auto r = adapter->who_am_i();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().is(ErrorKind::kInvalid));
+  CHECK(server.requests() == 1);
+}
+
+TEST_CASE("bearer token from an environment variable", "[adapter][auth]") {
+  auto state = std::make_shared<crmtest::FakeState>();
+  state->replies.push_back(ok(response("Delete")));
+  FakeClock clock;
+  SoapCrmConfig config;
+  config.base_url = "https://crm.example.org";
+  config.auth.type = SoapCrmAuth::Type::kBearerEnv;
+  config.auth.token_env = "CRMSYNC_TEST_CRM_TOKEN";
+  ::setenv("CRMSYNC_TEST_CRM_TOKEN", "env-token-42", 1);
+  auto adapter =
+      make_soap_crm_adapter(config, clock, std::make_unique<crmtest::FakeTransport>(state));
+  REQUIRE(adapter->remove(CrmEntity::kTask, kId).ok());
+  bool found = false;
+  for (const auto& [k, v] : state->requests.at(0).headers)
+    if (k == "Authorization") found = v == "Bearer env-token-42";
+  CHECK(found);
+  ::unsetenv("CRMSYNC_TEST_CRM_TOKEN");
+  auto r = adapter->remove(CrmEntity::kTask, kId);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().is(ErrorKind::kPermission));
+}
+
+TEST_CASE("OAuth: a token the CRM refuses is fetched again once", "[adapter][auth][oauth]") {
+  std::mutex mu;
+  int token_requests = 0;
+  int crm_requests = 0;
+  crmtest::TestServer server([&](const crmtest::ServerRequest& r) {
+    std::lock_guard lock(mu);
+    crmtest::ServerReply reply;
+    if (r.target == "/token") {
+      ++token_requests;
+      reply.content_type = "application/json";
+      reply.body =
+          R"({"access_token":"tok-)" + std::to_string(token_requests) + R"(","expires_in":"3600"})";
+      return reply;
+    }
+    ++crm_requests;
+    if (r.header("Authorization") == "Bearer tok-1") {
+      reply.status = 401;
+      reply.body = "";
+      return reply;
+    }
+    reply.body = response("Delete");
+    return reply;
+  });
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  FakeClock clock;
+  SoapCrmConfig config;
+  config.base_url = base;
+  config.auth.type = SoapCrmAuth::Type::kClientCredentials;
+  config.auth.token_endpoint = base + "/token";
+  config.auth.client_id = "app";
+  config.auth.client_secret = "app-secret";
+  config.auth.resource = "https://org.crm.dynamics.com/";
+  config.max_attempts = 1;
+  auto adapter = make_soap_crm_adapter(config, clock);
+  REQUIRE(adapter->remove(CrmEntity::kTask, kId).ok());
+  std::lock_guard lock(mu);
+  CHECK(token_requests == 2);
+  CHECK(crm_requests == 2);
 }

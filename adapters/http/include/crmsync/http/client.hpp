@@ -61,6 +61,10 @@ struct SendInfo {
   // The whole request reached the socket: the server may have acted on it even when
   // no reply came back.
   bool request_written = false;
+  // The client sent the request twice: a reused keep-alive connection took the whole
+  // request and closed without a reply byte, so it was resent on a fresh connection. The
+  // server may therefore have acted on it before the reply that came back.
+  bool resent_after_write = false;
 };
 
 // The seam adapters talk through, so tests can substitute a fake.
