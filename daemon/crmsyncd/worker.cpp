@@ -18,7 +18,8 @@ constexpr std::size_t kMaxEvents = 500;
 constexpr std::size_t kListLimit = 200;
 
 // Thrown from a crash point when a stop was requested: every crash point follows a commit,
-// so the step done so far is persisted and the next start resumes there (SPEC C3).
+// so the step done so far is persisted and the next start resumes there (SPEC C3). The
+// engine has no cancellation hook of its own; its CrashPoints seam serves as one.
 struct StopRequested {};
 
 std::string json_string(const std::string& s) {
