@@ -341,7 +341,7 @@ RequestWriter retrieve_multiple_request(const Query& q) {
         w.leaf("a:AttributeName", c.attribute);
         w.leaf("a:Operator", c.op);
         w.open("a:Values");
-        for (const auto& v : c.string_values) write_typed(w, "f:anyType", "d:string", v);
+        for (const auto& v : c.values) write_typed(w, "f:anyType", c.value_type, v);
         w.close();
         w.close();
       }
@@ -352,7 +352,14 @@ RequestWriter retrieve_multiple_request(const Query& q) {
       w.leaf("a:Distinct", "false");
       w.leaf("a:EntityName", q.entity);
       w.open("a:LinkEntities").close();
-      w.open("a:Orders").close();
+      w.open("a:Orders");
+      for (const auto& attribute : q.order_ascending) {
+        w.open("a:OrderExpression");
+        w.leaf("a:AttributeName", attribute);
+        w.leaf("a:OrderType", "Ascending");
+        w.close();
+      }
+      w.close();
       write_paging(w, "a:PageInfo", false, q.page_size, q.page_number, q.paging_cookie);
       w.leaf("a:NoLock", "false");
       w.close().close();

@@ -50,13 +50,15 @@ RequestWriter retrieve_user_privileges_request(const CrmId& user);
 struct Condition {
   std::string attribute;
   std::string op = "Equal";
-  std::vector<std::string> string_values;
+  std::vector<std::string> values;
+  std::string value_type = "d:string";  // the i:type of each value (d:dateTime, ...)
 };
 struct Query {
   std::string entity;
   std::vector<std::string> columns;
   std::vector<Condition> conditions;
-  std::string filter_operator = "And";  // And | Or
+  std::string filter_operator = "And";       // And | Or
+  std::vector<std::string> order_ascending;  // attributes to sort by, in order
   int page_size = 500;
   int page_number = 1;
   std::string paging_cookie;  // "" = none

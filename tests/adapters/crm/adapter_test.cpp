@@ -608,3 +608,83 @@ TEST_CASE("OAuth: a token the CRM refuses is fetched again once", "[adapter][aut
   CHECK(token_requests == 2);
   CHECK(crm_requests == 2);
 }
+
+TEST_CASE("supports_change_tracking probes once; a fault means no", "[adapter][tracking]") {
+  Fixture f;
+  f.reply(fault(-2147220989, "The request RetrieveEntityChanges is not supported"));
+  CHECK_FALSE(f.adapter->supports_change_tracking(CrmEntity::kFax));
+  CHECK_FALSE(f.adapter->supports_change_tracking(CrmEntity::kFax));
+  CHECK(f.state->requests.size() == 1);
+  CHECK(f.request_name(0) == "RetrieveEntityChanges");
+  CHECK_THAT(f.state->requests[0].body, Catch::Contains("<a:Count>1</a:Count>"));
+  // A transient failure is not remembered.
+  Fixture g(1);
+  g.reply(Scripted{503, {}, "", std::nullopt, true});
+  CHECK(g.adapter->supports_change_tracking(CrmEntity::kTask));
+  g.reply(ok(response(
+      "RetrieveEntityChanges",
+      kv("EntityChanges",
+         R"(<b:value i:type="c:BusinessEntityChanges" xmlns:c="http://schemas.microsoft.com/xrm/7.1/Contracts"><c:Changes/><c:DataToken>t</c:DataToken><c:MoreRecords>false</c:MoreRecords></b:value>)"))));
+  CHECK(g.adapter->supports_change_tracking(CrmEntity::kTask));
+  CHECK(g.state->requests.size() == 2);
+}
+
+TEST_CASE("modified_since and sweep_ids: query shape", "[adapter][tracking]") {
+  Fixture f;
+  const std::string empty_page =
+      ok(response(
+             "RetrieveMultiple",
+             kv("EntityCollection",
+                R"(<b:value i:type="a:EntityCollection"><a:Entities/><a:MoreRecords>false</a:MoreRecords></b:value>)")))
+          .body;
+  f.reply(ok(empty_page));
+  auto p = f.adapter->modified_since(
+      CrmEntity::kTask, UtcTime::parse("2025-03-01T08:00:00.750Z").value(), 2, "<cookie/>");
+  REQUIRE(p.ok());
+  CHECK(p->page_number == 2);
+  const auto& body = f.state->requests.at(0).body;
+  CHECK_THAT(
+      body,
+      Catch::Contains(
+          "<a:AttributeName>modifiedon</a:AttributeName><a:Operator>GreaterEqual</a:Operator>"));
+  CHECK_THAT(body, Catch::Contains("i:type=\"d:dateTime\">2025-03-01T08:00:00Z<"));
+  CHECK_THAT(body, Catch::Contains("<a:OrderExpression><a:AttributeName>modifiedon</"
+                                   "a:AttributeName><a:OrderType>Ascending</a:OrderType>"));
+  CHECK_THAT(body,
+             Catch::Contains(
+                 "<a:PageNumber>2</a:PageNumber><a:PagingCookie>&lt;cookie/&gt;</a:PagingCookie>"));
+  // A watermark before 1970 (the engine's "everything") sends no condition.
+  f.reply(ok(empty_page));
+  REQUIRE(f.adapter->modified_since(CrmEntity::kTask, UtcTime{-1'000'000'000'000'000}, 1, "").ok());
+  CHECK_THAT(f.state->requests.at(1).body, !Catch::Contains("GreaterEqual"));
+  f.reply(ok(empty_page));
+  REQUIRE(f.adapter->sweep_ids(CrmEntity::kAppointment, 1, "").ok());
+  const auto& sweep = f.state->requests.at(2).body;
+  CHECK_THAT(sweep, Catch::Contains("<f:string>activityid</f:string><f:string>ownerid</f:string>"));
+  CHECK_THAT(sweep, Catch::Contains("<f:string>requiredattendees</f:string>"));
+  CHECK_THAT(sweep, !Catch::Contains("<f:string>subject</f:string>"));
+}
+
+TEST_CASE("execute_batch whose reply was lost: created items count as done (SPEC X1)",
+          "[adapter][batch][create]") {
+  Fixture f;
+  const CrmId a = CrmId::generate();
+  std::vector<CrmOperation> ops(2);
+  ops[0] = {CrmOperation::Type::kCreate, CrmEntity::kTask, a, {{"subject", std::string("A")}}};
+  ops[1] = {CrmOperation::Type::kDelete, CrmEntity::kTask, kId, {}};
+  f.reply(lost());
+  f.reply(ok(response(
+      "ExecuteMultiple",
+      kv("IsFaulted",
+         R"(<b:value i:type="d:boolean" xmlns:d="http://www.w3.org/2001/XMLSchema">true</b:value>)") +
+          kv("Responses",
+             R"(<b:value i:type="g:OrganizationResponseCollection" xmlns:g="http://schemas.microsoft.com/xrm/2012/Contracts"><g:ExecuteMultipleResponseItem><g:Fault><a:ErrorCode>-2147220937</a:ErrorCode><a:Message>Cannot insert duplicate key</a:Message></g:Fault><g:RequestIndex>0</g:RequestIndex></g:ExecuteMultipleResponseItem><g:ExecuteMultipleResponseItem><g:Fault><a:ErrorCode>-2147220969</a:ErrorCode><a:Message>task Does Not Exist</a:Message></g:Fault><g:RequestIndex>1</g:RequestIndex></g:ExecuteMultipleResponseItem></b:value>)"))));
+  f.reply(ok(entity_reply("task", a.str(), "")));
+  auto r = f.adapter->execute_batch(ops);
+  REQUIRE(r.ok());
+  CHECK((*r)[0].ok());
+  REQUIRE_FALSE((*r)[1].ok());
+  CHECK((*r)[1].error().is(ErrorKind::kNotFound));  // the delete's result stands as is
+  REQUIRE(f.state->requests.size() == 3);
+  CHECK(f.request_name(2) == "Retrieve");
+}

@@ -95,12 +95,22 @@ TEST_CASE("RetrieveMultiple QueryExpression envelopes validate (Or filter, page 
   for (const char* a : {"emailaddress1", "emailaddress2", "emailaddress3"})
     q.conditions.push_back({a, "Equal", {"jane@example.com"}});
   q.filter_operator = "Or";
+  q.order_ascending = {"modifiedon", "contactid"};
   q.page_number = 2;
   q.paging_cookie = R"(<cookie page="1"><contactid last="{7C4D}" /></cookie>)";
   std::string xml = execute_envelope(retrieve_multiple_request(q));
   CHECK_THAT(xml, Catch::Contains("<a:FilterOperator>Or</a:FilterOperator>"));
   CHECK_THAT(xml, Catch::Contains("&lt;cookie page=&quot;1&quot;&gt;"));
   validate(xml);
+  Query since;
+  since.entity = "task";
+  since.columns = {"subject", "modifiedon"};
+  since.conditions = {{"modifiedon", "GreaterEqual", {"2025-01-01T00:00:00Z"}, "d:dateTime"}};
+  since.order_ascending = {"modifiedon", "activityid"};
+  std::string since_xml = execute_envelope(retrieve_multiple_request(since));
+  CHECK_THAT(since_xml,
+             Catch::Contains("<f:anyType i:type=\"d:dateTime\">2025-01-01T00:00:00Z</f:anyType>"));
+  validate(since_xml);
 }
 
 TEST_CASE("ExecuteMultiple envelope validates", "[codec][xsd]") {

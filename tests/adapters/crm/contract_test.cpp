@@ -320,6 +320,58 @@ TEST_CASE("contract: an unknown data version is kConflict (full sync needed)",
   CHECK_THAT(p.error().message(), Catch::Contains("full sync"));
 }
 
+TEST_CASE("contract: without change tracking: modified_since and sweep_ids",
+          "[contract][emulator]") {
+  Env env(2);
+  CHECK(env.crm->supports_change_tracking(CrmEntity::kTask));
+  std::vector<CrmId> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(CrmId::generate());
+    REQUIRE(
+        env.crm->create(CrmEntity::kTask, ids.back(), {{"subject", "T" + std::to_string(i)}}).ok());
+  }
+  auto collect = [&](auto fetch) {
+    std::vector<CrmRecord> out;
+    std::string cookie;
+    for (int page = 1; page < 20; ++page) {
+      auto p = fetch(page, cookie);
+      INFO((p.ok() ? "" : p.error().describe()));
+      REQUIRE(p.ok());
+      for (auto& r : p->records) out.push_back(std::move(r));
+      if (!p->more) break;
+      cookie = p->paging_cookie;
+    }
+    return out;
+  };
+  auto all = collect([&](int page, const std::string& cookie) {
+    return env.crm->modified_since(CrmEntity::kTask, UtcTime{0}, page, cookie);
+  });
+  REQUIRE(all.size() == 3);
+  for (std::size_t i = 1; i < all.size(); ++i) CHECK(all[i - 1].modified_on <= all[i].modified_on);
+  CHECK(text(all[0], "subject").rfind("T", 0) == 0);
+  // Only what changed at or after the newest timestamp comes back.
+  REQUIRE(env.crm->update(CrmEntity::kTask, ids[0], {{"subject", std::string("changed")}}).ok());
+  auto rec = env.crm->retrieve(CrmEntity::kTask, ids[0]);
+  REQUIRE(rec.ok());
+  auto recent = collect([&](int page, const std::string& cookie) {
+    return env.crm->modified_since(CrmEntity::kTask, rec->modified_on, page, cookie);
+  });
+  std::set<std::string> recent_ids;
+  for (const auto& r : recent) recent_ids.insert(r.id.str());
+  CHECK(recent_ids.count(ids[0].str()) == 1);
+  REQUIRE(env.crm->remove(CrmEntity::kTask, ids[1]).ok());
+  auto swept = collect([&](int page, const std::string& cookie) {
+    return env.crm->sweep_ids(CrmEntity::kTask, page, cookie);
+  });
+  std::set<std::string> present;
+  for (const auto& r : swept) {
+    present.insert(r.id.str());
+    CHECK(r.owner.has_value());
+    CHECK(r.attributes.count("subject") == 0);
+  }
+  CHECK(present == std::set<std::string>{ids[0].str(), ids[2].str()});
+}
+
 TEST_CASE("contract: execute_batch, one result per operation", "[contract][emulator]") {
   Env env;
   const CrmId a = CrmId::generate(), b = CrmId::generate(), missing = CrmId::generate();

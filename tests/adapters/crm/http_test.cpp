@@ -1,4 +1,5 @@
 // The HTTP client against local servers: plain, TLS with a private CA, deadlines, caps.
+#include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 
@@ -166,4 +167,26 @@ TEST_CASE("HTTPS with a private CA: verified, and refused when untrusted or mism
     REQUIRE_FALSE(res.ok());
     CHECK(res.error().is(ErrorKind::kInvalid));
   }
+}
+
+TEST_CASE("a TLS handshake that never completes: kTransient within the deadline",
+          "[http][deadline][tls]") {
+  // A listening socket that never accepts: the kernel completes the TCP handshake, nobody
+  // speaks TLS.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  ClientOptions opt;
+  opt.connect_timeout = 300ms;
+  Client client(opt);
+  auto start = std::chrono::steady_clock::now();
+  auto res =
+      client.send({"GET",
+                   "https://localhost:" + std::to_string(acceptor.local_endpoint().port()) + "/",
+                   {},
+                   ""});
+  auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE_FALSE(res.ok());
+  CHECK(res.error().is(ErrorKind::kTransient));
+  CHECK_THAT(res.error().message(), Catch::Contains("timeout"));
+  CHECK(took < 3s);
 }
