@@ -1,9 +1,13 @@
 // crmsyncd end to end: the real crm-emulator, crmsyncd and crmsync binaries, as a user and
 // scripts drive them (DESIGN.md contracts). Waits are conditions with deadlines.
+#include <poll.h>
 #include <rapidjson/document.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -79,9 +83,9 @@ struct Env {
   std::string runtime_file() const { return dir.file("state/cache.db.runtime.json"); }
   std::string log() const { return read_file(dir.file("crmsyncd.log")); }
 
-  void start_daemon() {
+  void start_daemon(const std::vector<std::string>& env = {}) {
     daemon = std::make_unique<test::Spawned>(
-        std::vector<std::string>{CRMSYNCD_BIN, "--config", config}, dir.file("crmsyncd.log"));
+        std::vector<std::string>{CRMSYNCD_BIN, "--config", config}, dir.file("crmsyncd.log"), env);
     bool up = test::eventually([&] { return exists(runtime_file()) || !daemon->running(); }, 60s);
     INFO(log());
     REQUIRE(up);
@@ -346,4 +350,58 @@ TEST_CASE("the status page in headless Chromium shows the counts", "[e2e][daemon
   CHECK_THAT(r.out,
              Catch::Contains("<tr id=\"count-task\"><td>task</td><td class=\"mapped\">20</td>"));
   CHECK(r.out.find(env.api_token()) == std::string::npos);  // the token left the URL
+}
+
+TEST_CASE("systemd notify: READY=1 once listening, WATCHDOG=1 pings, STOPPING=1", "[e2e][daemon]") {
+  Env env;
+  std::string path = env.dir.file("notify.sock");
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  auto receive = [&](std::chrono::milliseconds timeout) -> std::optional<std::string> {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+    char buf[1024];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    return std::string(buf, static_cast<std::size_t>(n));
+  };
+  env.start_daemon({"NOTIFY_SOCKET=" + path, "WATCHDOG_USEC=200000"});
+  std::vector<std::string> seen;
+  bool ready = false, ready_after_listening = false, watchdog = false;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while ((!ready || !watchdog) && std::chrono::steady_clock::now() < deadline) {
+    auto m = receive(1s);
+    if (!m) continue;
+    seen.push_back(*m);
+    if (m->rfind("READY=1", 0) == 0 && !ready) {
+      ready = true;
+      // READY only when the endpoint listens: the health route answers now.
+      http::Client client;
+      http::Request req;
+      req.method = "GET";
+      req.url = env.base_url() + "/v1/health";
+      auto h = client.send(req);
+      ready_after_listening = h.ok() && h->status == 200;
+      CHECK_THAT(*m, Catch::Contains("MAINPID="));
+    }
+    if (*m == "WATCHDOG=1") watchdog = true;
+  }
+  INFO(env.log());
+  CHECK(ready);
+  CHECK(ready_after_listening);
+  CHECK(watchdog);
+  env.daemon->signal(SIGTERM);
+  bool stopping = false;
+  deadline = std::chrono::steady_clock::now() + 20s;
+  while (!stopping && std::chrono::steady_clock::now() < deadline)
+    if (auto m = receive(1s)) stopping = *m == "STOPPING=1";
+  CHECK(stopping);
+  CHECK(env.daemon->wait(30s) == std::optional<int>(0));
+  env.daemon.reset();
+  ::close(fd);
 }
