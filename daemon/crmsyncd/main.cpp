@@ -53,7 +53,9 @@ int run_daemon(const std::string& config_path, ServiceControl& control) {
     return 1;
   }
 
-  net::io_context io;  // after the worker's inputs, before the worker: handlers die first
+  // Declared before the worker and the server, so it is destroyed last: the handlers still
+  // queued (sessions, waiters' replies) are dropped after both are gone and touch neither.
+  net::io_context io;
   SyncWorker worker(config, system_clock(), CRMSYNC_VERSION);
   worker.on_exit([&io] { net::post(io, [&io] { io.stop(); }); });
   auto opened = worker.start().get();

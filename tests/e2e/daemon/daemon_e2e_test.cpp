@@ -69,14 +69,14 @@ struct Env {
   }
 
   void write_config(int interval = 15, const std::string& client_id = "e2e-desk",
-                    const std::string& extra = "") {
+                    const std::string& extra = "", const std::string& sync_extra = "") {
     std::ofstream(config) << R"({"profile":"e2e","client_id":")" << client_id
                           << R"(","role":"primary","cache":"state/cache.db",
         "store":{"type":"mock","path":"mailbox.db"},
         "crm":{"url":"http://127.0.0.1:)"
                           << crm_port << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
         "sync":{"interval_minutes":)"
-                          << interval
+                          << interval << sync_extra
                           << R"(},"http":{"listen":"127.0.0.1:0","token_file":"state/api-token"})"
                           << extra << "}";
   }
@@ -404,4 +404,28 @@ TEST_CASE("systemd notify: READY=1 once listening, WATCHDOG=1 pings, STOPPING=1"
   CHECK(env.daemon->wait(30s) == std::optional<int>(0));
   env.daemon.reset();
   ::close(fd);
+}
+
+TEST_CASE("the mass-delete guard: exit 4, then --allow-mass-delete applies", "[e2e][daemon]") {
+  Env env;
+  env.write_config(0, "e2e-desk", "", R"(,"mass_delete":{"ratio":0.02,"min":5})");
+  REQUIRE(env.cli({"once"}).exit_code == 0);  // 330 linked pairs
+  auto list = env.mailbox({"list", "--kind", "task", "--json"});
+  rapidjson::Document tasks;
+  tasks.Parse(list.out.c_str());
+  REQUIRE(tasks.IsArray());
+  REQUIRE(tasks.Size() == 20);
+  // Deleting a task in the store deletes its CRM activity: 20 > 2% of 330 and > 5.
+  for (const auto& t : tasks.GetArray())
+    REQUIRE(env.mailbox({"delete", t["entry_id"].GetString()}).exit_code == 0);
+  env.start_daemon();
+  auto held = env.cli({"sync", "--wait"});
+  INFO(held.err << env.log());
+  CHECK(held.exit_code == 4);
+  CHECK_THAT(held.out, Catch::Contains("deletions held back"));
+  CHECK(env.status()["counts"]["task"]["held"].GetInt() == 20);
+  auto allowed = env.cli({"sync", "--wait", "--allow-mass-delete"});
+  INFO(allowed.err);
+  CHECK(allowed.exit_code == 0);
+  CHECK(env.status()["counts"]["task"]["mapped"].GetInt() == 0);
 }
