@@ -12,15 +12,18 @@
 #include "crmsync/api/server.hpp"
 #include "crmsync/config/config.hpp"
 #include "crmsync/runtime/local_files.hpp"
-#include "logging.hpp"
+#include "crmsync/service/logging.hpp"
+#include "crmsync/service/worker.hpp"
 #include "sd_notify.hpp"
 #include "service.hpp"
-#include "worker.hpp"
 
 namespace crmsync::daemon {
 namespace {
 
 namespace net = boost::asio;
+using service::redact;
+using service::setup_logging;
+using service::SyncWorker;
 
 void schedule_watchdog(std::shared_ptr<net::steady_timer> timer, std::chrono::microseconds every) {
   timer->expires_after(every / 2);

@@ -1,4 +1,4 @@
-#include "logging.hpp"
+#include "crmsync/service/logging.hpp"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <regex>
 
-namespace crmsync::daemon {
+namespace crmsync::service {
 
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_logger_mt("crmsyncd");
@@ -33,4 +33,4 @@ std::string redact(std::string text) {
   return text;
 }
 
-}  // namespace crmsync::daemon
+}  // namespace crmsync::service

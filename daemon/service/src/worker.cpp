@@ -1,19 +1,16 @@
-#include "worker.hpp"
+#include "crmsync/service/worker.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "crmsync/core/policy.hpp"
-#include "logging.hpp"
+#include "crmsync/service/logging.hpp"
 
-namespace crmsync::daemon {
+namespace crmsync::service {
 namespace {
 
 using Steady = std::chrono::steady_clock;
-constexpr std::chrono::milliseconds kEventPoll{250};
-constexpr std::chrono::milliseconds kDebounce{500};
-constexpr std::chrono::milliseconds kDebounceMax{5'000};
 constexpr std::size_t kMaxEvents = 500;
 constexpr std::size_t kListLimit = 200;
 
@@ -52,8 +49,15 @@ class SyncWorker::StopPoints final : public CrashPoints {
   const SyncWorker& worker_;
 };
 
-SyncWorker::SyncWorker(Config config, Clock& clock, std::string version)
-    : config_(std::move(config)), clock_(clock), stop_points_(std::make_unique<StopPoints>(*this)) {
+SyncWorker::SyncWorker(Config config, Clock& clock, std::string version, RuntimeFactory factory,
+                       WorkerTimings timings)
+    : config_(std::move(config)),
+      clock_(clock),
+      factory_(std::move(factory)),
+      timings_(timings),
+      stop_points_(std::make_unique<StopPoints>(*this)) {
+  if (!factory_)
+    factory_ = [&clock](const Config& c, CrashPoints* cp) { return open_runtime(c, clock, cp); };
   working_.version = std::move(version);
   working_.role = std::string(to_string(config_.role));
   working_.client_id = config_.client_id;
@@ -140,7 +144,7 @@ void SyncWorker::set_next_sync() {
 }
 
 void SyncWorker::main() {
-  auto rt = open_runtime(config_, clock_, stop_points_.get());
+  auto rt = factory_(config_, stop_points_.get());
   if (!rt.ok()) {
     opened_.set_value(rt.error());
     if (on_exit_) on_exit_();
@@ -222,7 +226,7 @@ void SyncWorker::loop() {
       continue;
     }
     poll_store_events();
-    auto wake = Steady::now() + kEventPoll;
+    auto wake = Steady::now() + timings_.event_poll;
     if (next_periodic_) wake = std::min(wake, *next_periodic_);
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
     std::unique_lock lock(mutex_);
@@ -249,7 +253,7 @@ void SyncWorker::poll_store_events() {
     auto now = Steady::now();
     if (immediate_.empty()) immediate_first_ = now;
     immediate_.insert(ev.entry_id.str());
-    immediate_due_ = std::min(now + kDebounce, immediate_first_ + kDebounceMax);
+    immediate_due_ = std::min(now + timings_.debounce, immediate_first_ + timings_.debounce_max);
   }
 }
 
@@ -427,7 +431,7 @@ void SyncWorker::refresh_counts() {
 
 void SyncWorker::apply_reload(Config config) {
   spdlog::info("reloading the configuration from {}", config.source);
-  auto rt = open_runtime(config, clock_, stop_points_.get());
+  auto rt = factory_(config, stop_points_.get());
   if (!rt.ok()) {
     spdlog::error("reload failed, keeping the running configuration: {}",
                   redact(rt.error().describe()));
@@ -469,4 +473,4 @@ void SyncWorker::apply_reload(Config config) {
   spdlog::info("configuration reloaded (sync every {} min)", config_.sync.interval_minutes);
 }
 
-}  // namespace crmsync::daemon
+}  // namespace crmsync::service

@@ -5,10 +5,10 @@
 
 #include <string>
 
-namespace crmsync::daemon {
+namespace crmsync::service {
 
 void setup_logging(const std::string& level);
 // Masks bearer tokens, client secrets and access tokens in `text`.
 std::string redact(std::string text);
 
-}  // namespace crmsync::daemon
+}  // namespace crmsync::service

@@ -18,11 +18,21 @@
 #include "crmsync/config/config.hpp"
 #include "crmsync/runtime/runtime.hpp"
 
-namespace crmsync::daemon {
+namespace crmsync::service {
+
+// Builds the runtime for a config (tests substitute fakes); default: open_runtime().
+using RuntimeFactory = std::function<Result<std::unique_ptr<Runtime>>(const Config&, CrashPoints*)>;
+
+struct WorkerTimings {
+  std::chrono::milliseconds event_poll{250};      // how often the store's change log is read
+  std::chrono::milliseconds debounce{500};        // immediate sync: quiet time after an event
+  std::chrono::milliseconds debounce_max{5'000};  // ... but at most this after the first
+};
 
 class SyncWorker final : public api::Backend {
  public:
-  SyncWorker(Config config, Clock& clock, std::string version);
+  SyncWorker(Config config, Clock& clock, std::string version, RuntimeFactory factory = {},
+             WorkerTimings timings = {});
   ~SyncWorker() override;
 
   // Starts the thread; it opens the runtime first. The future says whether that worked.
@@ -59,6 +69,8 @@ class SyncWorker final : public api::Backend {
 
   Config config_;
   Clock& clock_;
+  RuntimeFactory factory_;
+  WorkerTimings timings_;
   std::unique_ptr<StopPoints> stop_points_;
   std::unique_ptr<Runtime> runtime_;
   std::thread thread_;
@@ -89,4 +101,4 @@ class SyncWorker final : public api::Backend {
   std::int64_t event_seq_ = 0;
 };
 
-}  // namespace crmsync::daemon
+}  // namespace crmsync::service
