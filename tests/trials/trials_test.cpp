@@ -219,15 +219,15 @@ void run_trials(const char* name, Mode mode, int default_count) {
 
 }  // namespace
 
-TEST_CASE("C3: random workloads, crmsync once killed by SIGKILL at random instants",
+TEST_CASE("C3: random workloads with crmsync once killed by SIGKILL at random instants",
           "[trials][crash]") {
-  run_trials("C3: random workloads, crmsync once killed by SIGKILL at random instants", Mode::kKill,
+  run_trials("C3: random workloads with crmsync once killed by SIGKILL at random instants", Mode::kKill,
              12);
 }
 
-TEST_CASE("E3: random workloads under network faults (errors, drops, throttling, timeouts)",
+TEST_CASE("E3: random workloads under network faults - errors drops throttling timeouts",
           "[trials][faults]") {
-  run_trials("E3: random workloads under network faults (errors, drops, throttling, timeouts)",
+  run_trials("E3: random workloads under network faults - errors drops throttling timeouts",
              Mode::kFaults, 8);
 }
 
