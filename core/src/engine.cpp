@@ -649,7 +649,15 @@ struct Engine::Impl {
 
   // D6–D9: a record deleted in CRM, or one that left the filter (R2).
   Result<void> apply_crm_removal(const PendingChange& row, Mapping& m) {
-    if (m.entry_id.empty()) return cache.forget_mapping(m.map_id);
+    if (m.entry_id.empty()) {
+      if (m.deleted_locally) return cache.forget_mapping(m.map_id);
+      // X1: a crash after the store copy was created and before it was recorded leaves a
+      // copy linked to the record: look it up, so that the deletion rules apply to it.
+      auto found = store.find_by_crm_id(m.crm_id);
+      if (!found.ok()) return found.error();
+      if (!*found) return cache.forget_mapping(m.map_id);
+      m.entry_id = (*found)->entry_id;
+    }
     auto item = store.get(m.entry_id);
     if (!item.ok()) {
       if (!item.error().is(ErrorKind::kNotFound)) return item.error();
