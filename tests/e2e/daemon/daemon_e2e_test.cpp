@@ -402,7 +402,9 @@ TEST_CASE("systemd notify: READY=1 once listening, WATCHDOG=1 pings, STOPPING=1"
   while (!stopping && std::chrono::steady_clock::now() < deadline)
     if (auto m = receive(1s)) stopping = *m == "STOPPING=1";
   CHECK(stopping);
-  CHECK(env.daemon->wait(30s) == std::optional<int>(0));
+  auto code = env.daemon->wait(30s);
+  INFO("exit " << (code ? std::to_string(*code) : "none") << "\n" << env.log());
+  CHECK(code == std::optional<int>(0));
   env.daemon.reset();
   ::close(fd);
 }
@@ -534,4 +536,71 @@ TEST_CASE("M2: the paper's A/B/C example through crmsync once and the CRM emulat
   // A third run changes nothing.
   auto third = env.cli({"once"});
   CHECK(third.exit_code == 0);
+}
+
+TEST_CASE("P1, P2, P5: two daemons on one mailbox: one primary; a dead primary is replaced",
+          "[e2e][daemon][lease]") {
+  Env env;
+  // Two clients of one user: each its own cache and endpoint; a short lease for the test.
+  auto write = [&](const std::string& name) {
+    std::string path = env.dir.file(name + ".json");
+    std::ofstream(path) << R"({"profile":"e2e","client_id":")" << name
+                        << R"(","role":"primary","cache":")" << name << R"(/cache.db",
+        "store":{"type":"mock","path":"mailbox.db"},
+        "crm":{"url":"http://127.0.0.1:)"
+                        << env.crm_port << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
+        "sync":{"interval_minutes":0},"lease":{"ttl_seconds":6},
+        "http":{"listen":"127.0.0.1:0","token_file":")"
+                        << name << R"(/api-token"}})";
+    return path;
+  };
+  std::string desk_cfg = write("desk"), laptop_cfg = write("laptop");
+  auto start = [&](const std::string& name, const std::string& cfg) {
+    auto d = std::make_unique<test::Spawned>(
+        std::vector<std::string>{CRMSYNCD_BIN, "--config", cfg}, env.dir.file(name + ".log"));
+    REQUIRE(test::eventually([&] { return exists(env.dir.file(name + "/cache.db.runtime.json")); },
+                             60s));
+    return d;
+  };
+  auto status = [&](const std::string& cfg) {
+    auto r = test::run_program({CRMSYNC_BIN, "status", "--json", "--config", cfg});
+    rapidjson::Document d;
+    if (r.exit_code == 0) d.Parse(r.out.c_str());
+    return d;
+  };
+  auto holder = [&](const std::string& cfg) -> std::string {
+    auto d = status(cfg);
+    if (!d.IsObject() || !d["lease"].IsObject() || !d["lease"]["holder"].IsString()) return "";
+    return d["lease"]["holder"].GetString();
+  };
+  auto desk = start("desk", desk_cfg);
+  REQUIRE(test::eventually([&] { return holder(desk_cfg) == "desk"; }, 20s));
+  auto laptop = start("laptop", laptop_cfg);
+  REQUIRE(test::eventually([&] { return holder(laptop_cfg) == "desk"; }, 20s));
+  auto d = status(laptop_cfg);
+  CHECK(d["lease"]["epoch"].GetInt64() == 1);
+  CHECK(std::string(d["role"].GetString()) == "primary");
+  CHECK(d["queue_depth"].IsInt64());
+
+  // The laptop is not the lease holder: a contact tracked there waits for the primary (T5).
+  desk->signal(SIGSTOP);  // the desk hangs: its lease runs out
+  std::string id = env.add({"contact", "--track", "--via", "explorer", "LastName=FromLaptop"});
+  // A new holder with a higher epoch once the desk's lease expired.
+  REQUIRE(test::eventually([&] { return holder(laptop_cfg) == "laptop"; }, 40s));
+  CHECK(status(laptop_cfg)["lease"]["epoch"].GetInt64() == 2);
+  auto sync = test::run_program({CRMSYNC_BIN, "sync", "--wait", "--config", laptop_cfg});
+  INFO(sync.out << sync.err);
+  CHECK(sync.exit_code == 0);
+  CHECK(env.has_crm_id(id));
+  CHECK(status(laptop_cfg)["queue_depth"].GetInt64() == 0);
+  desk->signal(SIGCONT);
+  // The desk comes back and sees it lost the lease.
+  REQUIRE(test::eventually([&] { return holder(desk_cfg) == "laptop"; }, 20s));
+  // Graceful stop releases at once: the desk takes it back without waiting for expiry.
+  laptop->signal(SIGTERM);
+  CHECK(laptop->wait(30s) == std::optional<int>(0));
+  REQUIRE(test::eventually([&] { return holder(desk_cfg) == "desk"; }, 15s));
+  CHECK(status(desk_cfg)["lease"]["epoch"].GetInt64() == 3);
+  desk->signal(SIGTERM);
+  CHECK(desk->wait(30s) == std::optional<int>(0));
 }
