@@ -11,12 +11,24 @@ namespace ews_emulator {
 
 namespace {
 
-const std::set<std::string> kServerManaged = {
-    "ItemId",        "ParentFolderId",  "DateTimeCreated", "LastModifiedTime",
-    "LastModifiedName", "Size",         "HasAttachments",  "EffectiveRights",
-    "ConversationId", "IsUnmodified",   "IsSubmitted",     "IsFromMe",
-    "IsResend",      "InstanceKey",     "StoreEntryId",    "WebClientReadFormQueryString",
-    "WebClientEditFormQueryString", "Duration"};
+const std::set<std::string> kServerManaged = {"ItemId",
+                                              "ParentFolderId",
+                                              "DateTimeCreated",
+                                              "LastModifiedTime",
+                                              "LastModifiedName",
+                                              "Size",
+                                              "HasAttachments",
+                                              "EffectiveRights",
+                                              "ConversationId",
+                                              "IsUnmodified",
+                                              "IsSubmitted",
+                                              "IsFromMe",
+                                              "IsResend",
+                                              "InstanceKey",
+                                              "StoreEntryId",
+                                              "WebClientReadFormQueryString",
+                                              "WebClientEditFormQueryString",
+                                              "Duration"};
 
 // Indexed URIs and their container elements.
 const std::map<std::string, std::string> kContainers = {
@@ -113,9 +125,9 @@ const xmlNode* single_field(const xmlNode* value) {
 void check_kind(const ItemData& item, const xmlNode* value) {
   std::string k = local(value);
   if (k != item.kind && k != "Item")
-    throw ItemError{"ErrorInvalidPropertySet",
-                    "The item type " + k + " does not match the stored item type " + item.kind +
-                        "."};
+    throw ItemError{
+        "ErrorInvalidPropertySet",
+        "The item type " + k + " does not match the stored item type " + item.kind + "."};
 }
 
 }  // namespace
@@ -136,16 +148,19 @@ void ItemData::set(const std::string& name, const std::string& xml) {
 }
 
 void ItemData::erase(const std::string& name) {
-  fields.erase(std::remove_if(fields.begin(), fields.end(),
-                              [&](const Field& f) { return f.name == name; }),
-               fields.end());
+  fields.erase(
+      std::remove_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == name; }),
+      fields.end());
 }
 
 std::string Path::key() const {
   switch (kind) {
-    case kField: return name;
-    case kIndexed: return name + "/" + index + (part.empty() ? "" : "/" + part);
-    case kExtended: return "ext:" + ext;
+    case kField:
+      return name;
+    case kIndexed:
+      return name + "/" + index + (part.empty() ? "" : "/" + part);
+    case kExtended:
+      return "ext:" + ext;
   }
   return name;
 }
@@ -181,8 +196,8 @@ std::optional<Path> parse_path(const xmlNode* n) {
 }
 
 DocPtr parse_fragment(const std::string& xml) {
-  return parse_trusted(std::string("<w xmlns:t=\"") + kTNs + "\" xmlns:m=\"" + kMNs + "\">" +
-                       xml + "</w>");
+  return parse_trusted(std::string("<w xmlns:t=\"") + kTNs + "\" xmlns:m=\"" + kMNs + "\">" + xml +
+                       "</w>");
 }
 
 ItemData load_item(const std::string& stored) {
@@ -239,9 +254,12 @@ std::string text_of_body(const std::string& html) {
   std::string out;
   bool tag = false;
   for (char c : html) {
-    if (c == '<') tag = true;
-    else if (c == '>') tag = false;
-    else if (!tag) out += c;
+    if (c == '<')
+      tag = true;
+    else if (c == '>')
+      tag = false;
+    else if (!tag)
+      out += c;
   }
   return out;
 }
@@ -301,8 +319,10 @@ std::string render_item(const ItemData& item, const Shape& shape) {
           if (auto it = all.find(p->part); it != all.end()) parts[p->part] = it->second;
         }
       }
-      if (take) kept.emplace_back(key, entry);
-      else if (!parts.empty()) kept.emplace_back(key, address_entry(key, parts));
+      if (take)
+        kept.emplace_back(key, entry);
+      else if (!parts.empty())
+        kept.emplace_back(key, address_entry(key, parts));
     }
     if (!kept.empty()) out += container_xml(f.name, kept);
   }
@@ -395,8 +415,9 @@ void append_field(ItemData& item, const Path& path, const xmlNode* value) {
   const xmlNode* f = single_field(value);
   std::string name = local(f);
   static const std::set<std::string> appendable = {
-      "Body", "ToRecipients", "CcRecipients", "BccRecipients", "ReplyTo",
-      "RequiredAttendees", "OptionalAttendees", "Resources", "Categories"};
+      "Body",      "ToRecipients",      "CcRecipients",      "BccRecipients",
+      "ReplyTo",   "RequiredAttendees", "OptionalAttendees", "Resources",
+      "Categories"};
   if (path.kind != Path::kField || name != path.name || !appendable.count(name))
     throw ItemError{"ErrorInvalidPropertyAppend",
                     "The property does not support append operations."};
@@ -448,8 +469,10 @@ void delete_field(ItemData& item, const Path& path) {
     parts.erase(path.part);
     if (!parts.empty()) kept.emplace_back(e.first, address_entry(e.first, parts));
   }
-  if (kept.empty()) item.erase(path.name);
-  else item.set(path.name, container_xml(path.name, kept));
+  if (kept.empty())
+    item.erase(path.name);
+  else
+    item.set(path.name, container_xml(path.name, kept));
 }
 
 }  // namespace ews_emulator

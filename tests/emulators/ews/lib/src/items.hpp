@@ -36,11 +36,11 @@ struct ItemData {
 
 struct Path {
   enum Kind { kField, kIndexed, kExtended } kind = kField;
-  std::string uri;   // FieldURI value
-  std::string name;  // element (for indexed: the container element)
-  std::string index; // FieldIndex
-  std::string part;  // PhysicalAddress part (Street, City, ...)
-  std::string ext;   // normalized extended-property identity
+  std::string uri;    // FieldURI value
+  std::string name;   // element (for indexed: the container element)
+  std::string index;  // FieldIndex
+  std::string part;   // PhysicalAddress part (Street, City, ...)
+  std::string ext;    // normalized extended-property identity
   // Key used for the per-field change history.
   std::string key() const;
 };

@@ -61,12 +61,13 @@ struct Outcome {
   std::optional<StreamPlan> stream;
 };
 
-bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
+bool iequals(std::string_view a, std::string_view b) {
+  return lower(a) == lower(b);
+}
 
 class App {
  public:
-  App(const Options& o, const Schemas& schemas)
-      : store_(o.db), service_(store_, schemas) {}
+  App(const Options& o, const Schemas& schemas) : store_(o.db), service_(store_, schemas) {}
 
   Service& service() { return service_; }
 
@@ -75,10 +76,9 @@ class App {
     if (target.rfind("/admin/", 0) == 0) return Outcome{admin(req, peer, target)};
     Outcome o = soap(req);
     if (log_.size() >= kLogEntries) log_.pop_front();
-    log_.push_back(LogEntry{std::string(req.method_string()), target,
-                            std::string(req[http::field::soapaction]),
-                            req.body().substr(0, kLogBody),
-                            o.drop ? 0 : static_cast<int>(o.reply.result_int())});
+    log_.push_back(LogEntry{
+        std::string(req.method_string()), target, std::string(req[http::field::soapaction]),
+        req.body().substr(0, kLogBody), o.drop ? 0 : static_cast<int>(o.reply.result_int())});
     return o;
   }
 
@@ -149,7 +149,8 @@ class App {
     bool nth = false;
     if (faults_.fail_nth > 0 && --faults_.fail_nth == 0) nth = true;
     if (nth || roll(faults_.error_rate)) {
-      Fault f{"ErrorInternalServerError", "An internal server error occurred. (injected by ews-emulator)",
+      Fault f{"ErrorInternalServerError",
+              "An internal server error occurred. (injected by ews-emulator)",
               "An internal server error occurred. The operation failed.", "", 500};
       out.reply = fault_reply(req, f);
       return out;
@@ -166,7 +167,8 @@ class App {
     } catch (const Fault& f) {
       out.reply = fault_reply(req, f);
     } catch (const std::exception& e) {
-      Fault f{"ErrorInternalServerError", std::string("An internal server error occurred: ") + e.what(),
+      Fault f{"ErrorInternalServerError",
+              std::string("An internal server error occurred: ") + e.what(),
               "An internal server error occurred. The operation failed.", "", 500};
       out.reply = fault_reply(req, f);
     }
@@ -196,7 +198,10 @@ class App {
     rapidjson::Document doc;
     if (req.method() == http::verb::post) {
       const std::string& b = req.body();
-      doc.Parse(b.c_str(), b.size());
+      if (b.find_first_not_of(" \t\r\n") == std::string::npos)
+        doc.Parse("{}");
+      else
+        doc.Parse(b.c_str(), b.size());
       if (doc.HasParseError() || !doc.IsObject())
         return json_error(req, http::status::bad_request, "the body must be a JSON object");
     }
@@ -336,7 +341,8 @@ asio::awaitable<void> stream_events(beast::tcp_stream& stream, App& app, const R
   bool& closed = watch->closed;
   for (;;) {
     bool alive = false;
-    for (const auto& id : plan.subscriptions) alive = alive || app.service().subscription_exists(id);
+    for (const auto& id : plan.subscriptions)
+      alive = alive || app.service().subscription_exists(id);
     if (closed || !alive) break;
     std::string events = app.service().stream_events(plan.subscriptions);
     if (!events.empty()) {

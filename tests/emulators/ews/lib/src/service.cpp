@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -29,9 +30,8 @@ const char* kServerVersion =
     "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>";
 
 std::string envelope(const std::string& body) {
-  return std::string("<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"") +
-         kSoapNs + "\"><s:Header>" + kServerVersion + "</s:Header><s:Body>" + body +
-         "</s:Body></s:Envelope>";
+  return std::string("<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"") + kSoapNs +
+         "\"><s:Header>" + kServerVersion + "</s:Header><s:Body>" + body + "</s:Body></s:Envelope>";
 }
 
 std::string wrap(const std::string& op, const std::string& messages) {
@@ -103,7 +103,9 @@ std::string folder_element(const std::string& name) {
   return "Folder";
 }
 
-bool as_bool(const std::string& s) { return s == "true" || s == "1"; }
+bool as_bool(const std::string& s) {
+  return s == "true" || s == "1";
+}
 
 Fault schema_fault(const XmlProblem& p) {
   Fault f;
@@ -137,10 +139,11 @@ std::string Service::fault_envelope(const Fault& f) {
   if (!f.message_xml.empty())
     detail += fmt::format("<t:MessageXml xmlns:t=\"{}\">{}</t:MessageXml>", kTNs, f.message_xml);
   return fmt::format(
-      "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{0}\"><s:Body><s:Fault>"
+      "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{0}\"><s:Header>{5}"
+      "</s:Header><s:Body><s:Fault>"
       "<faultcode xmlns:a=\"{1}\">a:{2}</faultcode><faultstring xml:lang=\"en-US\">{3}"
       "</faultstring><detail>{4}</detail></s:Fault></s:Body></s:Envelope>",
-      kSoapNs, kTNs, f.code, esc(f.faultstring), detail);
+      kSoapNs, kTNs, f.code, esc(f.faultstring), detail, kServerVersion);
 }
 
 Fault Service::server_busy(int backoff_ms) {
@@ -154,13 +157,26 @@ SoapResult Service::handle(const std::string& body, const User& user) {
   XmlProblem problem;
   DocPtr doc = parse_untrusted(body, problem);
   if (!doc) throw schema_fault(problem);
-  if (auto invalid = schemas_.validate(doc.get())) throw schema_fault(*invalid);
   xmlNode* env = xmlDocGetRootElement(doc.get());
+  // Exchange checks the requested version before the schema: an unknown one is
+  // ErrorInvalidServerVersion (clients such as exchangelib step down on it).
+  if (xmlNode* v = child(child(env, kSoapNs, "Header"), kTNs, "RequestServerVersion")) {
+    static const std::set<std::string> known = {
+        "Exchange2007",     "Exchange2007_SP1", "Exchange2009", "Exchange2010",
+        "Exchange2010_SP1", "Exchange2010_SP2", "Exchange2012", "Exchange2013",
+        "Exchange2013_SP1", "Exchange2015",     "Exchange2016", "V2015_10_05",
+        "V2016_01_06",      "V2016_04_13",      "V2016_07_13",  "V2016_10_10",
+        "V2017_01_07",      "V2017_04_14",      "V2017_07_11"};
+    if (!known.count(attr_or(v, "Version")))
+      throw simple_fault("ErrorInvalidServerVersion", "The specified server version is invalid.");
+  }
+  if (auto invalid = schemas_.validate(doc.get())) throw schema_fault(*invalid);
   if (!is(env, kSoapNs, "Envelope"))
     throw schema_fault({"The root element must be a SOAP 1.1 Envelope.", env ? env->line : 1, 1});
   xmlNode* bodyel = child(env, kSoapNs, "Body");
   auto ops = elements(bodyel);
-  if (ops.empty() || !ops[0]->ns || std::string(reinterpret_cast<const char*>(ops[0]->ns->href)) != kMNs)
+  if (ops.empty() || !ops[0]->ns ||
+      std::string(reinterpret_cast<const char*>(ops[0]->ns->href)) != kMNs)
     throw schema_fault({"The SOAP Body must hold one EWS request element.", 1, 1});
 
   Ctx ctx{user, user.id, user.email};
@@ -225,13 +241,16 @@ Folder Service::resolve_folder(const xmlNode* el, const Ctx& ctx) {
       mailbox = u->id;
     }
     auto f = store_.distinguished(mailbox, attr_or(el, "Id"));
-    if (!f) throw ItemError{"ErrorFolderNotFound", "The specified folder could not be found in the store."};
+    if (!f)
+      throw ItemError{"ErrorFolderNotFound",
+                      "The specified folder could not be found in the store."};
     return *f;
   }
   std::string id = attr_or(el, "Id");
   if (!open_opaque('\x01', id)) throw ItemError{"ErrorInvalidIdMalformed", "Id is malformed."};
   auto f = store_.folder(id);
-  if (!f) throw ItemError{"ErrorFolderNotFound", "The specified folder could not be found in the store."};
+  if (!f)
+    throw ItemError{"ErrorFolderNotFound", "The specified folder could not be found in the store."};
   return *f;
 }
 
@@ -266,7 +285,8 @@ ItemData Service::full_item(const Item& it) {
   d.fields.push_back({"ParentFolderId", folder_id_xml(it.folder, "ParentFolderId")});
   if (!d.find("ItemClass"))
     d.fields.push_back({"ItemClass", "<t:ItemClass>" + default_class(d.kind) + "</t:ItemClass>"});
-  d.fields.push_back({"DateTimeCreated", "<t:DateTimeCreated>" + it.created + "</t:DateTimeCreated>"});
+  d.fields.push_back(
+      {"DateTimeCreated", "<t:DateTimeCreated>" + it.created + "</t:DateTimeCreated>"});
   d.fields.push_back(
       {"LastModifiedTime", "<t:LastModifiedTime>" + it.modified + "</t:LastModifiedTime>"});
   if (d.kind == "CalendarItem" && !d.find("Organizer"))
@@ -275,8 +295,8 @@ ItemData Service::full_item(const Item& it) {
   return d;
 }
 
-void Service::emit(std::int64_t mailbox, const char* type, const std::string& item,
-                   std::int64_t cn, const std::string& folder, const std::string& old_item,
+void Service::emit(std::int64_t mailbox, const char* type, const std::string& item, std::int64_t cn,
+                   const std::string& folder, const std::string& old_item,
                    const std::string& old_folder) {
   store_.append_event(Event{0, mailbox, type, item, cn, folder, old_item, old_folder, now_utc()});
   emitted_ = true;
@@ -363,11 +383,12 @@ std::string Service::find_folder(const xmlNode* req, const Ctx& ctx) {
       walk(parent.id);
       std::string folders;
       for (const auto& f : found) folders += render_folder(f, base);
-      out += ok_msg("FindFolder",
-                    fmt::format("<m:RootFolder IndexedPagingOffset=\"{0}\" TotalItemsInView=\"{0}\" "
-                                "IncludesLastItemInRange=\"true\"><t:Folders>{1}</t:Folders>"
-                                "</m:RootFolder>",
-                                found.size(), folders));
+      out +=
+          ok_msg("FindFolder",
+                 fmt::format("<m:RootFolder IndexedPagingOffset=\"{0}\" TotalItemsInView=\"{0}\" "
+                             "IncludesLastItemInRange=\"true\"><t:Folders>{1}</t:Folders>"
+                             "</m:RootFolder>",
+                             found.size(), folders));
     } catch (const ItemError& e) {
       out += err_msg("FindFolder", e, "");
     }
@@ -414,8 +435,10 @@ std::string Service::sync_folder_items(const xmlNode* req, const Ctx& ctx) {
     for (const auto& it : store_.items_in(folder.id)) {
       present.insert(it.id);
       auto k = known.find(it.id);
-      if (k == known.end()) changes.push_back({"Create", it});
-      else if (k->second != it.cn) changes.push_back({"Update", it});
+      if (k == known.end())
+        changes.push_back({"Create", it});
+      else if (k->second != it.cn)
+        changes.push_back({"Update", it});
     }
     std::sort(changes.begin(), changes.end(),
               [](const Change& a, const Change& b) { return a.item.cn < b.item.cn; });
@@ -435,15 +458,17 @@ std::string Service::sync_folder_items(const xmlNode* req, const Ctx& ctx) {
       const Change& c = changes[i];
       bool silent = ignore.count(c.item.id) > 0;
       if (!silent && reported >= max) break;
-      if (std::string(c.kind) == "Delete") known.erase(c.item.id);
-      else known[c.item.id] = c.item.cn;
+      if (std::string(c.kind) == "Delete")
+        known.erase(c.item.id);
+      else
+        known[c.item.id] = c.item.cn;
       if (silent) continue;
       ++reported;
       if (std::string(c.kind) == "Delete") {
         xml += "<t:Delete><t:ItemId Id=\"" + c.item.id + "\"/></t:Delete>";
       } else {
-        xml += std::string("<t:") + c.kind + ">" + render_item(full_item(c.item), shape) + "</t:" +
-               c.kind + ">";
+        xml += std::string("<t:") + c.kind + ">" + render_item(full_item(c.item), shape) +
+               "</t:" + c.kind + ">";
       }
     }
     bool last = i == changes.size();
@@ -451,9 +476,10 @@ std::string Service::sync_folder_items(const xmlNode* req, const Ctx& ctx) {
     for (const auto& [id, cn] : known) data += id + " " + std::to_string(cn) + "\n";
     std::string next = make_opaque(kSyncStateKind, random_bytes(15));
     store_.put_sync_state(next, folder.id, data);
-    return wrap(op, ok_msg(op, fmt::format("<m:SyncState>{}</m:SyncState><m:IncludesLastItemInRange>"
-                                           "{}</m:IncludesLastItemInRange><m:Changes>{}</m:Changes>",
-                                           next, last ? "true" : "false", xml)));
+    return wrap(op,
+                ok_msg(op, fmt::format("<m:SyncState>{}</m:SyncState><m:IncludesLastItemInRange>"
+                                       "{}</m:IncludesLastItemInRange><m:Changes>{}</m:Changes>",
+                                       next, last ? "true" : "false", xml)));
   } catch (const ItemError& e) {
     return wrap(op, err_msg(op, e, error_payload));
   }
@@ -543,7 +569,8 @@ std::string Service::find_item(const xmlNode* req, const Ctx& ctx) {
         ItemData d = full_item(it);
         if (restriction && !eval(elements(restriction).at(0), d)) continue;
         if (calview) {
-          Path start{Path::kField, "calendar:Start", "Start"}, end{Path::kField, "calendar:End", "End"};
+          Path start{Path::kField, "calendar:Start", "Start"},
+              end{Path::kField, "calendar:End", "End"};
           auto s = value_at(d, start), e = value_at(d, end);
           if (!s || !e || *s >= attr_or(calview, "EndDate") || *e <= attr_or(calview, "StartDate"))
             continue;
@@ -565,22 +592,27 @@ std::string Service::find_item(const xmlNode* req, const Ctx& ctx) {
       std::size_t total = items.size(), offset = 0, count = total;
       std::string attrs;
       if (xmlNode* view = child(req, kMNs, "IndexedPageItemView")) {
-        std::size_t max = std::strtoul(attr_or(view, "MaxEntriesReturned", "1000").c_str(), nullptr, 10);
+        std::size_t max =
+            std::strtoul(attr_or(view, "MaxEntriesReturned", "1000").c_str(), nullptr, 10);
         std::size_t off = std::strtoul(attr_or(view, "Offset", "0").c_str(), nullptr, 10);
-        if (attr_or(view, "BasePoint") == "End") off = off >= total ? 0 : total - off - std::min(max, total - off);
+        if (attr_or(view, "BasePoint") == "End")
+          off = off >= total ? 0 : total - off - std::min(max, total - off);
         offset = std::min(off, total);
         count = std::min(max, total - offset);
         attrs = fmt::format(" IndexedPagingOffset=\"{}\"", offset + count);
       } else if (xmlNode* cv = calview) {
-        std::size_t max = std::strtoul(attr_or(cv, "MaxEntriesReturned", "1000000").c_str(), nullptr, 10);
+        std::size_t max =
+            std::strtoul(attr_or(cv, "MaxEntriesReturned", "1000000").c_str(), nullptr, 10);
         count = std::min(max, total);
       } else if (xmlNode* fr = child(req, kMNs, "FractionalPageItemView")) {
-        std::size_t max = std::strtoul(attr_or(fr, "MaxEntriesReturned", "1000").c_str(), nullptr, 10);
+        std::size_t max =
+            std::strtoul(attr_or(fr, "MaxEntriesReturned", "1000").c_str(), nullptr, 10);
         double num = std::atof(attr_or(fr, "Numerator", "0").c_str());
         double den = std::atof(attr_or(fr, "Denominator", "1").c_str());
         offset = den > 0 ? std::min(total, static_cast<std::size_t>(total * num / den)) : 0;
         count = std::min(max, total - offset);
-        attrs = fmt::format(" NumeratorOffset=\"{}\" AbsoluteDenominator=\"{}\"", offset + count, total);
+        attrs = fmt::format(" NumeratorOffset=\"{}\" AbsoluteDenominator=\"{}\"", offset + count,
+                            total);
       }
       bool last = offset + count >= total;
       std::string xml;
@@ -673,7 +705,8 @@ std::string Service::create_item(const xmlNode* req, const Ctx& ctx) {
       if (is_message && d != "SaveOnly") {
         data.set("IsDraft", "<t:IsDraft>false</t:IsDraft>");
         data.set("DateTimeSent", "<t:DateTimeSent>" + now_utc() + "</t:DateTimeSent>");
-        if (!data.find("From")) data.set("From", "<t:From>" + mailbox_xml(ctx.mailbox) + "</t:From>");
+        if (!data.find("From"))
+          data.set("From", "<t:From>" + mailbox_xml(ctx.mailbox) + "</t:From>");
         if (!data.find("InternetMessageId"))
           data.set("InternetMessageId", "<t:InternetMessageId>&lt;" +
                                             base64_encode(random_bytes(12)) +
@@ -695,8 +728,8 @@ std::string Service::create_item(const xmlNode* req, const Ctx& ctx) {
       }
       Folder f = saved ? *saved : *store_.distinguished(ctx.mailbox, default_folder);
       Item it = save_new(data, f);
-      out += ok_msg(op, "<m:Items><t:" + it.kind + ">" + item_id_xml(it) + "</t:" + it.kind +
-                            "></m:Items>");
+      out += ok_msg(
+          op, "<m:Items><t:" + it.kind + ">" + item_id_xml(it) + "</t:" + it.kind + "></m:Items>");
     } catch (const ItemError& e) {
       out += err_msg(op, e, "<m:Items/>");
     }
@@ -765,8 +798,9 @@ std::string Service::update_item(const xmlNode* req, const Ctx& ctx) {
       store_.put_item(it);
       store_.record_fields(it.id, it.cn, keys);
       emit(it.mailbox, "ModifiedEvent", it.id, it.cn, it.folder);
-      out += ok_msg(op, "<m:Items><t:" + it.kind + ">" + item_id_xml(it) + "</t:" + it.kind +
-                            "></m:Items><m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>");
+      out +=
+          ok_msg(op, "<m:Items><t:" + it.kind + ">" + item_id_xml(it) + "</t:" + it.kind +
+                         "></m:Items><m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>");
     } catch (const ItemError& e) {
       out += err_msg(op, e, "<m:Items/>");
     }
@@ -792,13 +826,16 @@ std::string Service::delete_item(const xmlNode* req, const Ctx& ctx) {
                         "AffectedTaskOccurrences attribute is required for task items."};
       auto trash = store_.distinguished(it.mailbox, "deleteditems");
       if (type == "MoveToDeletedItems" && trash && trash->id != it.folder) {
-        std::string old_folder = it.folder;
+        // As in Exchange, the id names the item in its folder: a move gives a new id.
+        std::string old_folder = it.folder, old_id = it.id;
+        store_.delete_item(it.id);
+        it.id = make_opaque(kItemIdKind, random_bytes(18));
         it.folder = trash->id;
         it.cn = store_.next_cn();
         it.modified = now_utc();
         store_.put_item(it);
         store_.record_fields(it.id, it.cn, {"*"});
-        emit(it.mailbox, "MovedEvent", it.id, it.cn, it.folder, it.id, old_folder);
+        emit(it.mailbox, "MovedEvent", it.id, it.cn, it.folder, old_id, old_folder);
       } else {
         store_.delete_item(it.id);
         emit(it.mailbox, "DeletedEvent", it.id, store_.next_cn(), it.folder);
@@ -938,9 +975,9 @@ std::string Service::get_streaming_events(const xmlNode* req, const Ctx& ctx,
   }
   plan.timeout_minutes = std::atoi(child_text(req, kMNs, "ConnectionTimeout").c_str());
   if (!bad.empty())
-    return wrap(op, err_msg(op, {"ErrorSubscriptionNotFound",
-                                 "The specified subscription was not found."},
-                            "<m:ErrorSubscriptionIds>" + bad + "</m:ErrorSubscriptionIds>"));
+    return wrap(
+        op, err_msg(op, {"ErrorSubscriptionNotFound", "The specified subscription was not found."},
+                    "<m:ErrorSubscriptionIds>" + bad + "</m:ErrorSubscriptionIds>"));
   stream = plan;
   return wrap(op, ok_msg(op, "<m:ConnectionStatus>OK</m:ConnectionStatus>"));
 }
@@ -971,8 +1008,8 @@ std::string Service::stream_events(const std::vector<std::string>& ids) {
 
 std::string Service::stream_status(const char* status) {
   const char* op = "GetStreamingEvents";
-  return envelope(wrap(op, ok_msg(op, std::string("<m:ConnectionStatus>") + status +
-                                          "</m:ConnectionStatus>")));
+  return envelope(
+      wrap(op, ok_msg(op, std::string("<m:ConnectionStatus>") + status + "</m:ConnectionStatus>")));
 }
 
 std::string Service::unsubscribe(const xmlNode* req, const Ctx& ctx) {
@@ -980,9 +1017,9 @@ std::string Service::unsubscribe(const xmlNode* req, const Ctx& ctx) {
   std::string id = child_text(req, kMNs, "SubscriptionId");
   auto it = subs_.find(id);
   if (it == subs_.end() || it->second.mailbox != ctx.mailbox)
-    return wrap(op, err_msg(op, {"ErrorSubscriptionNotFound",
-                                 "The specified subscription was not found."},
-                            ""));
+    return wrap(
+        op, err_msg(op, {"ErrorSubscriptionNotFound", "The specified subscription was not found."},
+                    ""));
   subs_.erase(it);
   return wrap(op, ok_msg(op, ""));
 }
@@ -998,15 +1035,16 @@ std::string Service::resolve_names(const xmlNode* req, const Ctx&) {
     if (!entry.empty() && lower(u.email).rfind(entry, 0) == 0) found.push_back(u);
   if (found.empty())
     return wrap(op, err_msg(op, {"ErrorNameResolutionNoResults", "No results were found."}, ""));
-  std::string set = fmt::format("<m:ResolutionSet TotalItemsInView=\"{}\" "
-                                "IncludesLastItemInRange=\"true\">",
-                                found.size());
+  std::string set = fmt::format(
+      "<m:ResolutionSet TotalItemsInView=\"{}\" "
+      "IncludesLastItemInRange=\"true\">",
+      found.size());
   for (const auto& u : found) set += "<t:Resolution>" + mailbox_xml(u.id) + "</t:Resolution>";
   set += "</m:ResolutionSet>";
   if (found.size() == 1) return wrap(op, ok_msg(op, set));
-  return wrap(op, err_msg(op, {"ErrorNameResolutionMultipleResults",
-                               "Multiple results were found."},
-                          set, "Warning"));
+  return wrap(
+      op, err_msg(op, {"ErrorNameResolutionMultipleResults", "Multiple results were found."}, set,
+                  "Warning"));
 }
 
 std::string Service::convert_id(const xmlNode* req, const Ctx&) {

@@ -27,8 +27,7 @@ class Stmt {
     int rc = sqlite3_step(st_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("sqlite step: ") +
-                             sqlite3_errmsg(sqlite3_db_handle(st_)));
+    throw std::runtime_error(std::string("sqlite step: ") + sqlite3_errmsg(sqlite3_db_handle(st_)));
   }
   std::string str(int i) {
     auto* p = sqlite3_column_text(st_, i);
@@ -60,16 +59,25 @@ CREATE TABLE IF NOT EXISTS counters(k TEXT PRIMARY KEY, v INTEGER);
 
 // Folder tree of a new mailbox: root > msgfolderroot > the usual folders.
 const char* kFolders[][2] = {
-    {"contacts", "Contacts"},      {"tasks", "Tasks"},
-    {"calendar", "Calendar"},      {"inbox", "Inbox"},
-    {"sentitems", "Sent Items"},   {"drafts", "Drafts"},
-    {"deleteditems", "Deleted Items"}, {"outbox", "Outbox"},
-    {"junkemail", "Junk Email"},   {"notes", "Notes"},
+    {"contacts", "Contacts"},
+    {"tasks", "Tasks"},
+    {"calendar", "Calendar"},
+    {"inbox", "Inbox"},
+    {"sentitems", "Sent Items"},
+    {"drafts", "Drafts"},
+    {"deleteditems", "Deleted Items"},
+    {"outbox", "Outbox"},
+    {"junkemail", "Junk Email"},
+    {"notes", "Notes"},
     {"journal", "Journal"},
 };
 
-User read_user(Stmt& s) { return User{s.i64(0), s.str(1), s.str(2), s.str(3)}; }
-Folder read_folder(Stmt& s) { return Folder{s.str(0), s.i64(1), s.str(2), s.str(3), s.str(4)}; }
+User read_user(Stmt& s) {
+  return User{s.i64(0), s.str(1), s.str(2), s.str(3)};
+}
+Folder read_folder(Stmt& s) {
+  return Folder{s.str(0), s.i64(1), s.str(2), s.str(3), s.str(4)};
+}
 Item read_item(Stmt& s) {
   return Item{s.str(0), s.i64(1), s.str(2), s.str(3), s.str(4), s.i64(5), s.str(6), s.str(7)};
 }
@@ -84,7 +92,9 @@ Store::Store(const std::string& path) {
   exec(kSchema);
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::~Store() {
+  sqlite3_close(db_);
+}
 
 void Store::exec(const char* sql) {
   char* err = nullptr;
@@ -95,8 +105,12 @@ void Store::exec(const char* sql) {
   }
 }
 
-void Store::begin() { exec("BEGIN IMMEDIATE"); }
-void Store::commit() { exec("COMMIT"); }
+void Store::begin() {
+  exec("BEGIN IMMEDIATE");
+}
+void Store::commit() {
+  exec("COMMIT");
+}
 void Store::rollback() {
   if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
 }
@@ -226,9 +240,7 @@ void Store::delete_item(const std::string& id) {
 }
 
 std::int64_t Store::next_cn() {
-  Stmt(db_,
-       "INSERT INTO counters VALUES('cn',1) ON CONFLICT(k) DO UPDATE SET v=v+1")
-      .step();
+  Stmt(db_, "INSERT INTO counters VALUES('cn',1) ON CONFLICT(k) DO UPDATE SET v=v+1").step();
   Stmt s(db_, "SELECT v FROM counters WHERE k='cn'");
   s.step();
   return s.i64(0);
@@ -237,7 +249,11 @@ std::int64_t Store::next_cn() {
 void Store::record_fields(const std::string& item, std::int64_t cn,
                           const std::vector<std::string>& fields) {
   for (const auto& f : fields)
-    Stmt(db_, "INSERT INTO field_changes VALUES(?,?,?)").bind(1, item).bind(2, cn).bind(3, f).step();
+    Stmt(db_, "INSERT INTO field_changes VALUES(?,?,?)")
+        .bind(1, item)
+        .bind(2, cn)
+        .bind(3, f)
+        .step();
 }
 
 std::int64_t Store::changed_since(const std::string& item, std::int64_t since,

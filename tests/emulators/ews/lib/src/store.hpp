@@ -30,8 +30,8 @@ struct Item {
   std::string id;
   std::int64_t mailbox = 0;
   std::string folder;
-  std::string kind;  // element name: Contact, Task, CalendarItem, Message, Item
-  std::string xml;   // <t:Kind xmlns:t=...>fields</t:Kind>
+  std::string kind;     // element name: Contact, Task, CalendarItem, Message, Item
+  std::string xml;      // <t:Kind xmlns:t=...>fields</t:Kind>
   std::int64_t cn = 0;  // change number (encoded in the ChangeKey)
   std::string created;
   std::string modified;
@@ -83,8 +83,7 @@ class Store {
   std::int64_t changed_since(const std::string& item, std::int64_t since,
                              const std::vector<std::string>& fields);
 
-  void put_sync_state(const std::string& token, const std::string& folder,
-                      const std::string& data);
+  void put_sync_state(const std::string& token, const std::string& folder, const std::string& data);
   std::optional<std::pair<std::string, std::string>> sync_state(const std::string& token);
 
   std::int64_t append_event(const Event& e);

@@ -29,8 +29,8 @@ std::string base64_encode(std::string_view in) {
     out += kAlphabet[(n >> 12) & 63];
     out += "==";
   } else if (i + 2 == in.size()) {
-    auto n = (std::uint32_t(std::uint8_t(in[i])) << 16) |
-             (std::uint32_t(std::uint8_t(in[i + 1])) << 8);
+    auto n =
+        (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8);
     out += kAlphabet[(n >> 18) & 63];
     out += kAlphabet[(n >> 12) & 63];
     out += kAlphabet[(n >> 6) & 63];

@@ -10,8 +10,12 @@
 namespace ews_emulator {
 
 namespace {
-const char* s(const xmlChar* x) { return reinterpret_cast<const char*>(x); }
-const xmlChar* x(const char* c) { return reinterpret_cast<const xmlChar*>(c); }
+const char* s(const xmlChar* x) {
+  return reinterpret_cast<const char*>(x);
+}
+const xmlChar* x(const char* c) {
+  return reinterpret_cast<const xmlChar*>(c);
+}
 
 void silent(void*, const char*, ...) {}
 
@@ -64,7 +68,9 @@ DocPtr parse_trusted(std::string_view text) {
                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
 }
 
-std::string local(const xmlNode* n) { return n && n->name ? s(n->name) : ""; }
+std::string local(const xmlNode* n) {
+  return n && n->name ? s(n->name) : "";
+}
 
 bool is(const xmlNode* n, const char* ns, std::string_view name) {
   if (!n || n->type != XML_ELEMENT_NODE || local(n) != name) return false;
@@ -127,12 +133,23 @@ std::string esc(std::string_view in) {
   out.reserve(in.size());
   for (char c : in) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\r': out += "&#xD;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\r':
+        out += "&#xD;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
