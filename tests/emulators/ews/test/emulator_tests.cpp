@@ -145,12 +145,15 @@ class Emulator {
  public:
   explicit Emulator(std::vector<std::string> extra = {}) {
     db_ = dir_.file("ews.db");
+    err_file_ = dir_.file("stderr.txt");
     int out[2];
     REQUIRE(pipe(out) == 0);
     pid_ = fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
       dup2(out[1], 1);
+      int err = open(err_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (err >= 0) dup2(err, 2);
       close(out[0]);
       close(out[1]);
       std::vector<std::string> args{EWS_EMULATOR_BIN, "--listen", "127.0.0.1:0", "--db", db_};
@@ -186,6 +189,7 @@ class Emulator {
   }
 
   unsigned short port() const { return port_; }
+  std::string stderr_text() const { return read_file(err_file_); }
 
   Response request(http::verb verb, const std::string& target, const std::string& body,
                    const std::map<std::string, std::string>& headers = {}) {
@@ -241,6 +245,7 @@ class Emulator {
  private:
   crmsync::test::TempDir dir_;
   std::string db_;
+  std::string err_file_;
   pid_t pid_ = -1;
   int fd_ = -1;
   unsigned short port_ = 0;
@@ -887,6 +892,39 @@ TEST_CASE("GetFolder and FindFolder list the distinguished folders") {
   auto codes = all(g.body, "<m:ResponseCode>(\\w+)<");
   CHECK(codes ==
         std::vector<std::string>{"NoError", "ErrorInvalidIdMalformed", "ErrorNonExistentMailbox"});
+}
+
+TEST_CASE("SyncFolderHierarchy reports the folder tree once") {
+  Emulator emu;
+  emu.add_user("user@example.test");
+  auto hierarchy = [&](const std::string& state) {
+    return emu.ews(
+        envelope("<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>Default</t:BaseShape>"
+                 "</m:FolderShape>" +
+                 (state.empty() ? "" : "<m:SyncState>" + state + "</m:SyncState>") +
+                 "</m:SyncFolderHierarchy>"));
+  };
+  auto r = hierarchy("");
+  REQUIRE(response_code(r.body) == "NoError");
+  if (have_reference()) CHECK(xmllint(r.body) == "valid");
+  CHECK(count(r.body, "<t:Create>") >= 7);
+  CHECK(r.body.find("<t:DisplayName>Contacts</t:DisplayName>") != std::string::npos);
+  auto again = hierarchy(first(r.body, "<m:SyncState>([^<]+)<"));
+  CHECK(response_code(again.body) == "NoError");
+  CHECK(count(again.body, "<t:Create>") == 0);
+  CHECK(response_code(hierarchy("bm9wZQ==").body) == "ErrorInvalidSyncStateData");
+}
+
+TEST_CASE("without schema files it says so on stderr and serves unvalidated") {
+  crmsync::test::TempDir empty;
+  Emulator emu({"--schemas", empty.path().string()});
+  CHECK(emu.stderr_text().find("no EWS schema available") != std::string::npos);
+  emu.add_user("user@example.test");
+  auto r = emu.ews(create_contact("NoSchema"));
+  CHECK(response_code(r.body) == "NoError");
+  auto got = emu.ews(get_item(item_id(r.body).id, "<t:BaseShape>AllProperties</t:BaseShape>"));
+  CHECK(got.body.find("<t:GivenName>NoSchema</t:GivenName>") != std::string::npos);
+  CHECK(fault_code(emu.ews("<broken").body) == "ErrorSchemaValidation");  // still parsed safely
 }
 
 TEST_CASE("an invalid request gets the ErrorSchemaValidation fault") {

@@ -213,6 +213,7 @@ std::string Service::dispatch(const std::string& op, const xmlNode* req, const C
   if (op == "GetFolder") return get_folder(req, ctx);
   if (op == "FindFolder") return find_folder(req, ctx);
   if (op == "SyncFolderItems") return sync_folder_items(req, ctx);
+  if (op == "SyncFolderHierarchy") return sync_folder_hierarchy(req, ctx);
   if (op == "FindItem") return find_item(req, ctx);
   if (op == "GetItem") return get_item(req, ctx);
   if (op == "CreateItem") return create_item(req, ctx);
@@ -482,6 +483,59 @@ std::string Service::sync_folder_items(const xmlNode* req, const Ctx& ctx) {
                                        next, last ? "true" : "false", xml)));
   } catch (const ItemError& e) {
     return wrap(op, err_msg(op, e, error_payload));
+  }
+}
+
+std::string Service::sync_folder_hierarchy(const xmlNode* req, const Ctx& ctx) {
+  const char* op = "SyncFolderHierarchy";
+  try {
+    std::string base = child_text(child(req, kMNs, "FolderShape"), kTNs, "BaseShape");
+    if (base == "IdOnly" && child(child(req, kMNs, "FolderShape"), kTNs, "AdditionalProperties"))
+      base = "Default";
+    Folder top = *store_.distinguished(ctx.mailbox, "msgfolderroot");
+    if (xmlNode* sf = child(req, kMNs, "SyncFolderId"))
+      top = resolve_folder(elements(sf).at(0), ctx);
+    std::string scope = "hierarchy:" + top.id;
+    std::set<std::string> known;
+    std::string token = child_text(req, kMNs, "SyncState");
+    if (!token.empty()) {
+      auto state = open_opaque(kSyncStateKind, token) ? store_.sync_state(token) : std::nullopt;
+      if (!state || state->first != scope)
+        throw ItemError{"ErrorInvalidSyncStateData",
+                        "Synchronization state data is corrupt or otherwise invalid."};
+      std::size_t pos = 0;
+      while (pos < state->second.size()) {
+        auto nl = state->second.find('\n', pos);
+        known.insert(state->second.substr(pos, nl - pos));
+        pos = nl == std::string::npos ? state->second.size() : nl + 1;
+      }
+    }
+    // Folders below `top` (the tree is fixed: only creations on the first sync).
+    auto all = store_.folders(top.mailbox);
+    std::set<std::string> below{top.id};
+    std::string xml, data;
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (const auto& f : all)
+        if (below.count(f.parent) && !below.count(f.id)) {
+          below.insert(f.id);
+          grew = true;
+          if (!known.count(f.id)) xml += "<t:Create>" + render_folder(f, base) + "</t:Create>";
+          data += f.id + "\n";
+        }
+    }
+    for (const auto& id : known)
+      if (!below.count(id)) xml += "<t:Delete>" + folder_id_xml(id) + "</t:Delete>";
+    std::string next = make_opaque(kSyncStateKind, random_bytes(15));
+    store_.put_sync_state(next, scope, data);
+    return wrap(op, ok_msg(op, "<m:SyncState>" + next +
+                                   "</m:SyncState><m:IncludesLastFolderInRange>true"
+                                   "</m:IncludesLastFolderInRange><m:Changes>" +
+                                   xml + "</m:Changes>"));
+  } catch (const ItemError& e) {
+    return wrap(op, err_msg(op, e,
+                            "<m:SyncState/><m:IncludesLastFolderInRange>true"
+                            "</m:IncludesLastFolderInRange>"));
   }
 }
 
@@ -1021,6 +1075,7 @@ std::string Service::unsubscribe(const xmlNode* req, const Ctx& ctx) {
         op, err_msg(op, {"ErrorSubscriptionNotFound", "The specified subscription was not found."},
                     ""));
   subs_.erase(it);
+  emitted_ = true;  // wakes a stream of this subscription so it can close
   return wrap(op, ok_msg(op, ""));
 }
 

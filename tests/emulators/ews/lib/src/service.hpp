@@ -83,6 +83,7 @@ class Service {
   std::string get_folder(const xmlNode* req, const Ctx& ctx);
   std::string find_folder(const xmlNode* req, const Ctx& ctx);
   std::string sync_folder_items(const xmlNode* req, const Ctx& ctx);
+  std::string sync_folder_hierarchy(const xmlNode* req, const Ctx& ctx);
   std::string find_item(const xmlNode* req, const Ctx& ctx);
   std::string get_item(const xmlNode* req, const Ctx& ctx);
   std::string create_item(const xmlNode* req, const Ctx& ctx);
