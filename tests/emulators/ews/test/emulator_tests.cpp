@@ -1080,6 +1080,25 @@ TEST_CASE("throttling: the ErrorServerBusy fault carries BackOffMilliseconds") {
   if (have_reference()) CHECK(xmllint(r.body) == "valid");
   REQUIRE(emu.admin(http::verb::post, "/admin/faults", "{}").status == 200);
   CHECK(response_code(emu.ews(create_contact("Fine")).body) == "NoError");
+
+  // The other form Exchange uses: HTTP 200, ErrorServerBusy in the response message.
+  REQUIRE(emu.admin(http::verb::post, "/admin/faults",
+                    "{\"busy_in_response_rate\":1,\"backoff_ms\":30000}")
+              .status == 200);
+  for (const std::string& body :
+       {create_contact("NotCreated"), sync("contacts", "", 10),
+        envelope("<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+                 "</m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id=\"contacts\"/>"
+                 "</m:ParentFolderIds></m:FindItem>")}) {
+    auto b = emu.ews(body);
+    CHECK(b.status == 200);
+    CHECK(response_code(b.body) == "ErrorServerBusy");
+    CHECK(first(b.body, "<m:MessageXml><t:Value Name=\"BackOffMilliseconds\">(\\d+)<") == "30000");
+    if (have_reference()) CHECK(xmllint(b.body) == "valid");
+  }
+  REQUIRE(emu.admin(http::verb::post, "/admin/faults", "{}").status == 200);
+  auto all_items = emu.ews(sync("contacts", "", 10));
+  CHECK(count(all_items.body, "<t:Create>") == 1);  // only "Fine": the others never ran
 }
 
 TEST_CASE("injected failures: fail_nth, error_rate, drop_after_commit, latency") {

@@ -41,7 +41,8 @@ struct FaultConfig {
   double error_rate = 0;
   double drop_after_commit_rate = 0;
   double throttle_rate = 0;
-  int fail_nth = 0;  // 0: off; counts down per SOAP request
+  double busy_in_response_rate = 0;  // ErrorServerBusy inside an HTTP 200 response
+  int fail_nth = 0;                  // 0: off; counts down per SOAP request
   int backoff_ms = 2000;
   std::mt19937_64 rng{0};
 };
@@ -159,9 +160,11 @@ class App {
       out.reply = fault_reply(req, Service::server_busy(faults_.backoff_ms));
       return out;
     }
-    bool drop = roll(faults_.drop_after_commit_rate);
+    std::optional<int> busy;
+    if (roll(faults_.busy_in_response_rate)) busy = faults_.backoff_ms;
+    bool drop = !busy && roll(faults_.drop_after_commit_rate);
     try {
-      SoapResult r = service_.handle(req.body(), *user);
+      SoapResult r = service_.handle(req.body(), *user, busy);
       out.reply = make(req, http::status::ok, std::move(r.body), "text/xml; charset=utf-8");
       out.stream = std::move(r.stream);
     } catch (const Fault& f) {
@@ -249,12 +252,14 @@ class App {
       if (!v.IsNumber())
         return json_error(req, http::status::bad_request, "\"" + k + "\" must be a number");
       double d = v.GetDouble();
-      if (k == "error_rate" || k == "drop_after_commit_rate" || k == "throttle_rate") {
+      if (k == "error_rate" || k == "drop_after_commit_rate" || k == "throttle_rate" ||
+          k == "busy_in_response_rate") {
         if (d < 0 || d > 1)
           return json_error(req, http::status::bad_request, "\"" + k + "\" must be within 0..1");
-        (k == "error_rate"      ? f.error_rate
-         : k == "throttle_rate" ? f.throttle_rate
-                                : f.drop_after_commit_rate) = d;
+        (k == "error_rate"              ? f.error_rate
+         : k == "throttle_rate"         ? f.throttle_rate
+         : k == "busy_in_response_rate" ? f.busy_in_response_rate
+                                        : f.drop_after_commit_rate) = d;
       } else if (k == "latency_ms" || k == "fail_nth" || k == "seed" || k == "backoff_ms") {
         if (d < 0 || d > 1e9 || d != static_cast<double>(static_cast<long long>(d)))
           return json_error(req, http::status::bad_request,

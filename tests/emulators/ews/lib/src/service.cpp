@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -153,7 +154,7 @@ Fault Service::server_busy(int backoff_ms) {
   return f;
 }
 
-SoapResult Service::handle(const std::string& body, const User& user) {
+SoapResult Service::handle(const std::string& body, const User& user, std::optional<int> busy_ms) {
   XmlProblem problem;
   DocPtr doc = parse_untrusted(body, problem);
   if (!doc) throw schema_fault(problem);
@@ -195,6 +196,28 @@ SoapResult Service::handle(const std::string& body, const User& user) {
 
   SoapResult result;
   std::string op = local(ops[0]);
+  if (busy_ms) {
+    // The payload elements the schema requires even in an error message.
+    static const std::map<std::string, std::string> payloads = {
+        {"GetItem", "<m:Items/>"},
+        {"CreateItem", "<m:Items/>"},
+        {"UpdateItem", "<m:Items/>"},
+        {"GetFolder", "<m:Folders/>"},
+        {"SyncFolderItems",
+         "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"},
+        {"SyncFolderHierarchy",
+         "<m:SyncState/><m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange>"},
+    };
+    auto p = payloads.find(op);
+    std::string msg = fmt::format(
+        "<m:{0}ResponseMessage ResponseClass=\"Error\"><m:MessageText>The server cannot service "
+        "this request right now. Try again later.</m:MessageText><m:ResponseCode>ErrorServerBusy"
+        "</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:MessageXml>"
+        "<t:Value Name=\"BackOffMilliseconds\">{1}</t:Value></m:MessageXml>{2}"
+        "</m:{0}ResponseMessage>",
+        op, *busy_ms, p == payloads.end() ? "" : p->second);
+    return SoapResult{envelope(wrap(op, msg)), std::nullopt};
+  }
   emitted_ = false;
   store_.begin();
   try {

@@ -53,8 +53,11 @@ class Service {
  public:
   Service(Store& store, const Schemas& schemas) : store_(store), schemas_(schemas) {}
 
-  // Handles one SOAP request of an authenticated user. Throws Fault.
-  SoapResult handle(const std::string& body, const User& user);
+  // Handles one SOAP request of an authenticated user. Throws Fault. With
+  // `busy_ms`, a valid request is answered (HTTP 200) with one ErrorServerBusy
+  // response message carrying BackOffMilliseconds, without being executed.
+  SoapResult handle(const std::string& body, const User& user,
+                    std::optional<int> busy_ms = std::nullopt);
 
   static std::string fault_envelope(const Fault& f);
   static Fault server_busy(int backoff_ms);
