@@ -33,6 +33,14 @@ def main():
                            auth_type=BASIC)
     account = Account(email, config=config, autodiscover=False, access_type=DELEGATE)
 
+    # Notifications and sync, parsed by exchangelib: a pull and a streaming
+    # subscription on Contacts, and a SyncFolderItems baseline.
+    pull_id, watermark = account.contacts.subscribe_to_pull(event_types=["CreatedEvent", "ModifiedEvent"])
+    stream_id = account.contacts.subscribe_to_streaming(event_types=["CreatedEvent"])
+    list(account.contacts.sync_items())
+    sync_state = account.contacts.item_sync_state
+    check(sync_state, "initial sync state")
+
     # Contact
     contact = Contact(folder=account.contacts, given_name="Ada", surname="Lovelace",
                       display_name="Ada Lovelace",
@@ -46,6 +54,19 @@ def main():
     check(got.company_name == "Analytical Engines", "company name")
     check(any(e.email == "ada@example.test" for e in (got.email_addresses or [])), "email address")
     check(any(p.phone_number == "+1 555 0100" for p in (got.phone_numbers or [])), "mobile phone")
+    events = [e for n in account.contacts.get_events(pull_id, watermark) for e in n.events]
+    created = [e for e in events if type(e).__name__ == "CreatedEvent"]
+    check(len(created) == 1 and created[0].item_id.id == contact.id,
+          f"pull GetEvents sees the creation: {events}")
+    streamed = list(account.contacts.get_streaming_events(stream_id, connection_timeout=1,
+                                                          max_notifications_returned=1))
+    check(any(type(e).__name__ == "CreatedEvent" and e.item_id.id == contact.id
+              for n in streamed for e in n.events), f"streaming event: {streamed}")
+    changes = list(account.contacts.sync_items(sync_state=sync_state))
+    check(len(changes) == 1 and changes[0][0] == "create" and changes[0][1].id == contact.id,
+          f"one sync change, the creation: {changes}")
+    account.contacts.unsubscribe(pull_id)
+    account.contacts.unsubscribe(stream_id)
     got.job_title = "Countess"
     got.save(update_fields=["job_title"])
     again = account.contacts.get(id=contact.id)
