@@ -8,7 +8,8 @@ int main(int argc, char** argv) {
   ews_emulator::Options options;
   if (auto error = ews_emulator::parse_args(argc, argv, options)) {
     std::cerr << "ews-emulator: " << *error << "\n"
-              << "usage: ews-emulator --listen 127.0.0.1:PORT --db FILE [--schemas DIR]\n";
+              << "usage: ews-emulator --listen 127.0.0.1:PORT --db FILE [--schemas DIR] "
+                 "[--minute-ms N]\n";
     return 2;
   }
   try {

@@ -1065,6 +1065,45 @@ TEST_CASE("a streaming subscription delivers events over a chunked response") {
   CHECK(response_code(bad.body) == "ErrorSubscriptionNotFound");
 }
 
+TEST_CASE(
+    "streams end with ConnectionStatus Closed at ConnectionTimeout; idle pull subscriptions "
+    "expire") {
+  Emulator emu({"--minute-ms", "300"});  // an EWS minute of 300 ms
+  emu.add_user("user@example.test");
+  auto subscribe = [&](const std::string& request) {
+    auto r = emu.ews(envelope("<m:Subscribe>" + request + "</m:Subscribe>"));
+    return first(r.body, "<m:SubscriptionId>([^<]+)<");
+  };
+  std::string pull = subscribe(
+      "<m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId "
+      "Id=\"inbox\"/></t:FolderIds>"
+      "<t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:Timeout>1</t:Timeout>"
+      "</m:PullSubscriptionRequest>");
+  std::string streaming = subscribe(
+      "<m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+      "</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes>"
+      "</m:StreamingSubscriptionRequest>");
+  REQUIRE(!pull.empty());
+  REQUIRE(!streaming.empty());
+  // ConnectionTimeout 2 "minutes" = 600 ms: keep-alives every 150 ms, then Closed.
+  auto t0 = Clock::now();
+  auto r =
+      emu.ews(envelope("<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>" + streaming +
+                       "</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>2"
+                       "</m:ConnectionTimeout></m:GetStreamingEvents>"));
+  CHECK(Clock::now() - t0 >= std::chrono::milliseconds(600));
+  CHECK(r.status == 200);
+  CHECK(r.headers["Transfer-Encoding"] == "chunked");
+  CHECK(count(r.body, "<m:ConnectionStatus>OK</m:ConnectionStatus>") >= 2);
+  CHECK(count(r.body, "<m:ConnectionStatus>Closed</m:ConnectionStatus>") == 1);
+  CHECK(count(r.body, "<s:Envelope") == count(r.body, "</s:Envelope>"));
+  // The pull subscription (Timeout 1 = 300 ms) was not polled meanwhile: expired.
+  auto ev = emu.ews(envelope("<m:GetEvents><m:SubscriptionId>" + pull +
+                             "</m:SubscriptionId><m:Watermark>" + std::string("BUVNAAAAAAAAAAA=") +
+                             "</m:Watermark></m:GetEvents>"));
+  CHECK(response_code(ev.body) == "ErrorExpiredSubscription");
+}
+
 TEST_CASE("throttling: the ErrorServerBusy fault carries BackOffMilliseconds") {
   Emulator emu;
   emu.add_user("user@example.test");

@@ -34,7 +34,6 @@ constexpr std::size_t kSoapLimit = 8u * 1024u * 1024u;   // larger SOAP bodies g
 constexpr std::size_t kHardLimit = 64u * 1024u * 1024u;  // beyond this the connection closes
 constexpr std::size_t kLogEntries = 10000;
 constexpr std::size_t kLogBody = 1u << 20;
-constexpr auto kKeepAlive = std::chrono::seconds(30);
 
 struct FaultConfig {
   int latency_ms = 0;
@@ -325,8 +324,9 @@ asio::awaitable<void> stream_events(beast::tcp_stream& stream, App& app, const R
     co_return !wec;
   };
   if (!co_await send(first)) co_return;
-  auto end = std::chrono::steady_clock::now() + std::chrono::minutes(plan.timeout_minutes);
-  auto next_keepalive = std::chrono::steady_clock::now() + kKeepAlive;
+  const auto keepalive = app.service().minute() / 2;
+  auto end = std::chrono::steady_clock::now() + app.service().minute() * plan.timeout_minutes;
+  auto next_keepalive = std::chrono::steady_clock::now() + keepalive;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   // Detect the client closing the connection while we wait. The handler may run
   // after this coroutine ended, so it only touches shared state.
@@ -352,14 +352,14 @@ asio::awaitable<void> stream_events(beast::tcp_stream& stream, App& app, const R
     std::string events = app.service().stream_events(plan.subscriptions);
     if (!events.empty()) {
       if (!co_await send(events)) co_return;
-      next_keepalive = std::chrono::steady_clock::now() + kKeepAlive;
+      next_keepalive = std::chrono::steady_clock::now() + keepalive;
       continue;
     }
     auto now = std::chrono::steady_clock::now();
     if (now >= end) break;
     if (now >= next_keepalive) {
       if (!co_await send(app.service().stream_status("OK"))) co_return;
-      next_keepalive = now + kKeepAlive;
+      next_keepalive = now + keepalive;
     }
     timer.expires_at(std::min(end, next_keepalive));
     app.waiters.push_back(&timer);
@@ -465,6 +465,15 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       if (!value(o.db)) return "--db needs a file";
     } else if (a == "--schemas") {
       if (!value(o.schemas)) return "--schemas needs a directory";
+    } else if (a == "--minute-ms") {
+      std::string v;
+      if (!value(v)) return "--minute-ms needs a number";
+      try {
+        o.minute_ms = std::stoi(v);
+      } catch (const std::exception&) {
+        return "bad --minute-ms";
+      }
+      if (o.minute_ms < 10) return "--minute-ms must be at least 10";
     } else {
       return "unknown argument " + a;
     }
@@ -481,6 +490,7 @@ int run(const Options& opts) {
               << "); requests are NOT schema-validated\n";
   asio::io_context io{1};
   App app(opts, schemas);
+  app.service().set_minute(std::chrono::milliseconds(opts.minute_ms));
   app.service().on_events([&app] {
     for (auto* t : app.waiters) t->cancel();
   });

@@ -997,7 +997,7 @@ std::string Service::get_events(const xmlNode* req, const Ctx& ctx) {
     }
     Subscription& s = it->second;
     auto now = std::chrono::steady_clock::now();
-    if (now - s.last_use > std::chrono::minutes(s.timeout_minutes)) {
+    if (now - s.last_use > minute_ * s.timeout_minutes) {
       subs_.erase(it);
       throw ItemError{"ErrorExpiredSubscription", "The subscription has expired."};
     }

@@ -72,6 +72,8 @@ class Service {
   // Called after every committed change that produced events.
   void on_events(std::function<void()> hook) { hook_ = std::move(hook); }
   void reset() { subs_.clear(); }
+  void set_minute(std::chrono::milliseconds m) { minute_ = m; }
+  std::chrono::milliseconds minute() const { return minute_; }
 
  private:
   struct Ctx {
@@ -119,6 +121,7 @@ class Service {
   std::map<std::string, Subscription> subs_;
   std::function<void()> hook_;
   bool emitted_ = false;
+  std::chrono::milliseconds minute_{60000};
 };
 
 }  // namespace ews_emulator

@@ -12,6 +12,9 @@ struct Options {
   unsigned short port = 0;
   std::string db;
   std::string schemas;  // directory holding ews-envelope-validate.xsd and types.xsd
+  // Length of an EWS "minute" (subscription Timeout, ConnectionTimeout; keep-alives
+  // go out every half minute). Tests shorten it; 60000 otherwise.
+  int minute_ms = 60000;
 };
 
 // Parse argv; returns an error message on bad usage.
