@@ -174,7 +174,8 @@ class App {
               "An internal server error occurred. The operation failed.", "", 500};
       out.reply = fault_reply(req, f);
     }
-    out.drop = drop && !out.stream;
+    // Only a committed (successful) request is dropped: that is the interesting case.
+    out.drop = drop && !out.stream && out.reply.result() == http::status::ok;
     return out;
   }
 
