@@ -783,6 +783,17 @@ TEST_CASE("tasks, calendar items and messages: creation rules and delivery") {
   CHECK(ci.body.find("<t:Location>Room 1</t:Location>") != std::string::npos);
   CHECK(ci.body.find("<t:Organizer><t:Mailbox><t:Name>user@example.test") != std::string::npos);
   if (have_reference()) CHECK(xmllint(ci.body) == "valid");
+  // Exchange keeps UTC: an offset is converted, fractions of seconds dropped.
+  auto berlin = emu.ews(
+      envelope("<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
+               "<t:Subject>All day</t:Subject><t:Start>2026-03-15T00:00:00+01:00</t:Start>"
+               "<t:End>2026-03-16T00:00:00.000+01:00</t:End><t:IsAllDayEvent>true</t:IsAllDayEvent>"
+               "</t:CalendarItem></m:Items></m:CreateItem>"));
+  auto allday =
+      emu.ews(get_item(item_id(berlin.body).id, "<t:BaseShape>AllProperties</t:BaseShape>"));
+  CHECK(allday.body.find("<t:Start>2026-03-14T23:00:00Z</t:Start>") != std::string::npos);
+  CHECK(allday.body.find("<t:End>2026-03-15T23:00:00Z</t:End>") != std::string::npos);
+  CHECK(allday.body.find("<t:Subject>All day</t:Subject>") != std::string::npos);
   auto cal_update =
       emu.ews(update(item_id(c.body), set_field("calendar:Location", "<t:Location>R2</t:Location>",
                                                 "CalendarItem")));

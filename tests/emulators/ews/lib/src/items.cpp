@@ -1,7 +1,10 @@
 #include "items.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -112,6 +115,72 @@ std::string address_entry(const std::string& key, const std::map<std::string, st
   return out + "</t:Entry>";
 }
 
+// Exchange keeps times as UTC and returns them with a Z suffix and whole seconds:
+// an xs:dateTime leaf with an offset is converted ("...T00:00:00+01:00" comes back
+// as the previous day 23:00:00Z); one without an offset is taken as UTC
+// (TimeZoneContext is not modelled). Free-text leaves are left alone.
+std::optional<std::string> utc_time(const std::string& v) {
+  int Y, M, D, h, m, sec;
+  char rest[32] = {0};
+  if (v.size() < 19 || v.size() > 40 || v[4] != '-' || v[10] != 'T') return std::nullopt;
+  if (std::sscanf(v.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%31s", &Y, &M, &D, &h, &m, &sec, rest) < 6)
+    return std::nullopt;
+  std::string tail = rest;
+  if (!tail.empty() && tail[0] == '.') {
+    std::size_t i = 1;
+    while (i < tail.size() && std::isdigit(static_cast<unsigned char>(tail[i]))) ++i;
+    tail = tail.substr(i);
+  }
+  int offset = 0;
+  if (tail == "Z" || tail.empty()) {
+    offset = 0;
+  } else if (tail.size() == 6 && (tail[0] == '+' || tail[0] == '-') && tail[3] == ':') {
+    offset = (std::atoi(tail.substr(1, 2).c_str()) * 60 + std::atoi(tail.substr(4, 2).c_str())) *
+             (tail[0] == '-' ? -1 : 1);
+  } else {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = Y - 1900;
+  tm.tm_mon = M - 1;
+  tm.tm_mday = D;
+  tm.tm_hour = h;
+  tm.tm_min = m;
+  tm.tm_sec = sec;
+  std::time_t t = timegm(&tm) - offset * 60;
+  std::tm out{};
+  gmtime_r(&t, &out);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &out);
+  return std::string(buf);
+}
+
+void normalize_times(xmlNode* n) {
+  static const std::set<std::string> free_text = {"Subject",
+                                                  "Body",
+                                                  "Location",
+                                                  "DisplayName",
+                                                  "FileAs",
+                                                  "Value",
+                                                  "Values",
+                                                  "String",
+                                                  "Entry",
+                                                  "Notes",
+                                                  "InternetMessageId",
+                                                  "ExtendedProperty",
+                                                  "Categories",
+                                                  "Name"};
+  for (xmlNode* c : elements(n)) {
+    if (free_text.count(local(c))) continue;
+    if (elements(c).empty()) {
+      if (auto t = utc_time(text(c)); t && *t != text(c))
+        xmlNodeSetContent(c, reinterpret_cast<const xmlChar*>(t->c_str()));
+    } else {
+      normalize_times(c);
+    }
+  }
+}
+
 // The one field element inside an update's item element.
 const xmlNode* single_field(const xmlNode* value) {
   auto fields = elements(value);
@@ -217,6 +286,7 @@ std::string store_xml(const ItemData& item) {
 }
 
 ItemData item_from_request(const xmlNode* element) {
+  normalize_times(const_cast<xmlNode*>(element));
   ItemData item;
   item.kind = local(element);
   for (xmlNode* f : elements(element)) {
@@ -357,6 +427,7 @@ std::optional<std::string> value_at(const ItemData& item, const Path& path) {
 
 void set_field(ItemData& item, const Path& path, const xmlNode* value) {
   check_kind(item, value);
+  normalize_times(const_cast<xmlNode*>(value));
   const xmlNode* f = single_field(value);
   std::string name = local(f);
   if (name != path.name)
