@@ -883,11 +883,20 @@ std::optional<ItemKind> kind_of_element(std::string_view el) {
   return std::nullopt;
 }
 
+std::string trimmed(std::string_view s) {
+  const char* ws = " \t\r\n";
+  auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(ws);
+  return std::string(s.substr(b, e - b + 1));
+}
+
 std::optional<int> backoff_in(const Element& message_xml) {
   for (const Element& v : message_xml.children()) {
     if (v.name() != "Value" || attr(v, "Name") != "BackOffMilliseconds") continue;
     int ms = 0;
-    auto [p, ec] = std::from_chars(v.text().data(), v.text().data() + v.text().size(), ms);
+    const std::string t = trimmed(v.text());
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), ms);
     if (ec == std::errc() && ms >= 0) return ms;
   }
   return std::nullopt;
@@ -1067,7 +1076,8 @@ std::string get_items(const std::vector<std::string>& ids, bool full) {
   if (full) {
     out +=
         "<t:BaseShape>AllProperties</t:BaseShape><t:BodyType>Text</t:BodyType>"
-        "<t:AdditionalProperties>" +
+        "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:ParentFolderId\"/>"
+        "<t:FieldURI FieldURI=\"item:LastModifiedTime\"/>" +
         all_ext_uris() + "</t:AdditionalProperties>";
   } else {
     out +=
@@ -1268,8 +1278,11 @@ Result<std::vector<Message>> parse_response(std::string_view op, int status,
     return Error::Invalid("EWS " + std::string(op) + " reply (HTTP " + std::to_string(status) +
                           "): " + root.error().message());
   }
-  if (!root->is(soap::kSoapEnvNs, "Envelope"))
+  if (!root->is(soap::kSoapEnvNs, "Envelope")) {
+    if (server_error)
+      return Error::Transient("EWS HTTP " + std::to_string(status) + " without SOAP");
     return Error::Invalid("EWS " + std::string(op) + " reply: not a SOAP envelope");
+  }
   const Element* sbody = root->child(soap::kSoapEnvNs, "Body");
   if (!sbody) return Error::Invalid("EWS " + std::string(op) + " reply: no SOAP Body");
   if (const Element* fault = sbody->child(soap::kSoapEnvNs, "Fault")) {
@@ -1277,14 +1290,14 @@ Result<std::vector<Message>> parse_response(std::string_view op, int status,
     std::optional<int> backoff;
     if (const Element* fs = fault->child_any_ns("faultstring")) text = fs->text();
     if (const Element* detail = fault->child_any_ns("detail")) {
-      if (const Element* rc = detail->child_any_ns("ResponseCode")) code = rc->text();
+      if (const Element* rc = detail->child_any_ns("ResponseCode")) code = trimmed(rc->text());
       if (const Element* msg = detail->child_any_ns("Message"); msg && text.empty())
-        text = msg->text();
+        text = trimmed(msg->text());
       if (const Element* mx = detail->child_any_ns("MessageXml")) backoff = backoff_in(*mx);
     }
     if (code.empty()) {
       if (const Element* fc = fault->child_any_ns("faultcode")) {
-        code = fc->text();
+        code = trimmed(fc->text());
         if (auto colon = code.find(':'); colon != std::string::npos) code = code.substr(colon + 1);
       }
     }
@@ -1311,7 +1324,7 @@ Result<std::vector<Message>> parse_response(std::string_view op, int status,
         msg.response_class != "Error")
       return Error::Invalid("EWS " + std::string(op) + " reply: bad ResponseClass '" +
                             msg.response_class + "'");
-    if (const Element* rc = mchild(m, "ResponseCode")) msg.code = rc->text();
+    if (const Element* rc = mchild(m, "ResponseCode")) msg.code = trimmed(rc->text());
     if (const Element* mt = mchild(m, "MessageText")) msg.text = mt->text();
     if (const Element* mx = mchild(m, "MessageXml")) msg.backoff_ms = backoff_in(*mx);
     if (msg.response_class == "Error" && msg.code.empty())

@@ -1,0 +1,263 @@
+// The EWS adapter on the real ews-emulator beyond the generic contract suite: changes made by
+// another client become events, the lease and the handoff queue as hidden items, and every
+// request the adapter sent validates against the official schema.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "codec.hpp"
+#include "crmsync/core/lease.hpp"
+#include "ews_harness.hpp"
+
+using namespace crmsync;
+using namespace std::chrono_literals;
+
+namespace {
+
+NewStoreItem contact(std::string first, std::string last) {
+  NewStoreItem n;
+  n.folder = Folder::kContacts;
+  n.item.kind = ItemKind::kContact;
+  n.item.fields["FirstName"] = std::move(first);
+  n.item.fields["LastName"] = std::move(last);
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("S1: another client's changes become events; our own are not repeated",
+          "[ews][emulator]") {
+  test::EwsHarness h;
+  auto mine = h.open();
+  auto other = h.open_with(h.config("other-device.db"));  // another machine: its own state
+  auto baseline = mine->events_after(0, 100);
+  REQUIRE(baseline.ok());
+  CHECK(baseline->empty());
+
+  auto a = other->create(contact("Ann", "Lee"));
+  REQUIRE(a.ok());
+  auto ev = mine->events_after(0, 100);
+  REQUIRE(ev.ok());
+  REQUIRE(ev->size() == 1);
+  CHECK((*ev)[0].action == Action::kCreate);
+  CHECK((*ev)[0].entry_id == a->entry_id);
+  CHECK((*ev)[0].surface == Surface::kNone);
+  CHECK((*ev)[0].kind == ItemKind::kContact);
+  const auto cursor = ev->back().seq;
+
+  REQUIRE(other
+              ->update(a->entry_id, a->change_key, {{"JobTitle", Value(std::string("CTO"))}},
+                       std::nullopt)
+              .ok());
+  auto upd = mine->events_after(cursor, 100);
+  REQUIRE(upd.ok());
+  REQUIRE(upd->size() == 1);
+  CHECK((*upd)[0].action == Action::kUpdate);
+
+  // Our own write: one event, and the sync pass does not add a second one.
+  auto got = mine->get(a->entry_id);
+  REQUIRE(got.ok());
+  REQUIRE(mine->update(a->entry_id, got->change_key, {{"LastName", Value(std::string("Ray"))}},
+                       std::nullopt)
+              .ok());
+  auto own = mine->events_after((*upd)[0].seq, 100);
+  REQUIRE(own.ok());
+  CHECK(own->size() == 1);
+  auto none = mine->events_after(own->back().seq, 100);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+
+  REQUIRE(other->remove(a->entry_id).ok());
+  auto del = mine->events_after(own->back().seq, 100);
+  REQUIRE(del.ok());
+  REQUIRE(del->size() == 1);
+  CHECK((*del)[0].action == Action::kDelete);
+}
+
+TEST_CASE("S1: wait_for_events wakes up for another device's write (pull subscription)",
+          "[ews][emulator]") {
+  test::EwsHarness h;
+  auto mine = h.open();
+  auto other = h.open_with(h.config("other-device.db"));
+  REQUIRE(mine->events_after(0, 10).ok());
+  CHECK_FALSE(mine->wait_for_events(0, 200ms));
+  std::thread writer([&] {
+    std::this_thread::sleep_for(300ms);
+    (void)other->create(contact("Bob", "Ray"));
+  });
+  bool woke = mine->wait_for_events(0, 20s);
+  writer.join();
+  CHECK(woke);
+}
+
+TEST_CASE("P1: the lease is a hidden item written by compare-and-swap", "[ews][emulator][lease]") {
+  test::EwsHarness h;
+  auto a = h.open();
+  auto b = h.open_with(h.config("b.db"));
+  LeaseStore* la = a->lease_store();
+  LeaseStore* lb = b->lease_store();
+  REQUIRE(la);
+  REQUIRE(lb);
+  auto empty = la->read_lease();
+  REQUIRE(empty.ok());
+  CHECK(empty->version.empty());
+
+  LeaseRecord rec{"client-a", 1, UtcTime::parse("2026-06-01T10:00:00.500Z").value()};
+  auto v1 = la->write_lease("", rec);
+  REQUIRE(v1.ok());
+  auto seen = lb->read_lease();
+  REQUIRE(seen.ok());
+  CHECK(seen->version == *v1);
+  CHECK(seen->record.holder == "client-a");
+  CHECK(seen->record.epoch == 1);
+  CHECK(seen->record.expires == rec.expires);
+
+  // b cannot create a second lease, and a stale version loses.
+  auto dup = lb->write_lease("", LeaseRecord{"client-b", 1, rec.expires});
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().is(ErrorKind::kConflict));
+  auto v2 = lb->write_lease(*v1, LeaseRecord{"client-b", 2, rec.expires});
+  REQUIRE(v2.ok());
+  auto stale = la->write_lease(*v1, LeaseRecord{"client-a", 3, rec.expires});
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().is(ErrorKind::kConflict));
+  auto now = la->read_lease();
+  REQUIRE(now.ok());
+  CHECK(now->record.holder == "client-b");
+  CHECK(now->record.epoch == 2);
+  CHECK(now->version == *v2);
+
+  // The hidden item is not a mailbox item the engine sees.
+  for (ItemKind k : kAllItemKinds) {
+    auto items = a->scan_modified_since(k, UtcTime{0});
+    REQUIRE(items.ok());
+    CHECK(items->empty());
+  }
+  auto ev = a->events_after(0, 100);
+  REQUIRE(ev.ok());
+  CHECK(ev->empty());
+
+  // The LeaseKeeper runs on it.
+  FakeClock clock(UtcTime::parse("2026-06-01T11:00:00Z").value());
+  LeaseKeeper keeper(*la, clock, "client-c", Role::kPrimary, 60s, 5s);
+  auto st = keeper.tick();
+  REQUIRE(st.ok());
+  CHECK(st->held);
+  CHECK(st->record.epoch == 3);
+}
+
+TEST_CASE("T5: the handoff queue keeps order across clients; remove takes one",
+          "[ews][emulator][queue]") {
+  test::EwsHarness h;
+  auto a = h.open();
+  auto b = h.open_with(h.config("b.db"));
+  HandoffQueue* qa = a->handoff_queue();
+  HandoffQueue* qb = b->handoff_queue();
+  REQUIRE(qa);
+  REQUIRE(qb);
+  auto d0 = qa->depth();
+  REQUIRE(d0.ok());
+  CHECK(*d0 == 0);
+  for (int i = 0; i < 3; ++i) {
+    QueuedChange c;
+    c.client_id = i % 2 ? "b" : "a";
+    c.kind = i == 1 ? ItemKind::kTask : ItemKind::kContact;
+    c.entry_id = EntryId("E" + std::to_string(i));
+    c.action = i == 2 ? Action::kUntrack : Action::kUpdate;
+    c.delete_in_crm = i == 2;
+    c.at = UtcTime::from_seconds(1'767'225'600 + i);
+    REQUIRE((i % 2 ? qb : qa)->enqueue(c).ok());
+  }
+  auto depth = qb->depth();
+  REQUIRE(depth.ok());
+  CHECK(*depth == 3);
+  auto all = qa->peek(10);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 3);
+  for (int i = 0; i < 3; ++i) CHECK((*all)[i].entry_id.str() == "E" + std::to_string(i));
+  CHECK((*all)[1].client_id == "b");
+  CHECK((*all)[1].kind == ItemKind::kTask);
+  CHECK((*all)[2].action == Action::kUntrack);
+  CHECK((*all)[2].delete_in_crm);
+  CHECK((*all)[0].at == UtcTime::from_seconds(1'767'225'600));
+  auto two = qb->peek(2);
+  REQUIRE(two.ok());
+  CHECK(two->size() == 2);
+
+  REQUIRE(qa->remove((*all)[0].id).ok());
+  auto again = qa->remove((*all)[0].id);
+  if (!again.ok()) CHECK(again.error().is(ErrorKind::kNotFound));
+  auto rest = qb->peek(10);
+  REQUIRE(rest.ok());
+  REQUIRE(rest->size() == 2);
+  CHECK((*rest)[0].entry_id.str() == "E1");
+  CHECK(*qa->depth() == 2);
+}
+
+TEST_CASE("every request the adapter sends validates against the official schema",
+          "[ews][emulator][schema]") {
+  if (ewstest::reference_dir().empty()) {
+    WARN("skipped: the reference folder (../shared/reference/ews) is not there");
+    return;
+  }
+  test::EwsHarness h;
+  auto s = h.open();
+  NewStoreItem c = contact("Ann", "Lee");
+  c.item.fields["Birthday"] = Date{1980, 2, 29};
+  c.item.fields["Email1Address"] = std::string("ann@example.org");
+  c.item.fields["MailingAddressStreet"] = std::string("1 Main St");
+  c.item.fields["GovernmentIDNumber"] = std::string("X-1");
+  c.link = CrmLink{true, CrmId::generate(), true, CrmEntity::kContact};
+  auto created = s->create(c);
+  REQUIRE(created.ok());
+  NewStoreItem t;
+  t.folder = Folder::kTasks;
+  t.item.kind = ItemKind::kTask;
+  t.item.fields["Subject"] = std::string("Call");
+  t.item.fields["DueDate"] = Date{2026, 3, 1};
+  t.item.fields["Status"] = std::string("InProgress");
+  auto task = s->create(t);
+  REQUIRE(task.ok());
+  REQUIRE(s->update(created->entry_id, created->change_key,
+                    {{"FirstName", Value()},
+                     {"Email1Address", Value(std::string("a@b.org"))},
+                     {"MailingAddressCity", Value(std::string("Town"))}},
+                    CrmLink{true, CrmId::generate(), false, std::nullopt})
+              .ok());
+  REQUIRE(s->find_by_crm_id(*created->link.crm_id).ok());
+  REQUIRE(s->scan_modified_since(ItemKind::kContact, UtcTime{0}).ok());
+  REQUIRE(s->scan_modified_since(ItemKind::kEmail, UtcTime{0}).ok());
+  REQUIRE(s->events_after(0, 10).ok());
+  (void)s->wait_for_events(1'000'000, 100ms);
+  REQUIRE(s->remove(task->entry_id).ok());
+  auto v = s->lease_store()->write_lease("", LeaseRecord{"x", 1, UtcTime{0}});
+  REQUIRE(v.ok());
+  REQUIRE(s->lease_store()->write_lease(*v, LeaseRecord{"x", 2, UtcTime{0}}).ok());
+  REQUIRE(s->handoff_queue()
+              ->enqueue(QueuedChange{"", "x", ItemKind::kContact, EntryId("E"), Action::kUpdate,
+                                     false, UtcTime{0}})
+              .ok());
+  auto q = s->handoff_queue()->peek(1);
+  REQUIRE(q.ok());
+  REQUIRE(q->size() == 1);
+  REQUIRE(s->handoff_queue()->remove(q->front().id).ok());
+
+  std::vector<std::string> bodies;
+  {
+    std::lock_guard<std::mutex> lock(ewstest::RecordingTransport::mu());
+    bodies = *h.requests;
+  }
+  std::set<std::string> ops;
+  for (const auto& b : bodies) {
+    auto p = b.find("<s:Body><m:");
+    if (p != std::string::npos)
+      ops.insert(b.substr(p + 11, b.find_first_of(" >", p + 11) - p - 11));
+  }
+  INFO("operations sent: " << bodies.size());
+  for (const char* op : {"CreateItem", "GetItem", "UpdateItem", "DeleteItem", "FindItem",
+                         "SyncFolderItems", "GetFolder", "Subscribe", "GetEvents"})
+    CHECK(ops.count(op) == 1);
+  std::string errors = ewstest::schema_errors(bodies);
+  INFO(errors);
+  CHECK(errors.empty());
+}
