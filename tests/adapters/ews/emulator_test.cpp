@@ -261,3 +261,199 @@ TEST_CASE("every request the adapter sends validates against the official schema
   INFO(errors);
   CHECK(errors.empty());
 }
+
+namespace {
+
+CrmId guid(int n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", n);
+  return CrmId::parse(buf).value();
+}
+
+// Creates `n`, reads it back, and compares field by field (so a failure names the field).
+void round_trip(StoreAdapter& s, const NewStoreItem& n, const FieldMap& expected) {
+  auto created = s.create(n);
+  REQUIRE(created.ok());
+  auto got = s.get(created->entry_id);
+  REQUIRE(got.ok());
+  CHECK(got->folder == n.folder);
+  CHECK(got->item.kind == n.item.kind);
+  CHECK(got->link == n.link);
+  for (const auto& [k, v] : expected) {
+    INFO("field " << k);
+    auto it = got->item.fields.find(k);
+    REQUIRE(it != got->item.fields.end());
+    CHECK(display(it->second) == display(v));
+    CHECK(it->second == v);
+  }
+  for (const auto& [k, v] : got->item.fields) {
+    INFO("unexpected field " << k << " = " << display(v));
+    CHECK(expected.count(k) == 1);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("§7: every mapped contact field round-trips through EWS", "[ews][emulator][mapping]") {
+  test::EwsHarness h;
+  auto s = h.open();
+  NewStoreItem n;
+  n.folder = Folder::kContacts;
+  n.item.kind = ItemKind::kContact;
+  for (const char* f : {"AssistantName",
+                        "AssistantTelephoneNumber",
+                        "Body",
+                        "BusinessFaxNumber",
+                        "BusinessTelephoneNumber",
+                        "Children",
+                        "CompanyName",
+                        "Department",
+                        "Email1Address",
+                        "Email2Address",
+                        "Email3Address",
+                        "FirstName",
+                        "FTPSite",
+                        "GovernmentIDNumber",
+                        "HomeTelephoneNumber",
+                        "JobTitle",
+                        "LastName",
+                        "MailingAddressCity",
+                        "MailingAddressCountry",
+                        "MailingAddressPostOfficeBox",
+                        "MailingAddressPostalCode",
+                        "MailingAddressState",
+                        "MailingAddressStreet",
+                        "ManagerName",
+                        "MiddleName",
+                        "MobileTelephoneNumber",
+                        "NickName",
+                        "OtherTelephoneNumber",
+                        "PagerNumber",
+                        "Spouse",
+                        "Title",
+                        "WebPage",
+                        "YomiFirstName",
+                        "YomiLastName"})
+    n.item.fields[f] = std::string("v-") + f;
+  n.item.fields["MailingAddressStreet"] = std::string("1 Main St\nBuilding 2");
+  n.item.fields["Birthday"] = Date{1980, 2, 29};
+  n.item.fields["Anniversary"] = Date{2005, 6, 1};
+  n.link = CrmLink{true, guid(1), false, CrmEntity::kContact};
+  round_trip(*s, n, n.item.fields);
+}
+
+TEST_CASE("§7: every mapped task field round-trips through EWS", "[ews][emulator][mapping]") {
+  test::EwsHarness h;
+  auto s = h.open();
+  for (const char* status : {"NotStarted", "InProgress", "Waiting", "Deferred", "Complete"}) {
+    NewStoreItem n;
+    n.folder = Folder::kTasks;
+    n.item.kind = ItemKind::kTask;
+    n.item.fields["Subject"] = std::string("Call back");
+    n.item.fields["Body"] = std::string("line 1\nline 2");
+    n.item.fields["StartDate"] = Date{2026, 3, 1};
+    n.item.fields["DueDate"] = Date{2026, 3, 2};
+    n.item.fields["Status"] = std::string(status);
+    n.item.fields["Importance"] = std::string("High");
+    n.item.fields["ReminderTime"] = UtcTime::parse("2026-03-02T08:00:00Z").value();
+    n.item.fields["Regarding"] = EntityRef{"account", guid(5), ""};
+    n.link = CrmLink{true, guid(2), true, CrmEntity::kPhoneCall};
+    round_trip(*s, n, n.item.fields);
+  }
+}
+
+TEST_CASE("§7: appointment fields round-trip; Duration is computed, Organizer read-only",
+          "[ews][emulator][mapping]") {
+  test::EwsHarness h;
+  auto s = h.open();
+  NewStoreItem n;
+  n.folder = Folder::kCalendar;
+  n.item.kind = ItemKind::kAppointment;
+  auto& f = n.item.fields;
+  f["Subject"] = std::string("Review");
+  f["Body"] = std::string("agenda");
+  f["Start"] = UtcTime::parse("2026-03-15T09:00:00Z").value();
+  f["End"] = UtcTime::parse("2026-03-15T10:30:00Z").value();
+  f["AllDayEvent"] = false;
+  f["Location"] = std::string("Room 1");
+  f["ShowTimeAs"] = std::string("OutOfOffice");
+  f["Importance"] = std::string("Low");
+  f["RequiredAttendees"] = PartyList{{"a@example.org", "A", std::nullopt}};
+  f["OptionalAttendees"] = PartyList{{"b@example.org", "B", std::nullopt}};
+  f["Regarding"] = EntityRef{"contact", guid(6), ""};
+  FieldMap expected = f;
+  expected["Duration"] = std::int64_t{90};
+  f["Duration"] = std::int64_t{90};
+  auto created = s->create(n);
+  REQUIRE(created.ok());
+  auto got = s->get(created->entry_id);
+  REQUIRE(got.ok());
+  for (const auto& [k, v] : expected) {
+    INFO("field " << k);
+    auto it = got->item.fields.find(k);
+    REQUIRE(it != got->item.fields.end());
+    CHECK(it->second == v);
+  }
+  // Organizer is the mailbox owner, whatever the caller asked for.
+  if (auto it = got->item.fields.find("Organizer"); it != got->item.fields.end()) {
+    const auto* parties = std::get_if<PartyList>(&it->second);
+    REQUIRE(parties);
+    REQUIRE(parties->size() == 1);
+  }
+  // Updating a time recomputes the duration.
+  REQUIRE(s->update(got->entry_id, got->change_key,
+                    {{"End", Value(UtcTime::parse("2026-03-15T11:00:00Z").value())}}, std::nullopt)
+              .ok());
+  auto later = s->get(got->entry_id);
+  REQUIRE(later.ok());
+  CHECK(later->item.fields.at("Duration") == Value(std::int64_t{120}));
+}
+
+TEST_CASE("§7: an all-day event keeps its day", "[ews][emulator][mapping]") {
+  test::EwsHarness h;
+  auto s = h.open();
+  NewStoreItem n;
+  n.folder = Folder::kCalendar;
+  n.item.kind = ItemKind::kAppointment;
+  n.item.fields["Subject"] = std::string("Holiday");
+  n.item.fields["Start"] = UtcTime::parse("2026-03-15T00:00:00Z").value();
+  n.item.fields["End"] = UtcTime::parse("2026-03-16T00:00:00Z").value();
+  n.item.fields["AllDayEvent"] = true;
+  auto created = s->create(n);
+  REQUIRE(created.ok());
+  auto got = s->get(created->entry_id);
+  REQUIRE(got.ok());
+  CHECK(got->item.fields.at("AllDayEvent") == Value(true));
+  CHECK(got->item.fields.at("Start") == n.item.fields.at("Start"));
+  CHECK(got->item.fields.at("End") == n.item.fields.at("End"));
+}
+
+TEST_CASE("§7: e-mail fields read from a saved message", "[ews][emulator][mapping]") {
+  test::EwsHarness h;
+  auto s = h.open();
+  NewStoreItem n;
+  n.folder = Folder::kDrafts;
+  n.item.kind = ItemKind::kEmail;
+  n.item.fields["Subject"] = std::string("Offer");
+  n.item.fields["Body"] = std::string("Hello");
+  n.item.fields["To"] =
+      PartyList{{"a@example.org", "A", std::nullopt}, {"b@example.org", "B", std::nullopt}};
+  n.item.fields["Cc"] = PartyList{{"c@example.org", "C", std::nullopt}};
+  n.item.fields["Regarding"] = EntityRef{"opportunity", guid(7), ""};
+  n.link = CrmLink{true, std::nullopt, false, std::nullopt};
+  auto created = s->create(n);
+  REQUIRE(created.ok());
+  auto got = s->get(created->entry_id);
+  REQUIRE(got.ok());
+  CHECK(got->folder == Folder::kDrafts);
+  CHECK(got->link.tracked);
+  for (const char* k : {"Subject", "Body", "To", "Cc", "Regarding"}) {
+    INFO("field " << k);
+    REQUIRE(got->item.find(k));
+    CHECK(*got->item.find(k) == n.item.fields.at(k));
+  }
+  auto mails = s->scan_modified_since(ItemKind::kEmail, UtcTime{0});
+  REQUIRE(mails.ok());
+  REQUIRE(mails->size() == 1);
+  CHECK(mails->front().entry_id == created->entry_id);
+}
