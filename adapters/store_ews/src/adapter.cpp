@@ -379,8 +379,10 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       std::optional<Error> transient;
       if (!out.ok()) {
         if (!out.error().retryable()) return out.error().context("EWS " + std::string(op));
-        // A transport failure after the request went out: the server may have acted.
-        if (!res.ok() && info.request_written && !may_repeat)
+        // A transport failure after the request went out, or a server error other than
+        // throttling (which refuses before acting): the server may have acted.
+        if (!may_repeat &&
+            ((!res.ok() && info.request_written) || (res.ok() && !refused_unacted(out.error()))))
           return out.error().context("EWS " + std::string(op));
         transient = out.error();
       } else {
@@ -397,6 +399,14 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       sleep(wait);
       backoff = std::min(backoff * 2, config_.backoff_max);
     }
+  }
+
+  // Throttling codes: the server refused the request without acting on it.
+  static bool refused_unacted(const Error& e) {
+    for (std::string_view code : {"ErrorServerBusy", "ErrorExceededConnectionCount",
+                                  "ErrorTooManyObjectsOpened", "ErrorMailboxMoveInProgress"})
+      if (e.message().find(code) != std::string::npos) return true;
+    return false;
   }
 
   void sleep(std::chrono::milliseconds d) {

@@ -1240,10 +1240,16 @@ std::string find_hidden(std::string_view item_class, const std::vector<std::stri
 
 Error error_of_code(std::string_view code, std::string_view text, std::optional<int> backoff_ms) {
   std::string what = std::string(code) + (text.empty() ? "" : ": " + std::string(text));
-  static constexpr std::string_view kTransient[] = {
-      "ErrorServerBusy",       "ErrorExceededConnectionCount",      "ErrorTooManyObjectsOpened",
-      "ErrorTimeoutExpired",   "ErrorInternalServerTransientError", "ErrorMailboxStoreUnavailable",
-      "ErrorConnectionFailed", "ErrorMailboxMoveInProgress",        "ErrorBatchProcessingStopped"};
+  static constexpr std::string_view kTransient[] = {"ErrorServerBusy",
+                                                    "ErrorExceededConnectionCount",
+                                                    "ErrorTooManyObjectsOpened",
+                                                    "ErrorTimeoutExpired",
+                                                    "ErrorInternalServerTransientError",
+                                                    "ErrorMailboxStoreUnavailable",
+                                                    "ErrorConnectionFailed",
+                                                    "ErrorInternalServerError",
+                                                    "ErrorMailboxMoveInProgress",
+                                                    "ErrorBatchProcessingStopped"};
   static constexpr std::string_view kPermission[] = {
       "ErrorAccessDenied",       "ErrorImpersonateUserDenied", "ErrorImpersonationDenied",
       "ErrorNonExistentMailbox", "ErrorInvalidLicense",        "ErrorMailboxConfiguration"};

@@ -342,3 +342,31 @@ TEST_CASE("open_ews_store refuses a bad config", "[ews][adapter]") {
   c.state_path.clear();
   CHECK(open_ews_store(c, clock).error().is(ErrorKind::kInvalid));
 }
+
+TEST_CASE("E3: a create refused by throttling is retried; after a server error it is not",
+          "[ews][adapter]") {
+  Fixture fx;
+  auto s = fx.open();
+  auto fault = [](const std::string& code) {
+    return "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>"
+           "<faultcode>s:Server</faultcode><faultstring>x</faultstring><detail>"
+           "<e:ResponseCode "
+           "xmlns:e=\"http://schemas.microsoft.com/exchange/services/2006/errors\">" +
+           code + "</e:ResponseCode></detail></s:Fault></s:Body></s:Envelope>";
+  };
+  NewStoreItem n;
+  n.item.fields["FirstName"] = std::string("Ann");
+  fx.state->replies.push_back({500, fault("ErrorInternalServerError")});
+  auto r = s->create(n);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().is(ErrorKind::kTransient));
+  CHECK(fx.state->requests.size() == 1);
+
+  fx.state->replies.push_back({500, fault("ErrorServerBusy")});
+  fx.state->replies.push_back(
+      {200, reply("CreateItem", err_msg("CreateItem", "ErrorAccessDenied"))});
+  auto r2 = s->create(n);
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.error().is(ErrorKind::kPermission));
+  CHECK(fx.state->requests.size() == 3);
+}

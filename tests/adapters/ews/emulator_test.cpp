@@ -457,3 +457,40 @@ TEST_CASE("§7: e-mail fields read from a saved message", "[ews][emulator][mappi
   REQUIRE(mails->size() == 1);
   CHECK(mails->front().entry_id == created->entry_id);
 }
+
+TEST_CASE("E3: throttling and server errors on the emulator are retried, nothing duplicated",
+          "[ews][emulator][faults]") {
+  test::EwsHarness h;
+  ewstest::Emulator* emu = ewstest::Emulator::shared(nullptr);
+  REQUIRE(emu);
+  std::vector<std::chrono::milliseconds> waits;
+  EwsStoreConfig c = h.config();
+  c.max_attempts = 30;
+  c.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+  auto s = h.open_with(c);
+  REQUIRE(s->events_after(0, 10).ok());  // baseline before the faults
+  struct Reset {
+    ewstest::Emulator* e;
+    ~Reset() { e->set_faults("{}"); }
+  } reset{emu};
+  REQUIRE(emu->set_faults(R"({"throttle_rate":0.3,"seed":7,"backoff_ms":1500})"));
+  std::vector<EntryId> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto r = s->create(contact("N" + std::to_string(i), "L"));
+    REQUIRE(r.ok());
+    ids.push_back(r->entry_id);
+    REQUIRE(
+        s->update(r->entry_id, r->change_key, {{"JobTitle", Value(std::string("T"))}}, std::nullopt)
+            .ok());
+  }
+  REQUIRE(emu->set_faults(R"({"fail_nth":1})"));  // one ErrorInternalServerError
+  auto items = s->scan_modified_since(ItemKind::kContact, UtcTime{0});
+  REQUIRE(items.ok());
+  CHECK(items->size() == 5);
+  REQUIRE(emu->set_faults("{}"));
+  auto ev = s->events_after(0, 100);
+  REQUIRE(ev.ok());
+  CHECK(ev->size() == 10);  // 5 creates + 5 updates, each once
+  REQUIRE_FALSE(waits.empty());
+  CHECK(std::any_of(waits.begin(), waits.end(), [](auto w) { return w >= 1500ms; }));
+}
