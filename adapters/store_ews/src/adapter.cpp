@@ -173,6 +173,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     auto body = ews::update_item(ews::kind_of_folder(folder),
                                  ItemRef{id.str(), expected_change_key}, changes, link);
     if (!body) return body.error();
+    if (body->empty()) return raw.ref.change_key;  // only read-only fields (Organizer, Duration)
     auto msgs = call("UpdateItem", *body, true);
     if (!msgs) return msgs.error();
     const Message& m = msgs->front();

@@ -681,6 +681,28 @@ std::string join_pieces(std::vector<Piece> pieces) {
   return out;
 }
 
+// A read-only field is not written, but a value of the wrong type is still refused (X3).
+Result<void> check_read_only(const Spec& s, const Value& v) {
+  if (is_null(v)) return Ok();
+  bool ok = true;
+  switch (s.type) {
+    case VT::kDuration:
+      ok = std::holds_alternative<std::int64_t>(v);
+      break;
+    case VT::kParty:
+    case VT::kParties:
+      ok = std::holds_alternative<PartyList>(v);
+      break;
+    case VT::kTime:
+      ok = std::holds_alternative<UtcTime>(v);
+      break;
+    default:
+      break;
+  }
+  if (!ok) return invalid_field(s.store, "a value of the wrong type: " + std::string(type_name(v)));
+  return Ok();
+}
+
 Result<void> check_fields(ItemKind kind, const FieldMap& fields) {
   for (const auto& [name, value] : fields) {
     if (!find_spec(kind, name)) {
@@ -973,7 +995,11 @@ Result<std::string> create_item(const NewStoreItem& n) {
   std::vector<Piece> pieces;
   for (const auto& [name, value] : n.item.fields) {
     const Spec* s = find_spec(kind, name);
-    if (is_null(value) || s->read_only) continue;
+    if (s->read_only) {
+      CRMSYNC_TRY(check_read_only(*s, value));
+      continue;
+    }
+    if (is_null(value)) continue;
     if (const auto* t = std::get_if<std::string>(&value); t && t->empty()) continue;
     auto p = piece_of(kind, *s, value);
     if (!p) return p.error();
@@ -1025,7 +1051,10 @@ Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMa
   std::string updates;
   for (const auto& [name, value] : changes) {
     const Spec* s = find_spec(kind, name);
-    if (s->read_only) continue;
+    if (s->read_only) {
+      CRMSYNC_TRY(check_read_only(*s, value));
+      continue;
+    }
     bool clear = is_null(value);
     if (const auto* t = std::get_if<std::string>(&value); t && t->empty()) clear = true;
     if (const auto* l = std::get_if<PartyList>(&value); l && l->empty()) clear = true;
@@ -1060,7 +1089,7 @@ Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMa
     else
       del(kCrmEntity);
   }
-  if (updates.empty()) return Error::Invalid("an update without changes");
+  if (updates.empty()) return std::string();  // only read-only fields: nothing to write
   std::string attrs = " ConflictResolution=\"NeverOverwrite\"";
   if (kind == ItemKind::kEmail) attrs += " MessageDisposition=\"SaveOnly\"";
   if (kind == ItemKind::kAppointment)

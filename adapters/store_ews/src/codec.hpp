@@ -45,8 +45,8 @@ struct ItemRef {
 // CreateItem of a store item. kInvalid for unknown fields, values of the wrong type or text
 // that XML cannot carry.
 Result<std::string> create_item(const NewStoreItem& item);
-// UpdateItem with NeverOverwrite. kInvalid as create_item; the caller checks `changes` or
-// `link` is non-empty.
+// UpdateItem with NeverOverwrite. kInvalid as create_item; "" when there is nothing to write
+// (no changes, or only read-only fields such as Organizer and Duration).
 Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMap& changes,
                                 const std::optional<CrmLink>& link);
 // GetItem of many ids with every mapped field (full) or just id and parent folder (probe).

@@ -470,3 +470,16 @@ TEST_CASE("X3: hostile EWS replies are a clear kInvalid", "[ews][codec][hostile]
   bad("<t:Task><t:ItemId Id=\"" + std::string(500, 'A') + "\" ChangeKey=\"K\"/>" + kTail +
       "</t:Task>");
 }
+
+TEST_CASE("EWS requests: an update of read-only fields only writes nothing", "[ews][codec]") {
+  auto r = e::update_item(ItemKind::kAppointment, {"I", "K"},
+                          {{"Duration", Value(std::int64_t{30})},
+                           {"Organizer", Value(PartyList{{"x@example.org", "", std::nullopt}})}},
+                          std::nullopt);
+  REQUIRE(r.ok());
+  CHECK(r->empty());
+  auto bad = e::update_item(ItemKind::kAppointment, {"I", "K"},
+                            {{"Duration", Value(std::string("long"))}}, std::nullopt);
+  REQUIRE_FALSE(bad.ok());  // not written, but still a value of the wrong type
+  CHECK(bad.error().is(ErrorKind::kInvalid));
+}
