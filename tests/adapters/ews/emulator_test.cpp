@@ -3,10 +3,12 @@
 // request the adapter sent validates against the official schema.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <set>
 
 #include "codec.hpp"
 #include "crmsync/core/lease.hpp"
+#include "crmsync/core/sqlite.hpp"
 #include "ews_harness.hpp"
 
 using namespace crmsync;
@@ -493,4 +495,44 @@ TEST_CASE("E3: throttling and server errors on the emulator are retried, nothing
   CHECK(ev->size() == 10);  // 5 creates + 5 updates, each once
   REQUIRE_FALSE(waits.empty());
   CHECK(std::any_of(waits.begin(), waits.end(), [](auto w) { return w >= 1500ms; }));
+}
+
+TEST_CASE("S1: a sync state the server refuses → full resync, no duplicate events",
+          "[ews][emulator][sync]") {
+  test::EwsHarness h;
+  auto mine = h.open();
+  auto other = h.open_with(h.config("other-device.db"));
+  REQUIRE(mine->events_after(0, 10).ok());  // baseline
+  std::vector<StoreItem> items;
+  for (int i = 0; i < 4; ++i) {
+    auto r = other->create(contact("N" + std::to_string(i), "L"));
+    REQUIRE(r.ok());
+    items.push_back(*r);
+  }
+  auto seen = mine->events_after(0, 100);
+  REQUIRE(seen.ok());
+  REQUIRE(seen->size() == 4);
+  const auto cursor = seen->back().seq;
+
+  // The server forgets our state (as after a mailbox move): the stored states are garbage now.
+  {
+    auto db = sql::Database::open(h.config().state_path);
+    REQUIRE(db.ok());
+    REQUIRE(db->exec("UPDATE sync_state SET state = 'AAAAAAAAAAAAAAAAAAAAAAAA'").ok());
+  }
+  REQUIRE(other
+              ->update(items[1].entry_id, items[1].change_key,
+                       {{"JobTitle", Value(std::string("CTO"))}}, std::nullopt)
+              .ok());
+  REQUIRE(other->remove(items[2].entry_id).ok());
+  auto after = mine->events_after(cursor, 100);
+  REQUIRE(after.ok());
+  REQUIRE(after->size() == 2);  // one update, one delete; nothing for the unchanged two
+  std::map<std::string, Action> by_id;
+  for (const auto& e : *after) by_id[e.entry_id.str()] = e.action;
+  CHECK(by_id[items[1].entry_id.str()] == Action::kUpdate);
+  CHECK(by_id[items[2].entry_id.str()] == Action::kDelete);
+  auto quiet = mine->events_after(after->back().seq, 100);
+  REQUIRE(quiet.ok());
+  CHECK(quiet->empty());
 }
