@@ -361,7 +361,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     http::Request req;
     req.method = "POST";
     req.url = config_.url;
-    req.body = ews::envelope(operation);
+    req.body = ews::envelope(operation, config_.impersonate ? config_.mailbox : std::string());
     req.headers.emplace_back("Content-Type", "text/xml; charset=utf-8");
     req.headers.emplace_back(
         "SOAPAction",
@@ -890,6 +890,8 @@ Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& confi
     return Error::Invalid("EWS basic auth needs username and password_file");
   if (config.auth.type == EwsAuth::Type::kBearer && config.auth.token_file.empty())
     return Error::Invalid("EWS bearer auth needs token_file");
+  if (config.impersonate && config.mailbox.empty())
+    return Error::Invalid("EWS impersonation needs the mailbox address");
   if (config.page_size < 1 || config.page_size > 1000)
     return Error::Invalid("EWS page_size: 1..1000");
   auto db = open_state(config.state_path);

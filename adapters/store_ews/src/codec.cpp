@@ -973,14 +973,19 @@ std::vector<Folder> folders_of(ItemKind kind) {
   return {};
 }
 
-std::string envelope(std::string_view operation_xml) {
+std::string envelope(std::string_view operation_xml, std::string_view impersonate) {
   std::string out =
       "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
       "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:m=\"";
   out += kMNs;
   out += "\" xmlns:t=\"";
   out += kTNs;
-  out += "\"><s:Header><t:RequestServerVersion Version=\"Exchange2010_SP2\"/></s:Header><s:Body>";
+  out += "\"><s:Header><t:RequestServerVersion Version=\"Exchange2010_SP2\"/>";
+  if (!impersonate.empty())
+    out += "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>" +
+           soap::escape(impersonate) +
+           "</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>";
+  out += "</s:Header><s:Body>";
   out += operation_xml;
   out += "</s:Body></s:Envelope>";
   return out;

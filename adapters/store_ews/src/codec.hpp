@@ -32,8 +32,9 @@ std::vector<Folder> folders_of(ItemKind kind);
 inline constexpr Folder kAllFolders[] = {Folder::kContacts, Folder::kTasks,     Folder::kCalendar,
                                          Folder::kInbox,    Folder::kSentItems, Folder::kDrafts};
 
-// A whole SOAP envelope around one operation element (RequestServerVersion Exchange2010_SP2).
-std::string envelope(std::string_view operation_xml);
+// A whole SOAP envelope around one operation element (RequestServerVersion Exchange2010_SP2),
+// acting as `impersonate` (an SMTP address, ExchangeImpersonation) when it is not empty.
+std::string envelope(std::string_view operation_xml, std::string_view impersonate = {});
 
 struct ItemRef {
   std::string id;

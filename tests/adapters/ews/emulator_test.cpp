@@ -536,3 +536,22 @@ TEST_CASE("S1: a sync state the server refuses → full resync, no duplicate eve
   REQUIRE(quiet.ok());
   CHECK(quiet->empty());
 }
+
+TEST_CASE("a service account acts for the mailbox through ExchangeImpersonation",
+          "[ews][emulator]") {
+  test::EwsHarness h;
+  ewstest::Emulator* emu = ewstest::Emulator::shared(nullptr);
+  REQUIRE(emu);
+  const std::string service = ewstest::unique_email();
+  REQUIRE(emu->add_user(service, "secret"));
+  EwsStoreConfig c = h.config("service.db");
+  c.auth.username = service;
+  c.impersonate = true;
+  auto as_service = h.open_with(c);
+  auto created = as_service->create(contact("Ann", "Lee"));
+  REQUIRE(created.ok());
+  auto owner = h.open();
+  auto got = owner->get(created->entry_id);
+  REQUIRE(got.ok());
+  CHECK(got->item.text("FirstName") == "Ann");
+}

@@ -28,6 +28,9 @@ struct EwsAuth {
 struct EwsStoreConfig {
   std::string url;      // "https://mail.example.org/EWS/Exchange.asmx"
   std::string mailbox;  // the mailbox's SMTP address (sent as X-AnchorMailbox)
+  // A service account acting for `mailbox` (ExchangeImpersonation; on-premises it needs the
+  // ApplicationImpersonation role). Off: the credentials are the mailbox owner's.
+  bool impersonate = false;
   EwsAuth auth;
   std::string ca_file;  // PEM CAs to trust (private CA); empty = system trust store
   std::chrono::milliseconds connect_timeout{10'000};
