@@ -258,12 +258,14 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       if (!existing->empty()) return Error::Conflict("a lease item exists already");
       auto ref = create_hidden(ews::kLeaseClass, props);
       if (!ref) return ref.error();
-      // Two clients may both have created one: the oldest wins, the others withdraw.
+      // EWS has no create-if-absent. A creator wins only when, reading after its create, it
+      // finds its item alone: of two racing creators the later reader sees both (reads follow
+      // creates), so at most one wins; when both see both, both withdraw and retry later.
       auto all = hidden_items(ews::kLeaseClass, kLeaseProps);
       if (!all) return all.error();
-      if (!all->empty() && all->front().ref.id != ref->id) {
+      if (all->size() != 1 || all->front().ref.id != ref->id) {
         (void)call("DeleteItem", ews::delete_item(ref->id, ItemKind::kEmail, true), true);
-        return Error::Conflict("another client created the lease item first");
+        return Error::Conflict("another client created a lease item at the same time");
       }
       return ref->id + "|" + ref->change_key;
     }

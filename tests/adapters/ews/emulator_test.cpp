@@ -555,3 +555,30 @@ TEST_CASE("a service account acts for the mailbox through ExchangeImpersonation"
   REQUIRE(got.ok());
   CHECK(got->item.text("FirstName") == "Ann");
 }
+
+TEST_CASE("P1: two clients creating the first lease at once: at most one wins",
+          "[ews][emulator][lease]") {
+  for (int round = 0; round < 4; ++round) {
+    test::EwsHarness h;
+    auto a = h.open();
+    auto b = h.open_with(h.config("b.db"));
+    Result<std::string> ra = Error::Internal("not run"), rb = Error::Internal("not run");
+    std::thread ta([&] {
+      ra = a->lease_store()->write_lease("", LeaseRecord{"a", 1, UtcTime{0}});
+    });
+    std::thread tb([&] {
+      rb = b->lease_store()->write_lease("", LeaseRecord{"b", 1, UtcTime{0}});
+    });
+    ta.join();
+    tb.join();
+    INFO("round " << round);
+    CHECK_FALSE((ra.ok() && rb.ok()));
+    for (auto* r : {&ra, &rb})
+      if (!r->ok()) CHECK(r->error().is(ErrorKind::kConflict));
+    auto now = a->lease_store()->read_lease();
+    REQUIRE(now.ok());
+    if (ra.ok()) CHECK(now->version == *ra);
+    if (rb.ok()) CHECK(now->version == *rb);
+    if (!ra.ok() && !rb.ok()) CHECK(now->version.empty());
+  }
+}
