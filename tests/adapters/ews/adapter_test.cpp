@@ -370,3 +370,72 @@ TEST_CASE("E3: a create refused by throttling is retried; after a server error i
   CHECK(r2.error().is(ErrorKind::kPermission));
   CHECK(fx.state->requests.size() == 3);
 }
+
+TEST_CASE("S1: wait_for_events resubscribes when the subscription is lost", "[ews][adapter]") {
+  Fixture fx;
+  fx.config.poll_interval = 5ms;
+  fx.config.backoff_base = 5ms;
+  auto s = fx.open();
+  int subscribes = 0, get_events = 0, contact_syncs = 0;
+  fx.state->fallback = [&](const http::Request& r) {
+    std::string op = op_of(r);
+    if (op == "Subscribe") {
+      ++subscribes;
+      return Scripted{
+          200, reply("Subscribe",
+                     ok_msg("Subscribe", "<m:SubscriptionId>sub-" + std::to_string(subscribes) +
+                                             "</m:SubscriptionId><m:Watermark>W0</m:Watermark>"))};
+    }
+    if (op == "GetEvents") {
+      ++get_events;
+      if (get_events == 1)
+        return Scripted{200, reply("GetEvents", err_msg("GetEvents", "ErrorSubscriptionNotFound"))};
+      if (get_events == 2)
+        return Scripted{
+            200,
+            reply("GetEvents", ok_msg("GetEvents",
+                                      "<m:Notification><t:SubscriptionId>sub-2</t:SubscriptionId>"
+                                      "<t:PreviousWatermark>W0</"
+                                      "t:PreviousWatermark><t:MoreEvents>false</t:MoreEvents>"
+                                      "<t:StatusEvent><t:Watermark>W1</t:Watermark></"
+                                      "t:StatusEvent></m:Notification>"))};
+      return Scripted{
+          200,
+          reply(
+              "GetEvents",
+              ok_msg(
+                  "GetEvents",
+                  "<m:Notification><t:SubscriptionId>sub-2</t:SubscriptionId>"
+                  "<t:PreviousWatermark>W1</t:PreviousWatermark><t:MoreEvents>false</t:MoreEvents>"
+                  "<t:CreatedEvent><t:Watermark>W2</t:Watermark><t:TimeStamp>2026-01-01T00:00:00Z</"
+                  "t:TimeStamp>"
+                  "<t:ItemId Id=\"I9\"/><t:ParentFolderId "
+                  "Id=\"F-contacts\"/></t:CreatedEvent></m:Notification>"))};
+    }
+    if (op == "SyncFolderItems") {
+      if (r.body.find("Id=\"contacts\"") == std::string::npos)
+        return Scripted{200, sync_reply("S", "")};
+      ++contact_syncs;
+      // The first syncs are the baseline and the catch-up after subscribing; then a create.
+      if (get_events < 3) return Scripted{200, sync_reply("S", "")};
+      return Scripted{200,
+                      sync_reply("S", "<t:Create>" + contact_xml("I9", "K9", "x") + "</t:Create>")};
+    }
+    return Scripted{500, "unexpected " + op};
+  };
+  REQUIRE(s->events_after(0, 10).ok());
+  CHECK(s->wait_for_events(0, 5s));
+  CHECK(subscribes == 2);
+  CHECK(get_events >= 3);
+  bool sent_w1 = false;
+  for (const auto& r : fx.state->requests)
+    if (op_of(r) == "GetEvents" &&
+        r.body.find("<m:Watermark>W1</m:Watermark>") != std::string::npos)
+      sent_w1 = true;
+  CHECK(sent_w1);  // each poll continues from the last watermark
+  auto ev = s->events_after(0, 10);
+  REQUIRE(ev.ok());
+  REQUIRE(ev->size() == 1);
+  CHECK(ev->front().entry_id.str() == "I9");
+  CHECK(ev->front().action == Action::kCreate);
+}
