@@ -230,7 +230,7 @@ TEST_CASE("every request the adapter sends validates against the official schema
   REQUIRE(s->scan_modified_since(ItemKind::kContact, UtcTime{0}).ok());
   REQUIRE(s->scan_modified_since(ItemKind::kEmail, UtcTime{0}).ok());
   REQUIRE(s->events_after(0, 10).ok());
-  (void)s->wait_for_events(1'000'000, 100ms);
+  (void)s->wait_for_events(1'000'000, 1500ms);  // Subscribe, then GetEvents polls
   REQUIRE(s->remove(task->entry_id).ok());
   auto v = s->lease_store()->write_lease("", LeaseRecord{"x", 1, UtcTime{0}});
   REQUIRE(v.ok());
@@ -257,8 +257,10 @@ TEST_CASE("every request the adapter sends validates against the official schema
   }
   INFO("operations sent: " << bodies.size());
   for (const char* op : {"CreateItem", "GetItem", "UpdateItem", "DeleteItem", "FindItem",
-                         "SyncFolderItems", "GetFolder", "Subscribe", "GetEvents"})
+                         "SyncFolderItems", "GetFolder", "Subscribe", "GetEvents"}) {
+    INFO("operation " << op);
     CHECK(ops.count(op) == 1);
+  }
   std::string errors = ewstest::schema_errors(bodies);
   INFO(errors);
   CHECK(errors.empty());

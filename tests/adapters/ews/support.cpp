@@ -37,10 +37,13 @@ std::string sample(const std::string& name) {
 std::string schema_errors(const std::vector<std::string>& envelopes) {
   std::string dir = reference_dir();
   if (dir.empty()) return "no reference folder";
-  char tmpl[] = "/tmp/ews-validate-XXXXXX";
-  if (!::mkdtemp(tmpl)) return "mkdtemp failed";
+#ifndef XMLLINT_PATH
+  return "xmllint was not found at configure time (libxml2-utils)";
+#else
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ews-validate-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) return "mkdtemp failed";
   std::filesystem::path tmp(tmpl);
-  std::vector<std::string> argv = {"/usr/bin/xmllint", "--noout", "--schema",
+  std::vector<std::string> argv = {XMLLINT_PATH, "--noout", "--schema",
                                    dir + "/exchange2010_sp2/ews-envelope-validate.xsd"};
   for (std::size_t i = 0; i < envelopes.size(); ++i) {
     auto file = tmp / ("request-" + std::to_string(i) + ".xml");
@@ -59,6 +62,7 @@ std::string schema_errors(const std::vector<std::string>& envelopes) {
       out += "\n--- " + tag + ":\n" + envelopes[i].substr(0, 4000) + "\n";
   }
   return out.empty() ? "xmllint exit " + std::to_string(r.exit_code) : out;
+#endif
 }
 
 crmsync::Result<crmsync::http::Response> FakeTransport::send(const crmsync::http::Request& r,
@@ -106,8 +110,8 @@ Emulator* Emulator::shared(std::string* why) {
 }
 
 bool Emulator::start(const std::string& path, std::string* why) {
-  char tmpl[] = "/tmp/ews-emulator-XXXXXX";
-  if (!::mkdtemp(tmpl)) return false;
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ews-emulator-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) return false;
   dir_ = tmpl;
   int fds[2];
   if (::pipe(fds) != 0) return false;
