@@ -157,7 +157,10 @@ std::string as_served(std::string s) {
 }  // namespace
 
 TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][codec][schema]") {
-  NEED_REFERENCE();
+  if (auto why = ewstest::schema_check_unavailable(); !why.empty()) {
+    WARN("skipped: " << why);
+    return;
+  }
   std::vector<std::string> ops;
   ops.push_back(text_of(e::create_item(full_contact())));
   ops.push_back(text_of(e::create_item(full_task())));

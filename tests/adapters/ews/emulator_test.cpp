@@ -198,8 +198,8 @@ TEST_CASE("T5: the handoff queue keeps order across clients; remove takes one",
 
 TEST_CASE("every request the adapter sends validates against the official schema",
           "[ews][emulator][schema]") {
-  if (ewstest::reference_dir().empty()) {
-    WARN("skipped: the reference folder (../shared/reference/ews) is not there");
+  if (auto why = ewstest::schema_check_unavailable(); !why.empty()) {
+    WARN("skipped: " << why);
     return;
   }
   test::EwsHarness h;

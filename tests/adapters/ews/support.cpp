@@ -34,6 +34,15 @@ std::string sample(const std::string& name) {
   return ss.str();
 }
 
+std::string schema_check_unavailable() {
+  if (reference_dir().empty()) return "the reference folder (../shared/reference/ews) is not there";
+#ifndef XMLLINT_PATH
+  return "xmllint was not found at configure time (libxml2-utils)";
+#else
+  return {};
+#endif
+}
+
 std::string schema_errors(const std::vector<std::string>& envelopes) {
   std::string dir = reference_dir();
   if (dir.empty()) return "no reference folder";

@@ -21,6 +21,8 @@ std::string reference_dir();
 // The text of a sample in reference/ews/samples ("" when absent).
 std::string sample(const std::string& name);
 
+// Why schema validation cannot run here ("" when it can): no reference folder, no xmllint.
+std::string schema_check_unavailable();
 // Validates whole SOAP envelopes with xmllint against the Exchange 2010 SP2 schema set.
 // Returns "" when every document is valid, else xmllint's complaints.
 std::string schema_errors(const std::vector<std::string>& envelopes);
