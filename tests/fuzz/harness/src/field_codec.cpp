@@ -14,9 +14,16 @@ Outcome field_codec(std::string_view input) {
     return out;
   }
   out.accepted = true;
+  // What the mailbox reads back is what it would have let in (UTF-8 text, real dates).
   for (const auto& [name, value] : *decoded) {
-    (void)store_mock::validate_value(name, value, 1024);
-    (void)display(value);
+    if (auto valid = store_mock::validate_value(name, value, std::size_t(-1)); !valid.ok()) {
+      out.violation = "decode_fields gave a value the mailbox refuses: " + valid.error().describe();
+      return out;
+    }
+    if (is_null(value)) {
+      out.violation = "decode_fields gave a null value for " + name;
+      return out;
+    }
   }
   // encode_fields drops nulls; decode_fields never yields one, so the round trip is exact.
   const std::string json = store_mock::encode_fields(*decoded);
