@@ -81,7 +81,7 @@ std::string header(const Response& r, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("health needs no token; everything with data does", "[api][route]") {
+TEST_CASE("X4: health needs no token; everything with data does", "[api][route]") {
   auto s = sample_state();
   auto health = route(request("GET", "/v1/health", false), s, context());
   CHECK(health.response.status == 200);
@@ -110,7 +110,7 @@ TEST_CASE("wrong tokens are refused", "[api][route]") {
   CHECK_FALSE(token_matches("Bearer ", ""));  // an empty configured token never matches
 }
 
-TEST_CASE("Host must be a loopback name with our port (DNS rebinding)", "[api][route]") {
+TEST_CASE("X4: Host must be a loopback name with our port (DNS rebinding)", "[api][route]") {
   auto s = sample_state();
   for (std::string host : {"127.0.0.1:8787", "localhost:8787", "LOCALHOST:8787", "[::1]:8787",
                            "localhost", "127.0.0.1", "[::1]"}) {
