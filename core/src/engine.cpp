@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "crmsync/core/lease.hpp"
 #include "crmsync/core/merge.hpp"
 
 namespace crmsync {
@@ -112,6 +113,8 @@ struct Engine::Impl {
   bool sync_privilege = true;
   bool allow_mass_delete = false;
   std::optional<std::set<EntryId>> only;
+  Role role = Role::kPrimary;
+  std::function<bool()> may_act;
   bool hold_store_deletions = false;
   bool hold_crm_deletions = false;
 
@@ -137,9 +140,7 @@ struct Engine::Impl {
   void step(std::string_view name, std::int64_t done, std::int64_t total) {
     if (progress) progress(Progress{std::string(name), done, total});
   }
-  bool primary_like() const {
-    return settings.role == Role::kPrimary || settings.role == Role::kRoaming;
-  }
+  bool primary_like() const { return role == Role::kPrimary || role == Role::kRoaming; }
   void count(CrmEntity e, std::string_view direction) {
     ++report.synced[std::string(to_string(e)) + ":" + std::string(direction)];
   }
@@ -179,7 +180,16 @@ struct Engine::Impl {
       int page = 1;
       std::string cookie;
       for (;;) {
-        CrmChangePage p = must(crm.changes_since(entity, token, page, cookie));
+        auto fetched = crm.changes_since(entity, token, page, cookie);
+        if (!fetched.ok() && fetched.error().is(ErrorKind::kConflict) && !token.empty()) {
+          // The token expired (CRM keeps change history for a limited time): start over
+          // with a full fetch. Unchanged records match their original state: no writes.
+          token.clear();
+          page = 1;
+          cookie.clear();
+          continue;
+        }
+        CrmChangePage p = must(std::move(fetched));
         for (const auto& rec : p.new_or_updated) note_crm_upsert(rec);
         for (const auto& id : p.removed) note_crm_removed(id);
         step("prepare", page, 0);
@@ -298,7 +308,25 @@ struct Engine::Impl {
     must(cache.note_change(m->map_id, note));
   }
 
+  // P3: the primary takes what secondaries handed over. Each entry is recorded in the
+  // cache before it leaves the queue, so a crash in between applies it twice, and loses nothing.
+  void drain_handoff_queue() {
+    HandoffQueue* queue = store.handoff_queue();
+    if (queue == nullptr || !primary_like() || only) return;
+    for (;;) {
+      auto batch = must(queue->peek(settings.page_size));
+      if (batch.empty()) break;
+      for (const auto& q : batch) {
+        note_store_event(to_event(q));
+        crash("prepare.dequeue");
+        must(queue->remove(q.id));
+        ++report.dequeued;
+      }
+    }
+  }
+
   void prepare_store() {
+    drain_handoff_queue();
     std::int64_t cursor = std::stoll(must(cache.get_meta(std::string(kCursorKey))).value_or("0"));
     for (;;) {
       auto events = must(store.events_after(cursor, settings.page_size));
@@ -328,7 +356,10 @@ struct Engine::Impl {
   }
 
   void note_store_event(const StoreEvent& ev) {
-    if (ev.kind != ItemKind::kEmail && !primary_like()) return;  // P3, P4
+    if (ev.kind != ItemKind::kEmail && !primary_like()) {
+      hand_to_primary(ev);  // T5; a delegate's non-e-mail items are not its business (P4)
+      return;
+    }
     auto m = must(cache.mapping_by_entry_id(ev.entry_id));
     ChangeNote note;
     note.store_timestamp = ev.at;
@@ -351,6 +382,16 @@ struct Engine::Impl {
       return;
     }
     note_store_item(*item, m, ev.surface);
+  }
+
+  void hand_to_primary(const StoreEvent& ev) {
+    HandoffQueue* queue = store.handoff_queue();
+    if (queue == nullptr) return;
+    auto item = store.get(ev.entry_id);
+    Folder folder = item.ok() ? item->folder : default_folder(ev.kind);
+    if (immediate_sync(ev, classify(ev.kind, folder), role) != Timing::kHandToPrimary) return;
+    must(queue->enqueue(to_queued(ev, settings.client_id)));
+    ++report.queued;
   }
 
   void note_store_item(const StoreItem& item, const std::optional<Mapping>& m, Surface surface) {
@@ -439,7 +480,9 @@ struct Engine::Impl {
 
   template <class Fn>
   void for_each_pending(std::string_view step_name, Fn fn) {
-    std::int64_t after = 0, done = 0;
+    std::int64_t after = 0, done = 0, total = 0;
+    for (const auto& [entity, c] : must(cache.counts())) total += c.pending;
+    step(step_name, 0, total);
     const UtcTime now = clock.now();
     for (;;) {
       auto rows = must(cache.pending_changes(after, settings.page_size));
@@ -450,8 +493,10 @@ struct Engine::Impl {
         auto m = must(cache.mapping(row.map_id));
         if (!m) continue;
         if (only && !only->count(m->entry_id)) continue;
+        if (primary_like() && may_act && !may_act())
+          throw CycleAbort{Error::Permission("the primary lease may have expired: stopped")};
         fn(row, *m);
-        step(step_name, ++done, 0);
+        step(step_name, ++done, total);
       }
     }
   }
@@ -867,6 +912,8 @@ struct Engine::Impl {
     report = CycleReport{};
     report.started = clock.now();
     allow_mass_delete = options.allow_mass_delete;
+    role = options.role.value_or(settings.role);
+    may_act = options.may_act_as_primary;
     only.reset();
     if (options.only_items) only.emplace(options.only_items->begin(), options.only_items->end());
     sync_privilege = true;

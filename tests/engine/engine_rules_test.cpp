@@ -2,6 +2,8 @@
 // Each scenario also checks that a second cycle changes nothing and writes nothing.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "world.hpp"
 
 using namespace crmsync;
@@ -928,5 +930,38 @@ TEST_CASE("R3: without change tracking, modifiedon finds changes and a sweep fin
   w.sync();
   CHECK(w.items(ItemKind::kContact).size() == 2);
   CHECK_FALSE(w.item(eb).link.tracked);  // D6: the owner keeps it, unlinked
+  second_run_changes_nothing(w);
+}
+
+TEST_CASE("The engine reports its step and n of m while it runs") {
+  World w;
+  for (int i = 0; i < 4; ++i) w.crm.seed(CrmEntity::kContact, {{"lastname", text("P")}});
+  std::vector<Progress> seen;
+  w.engine->on_progress([&](const Progress& p) { seen.push_back(p); });
+  w.sync();
+  std::set<std::string> steps;
+  for (auto& p : seen) steps.insert(p.step);
+  CHECK(steps == std::set<std::string>{"prepare", "crm-to-store", "store-to-crm", "reconcile"});
+  auto last_apply =
+      std::find_if(seen.rbegin(), seen.rend(), [](auto& p) { return p.step == "crm-to-store"; });
+  REQUIRE(last_apply != seen.rend());
+  CHECK(last_apply->done == 4);
+  CHECK(last_apply->total == 4);
+}
+
+TEST_CASE("R1: an expired change token falls back to a full fetch without duplicates or writes") {
+  World w;
+  for (int i = 0; i < 4; ++i) w.crm.seed(CrmEntity::kContact, {{"lastname", text("T")}});
+  w.sync();
+  CrmId edited = w.crm.all(CrmEntity::kContact).front().id;
+  w.crm.edit(edited, {{"jobtitle", text("after expiry")}});
+  w.crm.expire_tokens();
+  w.reset_counters();
+  auto r = w.sync();
+  CHECK(r.result == CycleResult::kOk);
+  CHECK(w.items(ItemKind::kContact).size() == 4);
+  CHECK(w.store.counters().creates == 0);
+  CHECK(w.store.counters().updates == 1);
+  CHECK(field(*w.mailbox->find_by_crm_id(edited).value(), "JobTitle") == text("after expiry"));
   second_run_changes_nothing(w);
 }

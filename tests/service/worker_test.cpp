@@ -1,5 +1,7 @@
 // SyncWorker (daemon/service): triggers and stop, driven through its Backend interface.
 #include <catch2/catch.hpp>
+
+#include "crmsync/fakes/store_wrapper.hpp"
 #include <condition_variable>
 #include <mutex>
 
@@ -45,30 +47,14 @@ struct Gate {
   }
 };
 
-// Forwards to the mock mailbox; scans wait at the gate.
-class GatedStore final : public StoreAdapter {
+// Forwards to the mock mailbox (fakes::StoreWrapper); scans wait at the gate.
+class GatedStore final : public fakes::StoreWrapper {
  public:
   GatedStore(std::unique_ptr<StoreAdapter> inner, Gate& gate)
-      : inner_(std::move(inner)), gate_(gate) {}
+      : StoreWrapper(*inner), inner_(std::move(inner)), gate_(gate) {}
   Result<std::vector<StoreItem>> scan_modified_since(ItemKind k, UtcTime t) override {
     gate_.pass();
-    return inner_->scan_modified_since(k, t);
-  }
-  Result<StoreItem> get(const EntryId& id) override { return inner_->get(id); }
-  Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& id) override {
-    return inner_->find_by_crm_id(id);
-  }
-  Result<StoreItem> create(const NewStoreItem& i) override { return inner_->create(i); }
-  Result<std::string> update(const EntryId& id, const std::string& key, const FieldMap& f,
-                             const std::optional<CrmLink>& l) override {
-    return inner_->update(id, key, f, l);
-  }
-  Result<void> remove(const EntryId& id) override { return inner_->remove(id); }
-  Result<std::vector<StoreEvent>> events_after(std::int64_t after, std::size_t max) override {
-    return inner_->events_after(after, max);
-  }
-  bool wait_for_events(std::int64_t after, std::chrono::milliseconds t) override {
-    return inner_->wait_for_events(after, t);
+    return StoreWrapper::scan_modified_since(k, t);
   }
 
  private:

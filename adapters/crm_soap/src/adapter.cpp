@@ -187,8 +187,10 @@ class SoapCrmAdapter final : public CrmAdapter {
 
   Result<void> remove(CrmEntity entity, const CrmId& id) override {
     const std::string what = "Delete " + entity_name(entity) + " " + id.str();
-    auto body = call(crm_soap::delete_request(entity_name(entity), id), what);
-    if (!body.ok()) return body.error();
+    bool reply_lost = false;
+    auto body = call(crm_soap::delete_request(entity_name(entity), id), what, &reply_lost);
+    // A retry of a delete whose reply was lost finds the record gone: the delete happened.
+    if (!body.ok() && !(reply_lost && body.error().is(ErrorKind::kNotFound))) return body.error();
     return Ok();
   }
 

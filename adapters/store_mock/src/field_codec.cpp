@@ -1,9 +1,12 @@
 #include "field_codec.hpp"
 
+#include "crmsync/model/text.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <limits>
 #include <type_traits>
 
 namespace crmsync::store_mock {
@@ -84,43 +87,6 @@ Result<Value> decode_value(std::string_view field, const rapidjson::Value& v) {
 }
 
 }  // namespace
-
-bool is_valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  const std::size_t n = s.size();
-  while (i < n) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int len;
-    std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + static_cast<std::size_t>(len) > n) return false;
-    for (int k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
-      return false;  // overlong
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += static_cast<std::size_t>(len);
-  }
-  return true;
-}
 
 Result<void> validate_value(std::string_view field, const Value& v, std::size_t max_bytes) {
   return std::visit(
@@ -217,8 +183,13 @@ Result<FieldMap> decode_fields(std::string_view json) {
   FieldMap out;
   for (const auto& m : doc.GetObject()) {
     std::string name(sv(m.name));
+    if (!is_valid_utf8(name)) return Error::Corrupt("mock mailbox: a field name is not UTF-8");
     auto v = decode_value(name, m.value);
     if (!v) return v.error();
+    // encode_fields writes only what validate_value let in, and never a null ("" or [] would
+    // vanish on the next write): anything else did not come from it.
+    if (!validate_value(name, *v, std::numeric_limits<std::size_t>::max())) return bad(name);
+    if (is_null(*v)) continue;
     out.emplace(std::move(name), std::move(*v));
   }
   return out;

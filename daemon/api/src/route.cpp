@@ -288,6 +288,8 @@ std::string status_json(const ApiState& s) {
   w.EndObject();
   key(w, "queue_depth");
   w.Int64(s.queue_depth);
+  key(w, "pending_changes");
+  w.Int64(s.pending_changes);
   key(w, "pending_requests");
   w.Int64(s.pending_requests);
   key(w, "notices");
@@ -310,6 +312,9 @@ std::string status_json(const ApiState& s) {
 
 std::string metrics_text(const ApiState& s) {
   std::string out;
+  out += "# HELP crmsync_lease_changes_total Times the primary lease changed holder.\n";
+  out += "# TYPE crmsync_lease_changes_total counter\n";
+  out += fmt::format("crmsync_lease_changes_total {}\n", s.metrics.lease_changes_total);
   out += "# HELP crmsync_cycles_total Sync cycles finished, by result.\n";
   out += "# TYPE crmsync_cycles_total counter\n";
   for (const char* r : {"ok", "item-errors", "mass-delete-held", "failed"}) {

@@ -688,3 +688,16 @@ TEST_CASE("execute_batch whose reply was lost: created items count as done (SPEC
   REQUIRE(f.state->requests.size() == 3);
   CHECK(f.request_name(2) == "Retrieve");
 }
+
+TEST_CASE("a delete whose reply was lost and whose retry finds nothing succeeded",
+          "[adapter][retry]") {
+  Fixture f;
+  f.reply(lost());
+  f.reply(fault(-2147220969, "task With Id = x Does Not Exist"));
+  CHECK(f.adapter->remove(CrmEntity::kTask, kId).ok());
+  // Without a lost reply, not found stays not found.
+  f.reply(fault(-2147220969, "task With Id = x Does Not Exist"));
+  auto r = f.adapter->remove(CrmEntity::kTask, kId);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().is(ErrorKind::kNotFound));
+}

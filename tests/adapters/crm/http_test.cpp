@@ -100,9 +100,12 @@ TEST_CASE("a reply closed before any byte: kTransient, request written", "[http]
 }
 
 TEST_CASE("a reply larger than the cap is kInvalid", "[http][hostile]") {
-  crmtest::TestServer server([](const auto&) {
+  const bool chunked = GENERATE(false, true);
+  INFO("chunked: " << chunked);
+  crmtest::TestServer server([chunked](const auto&) {
     crmtest::ServerReply r;
     r.body = std::string(100'000, 'x');
+    r.chunked = chunked;
     return r;
   });
   ClientOptions opt;

@@ -104,7 +104,10 @@ struct TestServer::Impl {
       for (const auto& [k, v] : reply.headers) res.set(k, v);
       res.body() = reply.body;
       res.keep_alive(req.keep_alive());
-      res.prepare_payload();
+      if (reply.chunked)
+        res.chunked(true);
+      else
+        res.prepare_payload();
       http::write(stream, res, ec);
       if (ec || !req.keep_alive()) return;
     }

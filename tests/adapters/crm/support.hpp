@@ -50,6 +50,7 @@ struct ServerReply {
   std::string content_type = "text/xml; charset=utf-8";
   bool hang = false;            // read the request, never answer (until the server stops)
   bool close_no_reply = false;  // read the request, close the connection without a reply
+  bool chunked = false;         // send the body with Transfer-Encoding: chunked
 };
 
 // A local HTTP/1.1 server on 127.0.0.1 (TLS when cert and key are given), one thread per

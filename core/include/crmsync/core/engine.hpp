@@ -23,6 +23,7 @@ namespace crmsync {
 
 struct EngineSettings {
   Role role = Role::kPrimary;
+  std::string client_id = "client";    // names this client in the handoff queue
   std::map<CrmEntity, bool> entities;  // G1: false = no CRM -> store for that entity
   bool update_company_field = true;    // G2
   std::size_t reconcile_batch = 50;    // S3
@@ -58,6 +59,12 @@ struct CycleOptions {
   bool allow_mass_delete = false;  // D10 confirmation
   // An immediate sync (T2): only these store items; no CRM changes are fetched.
   std::optional<std::vector<EntryId>> only_items;
+  // The role for this cycle when it differs from the configured one: a primary-role client
+  // that does not hold the lease acts as a secondary (SPEC P1-P3).
+  std::optional<Role> role;
+  // Asked before every item a primary applies: false once the lease may have expired
+  // (P1); the cycle then stops. Empty = always true.
+  std::function<bool()> may_act_as_primary;
 };
 
 enum class CycleResult {
@@ -80,6 +87,8 @@ struct CycleReport {
   std::int64_t conflicts = 0;
   std::int64_t item_errors = 0;
   std::int64_t held_deletions = 0;
+  std::int64_t queued = 0;                     // changes handed to the primary (T5)
+  std::int64_t dequeued = 0;                   // changes taken from the handoff queue
   std::map<std::string, std::int64_t> synced;  // "contact:crm-to-store" -> count
   UtcTime started;
   UtcTime finished;

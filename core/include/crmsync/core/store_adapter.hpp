@@ -11,6 +11,9 @@
 
 namespace crmsync {
 
+class LeaseStore;
+class HandoffQueue;
+
 // Where an item lives. E-mails: inbox (received), sentitems (sent), drafts.
 enum class Folder { kContacts, kTasks, kCalendar, kInbox, kSentItems, kDrafts };
 std::string_view to_string(Folder f);
@@ -101,6 +104,12 @@ class StoreAdapter {
   // Blocks up to `timeout` until an event after `after` may be there; true if so.
   // Waiting is an optimisation: callers also scan (S2), so a false negative loses nothing.
   virtual bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) = 0;
+
+  // Capabilities (STYLE.md 5): the lease record and the handoff queue of SPEC §6, when the
+  // store hosts them where all of the user's clients see them; null otherwise. Owned by the
+  // adapter, valid while it lives.
+  virtual LeaseStore* lease_store() = 0;
+  virtual HandoffQueue* handoff_queue() = 0;
 };
 
 }  // namespace crmsync

@@ -21,6 +21,8 @@ class StoreWrapper : public StoreAdapter {
   Result<void> remove(const EntryId& id) override;
   Result<std::vector<StoreEvent>> events_after(std::int64_t after, std::size_t max) override;
   bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) override;
+  LeaseStore* lease_store() override { return inner_.lease_store(); }
+  HandoffQueue* handoff_queue() override { return inner_.handoff_queue(); }
 
   struct Counters {
     int creates = 0, updates = 0, deletes = 0;
