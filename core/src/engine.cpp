@@ -180,7 +180,16 @@ struct Engine::Impl {
       int page = 1;
       std::string cookie;
       for (;;) {
-        CrmChangePage p = must(crm.changes_since(entity, token, page, cookie));
+        auto fetched = crm.changes_since(entity, token, page, cookie);
+        if (!fetched.ok() && fetched.error().is(ErrorKind::kConflict) && !token.empty()) {
+          // The token expired (CRM keeps change history for a limited time): start over
+          // with a full fetch. Unchanged records match their original state: no writes.
+          token.clear();
+          page = 1;
+          cookie.clear();
+          continue;
+        }
+        CrmChangePage p = must(std::move(fetched));
         for (const auto& rec : p.new_or_updated) note_crm_upsert(rec);
         for (const auto& id : p.removed) note_crm_removed(id);
         step("prepare", page, 0);
@@ -308,13 +317,7 @@ struct Engine::Impl {
       auto batch = must(queue->peek(settings.page_size));
       if (batch.empty()) break;
       for (const auto& q : batch) {
-        StoreEvent ev;
-        ev.kind = q.kind;
-        ev.entry_id = q.entry_id;
-        ev.action = q.action;
-        ev.delete_in_crm = q.delete_in_crm;
-        ev.at = q.at;
-        note_store_event(ev);
+        note_store_event(to_event(q));
         crash("prepare.dequeue");
         must(queue->remove(q.id));
         ++report.dequeued;
@@ -387,14 +390,7 @@ struct Engine::Impl {
     auto item = store.get(ev.entry_id);
     Folder folder = item.ok() ? item->folder : default_folder(ev.kind);
     if (immediate_sync(ev, classify(ev.kind, folder), role) != Timing::kHandToPrimary) return;
-    QueuedChange q;
-    q.client_id = settings.client_id;
-    q.kind = ev.kind;
-    q.entry_id = ev.entry_id;
-    q.action = ev.action;
-    q.delete_in_crm = ev.delete_in_crm;
-    q.at = ev.at;
-    must(queue->enqueue(q));
+    must(queue->enqueue(to_queued(ev, settings.client_id)));
     ++report.queued;
   }
 

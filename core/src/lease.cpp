@@ -2,6 +2,27 @@
 
 namespace crmsync {
 
+QueuedChange to_queued(const StoreEvent& event, const std::string& client_id) {
+  QueuedChange q;
+  q.client_id = client_id;
+  q.kind = event.kind;
+  q.entry_id = event.entry_id;
+  q.action = event.action;
+  q.delete_in_crm = event.delete_in_crm;
+  q.at = event.at;
+  return q;
+}
+
+StoreEvent to_event(const QueuedChange& change) {
+  StoreEvent ev;
+  ev.kind = change.kind;
+  ev.entry_id = change.entry_id;
+  ev.action = change.action;
+  ev.delete_in_crm = change.delete_in_crm;
+  ev.at = change.at;
+  return ev;
+}
+
 LeaseKeeper::LeaseKeeper(LeaseStore& store, Clock& clock, std::string client_id, Role role,
                          std::chrono::milliseconds ttl, std::chrono::milliseconds max_skew)
     : store_(store),

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include "command.hpp"
+#include "daemon_command.hpp"
+#include "local_command.hpp"
 #include "mailbox_command.hpp"
 
 int main(int argc, char** argv) {
@@ -17,6 +19,8 @@ int main(int argc, char** argv) {
                  "or after the subcommand");
   Dispatcher dispatcher;
   add_mailbox_command(app, global, dispatcher);
+  add_daemon_commands(app, global, dispatcher);
+  add_local_commands(app, global, dispatcher);
 
   try {
     app.parse(argc, argv);

@@ -948,3 +948,20 @@ TEST_CASE("The engine reports its step and n of m while it runs") {
   CHECK(last_apply->done == 4);
   CHECK(last_apply->total == 4);
 }
+
+TEST_CASE("R1: an expired change token falls back to a full fetch without duplicates or writes") {
+  World w;
+  for (int i = 0; i < 4; ++i) w.crm.seed(CrmEntity::kContact, {{"lastname", text("T")}});
+  w.sync();
+  CrmId edited = w.crm.all(CrmEntity::kContact).front().id;
+  w.crm.edit(edited, {{"jobtitle", text("after expiry")}});
+  w.crm.expire_tokens();
+  w.reset_counters();
+  auto r = w.sync();
+  CHECK(r.result == CycleResult::kOk);
+  CHECK(w.items(ItemKind::kContact).size() == 4);
+  CHECK(w.store.counters().creates == 0);
+  CHECK(w.store.counters().updates == 1);
+  CHECK(field(*w.mailbox->find_by_crm_id(edited).value(), "JobTitle") == text("after expiry"));
+  second_run_changes_nothing(w);
+}

@@ -17,7 +17,6 @@ namespace crmsync::store_mock {
 // Checks one value before it is stored: valid UTF-8 text, at most `max_bytes` per text,
 // real dates. kInvalid naming the field otherwise.
 Result<void> validate_value(std::string_view field, const Value& v, std::size_t max_bytes);
-bool is_valid_utf8(std::string_view s);
 
 std::string encode_fields(const FieldMap& fields);
 // kCorrupt when the text is not what encode_fields() writes (malformed, invalid UTF-8, a date

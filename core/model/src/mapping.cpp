@@ -1,4 +1,5 @@
 #include "crmsync/model/mapping.hpp"
+#include "crmsync/model/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -293,13 +294,6 @@ std::int64_t default_completed_status(CrmEntity e) {
 
 // ---------------------------------------------------------------------------
 // Conversion helpers.
-
-std::string_view trim(std::string_view s) {
-  auto sp = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && sp(s.front())) s.remove_prefix(1);
-  while (!s.empty() && sp(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 const Value* attr(const FieldMap& m, std::string_view name) {
   auto it = m.find(name);

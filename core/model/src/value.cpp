@@ -1,4 +1,5 @@
 #include "crmsync/model/value.hpp"
+#include "crmsync/model/text.hpp"
 
 #include <charconv>
 #include <chrono>
@@ -31,13 +32,6 @@ bool valid_date(int y, int m, int d) {
   return y >= 1 && y <= 9999 &&
          year_month_day{year{y}, month{static_cast<unsigned>(m)}, day{static_cast<unsigned>(d)}}
              .ok();
-}
-
-std::string_view trim(std::string_view s) {
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace

@@ -68,6 +68,8 @@ Result<CrmChangePage> FakeCrm::changes_since(CrmEntity entity, const std::string
                           std::string(to_string(entity)));
   if (auto f = take_fault()) return *f;
   std::int64_t since = data_version.empty() ? 0 : std::stoll(data_version);
+  if (!data_version.empty() && since < oldest_token_)
+    return Error::Conflict("the change tracking token expired: a full sync is needed");
   // The cookie carries the snapshot taken on page 1: later writes wait for the next sync.
   std::int64_t snapshot = cookie.empty() ? seq_ : std::stoll(cookie);
   struct Change {

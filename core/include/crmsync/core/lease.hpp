@@ -52,6 +52,10 @@ struct QueuedChange {
   UtcTime at;
 };
 
+// A store event handed over, and back (the queue carries what the event said).
+QueuedChange to_queued(const StoreEvent& event, const std::string& client_id);
+StoreEvent to_event(const QueuedChange& change);
+
 // Durable and ordered, in the shared store.
 class HandoffQueue {
  public:

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "crmsync/model/text.hpp"
 #include "crmsync/model/value.hpp"
 
 namespace crmsync {
@@ -20,8 +21,5 @@ inline constexpr std::size_t kMaxOriginalStateBytes = 8 * 1024 * 1024;
 // Parses what serialize_fields wrote. Refuses DOCTYPE/entities, unknown elements or types,
 // invalid UTF-8, deep nesting and oversized input with kInvalid naming the problem.
 Result<FieldMap> parse_fields(std::string_view xml);
-
-// True when `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool is_valid_utf8(std::string_view s);
 
 }  // namespace crmsync

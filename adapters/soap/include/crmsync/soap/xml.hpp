@@ -2,6 +2,8 @@
 // small writer. Pure header: the parser (tinyxml2) stays in xml.cpp.
 #pragma once
 
+#include "crmsync/model/text.hpp"
+
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -77,8 +79,6 @@ struct ParseLimits {
 // than max_depth, an undeclared namespace prefix.
 Result<Element> parse_xml(std::string_view xml, const ParseLimits& limits = {});
 
-// True when `text` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-bool is_valid_utf8(std::string_view text);
 // True when every character may appear in XML 1.0 text (valid UTF-8, no control
 // characters other than tab, line feed and carriage return).
 bool is_xml_text(std::string_view text);

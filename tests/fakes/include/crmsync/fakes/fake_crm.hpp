@@ -40,6 +40,8 @@ class FakeCrm final : public CrmAdapter {
   CrmId other_user() const { return other_; }
   void set_sync_privilege(bool on) { sync_privilege_ = on; }
   void set_page_size(std::size_t n) { page_size_ = n; }
+  // Change history older than now is dropped: older tokens are refused (kConflict).
+  void expire_tokens() { oldest_token_ = seq_; }
   // An older CRM, or change tracking switched off for the entity (R3).
   void set_change_tracking(CrmEntity entity, bool on) {
     if (on)
@@ -100,6 +102,7 @@ class FakeCrm final : public CrmAdapter {
   bool sync_privilege_ = true;
   std::size_t page_size_ = 3;
   std::int64_t seq_ = 0;
+  std::int64_t oldest_token_ = 0;
   std::map<CrmId, Stored> records_;
   std::vector<Tombstone> tombstones_;
   std::deque<Error> faults_;

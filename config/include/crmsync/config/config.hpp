@@ -1,0 +1,97 @@
+// The daemon's configuration: one JSON file (DESIGN.md "Config"), loaded and validated.
+// Every problem is reported with the file and the key path, e.g.
+//   config.json: sync.interval_minutes: must be an integer >= 0
+// Unknown keys are errors. Relative paths are resolved against the file's directory.
+// Secrets never appear in messages.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crmsync/core/policy.hpp"
+#include "crmsync/model/item.hpp"
+#include "crmsync/model/result.hpp"
+
+namespace crmsync {
+
+struct CrmAuthConfig {
+  enum class Type { kBearer, kClientCredentials };
+  Type type = Type::kBearer;
+  // bearer: exactly one of these.
+  std::string token_file;
+  std::string token_env;
+  // client_credentials.
+  std::string token_endpoint;
+  std::string client_id;
+  std::string client_secret_file;
+  std::string client_secret_env;
+  std::string client_secret;  // resolved from client_secret_env at load time (a secret)
+  std::string scope;
+  std::string resource;
+};
+
+struct Config {
+  std::string source;  // the file it came from
+  std::string profile = "default";
+  std::string client_id;  // default: the host name
+  Role role = Role::kPrimary;
+  std::string cache;
+  std::string timezone;  // IANA name; empty = the machine's zone
+  std::string log_level = "info";
+
+  struct Store {
+    std::string type = "mock";
+    std::string path;
+  } store;
+
+  struct Crm {
+    std::string url;
+    CrmAuthConfig auth;
+    std::string ca_file;
+  } crm;
+
+  struct Sync {
+    int interval_minutes = 15;  // 0 = no automatic sync
+    std::map<CrmEntity, bool> entities;
+    bool update_company_field = true;
+    std::int64_t reconcile_batch = 50;
+    double mass_delete_ratio = 0.5;
+    std::int64_t mass_delete_min = 20;
+  } sync;
+
+  struct Lease {
+    int ttl_seconds = 60;
+  } lease;
+
+  struct Http {
+    std::string listen = "127.0.0.1:8787";
+    std::string host = "127.0.0.1";  // parsed from listen (no brackets)
+    std::uint16_t port = 8787;
+    std::string token_file;  // default: api-token next to the cache
+  } http;
+
+  // Where the running daemon records its address and pid, so the CLI finds it.
+  std::string runtime_file() const { return cache + ".runtime.json"; }
+};
+
+// The default location: $XDG_CONFIG_HOME/crmsync/config.json, else
+// ~/.config/crmsync/config.json.
+std::string default_config_path();
+
+// Parses and validates `text` as if read from `source`. kInvalid with every problem, one
+// per line, when anything is wrong.
+Result<Config> parse_config(const std::string& text, const std::string& source);
+
+// Reads and parses the file (at most 1 MiB). kInvalid as above; kNotFound when missing.
+Result<Config> load_config(const std::string& path);
+
+// The problems of an error returned by load_config/parse_config, one per entry.
+std::vector<std::string> config_problems(const Error& e);
+
+// Checks that the listen host is a loopback address (127.0.0.0/8, ::1, localhost).
+bool is_loopback_host(const std::string& host);
+
+}  // namespace crmsync

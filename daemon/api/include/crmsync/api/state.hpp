@@ -1,0 +1,118 @@
+// What the HTTP endpoint serves: a snapshot of the daemon's state that the sync worker
+// publishes (DESIGN.md "Threads": the API reads it, no lock is held across I/O). Plain data.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crmsync/model/value.hpp"
+
+namespace crmsync::api {
+
+// One finished (or running) cycle.
+struct CycleInfo {
+  std::int64_t id = 0;
+  bool full = true;                    // false: an immediate sync of a few items (T2)
+  std::vector<std::int64_t> requests;  // the manual sync requests this cycle answers
+  UtcTime started;
+  std::optional<UtcTime> finished;
+  std::string result;  // "ok", "item-errors", "mass-delete-held", "failed"; "" while running
+  std::int64_t to_store = 0;
+  std::int64_t to_crm = 0;
+  std::int64_t deleted_in_store = 0;
+  std::int64_t deleted_in_crm = 0;
+  std::int64_t conflicts = 0;
+  std::int64_t item_errors = 0;
+  std::int64_t held_deletions = 0;
+  std::map<std::string, std::int64_t> synced;  // "contact:crm-to-store" -> n
+  std::vector<std::string> notices;
+  std::optional<std::string> failure;
+};
+
+struct KindCounts {
+  std::int64_t mapped = 0;
+  std::int64_t pending = 0;
+  std::int64_t errors = 0;
+  std::int64_t conflicts = 0;
+  std::int64_t held = 0;
+};
+
+struct ErrorRow {
+  std::string entity;
+  std::string crm_id;
+  std::string entry_id;
+  std::string error;
+  int attempts = 0;
+  UtcTime next_attempt;
+};
+
+struct ConflictRow {
+  std::int64_t id = 0;
+  std::string entity;
+  std::string crm_id;
+  std::string entry_id;
+  std::string field;
+  std::string store_value;
+  std::string crm_value;
+  std::string winner;
+  UtcTime at;
+};
+
+// An entry of /v1/events: ids increase by one; `data` is a JSON object text.
+struct Event {
+  std::int64_t id = 0;
+  std::string type;  // "cycle-started", "progress", "cycle-finished", "config-reloaded"
+  UtcTime at;
+  std::string data = "{}";
+};
+
+struct LeaseInfo {
+  std::string holder;
+  std::int64_t epoch = 0;
+  UtcTime expires;
+};
+
+// Upper bounds (seconds) of crmsync_cycle_duration_seconds.
+inline constexpr double kDurationBuckets[] = {0.1, 0.5, 1, 5, 15, 60, 300, 1800};
+
+struct Metrics {
+  std::map<std::string, std::int64_t> cycles_total;                          // by result
+  std::map<std::pair<std::string, std::string>, std::int64_t> items_synced;  // kind, direction
+  std::int64_t conflicts_total = 0;
+  std::int64_t lease_changes_total = 0;  // the lease holder changed, as this client saw it
+  std::int64_t duration_bucket_counts[std::size(kDurationBuckets)] = {};
+  std::int64_t duration_count = 0;
+  double duration_sum = 0;
+};
+
+struct ApiState {
+  std::string version;
+  std::string state = "starting";  // starting, idle, syncing, stopping
+  std::string role;
+  std::string client_id;
+  std::string profile;
+  std::int64_t pid = 0;
+  std::optional<LeaseInfo> lease;  // null until the lease lands
+  std::optional<CycleInfo> last_cycle;
+  std::optional<CycleInfo> current_cycle;
+  std::string step;  // of the running cycle
+  std::int64_t step_done = 0;
+  std::int64_t step_total = 0;
+  std::map<std::string, KindCounts> counts;  // by CRM entity
+  std::int64_t queue_depth = 0;              // changes in the shared handoff queue (T5)
+  std::int64_t pending_changes = 0;          // changes waiting in this client's cache
+  std::int64_t pending_requests = 0;         // manual syncs not started yet
+  std::vector<std::string> notices;
+  std::optional<UtcTime> next_sync;  // null when automatic sync is off
+  int interval_minutes = 0;
+  std::vector<ErrorRow> errors;
+  std::vector<ConflictRow> conflicts;
+  std::deque<Event> events;  // the newest few hundred
+  Metrics metrics;
+};
+
+}  // namespace crmsync::api

@@ -1,0 +1,101 @@
+#include "crmsync/runtime/runtime.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "crmsync/config/time_zone.hpp"
+#include "crmsync/crm_soap/soap_crm_adapter.hpp"
+#include "crmsync/store_mock/mock_mailbox.hpp"
+
+namespace crmsync {
+namespace {
+
+SoapCrmConfig crm_config(const Config& config) {
+  SoapCrmConfig c;
+  c.base_url = config.crm.url;
+  c.ca_file = config.crm.ca_file;
+  const auto& a = config.crm.auth;
+  if (a.type == CrmAuthConfig::Type::kBearer) {
+    if (!a.token_file.empty()) {
+      c.auth.type = SoapCrmAuth::Type::kBearerFile;
+      c.auth.token_file = a.token_file;
+    } else {
+      c.auth.type = SoapCrmAuth::Type::kBearerEnv;
+      c.auth.token_env = a.token_env;
+    }
+  } else {
+    c.auth.type = SoapCrmAuth::Type::kClientCredentials;
+    c.auth.token_endpoint = a.token_endpoint;
+    c.auth.client_id = a.client_id;
+    c.auth.client_secret = a.client_secret;
+    c.auth.client_secret_file = a.client_secret_file;
+    c.auth.scope = a.scope;
+    c.auth.resource = a.resource;
+  }
+  return c;
+}
+
+Result<void> ensure_parent(const std::string& file, const char* what) {
+  auto dir = std::filesystem::path(file).parent_path();
+  if (dir.empty()) return {};
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return Error::Permission(
+        fmt::format("{} {}: cannot create its directory: {}", what, file, ec.message()));
+  return {};
+}
+
+}  // namespace
+
+EngineSettings engine_settings(const Config& config, const TimeZone* zone) {
+  EngineSettings s;
+  s.role = config.role;
+  s.entities = config.sync.entities;
+  s.update_company_field = config.sync.update_company_field;
+  s.reconcile_batch = static_cast<std::size_t>(config.sync.reconcile_batch);
+  s.mass_delete_ratio = config.sync.mass_delete_ratio;
+  s.mass_delete_min = config.sync.mass_delete_min;
+  s.zone = zone;
+  return s;
+}
+
+Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock,
+                                              CrashPoints* crash_points) {
+  auto rt = std::make_unique<Runtime>();
+  auto zone = make_time_zone(config.timezone);
+  if (!zone.ok()) return zone.error().context("timezone");
+  rt->zone = std::move(*zone);
+
+  if (auto r = ensure_parent(config.cache, "cache"); !r.ok()) return r.error();
+  auto cache = Cache::open(config.cache);
+  if (!cache.ok()) return cache.error().context("cache " + config.cache);
+  rt->cache = std::move(*cache);
+
+  if (config.store.type != "mock")
+    return Error::Invalid("store.type " + config.store.type + " is not supported by this build");
+  if (auto r = ensure_parent(config.store.path, "store"); !r.ok()) return r.error();
+  auto store = open_mock_mailbox(config.store.path, clock);
+  if (!store.ok()) return store.error().context("store " + config.store.path);
+  rt->store = std::move(*store);
+
+  rt->crm = make_soap_crm_adapter(crm_config(config), clock);
+  rt->engine = std::make_unique<Engine>(*rt->cache, *rt->store, *rt->crm, clock,
+                                        engine_settings(config, rt->zone.get()), crash_points);
+  return rt;
+}
+
+std::string describe_report(const CycleReport& r) {
+  std::string out = fmt::format("result: {}\n", to_string(r.result));
+  out += fmt::format("to store: {}  to CRM: {}  deleted in store: {}  deleted in CRM: {}\n",
+                     r.to_store, r.to_crm, r.deleted_in_store, r.deleted_in_crm);
+  out += fmt::format("unlinked: {}  conflicts: {}  item errors: {}  held deletions: {}\n",
+                     r.unlinked, r.conflicts, r.item_errors, r.held_deletions);
+  for (const auto& [key, n] : r.synced) out += fmt::format("  {}: {}\n", key, n);
+  for (const auto& n : r.notices) out += "notice: " + n + "\n";
+  if (r.failure) out += "failure: " + r.failure->describe() + "\n";
+  return out;
+}
+
+}  // namespace crmsync

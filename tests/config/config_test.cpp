@@ -1,0 +1,308 @@
+// The config loader (DESIGN.md "Config"): every problem names the file and key path.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+
+#include "crmsync/config/config.hpp"
+#include "crmsync/config/time_zone.hpp"
+#include "crmsync/test/temp_dir.hpp"
+
+using namespace crmsync;
+
+namespace {
+
+struct Fixture {
+  test::TempDir dir;
+  Fixture() { write("crm-token", "secret-token\n"); }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir.file(name), std::ios::binary) << text;
+  }
+  // A valid config with `extra` spliced into the root object.
+  std::string valid(const std::string& extra = "") const {
+    return R"({"profile":"alice","client_id":"desk-1","role":"primary","cache":"state/cache.db",
+      "store":{"type":"mock","path":"state/mailbox.db"},
+      "crm":{"url":"http://127.0.0.1:8555/","auth":{"type":"bearer","token_file":"crm-token"}},
+      "sync":{"interval_minutes":15},"lease":{"ttl_seconds":60},
+      "http":{"listen":"127.0.0.1:8787","token_file":"api-token"})" +
+           (extra.empty() ? "" : "," + extra) + "}";
+  }
+  Result<Config> parse(const std::string& text) const {
+    return parse_config(text, dir.file("config.json"));
+  }
+  // The problems of a config that must fail.
+  std::vector<std::string> problems(const std::string& text) const {
+    auto r = parse(text);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is(ErrorKind::kInvalid));
+    return config_problems(r.error());
+  }
+  std::string one_problem(const std::string& text) const {
+    auto p = problems(text);
+    INFO(text);
+    REQUIRE(p.size() == 1);
+    return p[0];
+  }
+};
+
+bool contains(const std::vector<std::string>& v, const std::string& needle) {
+  for (const auto& s : v)
+    if (s.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a valid config parses with defaults and resolved paths", "[config]") {
+  Fixture f;
+  auto c = f.parse(f.valid());
+  INFO((c.ok() ? "" : c.error().message()));
+  REQUIRE(c.ok());
+  CHECK(c->profile == "alice");
+  CHECK(c->role == Role::kPrimary);
+  CHECK(c->cache == f.dir.file("state/cache.db"));
+  CHECK(c->store.path == f.dir.file("state/mailbox.db"));
+  CHECK(c->crm.auth.token_file == f.dir.file("crm-token"));
+  CHECK(c->http.token_file == f.dir.file("api-token"));
+  CHECK(c->http.host == "127.0.0.1");
+  CHECK(c->http.port == 8787);
+  CHECK(c->sync.interval_minutes == 15);
+  CHECK(c->sync.update_company_field);
+  CHECK(c->sync.reconcile_batch == 50);
+  CHECK(c->sync.mass_delete_ratio == 0.5);
+  CHECK(c->sync.mass_delete_min == 20);
+  CHECK(c->timezone.empty());
+  CHECK(c->runtime_file() == f.dir.file("state/cache.db") + ".runtime.json");
+}
+
+TEST_CASE("optional keys: defaults when absent, the token file next to the cache", "[config]") {
+  Fixture f;
+  auto c = f.parse(R"({"cache":"/var/x/cache.db","store":{"type":"mock","path":"m.db"},
+      "crm":{"url":"https://crm.example/","auth":{"type":"bearer","token_file":"crm-token"}}})");
+  REQUIRE(c.ok());
+  CHECK(c->profile == "default");
+  CHECK_FALSE(c->client_id.empty());  // the host name
+  CHECK(c->http.listen == "127.0.0.1:8787");
+  CHECK(c->http.token_file == "/var/x/api-token");
+  CHECK(c->lease.ttl_seconds == 60);
+}
+
+TEST_CASE("every problem names the file and the key path", "[config]") {
+  Fixture f;
+  struct Case {
+    std::string extra_or_doc;
+    std::string expected;
+  };
+  // Root-level overrides are spliced after the valid keys; RapidJSON keeps duplicates, so
+  // these use keys the valid config does not have, or whole documents.
+  std::vector<Case> cases = {
+      {R"("timezone":"Mars/Olympus_Mons")", "config.json: timezone: unknown time zone"},
+      {R"("timezone":"../../etc/passwd")", "config.json: timezone: not an IANA time zone name"},
+      {R"("timezone":7)", "config.json: timezone: must be a string"},
+      {R"("log_level":"loud")", "config.json: log_level: must be trace, debug, info"},
+      {R"("bogus":1)", "config.json: bogus: unknown key"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.extra_or_doc);
+    CHECK_THAT(f.one_problem(f.valid(c.extra_or_doc)), Catch::Contains(c.expected));
+  }
+
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string doc = f.valid();
+    auto at = doc.find(from);
+    REQUIRE(at != std::string::npos);
+    return doc.replace(at, from.size(), to);
+  };
+  std::vector<Case> replaced = {
+      {with(R"("interval_minutes":15)", R"("interval_minutes":-1)"),
+       "config.json: sync.interval_minutes: must be an integer >= 0"},
+      {with(R"("interval_minutes":15)", R"("interval_minutes":1.5)"),
+       "sync.interval_minutes: must be an integer >= 0"},
+      {with(R"("interval_minutes":15)", R"("interval_minutes":"15")"),
+       "sync.interval_minutes: must be an integer >= 0"},
+      {with(R"("interval_minutes":15)", R"("interval_minutes":15,"color":"red")"),
+       "config.json: sync.color: unknown key"},
+      {with(R"("role":"primary")", R"("role":"boss")"),
+       "config.json: role: must be primary, secondary, roaming or delegate"},
+      {with(R"("type":"mock")", R"("type":"imap")"), "config.json: store.type: must be \"mock\""},
+      {with(R"("url":"http://127.0.0.1:8555/")", R"("url":"ftp://x/")"),
+       "config.json: crm.url: must be an http:// or https:// URL"},
+      {with(R"("type":"bearer")", R"("type":"basic")"),
+       "config.json: crm.auth.type: must be \"bearer\" or \"client_credentials\""},
+      {with(R"("token_file":"crm-token")", R"("token_file":"crm-token","pin":1)"),
+       "config.json: crm.auth.pin: unknown key"},
+      {with(R"("token_file":"crm-token")", R"("token_file":"nope")"),
+       "config.json: crm.auth.token_file: no such file"},
+      {with(R"("ttl_seconds":60)", R"("ttl_seconds":1)"),
+       "config.json: lease.ttl_seconds: must be an integer from 5 to 86400"},
+      {with(R"("listen":"127.0.0.1:8787")", R"("listen":"0.0.0.0:8787")"),
+       "config.json: http.listen: must be a loopback address"},
+      {with(R"("listen":"127.0.0.1:8787")", R"("listen":"127.0.0.1:99999")"),
+       "config.json: http.listen: must be HOST:PORT"},
+      {with(R"("listen":"127.0.0.1:8787")", R"("listen":"localhost")"),
+       "config.json: http.listen: must be HOST:PORT"},
+      {with(R"("cache":"state/cache.db")", R"("cache":"")"),
+       "config.json: cache: must not be empty"},
+      {with(R"("profile":"alice")", R"("profile":"a/b")"), "config.json: profile: must be"},
+      {with(R"("interval_minutes":15)", R"("entities":{"contact":true,"unicorn":false})"),
+       "config.json: sync.entities.unicorn: unknown entity"},
+      {with(R"("interval_minutes":15)", R"("entities":{"contact":"yes"})"),
+       "config.json: sync.entities.contact: must be true or false"},
+      {with(R"("interval_minutes":15)", R"("mass_delete":{"ratio":2})"),
+       "config.json: sync.mass_delete.ratio: must be a number from 0 to 1"},
+      {with(R"("interval_minutes":15)", R"("mass_delete":{"min":-3})"),
+       "config.json: sync.mass_delete.min: must be an integer >= 0"},
+      {with(R"("interval_minutes":15)", R"("update_company_field":1)"),
+       "config.json: sync.update_company_field: must be true or false"},
+      {with(R"("interval_minutes":15)", R"("reconcile_batch":-5)"),
+       "config.json: sync.reconcile_batch: must be an integer from 0 to 100000"},
+      {with(R"("lease":{"ttl_seconds":60})", R"("lease":[])"),
+       "config.json: lease: must be an object"},
+  };
+  for (const auto& c : replaced) {
+    INFO(c.extra_or_doc);
+    CHECK_THAT(f.one_problem(c.extra_or_doc), Catch::Contains(c.expected));
+  }
+}
+
+TEST_CASE("missing required keys are each reported", "[config]") {
+  Fixture f;
+  auto p = f.problems("{}");
+  CHECK(contains(p, "config.json: cache: is required"));
+  CHECK(contains(p, "config.json: store: is required"));
+  CHECK(contains(p, "config.json: crm: is required"));
+  auto q = f.problems(R"({"cache":"c","store":{},"crm":{"auth":{"type":"bearer"}}})");
+  CHECK(contains(q, "store.type: is required"));
+  CHECK(contains(q, "store.path: is required"));
+  CHECK(contains(q, "crm.url: is required"));
+  CHECK(contains(q, "crm.auth: bearer needs token_file or token_env"));
+}
+
+TEST_CASE("duplicate keys are errors, not silently last-wins", "[config]") {
+  Fixture f;
+  CHECK_THAT(f.one_problem(f.valid(R"("profile":"bob")")),
+             Catch::Contains("config.json: profile: duplicate key"));
+}
+
+TEST_CASE("secrets come from files or the environment and never appear in messages", "[config]") {
+  Fixture f;
+  auto env_doc = [&](const std::string& auth) {
+    return R"({"cache":"c.db","store":{"type":"mock","path":"m.db"},"crm":{"url":"https://x/","auth":)" +
+           auth + "}}";
+  };
+  ::setenv("CRMSYNC_TEST_TOKEN", "tok-123", 1);
+  auto c = f.parse(env_doc(R"({"type":"bearer","token_env":"CRMSYNC_TEST_TOKEN"})"));
+  REQUIRE(c.ok());
+  CHECK(c->crm.auth.token_env == "CRMSYNC_TEST_TOKEN");
+
+  ::unsetenv("CRMSYNC_TEST_UNSET");
+  CHECK_THAT(
+      f.one_problem(env_doc(R"({"type":"bearer","token_env":"CRMSYNC_TEST_UNSET"})")),
+      Catch::Contains("crm.auth.token_env: environment variable CRMSYNC_TEST_UNSET is not set"));
+  CHECK_THAT(f.one_problem(env_doc(
+                 R"({"type":"bearer","token_env":"CRMSYNC_TEST_TOKEN","token_file":"crm-token"})")),
+             Catch::Contains("crm.auth: give token_file or token_env, not both"));
+
+  ::setenv("CRMSYNC_TEST_SECRET", "s3cr3t-value", 1);
+  auto cc = f.parse(env_doc(R"({"type":"client_credentials","token_endpoint":"https://login/t",
+      "client_id":"app","client_secret_env":"CRMSYNC_TEST_SECRET","scope":"https://x/.default"})"));
+  REQUIRE(cc.ok());
+  CHECK(cc->crm.auth.type == CrmAuthConfig::Type::kClientCredentials);
+  CHECK(cc->crm.auth.client_secret == "s3cr3t-value");
+
+  f.write("secret", "from-file\n");
+  auto cf = f.parse(env_doc(R"({"type":"client_credentials","token_endpoint":"https://login/t",
+      "client_id":"app","client_secret_file":"secret","resource":"https://x/"})"));
+  REQUIRE(cf.ok());
+  CHECK(cf->crm.auth.client_secret_file == f.dir.file("secret"));
+
+  auto bad = f.problems(env_doc(R"({"type":"client_credentials","client_id":"app",
+      "client_secret_env":"CRMSYNC_TEST_SECRET","scope":7})"));
+  CHECK(contains(bad, "crm.auth.token_endpoint: is required"));
+  CHECK(contains(bad, "crm.auth.scope: must be a string"));
+  for (const auto& p : bad) CHECK(p.find("s3cr3t") == std::string::npos);
+}
+
+TEST_CASE("hostile or malformed JSON is refused with a message, never a crash", "[config]") {
+  Fixture f;
+  const std::vector<std::string> docs = {
+      "",
+      "{",
+      "[]",
+      "null",
+      R"({"cache": "a" "b"})",
+      std::string(200000, '['),
+      std::string("{\"cache\":\"\xff\xfe\"}"),
+      std::string("{\"cache\":\"a\\u0000b\"}"),
+      R"({"sync":{"interval_minutes":1e400}})",
+      R"({"sync":{"interval_minutes":99999999999999999999999}})",
+  };
+  for (const auto& d : docs) {
+    INFO(d.substr(0, 40));
+    auto r = f.parse(d);
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message(), Catch::StartsWith(f.dir.file("config.json") + ": "));
+  }
+  CHECK_THAT(f.parse("{").error().message(), Catch::Contains("not valid JSON at byte"));
+  CHECK_THAT(f.parse(docs[7]).error().message(), Catch::Contains("cache: must not contain NUL"));
+}
+
+TEST_CASE("load_config: missing files, directories and oversized files", "[config]") {
+  Fixture f;
+  CHECK(load_config(f.dir.file("absent.json")).error().is(ErrorKind::kNotFound));
+  CHECK_FALSE(load_config(f.dir.path().string()).ok());
+  f.write("big.json", std::string(2u << 20, ' '));
+  CHECK_THAT(load_config(f.dir.file("big.json")).error().message(),
+             Catch::Contains("larger than 1 MiB"));
+  f.write("config.json", f.valid());
+  CHECK(load_config(f.dir.file("config.json")).ok());
+}
+
+TEST_CASE("the loopback listen forms", "[config]") {
+  Fixture f;
+  for (const char* listen : {"127.0.0.1:0", "[::1]:8787", "localhost:8787", "127.1.2.3:80"}) {
+    INFO(listen);
+    std::string doc = f.valid();
+    doc.replace(doc.find("127.0.0.1:8787"), 14, listen);
+    CHECK(f.parse(doc).ok());
+  }
+  CHECK(is_loopback_host("::1"));
+  CHECK_FALSE(is_loopback_host("127.0.0.1.evil.com"));
+  CHECK_FALSE(is_loopback_host("10.0.0.1"));
+}
+
+TEST_CASE("the example configs have no key or type errors", "[config]") {
+  for (const char* name : {"minimal.json", "full.json"}) {
+    INFO(name);
+    auto r = load_config(std::string(CRMSYNC_EXAMPLES_DIR) + "/" + name);
+    if (r.ok()) continue;
+    // Only the secrets of this machine may be missing.
+    for (const auto& p : config_problems(r.error())) {
+      INFO(p);
+      CHECK((p.find("no such file") != std::string::npos ||
+             p.find("is not set") != std::string::npos));
+    }
+  }
+}
+
+TEST_CASE("time zones from the TZ database", "[config][timezone]") {
+  auto berlin = make_time_zone("Europe/Berlin");
+  REQUIRE(berlin.ok());
+  CHECK((*berlin)->utc_offset(UtcTime::from_seconds(1'767'225'600)) ==
+        std::chrono::minutes(60));  // Jan
+  CHECK((*berlin)->utc_offset(UtcTime::from_seconds(1'782'864'000)) ==
+        std::chrono::minutes(120));  // Jul
+  auto ny = make_time_zone("America/New_York");
+  REQUIRE(ny.ok());
+  CHECK((*ny)->utc_offset(UtcTime::from_seconds(1'767'225'600)) == std::chrono::minutes(-300));
+  // The local date of an instant near midnight depends on the zone.
+  CHECK((*ny)->local_date(UtcTime::from_seconds(1'767'225'600)).iso() == "2025-12-31");
+  CHECK(make_time_zone("").ok());
+  CHECK_FALSE(make_time_zone("Nowhere/Special").ok());
+  CHECK_FALSE(make_time_zone("/etc/passwd").ok());
+  CHECK_FALSE(make_time_zone("Europe/../../etc").ok());
+  // The process's TZ is left as it was.
+  const char* before = std::getenv("TZ");
+  (void)(*berlin)->utc_offset(UtcTime{0});
+  const char* after = std::getenv("TZ");
+  CHECK((before == nullptr) == (after == nullptr));
+}
