@@ -4,6 +4,7 @@
 #include "codec.hpp"
 #include "crmsync/fuzz/harness.hpp"
 #include "crmsync/model/mapping.hpp"
+#include "crmsync/model/text.hpp"
 #include "errors.hpp"
 
 namespace crmsync::fuzz {
@@ -15,9 +16,9 @@ using soap::Element;
 std::string check_tree(const Element& e, int depth, const soap::ParseLimits& limits) {
   if (depth > limits.max_depth) return "tree deeper than max_depth";
   if (e.name().empty()) return "element without a local name";
-  if (!soap::is_valid_utf8(e.text())) return "text of <" + e.name() + "> is not valid UTF-8";
+  if (!is_valid_utf8(e.text())) return "text of <" + e.name() + "> is not valid UTF-8";
   for (const auto& a : e.attributes())
-    if (!soap::is_valid_utf8(a.value)) return "attribute " + a.local + " is not valid UTF-8";
+    if (!is_valid_utf8(a.value)) return "attribute " + a.local + " is not valid UTF-8";
   for (const auto& c : e.children())
     if (auto v = check_tree(c, depth + 1, limits); !v.empty()) return v;
   return {};
@@ -36,7 +37,7 @@ std::string check_reader(const Result<T>& r, std::string_view what) {
 std::string check_record(const CrmRecord& r, std::string_view what) {
   if (r.id.is_nil()) return std::string(what) + " gave a record without an id";
   for (const auto& [name, value] : r.attributes)
-    if (const auto* s = std::get_if<std::string>(&value); s && !soap::is_valid_utf8(*s))
+    if (const auto* s = std::get_if<std::string>(&value); s && !is_valid_utf8(*s))
       return std::string(what) + " gave attribute " + name + " as invalid UTF-8";
   // The mapping is the next reader of hostile CRM values: wrong types must be kInvalid.
   static const FixedOffsetZone kZone(std::chrono::minutes(90));
