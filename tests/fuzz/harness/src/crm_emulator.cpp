@@ -10,9 +10,11 @@ namespace crmsync::fuzz {
 
 Outcome crm_emulator_request(std::string_view input) {
   Outcome out;
-  // A fresh organization per input, so that every run is reproducible on its own.
-  crm_emulator::Store store(":memory:");
-  crm_emulator::Service service(store);
+  // One in-memory organization per process, emptied before every input (cheaper than a new
+  // database), so that every run starts from the same state and reproduces on its own.
+  static crm_emulator::Store store(":memory:");
+  static crm_emulator::Service service(store);
+  service.reset();
   const std::string token = "fuzz-token";
   service.add_user("Fuzz User", token);
   const auto caller = store.user_by_token(token);

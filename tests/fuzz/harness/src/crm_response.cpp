@@ -4,6 +4,7 @@
 #include "codec.hpp"
 #include "crmsync/fuzz/harness.hpp"
 #include "crmsync/model/mapping.hpp"
+#include "crmsync/model/text.hpp"
 #include "errors.hpp"
 
 namespace crmsync::fuzz {

@@ -9,7 +9,8 @@ std::span<const Target> targets() {
   static constexpr Target kTargets[] = {
       {"crm_response", crm_response},     {"crm_emulator", crm_emulator_request},
       {"original_state", original_state}, {"store_value", store_value},
-      {"field_codec", field_codec},
+      {"field_codec", field_codec},       {"config", config},
+      {"api_route", api_route},
   };
   return kTargets;
 }

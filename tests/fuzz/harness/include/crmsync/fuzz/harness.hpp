@@ -29,6 +29,12 @@ Outcome store_value(std::string_view input);
 // The mock mailbox's decode_fields; what it accepts must survive encode_fields exactly.
 Outcome field_codec(std::string_view input);
 
+// The daemon's crmsync::parse_config on a configuration file's text.
+Outcome config(std::string_view input);
+// Raw HTTP request bytes, parsed by Beast's parser with the endpoint's limits, then the
+// endpoint's pure api::route() (auth before dispatch, loopback Host, JSON error replies).
+Outcome api_route(std::string_view input);
+
 struct Target {
   std::string_view name;  // the folder name under tests/fuzz/corpus and tests/fuzz/regressions
   Outcome (*run)(std::string_view input);
