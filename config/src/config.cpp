@@ -272,7 +272,7 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
   }
 
   if (const Json* crm = Checker::member(root, "crm")) {
-    if (c.object(*crm, "crm", {"url", "auth", "ca_file"})) {
+    if (c.object(*crm, "crm", {"url", "auth", "ca_file", "request_timeout_ms"})) {
       if (auto u = c.string(*crm, "crm", "url", true)) {
         if (u->rfind("https://", 0) != 0 && u->rfind("http://", 0) != 0)
           c.problem("crm.url", "must be an http:// or https:// URL");
@@ -283,6 +283,8 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
         if (!fs::is_regular_file(*f, ec)) c.problem("crm.ca_file", "no such file: " + *f);
         cfg.crm.ca_file = *f;
       }
+      if (auto v = c.integer(*crm, "crm", "request_timeout_ms", 100, 600'000))
+        cfg.crm.request_timeout_ms = *v;
       if (const Json* auth = Checker::member(*crm, "auth"))
         parse_auth(c, *auth, cfg);
       else

@@ -5,6 +5,10 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#ifdef CRMSYNC_TEST_HOOKS
+#include <csignal>
+#include <cstdlib>
+#endif
 
 #include "crmsync/runtime/local_files.hpp"
 #include "crmsync/runtime/runtime.hpp"
@@ -13,6 +17,34 @@
 
 namespace crmsync::cli {
 namespace {
+
+#ifdef CRMSYNC_TEST_HOOKS
+// TEST HOOK, compiled only into test builds: CRMSYNC_TEST_CRASH_AT=<k> makes the process
+// die by SIGKILL at the k-th crash point the engine passes (1-based), as a real crash would:
+// no destructor, no rollback beyond SQLite's own. tests/trials drives it.
+class KillAtCrashPoint final : public CrashPoints {
+ public:
+  explicit KillAtCrashPoint(long k) : left_(k) {}
+  void hit(std::string_view point) override {
+    if (--left_ != 0) return;
+    std::cerr << "test hook: SIGKILL at crash point " << point << "\n" << std::flush;
+    std::raise(SIGKILL);
+  }
+
+ private:
+  long left_;
+};
+
+std::unique_ptr<CrashPoints> test_crash_points() {
+  const char* at = std::getenv("CRMSYNC_TEST_CRASH_AT");
+  if (at == nullptr || std::atol(at) <= 0) return nullptr;
+  return std::make_unique<KillAtCrashPoint>(std::atol(at));
+}
+#else
+std::unique_ptr<CrashPoints> test_crash_points() {
+  return nullptr;
+}
+#endif
 
 int run_once(const GlobalOptions& global, bool allow_mass_delete) {
   auto config = load_cli_config(global);
@@ -23,7 +55,8 @@ int run_once(const GlobalOptions& global, bool allow_mass_delete) {
               << "\ncrmsync: with a daemon running, use `crmsync sync --wait` instead\n";
     return kExitUsage;
   }
-  auto rt = open_runtime(*config, system_clock());
+  auto crash_points = test_crash_points();
+  auto rt = open_runtime(*config, system_clock(), crash_points.get());
   if (!rt.ok()) return report(rt.error());
   bool tty = ::isatty(2) == 1;
   std::string last_step;

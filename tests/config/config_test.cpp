@@ -84,6 +84,25 @@ TEST_CASE("optional keys: defaults when absent, the token file next to the cache
   CHECK(c->http.listen == "127.0.0.1:8787");
   CHECK(c->http.token_file == "/var/x/api-token");
   CHECK(c->lease.ttl_seconds == 60);
+  CHECK(c->crm.request_timeout_ms == 60'000);
+}
+
+TEST_CASE("crm.request_timeout_ms: the reply deadline, 100 ms to 10 minutes", "[config]") {
+  Fixture f;
+  auto doc = [](const std::string& v) {
+    return R"({"cache":"/var/x/cache.db","store":{"type":"mock","path":"m.db"},
+      "crm":{"url":"https://crm.example/","auth":{"type":"bearer","token_file":"crm-token"},
+             "request_timeout_ms":)" +
+           v + "}}";
+  };
+  auto ok = f.parse(doc("1500"));
+  REQUIRE(ok.ok());
+  CHECK(ok->crm.request_timeout_ms == 1500);
+  for (const char* bad : {"99", "600001", "\"5\"", "1.5"}) {
+    INFO(bad);
+    CHECK_THAT(f.one_problem(doc(bad)),
+               Catch::Contains("crm.request_timeout_ms: must be an integer from 100 to 600000"));
+  }
 }
 
 TEST_CASE("every problem names the file and the key path", "[config]") {

@@ -15,6 +15,7 @@ SoapCrmConfig crm_config(const Config& config) {
   SoapCrmConfig c;
   c.base_url = config.crm.url;
   c.ca_file = config.crm.ca_file;
+  c.request_timeout = std::chrono::milliseconds(config.crm.request_timeout_ms);
   const auto& a = config.crm.auth;
   if (a.type == CrmAuthConfig::Type::kBearer) {
     if (!a.token_file.empty()) {

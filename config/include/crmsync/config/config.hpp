@@ -51,6 +51,7 @@ struct Config {
     std::string url;
     CrmAuthConfig auth;
     std::string ca_file;
+    std::int64_t request_timeout_ms = 60'000;  // the deadline of one CRM request's reply
   } crm;
 
   struct Sync {

@@ -49,6 +49,8 @@ struct FaultConfig {
 struct LogEntry {
   std::string method, path, soap_action, body;
   int status;
+  std::int64_t at_ms;  // when the request arrived (UTC, ms since the epoch)
+  int retry_after_s;   // the reply's Retry-After, 0 when none
 };
 
 using Request = http::request<http::string_body>;
@@ -70,13 +72,18 @@ class App {
   Outcome handle(const Request& req, const tcp::endpoint& peer) {
     std::string target(req.target());
     if (target.rfind("/admin/", 0) == 0) return Outcome{admin(req, peer, target)};
+    const std::int64_t arrived = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
     Outcome o = soap(req);
     std::string action(req[http::field::soapaction]);
     if (target.rfind(kSoapPath, 0) == 0 || req.method() == http::verb::post) {
       if (log_.size() >= kLogEntries) log_.pop_front();
+      auto ra = o.reply[http::field::retry_after];
       log_.push_back(LogEntry{std::string(req.method_string()), target, action,
                               req.body().substr(0, kLogBody),
-                              o.drop ? 0 : static_cast<int>(o.reply.result_int())});
+                              o.drop ? 0 : static_cast<int>(o.reply.result_int()), arrived,
+                              ra.empty() ? 0 : std::atoi(std::string(ra).c_str())});
     }
     return o;
   }
@@ -301,6 +308,10 @@ class App {
       w.Int(e.status);
       w.Key("body");
       w.String(e.body.c_str(), static_cast<rapidjson::SizeType>(e.body.size()));
+      w.Key("at_ms");
+      w.Int64(e.at_ms);
+      w.Key("retry_after_s");
+      w.Int(e.retry_after_s);
       w.EndObject();
     }
     w.EndArray();

@@ -1,0 +1,273 @@
+// Trials with real processes (SPEC C3, E3, X1-X3): random workloads on both sides, the sync
+// process killed by SIGKILL at random instants or at the engine's crash points, and network
+// faults from the crm-emulator; after quiescence both sides, the model and the databases are
+// checked (world.hpp). CRMSYNC_TRIALS=N sets the number of trials of each case,
+// CRMSYNC_TRIAL_SEED=S the first seed (trial i uses S+i): a failure prints how to replay it.
+#include <fmt/format.h>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+
+#include <rapidjson/document.h>
+
+#include "world.hpp"
+
+using namespace crmsync;
+using namespace crmsync::trials;
+using namespace std::chrono_literals;
+
+namespace {
+
+int trials_count(int default_count) {
+  const char* n = std::getenv("CRMSYNC_TRIALS");
+  return n && std::atoi(n) > 0 ? std::atoi(n) : default_count;
+}
+
+std::uint64_t first_seed() {
+  const char* s = std::getenv("CRMSYNC_TRIAL_SEED");
+  if (s && *s) return std::strtoull(s, nullptr, 10);
+  return std::random_device{}() % 1'000'000;
+}
+
+std::chrono::milliseconds ms(int n) {
+  return std::chrono::milliseconds(n);
+}
+
+// Quiescence, then every check, with crmsyncd up so that `crmsync conflicts --json` answers;
+// `crmsync sync --wait` through it must find nothing left to do either.
+std::vector<std::string> settle_and_verify(World& w, std::string& log) {
+  w.clear_faults();
+  if (!w.quiesce(log)) return {"no quiescence: `crmsync once` kept failing or writing"};
+  auto daemon = w.start_daemon();
+  auto sync = w.run_cli({"sync", "--wait"});
+  log += "-- sync --wait exit " + std::to_string(sync.exit_code) + "\n" + sync.out + sync.err;
+  std::vector<std::string> bad;
+  if (sync.exit_code != 0 || sync.out.find("sync ok: 0 to CRM, 0 to store") == std::string::npos)
+    bad.push_back("crmsync sync --wait after quiescence: " + sync.out + sync.err);
+  // Nothing pending and no item error left behind (E1, X2).
+  auto status = w.run_cli({"status", "--json"});
+  rapidjson::Document s;
+  s.Parse(status.out.c_str());
+  if (!s.IsObject() || !s.HasMember("counts") || !s["counts"].IsObject()) {
+    bad.push_back("crmsync status --json: " + status.out + status.err);
+  } else {
+    for (auto it = s["counts"].MemberBegin(); it != s["counts"].MemberEnd(); ++it)
+      if (it->value.HasMember("pending") && it->value["pending"].GetInt() != 0)
+        bad.push_back(fmt::format("{} {} change(s) still pending after quiescence",
+                                  it->value["pending"].GetInt(), it->name.GetString()));
+  }
+  auto errors = w.run_cli({"errors", "--json"});
+  if (errors.out != "[]\n") bad.push_back("item errors after quiescence: " + errors.out);
+  auto more = w.verify();
+  bad.insert(bad.end(), more.begin(), more.end());
+  daemon->signal(SIGTERM);
+  if (!daemon->wait(30s)) bad.push_back("crmsyncd did not stop on SIGTERM");
+  return bad;
+}
+
+std::string replay(const char* test_name, std::uint64_t seed) {
+  return fmt::format("replay: CRMSYNC_TRIAL_SEED={} CRMSYNC_TRIALS=1 trials_tests \"{}\"", seed,
+                     test_name);
+}
+
+void report(const char* test_name, std::uint64_t seed, const std::vector<std::string>& bad,
+            const std::string& log) {
+  std::ostringstream out;
+  out << "trial seed " << seed << " failed\n" << replay(test_name, seed) << "\n";
+  for (const auto& b : bad) out << "  - " << b << "\n";
+  out << "workload and runs:\n" << log;
+  FAIL_CHECK(out.str());
+}
+
+// Waits for `p` up to `delay`; kills it with SIGKILL if it still runs, then reaps it.
+// Returns a line for the log.
+std::string kill_after(test::Spawned& p, std::chrono::milliseconds delay) {
+  if (auto rc = p.wait(delay)) return fmt::format("   exited {} before the kill", *rc);
+  p.signal(SIGKILL);
+  auto rc = p.wait(30s);
+  return fmt::format("   SIGKILL after {} ms ({})", delay.count(),
+                     rc ? std::to_string(*rc) : "still running");
+}
+
+// ---- network fault profiles (E3) ---------------------------------------------------------
+
+struct FaultProfile {
+  std::string name;
+  std::string json;
+  bool windowed;  // cleared after a short window while the sync runs (bursts, timeouts)
+};
+
+FaultProfile random_profile(World& w, std::uint64_t seed) {
+  Rng& r = w.rng();
+  const int pct = r.uniform(5, 20);
+  switch (r.uniform(0, 5)) {
+    case 0:
+      return {"errors", fmt::format(R"({{"error_rate":{},"seed":{}}})", pct / 100.0, seed), false};
+    case 1:
+      return {"drops after commit",
+              fmt::format(R"({{"drop_after_commit_rate":{},"seed":{}}})", pct / 100.0, seed),
+              false};
+    case 2:
+      return {"throttling burst",
+              fmt::format(R"({{"throttle_rate":{},"retry_after_s":1,"seed":{}}})",
+                          r.uniform(30, 70) / 100.0, seed),
+              true};
+    case 3:
+      return {"slow", fmt::format(R"({{"latency_ms":{},"seed":{}}})", r.uniform(20, 200), seed),
+              false};
+    case 4:  // around the adapter's deadline: some replies come too late (committed, lost)
+      return {"timeouts",
+              fmt::format(R"({{"latency_ms":{},"seed":{}}})",
+                          w.request_timeout_ms() + r.uniform(-150, 150), seed),
+              true};
+    default:
+      return {"mixed",
+              fmt::format(
+                  R"({{"error_rate":{},"drop_after_commit_rate":{},"latency_ms":{},"seed":{}}})",
+                  pct / 200.0, pct / 200.0, r.uniform(10, 80), seed),
+              false};
+  }
+}
+
+// No request of one process before a 429's Retry-After ran out (E3).
+void check_throttling(const std::vector<RequestLogEntry>& log, std::size_t from,
+                      std::vector<std::string>& bad) {
+  for (std::size_t i = from; i + 1 < log.size(); ++i) {
+    if (log[i].status != 429 || log[i].retry_after_s <= 0) continue;
+    auto gap = log[i + 1].at_ms - log[i].at_ms;
+    if (gap < log[i].retry_after_s * 1000)
+      bad.push_back(fmt::format("a request {} ms after a 429 with Retry-After: {}", gap,
+                                log[i].retry_after_s));
+  }
+}
+
+enum class Mode { kKill, kFaults };
+
+std::vector<std::string> run_trial(std::uint64_t seed, Mode mode, std::string& log,
+                                   int* throttled = nullptr) {
+  World w(seed);
+  Rng& r = w.rng();
+  const int rounds = r.uniform(3, 5);
+  std::vector<std::string> bad;
+  for (int round = 1; round <= rounds; ++round) {
+    for (int i = r.uniform(2, 6); i > 0; --i) log += "   " + w.random_op(true, round > 1) + "\n";
+    if (mode == Mode::kKill) {
+      auto p = w.start_once();
+      // The user keeps working while the sync runs, on both sides.
+      for (int i = r.uniform(0, 2); i > 0; --i)
+        log += "   (during the run) " + w.random_op(true, false) + "\n";
+      if (r.chance(0.75)) {
+        log += fmt::format("round {}: once, killed at random\n", round);
+        log += kill_after(*p, ms(r.uniform(0, 700))) + "\n";
+      } else {
+        auto rc = p->wait(120s);
+        log += fmt::format("round {}: once, exit {}\n", round, rc ? *rc : -2);
+      }
+    } else {
+      auto profile = random_profile(w, seed * 31 + static_cast<std::uint64_t>(round));
+      const std::size_t before = w.requests().size();
+      w.set_faults(profile.json);
+      auto p = w.start_once();
+      log += fmt::format("round {}: once with {} {}\n", round, profile.name, profile.json);
+      if (profile.windowed) {
+        p->wait(ms(r.uniform(200, 1500)));
+        w.clear_faults();
+      }
+      if (r.chance(0.3)) {
+        log += kill_after(*p, ms(r.uniform(0, 1500))) + "\n";
+      } else {
+        auto rc = p->wait(180s);
+        log += fmt::format("   exit {}\n", rc ? *rc : -2);
+        if (!rc) bad.push_back("crmsync once did not finish within 180 s");
+      }
+      w.clear_faults();
+      auto requests = w.requests();
+      if (throttled)
+        for (std::size_t i = before; i < requests.size(); ++i)
+          *throttled += requests[i].status == 429;
+      check_throttling(requests, before, bad);
+    }
+  }
+  auto more = settle_and_verify(w, log);
+  bad.insert(bad.end(), more.begin(), more.end());
+  return bad;
+}
+
+void run_trials(const char* name, Mode mode, int default_count) {
+  const int n = trials_count(default_count);
+  const std::uint64_t first = first_seed();
+  int failed = 0, throttled = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t seed = first + static_cast<std::uint64_t>(i);
+    std::string log;
+    std::vector<std::string> bad;
+    try {
+      bad = run_trial(seed, mode, log, &throttled);
+    } catch (const std::exception& e) {
+      bad.push_back(std::string("harness: ") + e.what());
+    }
+    if (!bad.empty()) {
+      ++failed;
+      report(name, seed, bad, log);
+    }
+  }
+  WARN(fmt::format("{}: {} trials from seed {}, {} failed{}", name, n, first, failed,
+                   mode == Mode::kFaults ? fmt::format(", {} throttled replies", throttled) : ""));
+}
+
+}  // namespace
+
+TEST_CASE("C3: random workloads with crmsync once killed by SIGKILL at random instants",
+          "[trials][crash]") {
+  run_trials("C3: random workloads with crmsync once killed by SIGKILL at random instants", Mode::kKill,
+             12);
+}
+
+TEST_CASE("E3: random workloads under network faults - errors drops throttling timeouts",
+          "[trials][faults]") {
+  run_trials("E3: random workloads under network faults - errors drops throttling timeouts",
+             Mode::kFaults, 8);
+}
+
+// The engine's crash points, in a real process: the k-th point SIGKILLs `crmsync once`
+// (CRMSYNC_TEST_CRASH_AT, a hook of test builds only), for every k the cycle reaches.
+TEST_CASE("C3: crmsync once killed at every crash point of a mixed cycle", "[trials][crash]") {
+  const char* name = "C3: crmsync once killed at every crash point of a mixed cycle";
+  const int n = trials_count(1);
+  const std::uint64_t first = first_seed();
+  int points = 0;
+  for (int t = 0; t < n; ++t) {
+    const std::uint64_t seed = first + static_cast<std::uint64_t>(t);
+    for (int k = 1;; ++k) {
+      std::string log = fmt::format("crash point k = {}\n", k);
+      std::vector<std::string> bad;
+      bool reached = false;
+      try {
+        World w(seed);
+        for (int i = 0; i < 6; ++i) log += "   " + w.random_op(true, false) + "\n";
+        auto base = w.run_cli({"once"});
+        log += "baseline once exit " + std::to_string(base.exit_code) + "\n";
+        for (int i = 0; i < 8; ++i) log += "   " + w.random_op(true, true) + "\n";
+        auto p = w.start_once({"CRMSYNC_TEST_CRASH_AT=" + std::to_string(k)});
+        auto rc = p->wait(120s);
+        reached = rc && *rc == -1;
+        log += fmt::format("once with the crash hook: {}\n",
+                           reached ? "killed" : "exit " + std::to_string(rc ? *rc : -2));
+        bad = settle_and_verify(w, log);
+      } catch (const std::exception& e) {
+        bad.push_back(std::string("harness: ") + e.what());
+      }
+      if (!bad.empty()) report(name, seed, bad, log);
+      if (!reached) break;
+      ++points;
+      if (k > 200) {
+        FAIL_CHECK("more than 200 crash points: the hook never lets the cycle finish");
+        break;
+      }
+    }
+  }
+  WARN(fmt::format("{}: {} workloads from seed {}, {} crash points", name, n, first, points));
+  CHECK(points > 5);
+}
