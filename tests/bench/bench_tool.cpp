@@ -286,7 +286,10 @@ int measure(const Args& a) {
   if (pid < 0) die("fork failed");
   if (pid == 0) {
     int null = ::open("/dev/null", O_WRONLY);
-    if (a.opts.count("quiet")) dup2(null, 1);
+    if (a.opts.count("quiet")) {
+      dup2(null, 1);
+      dup2(null, 2);
+    }
     std::vector<char*> argv;
     for (const auto& s : a.rest) argv.push_back(const_cast<char*>(s.c_str()));
     argv.push_back(nullptr);
