@@ -79,6 +79,50 @@ Result<std::string> b64_decode(std::string_view in) {
   return out;
 }
 
+// XMLPrinter writes control characters in attribute values as they are, and parsers turn a
+// raw CR into LF (some also turn tab and LF into spaces). This printer writes them as
+// character references, which read back as the same bytes.
+class Printer final : public XMLPrinter {
+ public:
+  Printer() : XMLPrinter(nullptr, /*compact=*/true) {}
+
+  void attribute(const char* name, std::string_view value) {
+    bool plain = true;
+    for (unsigned char c : value) plain = plain && c >= 0x20;
+    if (plain) {
+      PushAttribute(name, std::string(value).c_str());
+      return;
+    }
+    std::string out = std::string(" ") + name + "=\"";
+    for (char c : value) {
+      switch (c) {
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&apos;";
+          break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20)
+            out += "&#" + std::to_string(static_cast<unsigned char>(c)) + ";";
+          else
+            out += c;
+      }
+    }
+    out += '"';
+    Write(out.data(), out.size());
+  }
+};
+
 void write_text(XMLPrinter& p, std::string_view s) {
   if (needs_encoding(s)) {
     p.PushAttribute("enc", "b64");
@@ -88,18 +132,18 @@ void write_text(XMLPrinter& p, std::string_view s) {
   }
 }
 
-void write_ref(XMLPrinter& p, const EntityRef& r) {
-  p.PushAttribute("entity", r.entity.c_str());
-  p.PushAttribute("id", r.id.str().c_str());
-  if (!r.name.empty()) p.PushAttribute("name", r.name.c_str());
+void write_ref(Printer& p, const EntityRef& r) {
+  p.attribute("entity", r.entity);
+  p.attribute("id", r.id.str());
+  if (!r.name.empty()) p.attribute("name", r.name);
 }
 
-void write_value(XMLPrinter& p, const std::string& name, const Value& v) {
+void write_value(Printer& p, const std::string& name, const Value& v) {
   p.OpenElement("f", true);
-  p.PushAttribute("n", name.c_str());
-  p.PushAttribute("t", std::string(type_name(v)).c_str());
+  p.attribute("n", name);
+  p.attribute("t", type_name(v));
   struct Visitor {
-    XMLPrinter& p;
+    Printer& p;
     void operator()(std::monostate) const {}
     void operator()(const std::string& s) const { write_text(p, s); }
     void operator()(std::int64_t i) const { p.PushText(std::to_string(i).c_str()); }
@@ -110,11 +154,11 @@ void write_value(XMLPrinter& p, const std::string& name, const Value& v) {
     void operator()(const PartyList& parties) const {
       for (const auto& party : parties) {
         p.OpenElement("party", true);
-        if (!party.address.empty()) p.PushAttribute("address", party.address.c_str());
-        if (!party.name.empty()) p.PushAttribute("name", party.name.c_str());
+        if (!party.address.empty()) p.attribute("address", party.address);
+        if (!party.name.empty()) p.attribute("name", party.name);
         if (party.ref) {
-          p.PushAttribute("entity", party.ref->entity.c_str());
-          p.PushAttribute("id", party.ref->id.str().c_str());
+          p.attribute("entity", party.ref->entity);
+          p.attribute("id", party.ref->id.str());
         }
         p.CloseElement(true);
       }
@@ -209,10 +253,23 @@ Result<Value> read_value(const XMLElement& f, std::string_view name) {
   return bad("unknown type '" + std::string(type.substr(0, 32)) + "'");
 }
 
+// Every text a value holds, names and addresses included, is valid UTF-8.
+bool valid_utf8_text(const Value& v) {
+  auto ref_ok = [](const EntityRef& r) { return is_valid_utf8(r.entity) && is_valid_utf8(r.name); };
+  if (const auto* s = std::get_if<std::string>(&v)) return is_valid_utf8(*s);
+  if (const auto* r = std::get_if<EntityRef>(&v)) return ref_ok(*r);
+  if (const auto* parties = std::get_if<PartyList>(&v)) {
+    for (const auto& p : *parties)
+      if (!is_valid_utf8(p.address) || !is_valid_utf8(p.name) || (p.ref && !ref_ok(*p.ref)))
+        return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string serialize_fields(const FieldMap& fields) {
-  XMLPrinter p(nullptr, /*compact=*/true);
+  Printer p;
   p.OpenElement("state", true);
   p.PushAttribute("v", kFormatVersion);
   for (const auto& [name, value] : fields) write_value(p, name, value);
@@ -241,8 +298,13 @@ Result<FieldMap> parse_fields(std::string_view xml) {
       return Error::Invalid("original state: unexpected element <" +
                             std::string(std::string_view(f->Name()).substr(0, 32)) + ">");
     std::string name = f->Attribute("n");
+    // The document is valid UTF-8, but a character reference (&#xD800;) may not be.
+    if (!is_valid_utf8(name))
+      return Error::Invalid("original state: a field name is not valid UTF-8");
     auto v = read_value(*f, name);
     if (!v.ok()) return v.error();
+    if (!valid_utf8_text(*v))
+      return Error::Invalid("original state: field '" + name + "': invalid UTF-8");
     if (!out.emplace(name, std::move(*v)).second)
       return Error::Invalid("original state: field '" + name + "' appears twice");
   }

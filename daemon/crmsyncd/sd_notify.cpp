@@ -21,7 +21,9 @@ bool sd_notify(const std::string& state) {
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   auto addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
-  ssize_t n = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+  // MSG_DONTWAIT: a receiver that stops reading must never block the event loop (the
+  // datagram queue is short); a lost WATCHDOG=1 is better than a hung daemon.
+  ssize_t n = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
                        reinterpret_cast<const sockaddr*>(&addr), addr_len);
   ::close(fd);
   return n == static_cast<ssize_t>(state.size());

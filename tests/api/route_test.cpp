@@ -81,7 +81,7 @@ std::string header(const Response& r, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("health needs no token; everything with data does", "[api][route]") {
+TEST_CASE("X4: health needs no token; everything with data does", "[api][route]") {
   auto s = sample_state();
   auto health = route(request("GET", "/v1/health", false), s, context());
   CHECK(health.response.status == 200);
@@ -110,7 +110,7 @@ TEST_CASE("wrong tokens are refused", "[api][route]") {
   CHECK_FALSE(token_matches("Bearer ", ""));  // an empty configured token never matches
 }
 
-TEST_CASE("Host must be a loopback name with our port (DNS rebinding)", "[api][route]") {
+TEST_CASE("X4: Host must be a loopback name with our port (DNS rebinding)", "[api][route]") {
   auto s = sample_state();
   for (std::string host : {"127.0.0.1:8787", "localhost:8787", "LOCALHOST:8787", "[::1]:8787",
                            "localhost", "127.0.0.1", "[::1]"}) {
@@ -292,4 +292,20 @@ TEST_CASE("error replies come from one helper", "[api][route]") {
   CHECK(r.status == 418);
   CHECK(r.content_type == "application/json");
   CHECK(std::string(parse(r.body)["error"].GetString()) == "short \"and\" stout");
+}
+
+// Found by fuzzing (tests/fuzz/regressions/api_route): a query parameter with a byte that is
+// not UTF-8 was echoed into the JSON error as it was, and the reply no longer parsed.
+TEST_CASE("replies are UTF-8 JSON whatever bytes the request held", "[api][route]") {
+  auto routed = route(request("GET", "/v1/events?after=1&t\xE9meout=5"), sample_state(), context());
+  REQUIRE(routed.response.status == 400);
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(routed.response.body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["error"].GetString()) == "unknown parameter t\xEF\xBF\xBDmeout");
+  ApiState s = sample_state();
+  s.errors.front().error = "bad \xC0\xAF text \xF0\x9F";
+  auto errors = route(request("GET", "/v1/errors"), s, context());
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(errors.response.body.c_str());
+  CHECK_FALSE(d.HasParseError());
 }

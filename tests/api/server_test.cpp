@@ -259,7 +259,7 @@ TEST_CASE("keep-alive serves several requests on one connection", "[api][server]
   CHECK(n == 3);
 }
 
-TEST_CASE("the server refuses to listen on a non-loopback address", "[api][server]") {
+TEST_CASE("X4: the server refuses to listen on a non-loopback address", "[api][server]") {
   FakeBackend backend;
   boost::asio::io_context io;
   ServerOptions o;

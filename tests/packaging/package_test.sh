@@ -28,10 +28,10 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
   exit 77
 fi
 mkdir -p "$out/unit"
-dpkg-deb -x "$deb" "$out/root"
+dpkg-deb -x "$deb" "$out/pkgroot"
 # The unit names /usr/bin/crmsyncd; verify a copy that points at the extracted binary.
-sed "s#/usr/bin/crmsyncd#$out/root/usr/bin/crmsyncd#" \
-  "$out/root/usr/lib/systemd/user/crmsyncd.service" >"$out/unit/crmsyncd.service"
+sed "s#/usr/bin/crmsyncd#$out/pkgroot/usr/bin/crmsyncd#" \
+  "$out/pkgroot/usr/lib/systemd/user/crmsyncd.service" >"$out/unit/crmsyncd.service"
 # systemd-analyze exits 0 on many warnings ("Failed to parse ..., ignoring"), so any line
 # that names our unit fails the test; problems of the environment (no running systemd in a
 # container) are shown but do not.

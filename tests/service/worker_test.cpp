@@ -1,9 +1,9 @@
 // SyncWorker (daemon/service): triggers and stop, driven through its Backend interface.
 #include <catch2/catch.hpp>
 
-#include "crmsync/fakes/store_wrapper.hpp"
 #include <condition_variable>
 #include <mutex>
+#include "crmsync/fakes/store_wrapper.hpp"
 
 #include "crmsync/fakes/fake_crm.hpp"
 #include "crmsync/service/logging.hpp"
@@ -206,7 +206,8 @@ TEST_CASE("a stop during a cycle ends it at the next persisted step", "[service]
   CHECK(again.got[0].result == "ok");
 }
 
-TEST_CASE("the periodic schedule syncs at start; reload switches it off", "[service][worker]") {
+TEST_CASE("G4, T1: the periodic schedule syncs at start; reload switches it off",
+          "[service][worker]") {
   Rig rig(15);
   rig.start();
   REQUIRE(test::eventually([&] { return rig.cycles() == 1; }, 10s));

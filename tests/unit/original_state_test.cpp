@@ -39,6 +39,21 @@ TEST_CASE("C2: the same item gives the same bytes") {
   CHECK(serialize_fields(a) == serialize_fields(*parse_fields(serialize_fields(a))));
 }
 
+// Found by fuzzing (tests/fuzz/regressions/original_state): a CR in a name or address came
+// back as LF. Names and addresses are compared exactly, since Value's == ignores names.
+TEST_CASE("C2: control characters in names and addresses round-trip exactly") {
+  const std::string odd = "cr\r lf\n tab\t bell\x07 & \"q\"";
+  FieldMap f{{"field " + odd, Value{PartyList{{odd + "@x.org", odd, std::nullopt}}}},
+             {"Regarding", Value{EntityRef{"account", CrmId::generate(), odd}}}};
+  auto back = parse_fields(serialize_fields(f));
+  REQUIRE(back.ok());
+  REQUIRE(back->count("field " + odd) == 1);
+  const auto& party = std::get<PartyList>(back->at("field " + odd)).at(0);
+  CHECK(party.address == odd + "@x.org");
+  CHECK(party.name == odd);
+  CHECK(std::get<EntityRef>(back->at("Regarding")).name == odd);
+}
+
 TEST_CASE("X3: hostile or malformed original state is rejected with a clear error") {
   auto rejected = [](std::string_view xml) {
     auto r = parse_fields(xml);
@@ -66,6 +81,12 @@ TEST_CASE("X3: hostile or malformed original state is rejected with a clear erro
   SECTION("invalid UTF-8") {
     CHECK(rejected("<state v=\"1\"><f n=\"x\" t=\"text\">\xC0\xAF</f></state>"));
     CHECK(rejected("<state v=\"1\"><f n=\"x\" t=\"text\">\xED\xA0\x80</f></state>"));
+    // Character references to surrogates (found by fuzzing).
+    CHECK(rejected("<state v=\"1\"><f n=\"x\" t=\"text\">&#xD800;</f></state>"));
+    CHECK(rejected("<state v=\"1\"><f n=\"x&#xD800;\" t=\"null\"/></state>"));
+    CHECK(
+        rejected("<state v=\"1\"><f n=\"x\" t=\"parties\"><party name=\"&#xDFFF;\"/></f>"
+                 "</state>"));
   }
   SECTION("deep nesting") {
     std::string deep = "<state v=\"1\"><f n=\"x\" t=\"parties\">";

@@ -223,7 +223,10 @@ bool text_ok(const std::string& s) {
 }  // namespace
 
 Result<void> check_attributes(const FieldMap& attributes) {
-  for (const auto& [k, v] : attributes) {
+  for (const auto& kv : attributes) {
+    // Not a structured binding: clang 14 cannot capture those in a lambda.
+    const std::string& k = kv.first;
+    const Value& v = kv.second;
     auto bad = [&](std::string_view why) {
       return Error::Invalid("attribute " + k + ": " + std::string(why));
     };

@@ -142,6 +142,9 @@ class TreeBuilder {
         attr.local = std::move(aq->local);
       }
       attr.value = a->Value();
+      // The document is valid UTF-8, but a character reference (&#xD800;) may not be.
+      if (!is_valid_utf8(attr.value))
+        return Error::Invalid("attribute " + std::string(n) + " holds a reference to no character");
       e.attributes_.push_back(std::move(attr));
     }
     for (const auto* node = xe.FirstChild(); node; node = node->NextSibling()) {
@@ -155,6 +158,8 @@ class TreeBuilder {
         return Error::Invalid("XML holds a declaration that is not accepted");
       }
     }
+    if (!is_valid_utf8(e.text_))
+      return Error::Invalid("text of <" + e.name_ + "> holds a reference to no character");
     return e;
   }
 

@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <limits>
 #include <type_traits>
 
 namespace crmsync::store_mock {
@@ -182,8 +183,13 @@ Result<FieldMap> decode_fields(std::string_view json) {
   FieldMap out;
   for (const auto& m : doc.GetObject()) {
     std::string name(sv(m.name));
+    if (!is_valid_utf8(name)) return Error::Corrupt("mock mailbox: a field name is not UTF-8");
     auto v = decode_value(name, m.value);
     if (!v) return v.error();
+    // encode_fields writes only what validate_value let in, and never a null ("" or [] would
+    // vanish on the next write): anything else did not come from it.
+    if (!validate_value(name, *v, std::numeric_limits<std::size_t>::max())) return bad(name);
+    if (is_null(*v)) continue;
     out.emplace(std::move(name), std::move(*v));
   }
   return out;

@@ -19,7 +19,8 @@ namespace crmsync::store_mock {
 Result<void> validate_value(std::string_view field, const Value& v, std::size_t max_bytes);
 
 std::string encode_fields(const FieldMap& fields);
-// kCorrupt when the text is not what encode_fields() writes.
+// kCorrupt when the text is not what encode_fields() writes (malformed, invalid UTF-8, a date
+// that does not exist). A null value (empty text or party list) reads as an absent field.
 Result<FieldMap> decode_fields(std::string_view json);
 
 }  // namespace crmsync::store_mock

@@ -1,5 +1,7 @@
 #include "crmsync/api/route.hpp"
 
+#include "crmsync/model/text.hpp"
+
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <rapidjson/document.h>
@@ -14,8 +16,36 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// JSON is UTF-8: bytes that are not (a query parameter echoed in an error, text that came
+// from a store or CRM) are written as U+FFFD, so that every reply parses.
+std::string replace_invalid_utf8(std::string_view s) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t len = c < 0x80             ? 1
+                            : (c & 0xE0) == 0xC0 ? 2
+                            : (c & 0xF0) == 0xE0 ? 3
+                            : (c & 0xF8) == 0xF0 ? 4
+                                                 : 0;
+    if (len != 0 && i + len <= s.size() && is_valid_utf8(s.substr(i, len))) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 void str(Writer& w, const std::string& s) {
-  w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+  if (is_valid_utf8(s)) {
+    w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+    return;
+  }
+  const std::string fixed = replace_invalid_utf8(s);
+  w.String(fixed.c_str(), static_cast<rapidjson::SizeType>(fixed.size()));
 }
 void key(Writer& w, const char* k) {
   w.Key(k);
@@ -288,6 +318,8 @@ std::string status_json(const ApiState& s) {
   w.EndObject();
   key(w, "queue_depth");
   w.Int64(s.queue_depth);
+  key(w, "pending_changes");
+  w.Int64(s.pending_changes);
   key(w, "pending_requests");
   w.Int64(s.pending_requests);
   key(w, "notices");
@@ -310,6 +342,9 @@ std::string status_json(const ApiState& s) {
 
 std::string metrics_text(const ApiState& s) {
   std::string out;
+  out += "# HELP crmsync_lease_changes_total Times the primary lease changed holder.\n";
+  out += "# TYPE crmsync_lease_changes_total counter\n";
+  out += fmt::format("crmsync_lease_changes_total {}\n", s.metrics.lease_changes_total);
   out += "# HELP crmsync_cycles_total Sync cycles finished, by result.\n";
   out += "# TYPE crmsync_cycles_total counter\n";
   for (const char* r : {"ok", "item-errors", "mass-delete-held", "failed"}) {

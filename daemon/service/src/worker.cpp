@@ -157,6 +157,12 @@ void SyncWorker::main() {
     if (!ev.ok() || ev->empty()) break;
     watch_cursor_ = ev->back().seq;
   }
+  if (LeaseStore* store = runtime_->store->lease_store()) {
+    lease_ = std::make_unique<LeaseKeeper>(*store, clock_, config_.client_id, config_.role,
+                                           std::chrono::seconds(config_.lease.ttl_seconds),
+                                           std::chrono::seconds(config_.lease.ttl_seconds) / 6);
+    tick_lease();
+  }
   if (config_.sync.interval_minutes > 0) next_periodic_ = Steady::now();  // catch up at start
   refresh_counts();
   {
@@ -186,6 +192,12 @@ void SyncWorker::main() {
   none.started = none.finished.emplace(clock_.now());
   for (auto& w : left)
     if (w.done) w.done(none);
+  if (lease_) {
+    // Graceful stop: the lease is free at once, another client need not wait for expiry.
+    if (auto r = lease_->release(); !r.ok())
+      spdlog::warn("lease release: {}", redact(r.error().describe()));
+    lease_.reset();
+  }
   runtime_.reset();
   spdlog::info("sync worker stopped");
   if (on_exit_) on_exit_();
@@ -206,6 +218,7 @@ void SyncWorker::loop() {
       continue;
     }
     auto now = Steady::now();
+    if (lease_ && now >= next_lease_tick_) tick_lease();
     if (!manual.empty()) {
       CycleOptions o;
       for (const auto& w : manual) o.allow_mass_delete |= w.params.allow_mass_delete;
@@ -229,6 +242,7 @@ void SyncWorker::loop() {
     auto wake = Steady::now() + timings_.event_poll;
     if (next_periodic_) wake = std::min(wake, *next_periodic_);
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
+    if (lease_) wake = std::min(wake, next_lease_tick_);
     std::unique_lock lock(mutex_);
     cv_.wait_until(lock, wake, [this] { return stop_ || reload_ || !waiters_.empty(); });
   }
@@ -246,10 +260,13 @@ void SyncWorker::poll_store_events() {
     if (ev.kind == ItemKind::kEmail) {
       if (auto item = runtime_->store->get(ev.entry_id); item.ok()) folder = item->folder;
     }
-    Timing t = immediate_sync(ev, classify(ev.kind, folder), config_.role);
+    Role role = config_.role;
+    if (lease_ && role == Role::kPrimary && !lease_->may_act_as_primary()) role = Role::kSecondary;
+    Timing t = immediate_sync(ev, classify(ev.kind, folder), role);
     spdlog::debug("store event {} {} {} via {}: {}", ev.seq, to_string(ev.action),
                   to_string(ev.kind), to_string(ev.surface), to_string(t));
-    if (t != Timing::kNow) continue;
+    // A change for the primary goes into the handoff queue at once, too (T5).
+    if (t != Timing::kNow && t != Timing::kHandToPrimary) continue;
     auto now = Steady::now();
     if (immediate_.empty()) immediate_first_ = now;
     immediate_.insert(ev.entry_id.str());
@@ -257,7 +274,40 @@ void SyncWorker::poll_store_events() {
   }
 }
 
-void SyncWorker::run(const CycleOptions& options, bool full, std::vector<Waiter> waiters) {
+void SyncWorker::tick_lease() {
+  auto state = lease_->tick();
+  next_lease_tick_ = Steady::now() + lease_->renew_interval();
+  if (!state.ok()) {
+    spdlog::warn("lease: {} (acting as primary until {}s after the last renewal at most)",
+                 redact(state.error().describe()), config_.lease.ttl_seconds);
+    return;
+  }
+  std::lock_guard lock(state_mutex_);
+  api::LeaseInfo info{state->record.holder, state->record.epoch, state->record.expires};
+  bool changed = !working_.lease || working_.lease->holder != info.holder ||
+                 working_.lease->epoch != info.epoch;
+  if (changed && working_.lease)
+    spdlog::info("lease: held by '{}' (epoch {})", info.holder, info.epoch);
+  working_.lease = info;
+  working_.metrics.lease_changes_total = state->changes;
+  publish();
+}
+
+// A primary-role client acts as primary only while it holds the lease; otherwise its
+// non-e-mail changes go to the handoff queue like a secondary's (SPEC P1-P3, T5).
+CycleOptions SyncWorker::with_role(CycleOptions options) {
+  if (!lease_ || config_.role != Role::kPrimary) return options;
+  if (!lease_->may_act_as_primary()) {
+    options.role = Role::kSecondary;
+    return options;
+  }
+  LeaseKeeper* keeper = lease_.get();
+  options.may_act_as_primary = [keeper] { return keeper->may_act_as_primary(); };
+  return options;
+}
+
+void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waiter> waiters) {
+  const CycleOptions options = with_role(requested);
   api::CycleInfo info;
   info.id = ++cycle_seq_;
   info.full = full;
@@ -423,7 +473,9 @@ void SyncWorker::refresh_counts() {
   }
   std::lock_guard lock(state_mutex_);
   working_.counts = std::move(counts);
-  working_.queue_depth = queue;
+  working_.pending_changes = queue;
+  if (HandoffQueue* q = runtime_->store->handoff_queue())
+    if (auto depth = q->depth(); depth.ok()) working_.queue_depth = *depth;
   working_.conflicts = std::move(conflicts);
   working_.errors = std::move(errors);
   publish();

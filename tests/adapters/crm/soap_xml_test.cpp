@@ -60,6 +60,10 @@ TEST_CASE("hostile XML gives a clear kInvalid", "[soap][hostile]") {
       {"invalid UTF-8", "<a>\xC3\x28</a>", "UTF-8"},
       {"overlong UTF-8", "<a>\xC0\xAF</a>", "UTF-8"},
       {"undeclared prefix", "<p:a/>", "undeclared"},
+      // Character references to surrogates or past U+10FFFF (found by fuzzing).
+      {"surrogate reference in text", "<a>&#xD800;</a>", "reference to no character"},
+      {"reference past U+10FFFF", "<a>&#x110000;</a>", "reference to no character"},
+      {"surrogate reference in an attribute", "<a b='&#56320;'/>", "reference to no character"},
   };
   for (const auto& c : cases) {
     INFO(c.name);

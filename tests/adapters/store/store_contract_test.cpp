@@ -5,12 +5,17 @@
 #include <algorithm>
 #include <thread>
 
+// Another test binary may compile this suite against its own harnesses: it names a header
+// that defines them and STORES (tests/adapters/ews: the EWS adapter on ews-emulator).
+#ifdef CRMSYNC_STORE_HARNESSES
+#include CRMSYNC_STORE_HARNESSES
+#else
 #include "harnesses.hpp"
+#define STORES test::MockMailboxHarness
+#endif
 
 using namespace crmsync;
 using namespace std::chrono_literals;
-
-#define STORES test::MockMailboxHarness
 
 namespace {
 

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "crmsync/http/client.hpp"
+#include "crmsync/model/value.hpp"
 #include "crmsync/test/process.hpp"
 #include "crmsync/test/spawn.hpp"
 #include "crmsync/test/temp_dir.hpp"
@@ -401,7 +402,9 @@ TEST_CASE("systemd notify: READY=1 once listening, WATCHDOG=1 pings, STOPPING=1"
   while (!stopping && std::chrono::steady_clock::now() < deadline)
     if (auto m = receive(1s)) stopping = *m == "STOPPING=1";
   CHECK(stopping);
-  CHECK(env.daemon->wait(30s) == std::optional<int>(0));
+  auto code = env.daemon->wait(30s);
+  INFO("exit " << (code ? std::to_string(*code) : "none") << "\n" << env.log());
+  CHECK(code == std::optional<int>(0));
   env.daemon.reset();
   ::close(fd);
 }
@@ -428,4 +431,176 @@ TEST_CASE("the mass-delete guard: exit 4, then --allow-mass-delete applies", "[e
   INFO(allowed.err);
   CHECK(allowed.exit_code == 0);
   CHECK(env.status()["counts"]["task"]["mapped"].GetInt() == 0);
+}
+
+namespace {
+
+// Someone else in CRM: a second user of the emulator, editing through the real SOAP contract.
+void crm_update_as_other_user(const Env& env, const std::string& token, const std::string& id,
+                              const std::vector<std::pair<std::string, std::string>>& attrs) {
+  std::string a;
+  for (const auto& [k, v] : attrs)
+    a += "<a:KeyValuePairOfstringanyType><b:key>" + k +
+         "</b:key><b:value i:type='c:string' xmlns:c='http://www.w3.org/2001/XMLSchema'>" + v +
+         "</b:value></a:KeyValuePairOfstringanyType>";
+  http::Request req;
+  req.url =
+      "http://127.0.0.1:" + std::to_string(env.crm_port) + "/XRMServices/2011/Organization.svc/web";
+  req.headers = {{"Content-Type", "text/xml; charset=utf-8"},
+                 {"SOAPAction",
+                  "http://schemas.microsoft.com/xrm/2011/Contracts/Services/"
+                  "IOrganizationService/Execute"},
+                 {"Authorization", "Bearer " + token}};
+  req.body =
+      "<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'><soap:Body>"
+      "<Execute xmlns='http://schemas.microsoft.com/xrm/2011/Contracts/Services' "
+      "xmlns:i='http://www.w3.org/2001/XMLSchema-instance'><request i:type='a:UpdateRequest' "
+      "xmlns:a='http://schemas.microsoft.com/xrm/2011/Contracts'><a:Parameters "
+      "xmlns:b='http://schemas.datacontract.org/2004/07/System.Collections.Generic'>"
+      "<a:KeyValuePairOfstringanyType><b:key>Target</b:key><b:value i:type='a:Entity'>"
+      "<a:Attributes>" +
+      a + "</a:Attributes><a:EntityState i:nil='true'/><a:FormattedValues/><a:Id>" + id +
+      "</a:Id><a:LogicalName>contact</a:LogicalName><a:RelatedEntities/></b:value>"
+      "</a:KeyValuePairOfstringanyType></a:Parameters><a:RequestId i:nil='true'/>"
+      "<a:RequestName>Update</a:RequestName></request></Execute></soap:Body></soap:Envelope>";
+  http::Client client;
+  auto r = client.send(req);
+  REQUIRE(r.ok());
+  INFO(r->body);
+  REQUIRE(r->status == 200);
+}
+
+std::string admin(const Env& env, const std::string& method, const std::string& path,
+                  const std::string& body = "") {
+  http::Request req;
+  req.method = method;
+  req.url = "http://127.0.0.1:" + std::to_string(env.crm_port) + path;
+  req.headers = {{"Content-Type", "application/json"}};
+  req.body = body;
+  http::Client client;
+  auto r = client.send(req);
+  REQUIRE(r.ok());
+  REQUIRE(r->status / 100 == 2);
+  return r->body;
+}
+
+}  // namespace
+
+TEST_CASE("M2: the paper's A/B/C example through crmsync once and the CRM emulator",
+          "[e2e][once]") {
+  Env env;
+  std::string id = env.add({"contact", "--track", "FirstName=A0", "MiddleName=B0", "LastName=C0"});
+  auto first = env.cli({"once"});
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  REQUIRE(env.has_crm_id(id));
+  std::string crm_id = env.show(id)["crm_id"].GetString();
+
+  // The user edits A, B and C in the mailbox...
+  REQUIRE(env.mailbox({"set", id, "FirstName=A1", "MiddleName=B1", "LastName=C1"}).exit_code == 0);
+  auto stored = UtcTime::parse(env.show(id)["modified"].GetString());
+  REQUIRE(stored.ok());
+  // ...and later (CRM keeps whole seconds: wait for the next one) someone edits A and B in CRM.
+  REQUIRE(test::eventually(
+      [&] {
+        auto now = std::chrono::system_clock::now().time_since_epoch();
+        return std::chrono::duration_cast<std::chrono::milliseconds>(now).count() / 1000 >
+               stored->ms / 1000;
+      },
+      5s));
+  auto user = admin(env, "POST", "/admin/users", R"({"fullname":"Bob Other","token":"bob-token"})");
+  REQUIRE_THAT(user, Catch::Contains("systemuserid"));
+  crm_update_as_other_user(env, "bob-token", crm_id, {{"firstname", "A2"}, {"middlename", "B2"}});
+
+  auto second = env.cli({"once"});
+  INFO(second.out << second.err);
+  REQUIRE(second.exit_code == 0);
+  auto item = env.show(id);
+  CHECK(std::string(item["fields"]["FirstName"].GetString()) == "A2");
+  CHECK(std::string(item["fields"]["MiddleName"].GetString()) == "B2");
+  CHECK(std::string(item["fields"]["LastName"].GetString()) == "C1");
+  rapidjson::Document records;
+  records.Parse(admin(env, "GET", "/admin/records/contact").c_str());
+  REQUIRE(records.IsArray());
+  bool found = false;
+  for (auto& r : records.GetArray()) {
+    if (std::string(r["id"].GetString()) != crm_id) continue;
+    found = true;
+    CHECK(std::string(r["attributes"]["firstname"].GetString()) == "A2");
+    CHECK(std::string(r["attributes"]["middlename"].GetString()) == "B2");
+    CHECK(std::string(r["attributes"]["lastname"].GetString()) == "C1");
+  }
+  CHECK(found);
+  // M3: the two fields changed on both sides are conflicts (CRM's later edit won).
+  CHECK_THAT(second.out, Catch::Contains("conflicts: 2"));
+  // A third run changes nothing.
+  auto third = env.cli({"once"});
+  CHECK(third.exit_code == 0);
+}
+
+TEST_CASE("P1, P2, P5: two daemons on one mailbox: one primary; a dead primary is replaced",
+          "[e2e][daemon][lease]") {
+  Env env;
+  // Two clients of one user: each its own cache and endpoint; a short lease for the test.
+  auto write = [&](const std::string& name) {
+    std::string path = env.dir.file(name + ".json");
+    std::ofstream(path) << R"({"profile":"e2e","client_id":")" << name
+                        << R"(","role":"primary","cache":")" << name << R"(/cache.db",
+        "store":{"type":"mock","path":"mailbox.db"},
+        "crm":{"url":"http://127.0.0.1:)"
+                        << env.crm_port << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
+        "sync":{"interval_minutes":0},"lease":{"ttl_seconds":6},
+        "http":{"listen":"127.0.0.1:0","token_file":")"
+                        << name << R"(/api-token"}})";
+    return path;
+  };
+  std::string desk_cfg = write("desk"), laptop_cfg = write("laptop");
+  auto start = [&](const std::string& name, const std::string& cfg) {
+    auto d = std::make_unique<test::Spawned>(
+        std::vector<std::string>{CRMSYNCD_BIN, "--config", cfg}, env.dir.file(name + ".log"));
+    REQUIRE(test::eventually([&] { return exists(env.dir.file(name + "/cache.db.runtime.json")); },
+                             60s));
+    return d;
+  };
+  auto status = [&](const std::string& cfg) {
+    auto r = test::run_program({CRMSYNC_BIN, "status", "--json", "--config", cfg});
+    rapidjson::Document d;
+    if (r.exit_code == 0) d.Parse(r.out.c_str());
+    return d;
+  };
+  auto holder = [&](const std::string& cfg) -> std::string {
+    auto d = status(cfg);
+    if (!d.IsObject() || !d["lease"].IsObject() || !d["lease"]["holder"].IsString()) return "";
+    return d["lease"]["holder"].GetString();
+  };
+  auto desk = start("desk", desk_cfg);
+  REQUIRE(test::eventually([&] { return holder(desk_cfg) == "desk"; }, 20s));
+  auto laptop = start("laptop", laptop_cfg);
+  REQUIRE(test::eventually([&] { return holder(laptop_cfg) == "desk"; }, 20s));
+  auto d = status(laptop_cfg);
+  CHECK(d["lease"]["epoch"].GetInt64() == 1);
+  CHECK(std::string(d["role"].GetString()) == "primary");
+  CHECK(d["queue_depth"].IsInt64());
+
+  // The laptop is not the lease holder: a contact tracked there waits for the primary (T5).
+  desk->signal(SIGSTOP);  // the desk hangs: its lease runs out
+  std::string id = env.add({"contact", "--track", "--via", "explorer", "LastName=FromLaptop"});
+  // A new holder with a higher epoch once the desk's lease expired.
+  REQUIRE(test::eventually([&] { return holder(laptop_cfg) == "laptop"; }, 40s));
+  CHECK(status(laptop_cfg)["lease"]["epoch"].GetInt64() == 2);
+  auto sync = test::run_program({CRMSYNC_BIN, "sync", "--wait", "--config", laptop_cfg});
+  INFO(sync.out << sync.err);
+  CHECK(sync.exit_code == 0);
+  CHECK(env.has_crm_id(id));
+  CHECK(status(laptop_cfg)["queue_depth"].GetInt64() == 0);
+  desk->signal(SIGCONT);
+  // The desk comes back and sees it lost the lease.
+  REQUIRE(test::eventually([&] { return holder(desk_cfg) == "laptop"; }, 20s));
+  // Graceful stop releases at once: the desk takes it back without waiting for expiry.
+  laptop->signal(SIGTERM);
+  CHECK(laptop->wait(30s) == std::optional<int>(0));
+  REQUIRE(test::eventually([&] { return holder(desk_cfg) == "desk"; }, 15s));
+  CHECK(status(desk_cfg)["lease"]["epoch"].GetInt64() == 3);
+  desk->signal(SIGTERM);
+  CHECK(desk->wait(30s) == std::optional<int>(0));
 }

@@ -83,6 +83,7 @@ struct Metrics {
   std::map<std::string, std::int64_t> cycles_total;                          // by result
   std::map<std::pair<std::string, std::string>, std::int64_t> items_synced;  // kind, direction
   std::int64_t conflicts_total = 0;
+  std::int64_t lease_changes_total = 0;  // the lease holder changed, as this client saw it
   std::int64_t duration_bucket_counts[std::size(kDurationBuckets)] = {};
   std::int64_t duration_count = 0;
   double duration_sum = 0;
@@ -102,7 +103,8 @@ struct ApiState {
   std::int64_t step_done = 0;
   std::int64_t step_total = 0;
   std::map<std::string, KindCounts> counts;  // by CRM entity
-  std::int64_t queue_depth = 0;              // changes waiting in the cache
+  std::int64_t queue_depth = 0;              // changes in the shared handoff queue (T5)
+  std::int64_t pending_changes = 0;          // changes waiting in this client's cache
   std::int64_t pending_requests = 0;         // manual syncs not started yet
   std::vector<std::string> notices;
   std::optional<UtcTime> next_sync;  // null when automatic sync is off

@@ -16,6 +16,7 @@
 
 #include "crmsync/api/server.hpp"
 #include "crmsync/config/config.hpp"
+#include "crmsync/core/lease.hpp"
 #include "crmsync/runtime/runtime.hpp"
 
 namespace crmsync::service {
@@ -66,6 +67,8 @@ class SyncWorker final : public api::Backend {
   void push_event(const std::string& type, const std::string& data);  // state_mutex_ held
   void publish();                                                     // state_mutex_ held
   void set_next_sync();
+  void tick_lease();
+  CycleOptions with_role(CycleOptions options);
 
   Config config_;
   Clock& clock_;
@@ -92,6 +95,8 @@ class SyncWorker final : public api::Backend {
   std::chrono::steady_clock::time_point immediate_first_{};
   std::optional<std::chrono::steady_clock::time_point> next_periodic_;
   int failures_in_row_ = 0;
+  std::unique_ptr<LeaseKeeper> lease_;  // when the store hosts the lease (SPEC §6)
+  std::chrono::steady_clock::time_point next_lease_tick_{};
   std::int64_t cycle_seq_ = 0;
 
   // The snapshot, guarded by state_mutex_.

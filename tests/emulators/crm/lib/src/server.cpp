@@ -33,7 +33,6 @@ constexpr std::size_t kBodyLimit = 32u * 1024u * 1024u;
 constexpr const char* kSoapPath = "/XRMServices/2011/Organization.svc/web";
 constexpr std::size_t kLogEntries = 10000;
 constexpr std::size_t kLogBody = 1u << 20;
-constexpr int kThrottleLimit = 6000;
 constexpr std::int64_t kThrottleWindowS = 300;
 
 struct FaultConfig {
@@ -78,6 +77,7 @@ class App {
     Outcome o = soap(req);
     std::string action(req[http::field::soapaction]);
     if (target.rfind(kSoapPath, 0) == 0 || req.method() == http::verb::post) {
+      ++logged_;
       if (log_.size() >= kLogEntries) log_.pop_front();
       auto ra = o.reply[http::field::retry_after];
       log_.push_back(LogEntry{std::string(req.method_string()), target, action,
@@ -157,7 +157,8 @@ class App {
     auto& window = windows_[user->id];
     auto now = now_unix();
     while (!window.empty() && window.front() <= now - kThrottleWindowS) window.pop_front();
-    if (window.size() >= static_cast<std::size_t>(kThrottleLimit)) {
+    if (opts_.throttle_limit > 0 &&
+        window.size() >= static_cast<std::size_t>(opts_.throttle_limit)) {
       Fault f = throttle_fault();
       f.retry_after_s = static_cast<int>(window.front() + kThrottleWindowS - now);
       if (f.retry_after_s < 1) f.retry_after_s = 1;
@@ -246,6 +247,8 @@ class App {
       if (target == "/admin/faults" && req.method() == http::verb::post)
         return set_faults(req, doc);
       if (target == "/admin/requests" && req.method() == http::verb::get) return requests(req);
+      if (target == "/admin/stats" && req.method() == http::verb::get)
+        return json(req, http::status::ok, "{\"requests\":" + std::to_string(logged_) + "}");
       if (target == "/admin/reset" && req.method() == http::verb::post) {
         service_.reset();
         log_.clear();
@@ -347,6 +350,7 @@ class App {
   Service service_;
   FaultConfig faults_;
   std::deque<LogEntry> log_;
+  std::uint64_t logged_ = 0;  // SOAP (and other POST) requests ever logged: GET /admin/stats
   std::map<std::string, std::deque<std::int64_t>> windows_;
 };
 
@@ -446,6 +450,15 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       if (!value(o.tls_cert)) return "--tls-cert needs a file";
     } else if (a == "--tls-key") {
       if (!value(o.tls_key)) return "--tls-key needs a file";
+    } else if (a == "--throttle-limit") {
+      std::string v;
+      if (!value(v)) return "--throttle-limit needs a number";
+      try {
+        o.throttle_limit = std::stoi(v);
+      } catch (const std::exception&) {
+        return "bad number in --throttle-limit";
+      }
+      if (o.throttle_limit < 0) return "--throttle-limit must be >= 0";
     } else if (a == "--seed-demo") {
       o.seed_demo = true;
     } else {

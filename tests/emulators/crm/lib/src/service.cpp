@@ -995,6 +995,38 @@ std::string upper_braced(const std::string& g) {
 }
 
 // EntityCollection members.
+// A prefilter for RetrieveMultiple: when the criteria are only Equal conditions on text
+// attributes (the E2 lookup by e-mail address), a record can match only if its stored
+// attributes contain one of the values (case-insensitively), so the other records need not
+// be parsed. nullopt: any other criteria (evaluated on every record, as before).
+bool plain_text(const std::string& t) {
+  if (t.empty()) return false;
+  for (unsigned char c : t)
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
+  return true;
+}
+std::optional<std::vector<std::string>> required_texts(const EntityMeta& m, const Filter& f) {
+  std::vector<std::vector<std::string>> parts;
+  for (const auto& c : f.conditions) {
+    auto am = m.attrs.find(c.attr);
+    if (am == m.attrs.end() || c.op != "Equal" || c.values.size() != 1 ||
+        (am->second.type != AttrType::String && am->second.type != AttrType::Memo) ||
+        c.values[0].type != Value::Type::String || !plain_text(c.values[0].s))
+      return std::nullopt;
+    parts.push_back({c.values[0].s});
+  }
+  for (const auto& sub : f.filters) {
+    auto p = required_texts(m, sub);
+    if (!p) return std::nullopt;
+    parts.push_back(std::move(*p));
+  }
+  if (parts.empty()) return std::nullopt;
+  if (!f.is_or) return parts.front();  // every part must match: the first one suffices
+  std::vector<std::string> any;
+  for (auto& p : parts) any.insert(any.end(), p.begin(), p.end());
+  return any;
+}
+
 std::string do_retrieve_multiple(Ctx& ctx, const Query& q) {
   const EntityMeta& m = entity_or_fault(q.entity);
   check_columns(m, q.columns);
@@ -1004,7 +1036,7 @@ std::string do_retrieve_multiple(Ctx& ctx, const Query& q) {
            "'" + m.name + "' entity doesn't contain attribute with Name = '" + o.attr + "'.");
   Evaluator ev{m, ctx.caller};
   std::vector<Record> rows;
-  for (auto& r : ctx.store.all(m.name))
+  for (auto& r : ctx.store.all(m.name, required_texts(m, q.criteria)))
     if (ev.match(r, q.criteria)) rows.push_back(std::move(r));
   std::vector<std::pair<std::vector<Key>, std::size_t>> keys;
   keys.reserve(rows.size());

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -339,13 +340,21 @@ bool Store::remove(const std::string& entity, const std::string& id) {
   return true;
 }
 
-std::vector<Record> Store::all(const std::string& entity) {
+std::vector<Record> Store::all(const std::string& entity,
+                               const std::optional<std::vector<std::string>>& any_of) {
   std::vector<Record> out;
   Reset r{all_};
   bind(all_, 1, entity);
-  while (sqlite3_step(all_) == SQLITE_ROW)
+  while (sqlite3_step(all_) == SQLITE_ROW) {
+    if (any_of) {
+      const auto* json = reinterpret_cast<const char*>(sqlite3_column_text(all_, 1));
+      bool hit = false;
+      for (const auto& t : *any_of) hit = hit || (json && strcasestr(json, t.c_str()));
+      if (!hit) continue;
+    }
     out.push_back(Record{entity, col(all_, 0), attributes_from_json(col(all_, 1)),
                          sqlite3_column_int64(all_, 2)});
+  }
   return out;
 }
 

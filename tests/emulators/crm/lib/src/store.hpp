@@ -47,7 +47,10 @@ class Store {
   void insert(Record& record);
   void update(Record& record);
   bool remove(const std::string& entity, const std::string& id);
-  std::vector<Record> all(const std::string& entity);
+  // With any_of: only records whose stored attributes contain one of these texts
+  // (ASCII case-insensitive), the others skipped before they are parsed.
+  std::vector<Record> all(const std::string& entity,
+                          const std::optional<std::vector<std::string>>& any_of = std::nullopt);
   std::int64_t count(const std::string& entity);
   // Changes of an entity with version > since, ascending, at most limit
   // (deletions only when with_deleted).

@@ -15,6 +15,9 @@ struct Options {
   std::string tls_cert;
   std::string tls_key;
   bool seed_demo = false;
+  // Service protection: SOAP requests per user per 300 s (Dynamics' 6000); 0 = unlimited
+  // (benchmarks, which measure crmsync rather than the throttle).
+  int throttle_limit = 6000;
   std::string demo_token = "demo-token";
 };
 

@@ -1,0 +1,68 @@
+// The StoreAdapter over Exchange Web Services (SOAP 1.1 at .../EWS/Exchange.asmx), with the
+// lease and the handoff queue as hidden items in the mailbox. Pure header.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "crmsync/core/store_adapter.hpp"
+#include "crmsync/http/client.hpp"
+#include "crmsync/model/clock.hpp"
+
+namespace crmsync {
+
+struct EwsAuth {
+  enum class Type {
+    kBasic,   // Authorization: Basic username:<contents of password_file>
+    kBearer,  // Authorization: Bearer <contents of token_file>
+  };
+  Type type = Type::kBasic;
+  std::string username;
+  std::string password_file;  // re-read per request, trailing whitespace trimmed
+  std::string token_file;     // re-read per request (token refresh by another process)
+};
+
+struct EwsStoreConfig {
+  std::string url;      // "https://mail.example.org/EWS/Exchange.asmx"
+  std::string mailbox;  // the mailbox's SMTP address (sent as X-AnchorMailbox)
+  // A service account acting for `mailbox` (ExchangeImpersonation; on-premises it needs the
+  // ApplicationImpersonation role). Off: the credentials are the mailbox owner's.
+  bool impersonate = false;
+  EwsAuth auth;
+  std::string ca_file;  // PEM CAs to trust (private CA); empty = system trust store
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds request_timeout{60'000};
+  std::size_t max_response_bytes = 64u << 20;
+
+  // The adapter's own small SQLite file: per-folder SyncFolderItems states, the items it
+  // knows (id, change key) and the local sequence of events it synthesized. Never the
+  // daemon's cache. Several adapters (and processes) may share one file.
+  std::string state_path;
+
+  int page_size = 100;      // FindItem page, SyncFolderItems MaxChangesReturned
+  int get_batch_size = 50;  // ItemIds per GetItem
+  // The all-day event's zone (a Windows zone id) sent as StartTimeZone/EndTimeZone.
+  std::string all_day_time_zone = "UTC";
+
+  // Notifications: a pull subscription polled every poll_interval inside wait_for_events.
+  std::chrono::milliseconds poll_interval{1'000};
+
+  // Retries of transient failures (ErrorServerBusy honours BackOffMilliseconds).
+  int max_attempts = 5;
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_max{30'000};
+  // How the adapter waits between attempts; empty = std::this_thread::sleep_for.
+  std::function<void(std::chrono::milliseconds)> sleep;
+};
+
+// Opens the adapter: checks the config and opens (creates) the state file; no network yet.
+// kInvalid for a bad config, kCorrupt for a state file of a newer version.
+Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& config, Clock& clock);
+// The same on a transport of the caller's choice (tests: a scripted fake).
+Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& config, Clock& clock,
+                                                     std::unique_ptr<http::Transport> transport);
+
+}  // namespace crmsync

@@ -1,0 +1,146 @@
+// EWS wire format for the store adapter: the field table (SPEC §7 store fields <-> EWS
+// elements and extended properties), request writers (element order as types.xsd and
+// messages.xsd demand) and defensive response readers. No I/O here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "crmsync/core/store_adapter.hpp"
+#include "crmsync/soap/xml.hpp"
+
+namespace crmsync::ews {
+
+inline constexpr std::string_view kMNs =
+    "http://schemas.microsoft.com/exchange/services/2006/messages";
+inline constexpr std::string_view kTNs =
+    "http://schemas.microsoft.com/exchange/services/2006/types";
+// The property set of crmsync's named properties (CRM link, Regarding, lease, queue).
+inline constexpr std::string_view kPropertySet = "c3a7d2f0-5b1e-4e8a-9f6d-2a4b8c1e7f35";
+inline constexpr std::string_view kLeaseClass = "IPM.Configuration.crmsync.lease";
+inline constexpr std::string_view kQueueClass = "IPM.Configuration.crmsync.queue";
+
+// The distinguished folder id ("contacts", "sentitems", ...) of a store folder.
+std::string_view distinguished_id(Folder f);
+ItemKind kind_of_folder(Folder f);
+std::vector<Folder> folders_of(ItemKind kind);
+inline constexpr Folder kAllFolders[] = {Folder::kContacts, Folder::kTasks,     Folder::kCalendar,
+                                         Folder::kInbox,    Folder::kSentItems, Folder::kDrafts};
+
+// A whole SOAP envelope around one operation element (RequestServerVersion Exchange2010_SP2),
+// acting as `impersonate` (an SMTP address, ExchangeImpersonation) when it is not empty.
+std::string envelope(std::string_view operation_xml, std::string_view impersonate = {});
+
+struct ItemRef {
+  std::string id;
+  std::string change_key;
+};
+
+// ---- requests (each returns the operation element; wrap with envelope()) ----
+
+// CreateItem of a store item. kInvalid for unknown fields, values of the wrong type or text
+// that XML cannot carry.
+Result<std::string> create_item(const NewStoreItem& item);
+// UpdateItem with NeverOverwrite. kInvalid as create_item; "" when there is nothing to write
+// (no changes, or only read-only fields such as Organizer and Duration).
+Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMap& changes,
+                                const std::optional<CrmLink>& link);
+// GetItem of many ids with every mapped field (full) or just id and parent folder (probe).
+std::string get_items(const std::vector<std::string>& ids, bool full);
+std::string delete_item(const std::string& id, ItemKind kind, bool hard);
+std::string get_folders(const std::vector<std::string_view>& distinguished);
+// FindItem ids of a folder modified at or after `since`, newest first, one page.
+std::string find_modified(Folder folder, UtcTime since, int offset, int max);
+// FindItem of the items in the folders whose CRM id is `crm_id`.
+std::string find_by_crm_id(const std::vector<Folder>& folders, const std::string& crm_id);
+std::string sync_folder_items(Folder folder, const std::string& sync_state, int max);
+std::string subscribe_pull(int timeout_minutes);
+std::string get_events(const std::string& subscription_id, const std::string& watermark);
+
+// Hidden items (lease, queue): a Message with `item_class` in the root folder carrying
+// string-valued named properties of our set.
+using Props = std::vector<std::pair<std::string, std::string>>;
+std::string create_hidden(std::string_view item_class, const Props& props);
+std::string update_hidden(const ItemRef& ref, const Props& props);
+// GetItem of hidden items with their class, creation time and named properties.
+std::string get_hidden(const std::vector<std::string>& ids,
+                       const std::vector<std::string>& prop_names);
+// FindItem of the hidden items of a class, oldest first, with the named properties.
+std::string find_hidden(std::string_view item_class, const std::vector<std::string>& prop_names,
+                        int offset, int max);
+
+// ---- responses ----
+
+struct Message {
+  std::string response_class;  // Success, Warning, Error
+  std::string code;            // ResponseCode
+  std::string text;            // MessageText
+  std::optional<int> backoff_ms;
+  soap::Element element;  // the whole <m:...ResponseMessage>
+  bool ok() const { return response_class != "Error"; }
+};
+
+// Reads an HTTP reply to `op`: the response messages in input order, or an error (HTTP
+// status, SOAP fault with its ResponseCode, malformed or unexpected XML -> kInvalid).
+Result<std::vector<Message>> parse_response(std::string_view op, int http_status,
+                                            std::string_view body);
+// The error a failed response message stands for (ErrorItemNotFound -> kNotFound, ...).
+Error error_of(const Message& m);
+Error error_of_code(std::string_view code, std::string_view text, std::optional<int> backoff_ms);
+
+// The items of a GetItem/CreateItem/FindItem message, each with its id.
+struct RawItem {
+  ItemRef ref;
+  std::string element;  // Contact, Task, CalendarItem, Message, ...
+  std::string parent_folder_id;
+  std::string item_class;
+  soap::Element xml;
+};
+Result<std::vector<RawItem>> items_of(const soap::Element& container);
+// The mapped store item. `folder_of` maps a ParentFolderId to a synced folder (nullopt: the
+// item is elsewhere, e.g. Deleted Items -> kNotFound).
+Result<StoreItem> to_store_item(
+    const RawItem& raw, const std::function<std::optional<Folder>(const std::string&)>& folder_of);
+// Our named string properties of an item (hidden items).
+Props props_of(const soap::Element& item);
+
+struct SyncChange {
+  enum class Type { kCreate, kUpdate, kDelete, kReadFlag };
+  Type type = Type::kCreate;
+  RawItem item;  // for deletes, only ref.id
+};
+struct SyncPage {
+  std::string sync_state;
+  bool last = true;
+  std::vector<SyncChange> changes;
+};
+Result<SyncPage> sync_page_of(const Message& m);
+
+struct FindPage {
+  std::vector<RawItem> items;
+  bool last = true;
+  int total = 0;
+};
+Result<FindPage> find_page_of(const Message& m);
+
+struct Subscription {
+  std::string id;
+  std::string watermark;
+};
+Result<Subscription> subscription_of(const Message& m);
+struct EventsPage {
+  std::string watermark;  // the newest one seen
+  bool more = false;
+  int changes = 0;  // item events other than status
+};
+Result<EventsPage> events_of(const Message& m);
+
+// Folder ids of a GetFolder message.
+Result<std::string> folder_id_of(const Message& m);
+
+}  // namespace crmsync::ews

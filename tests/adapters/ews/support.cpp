@@ -1,0 +1,220 @@
+#include "support.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "crmsync/test/process.hpp"
+
+namespace ewstest {
+
+using namespace std::chrono_literals;
+
+std::string reference_dir() {
+  std::filesystem::path p = std::filesystem::path(CRMSYNC_REFERENCE_DIR) / "ews";
+  std::error_code ec;
+  if (!std::filesystem::exists(p / "exchange2010_sp2" / "ews-envelope-validate.xsd", ec)) return {};
+  return p.string();
+}
+
+std::string sample(const std::string& name) {
+  std::string dir = reference_dir();
+  if (dir.empty()) return {};
+  std::ifstream f(std::filesystem::path(dir) / "samples" / name, std::ios::binary);
+  if (!f) return {};
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string schema_check_unavailable() {
+  if (reference_dir().empty()) return "the reference folder (../shared/reference/ews) is not there";
+#ifndef XMLLINT_PATH
+  return "xmllint was not found at configure time (libxml2-utils)";
+#else
+  return {};
+#endif
+}
+
+std::string schema_errors(const std::vector<std::string>& envelopes) {
+  std::string dir = reference_dir();
+  if (dir.empty()) return "no reference folder";
+#ifndef XMLLINT_PATH
+  return "xmllint was not found at configure time (libxml2-utils)";
+#else
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ews-validate-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) return "mkdtemp failed";
+  std::filesystem::path tmp(tmpl);
+  std::vector<std::string> argv = {XMLLINT_PATH, "--noout", "--schema",
+                                   dir + "/exchange2010_sp2/ews-envelope-validate.xsd"};
+  for (std::size_t i = 0; i < envelopes.size(); ++i) {
+    auto file = tmp / ("request-" + std::to_string(i) + ".xml");
+    std::ofstream(file, std::ios::binary) << envelopes[i];
+    argv.push_back(file.string());
+  }
+  auto r = crmsync::test::run_program(argv);
+  std::error_code ec;
+  std::filesystem::remove_all(tmp, ec);
+  if (r.exit_code == 0) return {};
+  // Name the failing documents by content, so a failure shows the request.
+  std::string out = r.err;
+  for (std::size_t i = 0; i < envelopes.size(); ++i) {
+    std::string tag = "request-" + std::to_string(i) + ".xml";
+    if (out.find(tag + " fails") != std::string::npos || out.find(tag + ":") != std::string::npos)
+      out += "\n--- " + tag + ":\n" + envelopes[i].substr(0, 4000) + "\n";
+  }
+  return out.empty() ? "xmllint exit " + std::to_string(r.exit_code) : out;
+#endif
+}
+
+crmsync::Result<crmsync::http::Response> FakeTransport::send(const crmsync::http::Request& r,
+                                                             crmsync::http::SendInfo* info) {
+  Scripted next;
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    s_->requests.push_back(r);
+    if (!s_->replies.empty()) {
+      next = std::move(s_->replies.front());
+      s_->replies.pop_front();
+    } else if (s_->fallback) {
+      next = s_->fallback(r);
+    } else {
+      next.error = crmsync::Error::Transient("no scripted reply");
+      next.written = false;
+    }
+  }
+  if (info) info->request_written = next.written;
+  if (next.error) return *next.error;
+  crmsync::http::Response resp;
+  resp.status = next.status;
+  resp.body = next.body;
+  return resp;
+}
+
+Emulator* Emulator::shared(std::string* why) {
+#ifdef EWS_EMULATOR_PATH
+  static Emulator* instance = [] {
+    auto* e = new Emulator();
+    static std::string reason;
+    if (!e->start(EWS_EMULATOR_PATH, &reason)) {
+      delete e;
+      return static_cast<Emulator*>(nullptr);
+    }
+    return e;
+  }();
+  static std::unique_ptr<Emulator> owner(instance);  // stopped at exit
+  if (!instance && why) *why = "ews-emulator did not start";
+  return instance;
+#else
+  if (why) *why = "ews-emulator is not part of this build";
+  return nullptr;
+#endif
+}
+
+bool Emulator::start(const std::string& path, std::string* why) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ews-emulator-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) return false;
+  dir_ = tmpl;
+  int fds[2];
+  if (::pipe(fds) != 0) return false;
+  const std::string db = (dir_ / "ews.db").string();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ::execl(path.c_str(), path.c_str(), "--listen", "127.0.0.1:0", "--db", db.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  out_fd_ = fds[0];
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (line.find('\n') == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left <= 0ms) {
+      *why = "no 'listening on' line within 20 s";
+      return false;
+    }
+    pollfd p{out_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[256];
+    ssize_t n = ::read(out_fd_, buf, sizeof buf);
+    if (n <= 0) {
+      *why = "ews-emulator exited before listening";
+      return false;
+    }
+    line.append(buf, static_cast<std::size_t>(n));
+  }
+  line = line.substr(0, line.find('\n'));
+  const std::string prefix = "listening on 127.0.0.1:";
+  if (line.rfind(prefix, 0) != 0) {
+    *why = "unexpected first line: " + line;
+    return false;
+  }
+  port_ = static_cast<unsigned short>(std::stoi(line.substr(prefix.size())));
+  drain_ = std::thread([fd = out_fd_] {
+    char buf[4096];
+    while (::read(fd, buf, sizeof buf) > 0) {
+    }
+  });
+  return true;
+}
+
+Emulator::~Emulator() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  if (drain_.joinable()) drain_.join();
+  if (out_fd_ >= 0) ::close(out_fd_);
+  std::error_code ec;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+}
+
+namespace {
+bool admin_post(const std::string& url, const std::string& json) {
+  crmsync::http::Client client;
+  crmsync::http::Request r;
+  r.method = "POST";
+  r.url = url;
+  r.body = json;
+  r.headers.emplace_back("Content-Type", "application/json");
+  auto res = client.send(r);
+  return res.ok() && res->status == 200;
+}
+}  // namespace
+
+bool Emulator::add_user(const std::string& email, const std::string& password) {
+  return admin_post(admin_url("/admin/users"),
+                    R"({"email":")" + email + R"(","password":")" + password + R"("})");
+}
+
+bool Emulator::set_faults(const std::string& json) {
+  return admin_post(admin_url("/admin/faults"), json);
+}
+
+std::string unique_email() {
+  static std::atomic<int> n{0};
+  return "user" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "@example.org";
+}
+
+}  // namespace ewstest

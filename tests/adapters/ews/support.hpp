@@ -1,0 +1,108 @@
+// Test support for the EWS adapter: the reference folder, xmllint schema validation, samples,
+// a scripted transport, and the ews-emulator process.
+#pragma once
+
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crmsync/http/client.hpp"
+
+namespace ewstest {
+
+// ${CMAKE_SOURCE_DIR}/../shared/reference/ews, or "" when it is absent.
+std::string reference_dir();
+// The text of a sample in reference/ews/samples ("" when absent).
+std::string sample(const std::string& name);
+
+// Why schema validation cannot run here ("" when it can): no reference folder, no xmllint.
+std::string schema_check_unavailable();
+// Validates whole SOAP envelopes with xmllint against the Exchange 2010 SP2 schema set.
+// Returns "" when every document is valid, else xmllint's complaints.
+std::string schema_errors(const std::vector<std::string>& envelopes);
+
+// A scripted Transport: records requests, answers from a queue or a function.
+struct Scripted {
+  int status = 200;
+  std::string body;
+  std::optional<crmsync::Error> error;
+  bool written = true;
+};
+struct FakeState {
+  std::mutex mu;
+  std::vector<crmsync::http::Request> requests;
+  std::deque<Scripted> replies;
+  std::function<Scripted(const crmsync::http::Request&)> fallback;
+};
+class FakeTransport final : public crmsync::http::Transport {
+ public:
+  explicit FakeTransport(std::shared_ptr<FakeState> s) : s_(std::move(s)) {}
+  crmsync::Result<crmsync::http::Response> send(const crmsync::http::Request& r,
+                                                crmsync::http::SendInfo* info) override;
+
+ private:
+  std::shared_ptr<FakeState> s_;
+};
+
+// Forwards to another transport and keeps a copy of every request body.
+class RecordingTransport final : public crmsync::http::Transport {
+ public:
+  RecordingTransport(std::unique_ptr<crmsync::http::Transport> inner,
+                     std::shared_ptr<std::vector<std::string>> bodies)
+      : inner_(std::move(inner)), bodies_(std::move(bodies)) {}
+  crmsync::Result<crmsync::http::Response> send(const crmsync::http::Request& r,
+                                                crmsync::http::SendInfo* info) override {
+    {
+      std::lock_guard<std::mutex> lock(mu());
+      bodies_->push_back(r.body);
+    }
+    return inner_->send(r, info);
+  }
+  static std::mutex& mu() {
+    static std::mutex m;
+    return m;
+  }
+
+ private:
+  std::unique_ptr<crmsync::http::Transport> inner_;
+  std::shared_ptr<std::vector<std::string>> bodies_;
+};
+
+// The ews-emulator process: port 0, a temp database, SIGTERM on destruction. One per test
+// binary (shared); each harness makes its own user (= its own mailbox).
+class Emulator {
+ public:
+  // nullptr (and a reason) when the emulator was not built or did not start.
+  static Emulator* shared(std::string* why);
+  ~Emulator();
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/EWS/Exchange.asmx";
+  }
+  std::string admin_url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  // POST /admin/users; false on failure.
+  bool add_user(const std::string& email, const std::string& password);
+  // POST /admin/faults with a JSON object.
+  bool set_faults(const std::string& json);
+
+ private:
+  Emulator() = default;
+  bool start(const std::string& path, std::string* why);
+  std::filesystem::path dir_;
+  int pid_ = -1;
+  int out_fd_ = -1;
+  unsigned short port_ = 0;
+  std::thread drain_;
+};
+
+// A unique mailbox address for this process.
+std::string unique_email();
+
+}  // namespace ewstest
