@@ -179,6 +179,7 @@ struct Engine::Impl {
       std::string token = must(cache.get_meta(token_key(entity))).value_or("");
       int page = 1;
       std::string cookie;
+      std::set<CrmId> listed;  // a full fetch's records
       for (;;) {
         auto fetched = crm.changes_since(entity, token, page, cookie);
         if (!fetched.ok() && fetched.error().is(ErrorKind::kConflict) && !token.empty()) {
@@ -190,10 +191,14 @@ struct Engine::Impl {
           continue;
         }
         CrmChangePage p = must(std::move(fetched));
-        for (const auto& rec : p.new_or_updated) note_crm_upsert(rec);
+        for (const auto& rec : p.new_or_updated) {
+          if (token.empty()) listed.insert(rec.id);
+          note_crm_upsert(rec);
+        }
         for (const auto& id : p.removed) note_crm_removed(id);
         step("prepare", page, 0);
         if (!p.more) {
+          if (token.empty()) note_unlisted(entity, listed);
           must(cache.set_meta({{token_pending_key(entity), p.data_version}}));
           break;
         }
@@ -297,6 +302,15 @@ struct Engine::Impl {
       }
     }
     must(cache.note_change(m->map_id, note));
+  }
+
+  // A full fetch lists what exists and names no deletion: a record mapped from CRM that it
+  // does not list is gone. This happens after a crash before the first token was committed
+  // (the mappings of that cycle stay) and after an expired token. Store items whose create
+  // has not reached CRM yet (X1) are not CRM's to report.
+  void note_unlisted(CrmEntity entity, const std::set<CrmId>& listed) {
+    for (const auto& m : must(cache.mappings(entity)))
+      if (!m.create_pending && !listed.count(m.crm_id)) note_crm_removed(m.crm_id);
   }
 
   void note_crm_removed(const CrmId& id) {

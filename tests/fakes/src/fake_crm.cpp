@@ -81,8 +81,8 @@ Result<CrmChangePage> FakeCrm::changes_since(CrmEntity entity, const std::string
   for (const auto& [id, s] : records_)
     if (s.record.entity == entity && s.version > since && s.version <= snapshot)
       changes.push_back({s.version, &s.record, {}});
-  for (const auto& t : tombstones_)
-    if (t.entity == entity && t.version > since && t.version <= snapshot)
+  for (const auto& t : tombstones_)  // a full fetch (no token) names no removal, as Dynamics
+    if (!data_version.empty() && t.entity == entity && t.version > since && t.version <= snapshot)
       changes.push_back({t.version, nullptr, t.id});
   std::sort(changes.begin(), changes.end(), [](auto& a, auto& b) { return a.version < b.version; });
   CrmChangePage page;

@@ -73,8 +73,9 @@ class CrmAdapter {
   virtual Result<CrmIdentity> who_am_i() = 0;
   virtual Result<CrmPrivileges> privileges(const CrmId& user) = 0;
 
-  // Changes of `entity` since `data_version` ("" = everything: the initial sync), one page
-  // at a time: page 1 with an empty cookie, then the returned cookie while `more`.
+  // Changes of `entity` since `data_version` ("" = everything: the initial sync, which lists
+  // the records that exist and no removal, as RetrieveEntityChanges does), one page at a
+  // time: page 1 with an empty cookie, then the returned cookie while `more`.
   virtual Result<CrmChangePage> changes_since(CrmEntity entity, const std::string& data_version,
                                               int page_number,
                                               const std::string& paging_cookie) = 0;
