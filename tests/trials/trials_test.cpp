@@ -221,8 +221,8 @@ void run_trials(const char* name, Mode mode, int default_count) {
 
 TEST_CASE("C3: random workloads with crmsync once killed by SIGKILL at random instants",
           "[trials][crash]") {
-  run_trials("C3: random workloads with crmsync once killed by SIGKILL at random instants", Mode::kKill,
-             12);
+  run_trials("C3: random workloads with crmsync once killed by SIGKILL at random instants",
+             Mode::kKill, 12);
 }
 
 TEST_CASE("E3: random workloads under network faults - errors drops throttling timeouts",
