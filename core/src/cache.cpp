@@ -217,9 +217,12 @@ class SqliteCache final : public Cache {
       CRMSYNC_TRY((*s)->bind(1, change_id).run());
     }
     for (const auto& c : conflicts) {
+      // A merge replayed after a crash records the same conflict once.
       auto s = db_.cached(
           "INSERT INTO conflicts(map_id, object_type, crm_id, entry_id, field, store_value, "
-          "crm_value, winner, at) VALUES (?,?,?,?,?,?,?,?,?)");
+          "crm_value, winner, at) SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9 WHERE NOT EXISTS (SELECT 1 "
+          "FROM conflicts WHERE map_id=?1 AND field=?5 AND store_value IS ?6 AND crm_value IS ?7 "
+          "AND winner=?8)");
       if (!s.ok()) return s.error();
       (*s)->bind(1, m.map_id.value())
           .bind(2, to_string(m.entity))

@@ -554,6 +554,19 @@ struct Engine::Impl {
   Result<void> write_merge(const PendingChange& row, Mapping& m, const StoreItem& item,
                            const CrmRecord& rec, const MergeOutcome& out,
                            const std::optional<CrmLink>& link) {
+    std::vector<ConflictRecord> conflicts;
+    for (const auto& c : out.conflicts) {
+      ConflictRecord rec_c;
+      rec_c.field = c.field;
+      rec_c.store_value = c.store_value;
+      rec_c.crm_value = c.crm_value;
+      rec_c.winner = c.crm_won ? "crm" : "store";
+      rec_c.at = clock.now();
+      conflicts.push_back(std::move(rec_c));
+    }
+    // M3, C3: the losing values are kept before either side is overwritten; after a crash
+    // in between, the replayed merge sees both sides equal and would not know them.
+    if (!conflicts.empty()) CRMSYNC_TRY(cache.commit_applied(m, 0, conflicts));
     std::string key = item.change_key;
     // The item must end up tracked, with the record's id and no pending create (X1).
     std::optional<CrmLink> set_link = link;
@@ -582,16 +595,6 @@ struct Engine::Impl {
         crash("merge.crm-written");
       }
     }
-    std::vector<ConflictRecord> conflicts;
-    for (const auto& c : out.conflicts) {
-      ConflictRecord rec_c;
-      rec_c.field = c.field;
-      rec_c.store_value = c.store_value;
-      rec_c.crm_value = c.crm_value;
-      rec_c.winner = c.crm_won ? "crm" : "store";
-      rec_c.at = clock.now();
-      conflicts.push_back(std::move(rec_c));
-    }
     report.conflicts += static_cast<std::int64_t>(conflicts.size());
     m.entry_id = item.entry_id;
     m.original = out.merged;
@@ -603,7 +606,7 @@ struct Engine::Impl {
       m.crm_state = s;
     else if (auto s2 = int_attr(rec.attributes, "statecode"))
       m.crm_state = s2;
-    return cache.commit_applied(m, row.change_id, conflicts);
+    return cache.commit_applied(m, row.change_id, {});
   }
 
   CrmLink tracked_link(const Mapping& m) const {

@@ -188,3 +188,40 @@ TEST_CASE("C3 D6: a record deleted after a crash in the initial sync is not left
     }
   }
 }
+
+// Found by tests/trials: both sides changed one field, CRM's change won and was written to
+// the store, and the cycle died before the merge was recorded. The replayed merge saw both
+// sides equal: the store's losing value was gone with no conflict record (M3).
+TEST_CASE("C3 M3: a crash after a merge's first write keeps the conflict's losing value") {
+  for (const char* point : {"merge.store-written", "merge.crm-written"}) {
+    DYNAMIC_SECTION(point) {
+      World w;
+      EntryId id = w.add(ItemKind::kContact, {{"LastName", text("Both")}});
+      w.sync();
+      CrmId crm_id = *w.item(id).link.crm_id;
+      const bool crm_wins = std::string(point) == "merge.store-written";
+      if (crm_wins) {
+        w.mailbox->set(id, {{"JobTitle", text("store value")}}, Surface::kNone).value();
+        w.clock.advance(std::chrono::seconds(5));
+        w.crm.edit(crm_id, {{"jobtitle", text("crm value")}});
+      } else {
+        w.crm.edit(crm_id, {{"jobtitle", text("crm value")}});
+        w.clock.advance(std::chrono::seconds(5));
+        w.mailbox->set(id, {{"JobTitle", text("store value")}}, Surface::kNone).value();
+      }
+      CrashAtPoint crash(point);
+      w.restart(&crash);
+      REQUIRE_THROWS_AS(w.sync(), fakes::SimulatedCrash);
+      w.restart();
+      w.settle();
+      const std::string winner = crm_wins ? "crm value" : "store value";
+      CHECK(w.item(id).item.text("JobTitle") == winner);
+      auto conflicts = w.cache->conflicts(10).value();
+      REQUIRE(conflicts.size() == 1);  // kept once, not again by the replay
+      CHECK(conflicts.front().field == "JobTitle");
+      CHECK(conflicts.front().winner == (crm_wins ? "crm" : "store"));
+      CHECK(std::get<std::string>(conflicts.front().store_value) == "store value");
+      CHECK(std::get<std::string>(conflicts.front().crm_value) == "crm value");
+    }
+  }
+}

@@ -129,8 +129,9 @@ class Cache {
   // Adds or merges the pending change of a mapping (SPEC S1, R1).
   virtual Result<void> note_change(MapId id, const ChangeNote& change) = 0;
 
-  // Records a change as applied: saves the mapping, removes the change row and keeps the
-  // conflicts, in one transaction (SPEC C2, X2).
+  // Records a change as applied: saves the mapping, removes the change row (none when
+  // change_id is 0) and keeps the conflicts (one already kept for the same map id, field,
+  // values and winner is not added again), in one transaction (SPEC C2, X2, M3).
   virtual Result<void> commit_applied(const Mapping& m, std::int64_t change_id,
                                       const std::vector<ConflictRecord>& conflicts) = 0;
   // Forgets a pair (unlinked or gone on both sides) and its pending change, in one transaction.
