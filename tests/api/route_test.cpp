@@ -81,7 +81,7 @@ std::string header(const Response& r, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("X4: health needs no token; everything with data does", "[api][route]") {
+TEST_CASE("X4: health needs no token - everything with data does", "[api][route]") {
   auto s = sample_state();
   auto health = route(request("GET", "/v1/health", false), s, context());
   CHECK(health.response.status == 200);
@@ -130,7 +130,7 @@ TEST_CASE("X4: Host must be a loopback name with our port (DNS rebinding)", "[ap
   }
 }
 
-TEST_CASE("unknown paths 404, wrong methods 405 with Allow", "[api][route]") {
+TEST_CASE("unknown paths 404 - wrong methods 405 with Allow", "[api][route]") {
   auto s = sample_state();
   CHECK(route(request("GET", "/v2/status"), s, context()).response.status == 404);
   CHECK(route(request("GET", "/v1/status/"), s, context()).response.status == 404);
@@ -201,7 +201,7 @@ TEST_CASE("/v1/errors and /v1/conflicts are arrays", "[api][route]") {
   CHECK(std::string(c[0]["winner"].GetString()) == "crm");
 }
 
-TEST_CASE("POST /v1/sync defers with its parameters; bad bodies are 400", "[api][route]") {
+TEST_CASE("POST /v1/sync defers with its parameters - bad bodies are 400", "[api][route]") {
   auto s = sample_state();
   auto plain = route(request("POST", "/v1/sync"), s, context());
   CHECK(plain.defer == Routed::Defer::kSync);
@@ -226,7 +226,8 @@ TEST_CASE("POST /v1/sync defers with its parameters; bad bodies are 400", "[api]
   CHECK(std::string(parse(done.body)["cycle"]["result"].GetString()) == "ok");
 }
 
-TEST_CASE("/v1/events: ids after `after`, long poll when none, 400 on bad input", "[api][route]") {
+TEST_CASE("/v1/events: ids after `after` - long poll when none - 400 on bad input",
+          "[api][route]") {
   auto s = sample_state();
   auto all = parse(route(request("GET", "/v1/events"), s, context()).response.body);
   REQUIRE(all.IsArray());

@@ -139,7 +139,7 @@ std::string host_line(const Server& s) {
 
 }  // namespace
 
-TEST_CASE("health over a socket; 401 without the token", "[api][server]") {
+TEST_CASE("health over a socket - 401 without the token", "[api][server]") {
   Server s;
   auto h = s.send("GET", "/v1/health", false);
   CHECK(h.status == 200);
@@ -150,7 +150,8 @@ TEST_CASE("health over a socket; 401 without the token", "[api][server]") {
   CHECK(s.send("GET", "/nope").status == 404);
 }
 
-TEST_CASE("POST /v1/sync: accepted at once, or answered when the cycle finished", "[api][server]") {
+TEST_CASE("POST /v1/sync: accepted at once - or answered when the cycle finished",
+          "[api][server]") {
   Server s;
   auto a = s.send("POST", "/v1/sync", true, R"({"allow_mass_delete":true})");
   CHECK(a.status == 202);

@@ -74,7 +74,7 @@ TEST_CASE("a valid config parses with defaults and resolved paths", "[config]") 
   CHECK(c->runtime_file() == f.dir.file("state/cache.db") + ".runtime.json");
 }
 
-TEST_CASE("optional keys: defaults when absent, the token file next to the cache", "[config]") {
+TEST_CASE("optional keys: defaults when absent - the token file next to the cache", "[config]") {
   Fixture f;
   auto c = f.parse(R"({"cache":"/var/x/cache.db","store":{"type":"mock","path":"m.db"},
       "crm":{"url":"https://crm.example/","auth":{"type":"bearer","token_file":"crm-token"}}})");
@@ -87,7 +87,7 @@ TEST_CASE("optional keys: defaults when absent, the token file next to the cache
   CHECK(c->crm.request_timeout_ms == 60'000);
 }
 
-TEST_CASE("crm.request_timeout_ms: the reply deadline, 100 ms to 10 minutes", "[config]") {
+TEST_CASE("crm.request_timeout_ms: the reply deadline - 100 ms to 10 minutes", "[config]") {
   Fixture f;
   auto doc = [](const std::string& v) {
     return R"({"cache":"/var/x/cache.db","store":{"type":"mock","path":"m.db"},
@@ -196,7 +196,7 @@ TEST_CASE("missing required keys are each reported", "[config]") {
   CHECK(contains(q, "crm.auth: bearer needs token_file or token_env"));
 }
 
-TEST_CASE("duplicate keys are errors, not silently last-wins", "[config]") {
+TEST_CASE("duplicate keys are errors - not silently last-wins", "[config]") {
   Fixture f;
   CHECK_THAT(f.one_problem(f.valid(R"("profile":"bob")")),
              Catch::Contains("config.json: profile: duplicate key"));
@@ -241,7 +241,7 @@ TEST_CASE("secrets come from files or the environment and never appear in messag
   for (const auto& p : bad) CHECK(p.find("s3cr3t") == std::string::npos);
 }
 
-TEST_CASE("hostile or malformed JSON is refused with a message, never a crash", "[config]") {
+TEST_CASE("hostile or malformed JSON is refused with a message - never a crash", "[config]") {
   Fixture f;
   const std::vector<std::string> docs = {
       "",
@@ -265,7 +265,7 @@ TEST_CASE("hostile or malformed JSON is refused with a message, never a crash", 
   CHECK_THAT(f.parse(docs[7]).error().message(), Catch::Contains("cache: must not contain NUL"));
 }
 
-TEST_CASE("load_config: missing files, directories and oversized files", "[config]") {
+TEST_CASE("load_config: missing files - directories and oversized files", "[config]") {
   Fixture f;
   CHECK(load_config(f.dir.file("absent.json")).error().is(ErrorKind::kNotFound));
   CHECK_FALSE(load_config(f.dir.path().string()).ok());

@@ -84,7 +84,7 @@ std::string str(const rapidjson::Value& v) {
 
 }  // namespace
 
-TEST_CASE("CLI: add prints the entry id alone; show --json has the contract's shape", "[cli]") {
+TEST_CASE("CLI: add prints the entry id alone - show --json has the contract's shape", "[cli]") {
   Cli cli;
   std::string id = cli.add({"contact", "FirstName=Ann", "LastName=Lee", "Birthday=1980-02-29"});
   auto d = cli.show(id);
@@ -103,7 +103,7 @@ TEST_CASE("CLI: add prints the entry id alone; show --json has the contract's sh
                          std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z)")));
 }
 
-TEST_CASE("CLI: list --json is an array, newest first; --kind filters; table without --json",
+TEST_CASE("CLI: list --json is an array - newest first - --kind filters - table without --json",
           "[cli]") {
   Cli cli;
   std::string a = cli.add({"contact", "FirstName=Ann"});
@@ -128,7 +128,7 @@ TEST_CASE("CLI: list --json is an array, newest first; --kind filters; table wit
   CHECK(text.out.find("FirstName: Bob") != std::string::npos);
 }
 
-TEST_CASE("CLI: typed values in JSON: times, dates, choices, Regarding, party lists", "[cli]") {
+TEST_CASE("CLI: typed values in JSON: times - dates - choices - Regarding - party lists", "[cli]") {
   Cli cli;
   std::string id =
       cli.add({"appointment", "Subject=Review", "Start=2026-03-01T09:00:00+01:00", "Duration=90",
@@ -148,7 +148,7 @@ TEST_CASE("CLI: typed values in JSON: times, dates, choices, Regarding, party li
   CHECK(str(f["RequiredAttendees"][1]["name"]) == "Bob");
 }
 
-TEST_CASE("CLI: set changes fields, FIELD= clears one", "[cli]") {
+TEST_CASE("CLI: set changes fields - FIELD= clears one", "[cli]") {
   Cli cli;
   std::string id = cli.add({"task", "Subject=Old", "Body=text", "Status=NotStarted"});
   cli.ok({"set", id, "Subject=New", "Body=", "Status=Complete"});
@@ -162,7 +162,7 @@ TEST_CASE("CLI: set changes fields, FIELD= clears one", "[cli]") {
   CHECK(ev[1].surface == Surface::kNone);
 }
 
-TEST_CASE("CLI T2: --via inspector is save then close; explorer one event; none elsewhere",
+TEST_CASE("CLI T2: --via inspector is save then close - explorer one event - none elsewhere",
           "[cli]") {
   Cli cli;
   std::string id = cli.add({"contact", "--track", "--via", "inspector", "FirstName=Ann"});
@@ -195,7 +195,7 @@ TEST_CASE("CLI T2: --via inspector is save then close; explorer one event; none 
   CHECK(ev[0].surface == Surface::kNone);
 }
 
-TEST_CASE("CLI: track, untrack --delete-in-crm, regarding, send and delete", "[cli]") {
+TEST_CASE("CLI: track - untrack --delete-in-crm - regarding - send and delete", "[cli]") {
   Cli cli;
   std::string task = cli.add({"task", "Subject=Follow up"});
 
@@ -331,7 +331,7 @@ TEST_CASE("CLI: --help exits 0 and documents the JSON shape", "[cli]") {
   CHECK(cli.raw({"--help"}).exit_code == 0);
 }
 
-TEST_CASE("C4: the CLI refuses a mailbox with a newer schema, exit 2, file untouched", "[cli]") {
+TEST_CASE("C4: the CLI refuses a mailbox with a newer schema - exit 2 - file untouched", "[cli]") {
   Cli cli;
   cli.add({"contact", "FirstName=Ann"});
   {

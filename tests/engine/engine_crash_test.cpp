@@ -64,7 +64,7 @@ void verify_mixed(World& w) {
 
 }  // namespace
 
-TEST_CASE("C3: crash at every step of a mixed cycle, restart: same end state") {
+TEST_CASE("C3: crash at every step of a mixed cycle - restart: same end state") {
   int points = crash_at_every_point(setup_mixed, verify_mixed);
   CHECK(points >= 15);
 }

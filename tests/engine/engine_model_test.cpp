@@ -146,7 +146,7 @@ void run_seed(std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("M2, X1: random edits on both sides with faults converge without loss or duplicates") {
+TEST_CASE("M2 X1: random edits on both sides with faults converge without loss or duplicates") {
   if (const char* s = std::getenv("CRMSYNC_SEED")) {
     run_seed(std::strtoull(s, nullptr, 10));
     return;

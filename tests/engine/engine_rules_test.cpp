@@ -45,7 +45,7 @@ StoreItem only_item(World& w, ItemKind kind) {
 // ---------------------------------------------------------------------------
 // §1 cache, §10 never lose, never duplicate
 
-TEST_CASE("X1: a contact tracked in the store is created in CRM once, with the stamped id") {
+TEST_CASE("X1: a contact tracked in the store is created in CRM once - with the stamped id") {
   World w;
   EntryId id = w.add(ItemKind::kContact, {{"FirstName", text("Ann")}, {"LastName", text("Lee")}});
   auto r = w.sync();
@@ -191,7 +191,7 @@ TEST_CASE("S3: reconciliation finds deletions no event reported") {
   CHECK_FALSE(w.crm.find(crm_id));
 }
 
-TEST_CASE("S3: reconciliation verifies the oldest mappings first, a bounded number") {
+TEST_CASE("S3: reconciliation verifies the oldest mappings first - a bounded number") {
   World w;
   w.settings.reconcile_batch = 2;
   w.restart();
@@ -204,7 +204,7 @@ TEST_CASE("S3: reconciliation verifies the oldest mappings first, a bounded numb
   CHECK(verified_now == 2);
 }
 
-TEST_CASE("R1: incremental sync asks only for changes, within the request bound") {
+TEST_CASE("R1: incremental sync asks only for changes - within the request bound") {
   World w;
   w.crm.set_page_size(4);
   for (int i = 0; i < 30; ++i) w.crm.seed(CrmEntity::kContact, {{"lastname", text("P")}});
@@ -222,7 +222,7 @@ TEST_CASE("R1: incremental sync asks only for changes, within the request bound"
   CHECK(with_title == 5);
 }
 
-TEST_CASE("R1: the token advances although an item failed; the item keeps its change") {
+TEST_CASE("R1: the token advances although an item failed - the item keeps its change") {
   World w;
   CrmId bad = w.crm.seed(
       CrmEntity::kTask, {{"subject", text("Bad")}, {"statecode", i64(0)}, {"statuscode", i64(99)}});
@@ -286,7 +286,7 @@ TEST_CASE("R2: activities where the user is only a party are in the filter") {
 // ---------------------------------------------------------------------------
 // §3 merging
 
-TEST_CASE("M1: a field changed on one side only is copied; other fields are not written") {
+TEST_CASE("M1: a field changed on one side only is copied - other fields are not written") {
   World w;
   EntryId e = w.add(ItemKind::kContact, {{"FirstName", text("A")}, {"LastName", text("B")}});
   w.sync();
@@ -303,7 +303,7 @@ TEST_CASE("M1: a field changed on one side only is copied; other fields are not 
   CHECK(attr(*w.crm.find(id), "firstname") == text("A2"));
 }
 
-TEST_CASE("M2: the paper's example: store A1 B1 C1, later CRM A2 B2 -> A2 B2 C1 on both") {
+TEST_CASE("M2: the paper's example: store A1 B1 C1 - later CRM A2 B2 -> A2 B2 C1 on both") {
   World w;
   EntryId e =
       w.add(ItemKind::kContact,
@@ -329,7 +329,7 @@ TEST_CASE("M2: the paper's example: store A1 B1 C1, later CRM A2 B2 -> A2 B2 C1 
   second_run_changes_nothing(w);
 }
 
-TEST_CASE("M2: a field changed on both sides takes the more recent side; a tie goes to CRM") {
+TEST_CASE("M2: a field changed on both sides takes the more recent side - a tie goes to CRM") {
   World w;
   EntryId e = w.add(ItemKind::kContact, {{"JobTitle", text("T0")}});
   w.sync();
@@ -469,7 +469,7 @@ TEST_CASE("T4: after tracking only Regarding and the tracked state of an e-mail 
   CHECK(attr(*w.crm.find(id), "regardingobjectid") == Value{other});
 }
 
-TEST_CASE("T5, P3: a secondary client does not sync non-e-mail items; e-mail tracking works") {
+TEST_CASE("T5 P3: a secondary client does not sync non-e-mail items - e-mail tracking works") {
   World w;
   w.settings.role = Role::kSecondary;
   w.restart();
@@ -542,7 +542,7 @@ TEST_CASE("D2: an untracked contact is deleted in CRM only if the user asked") {
   second_run_changes_nothing(w);
 }
 
-TEST_CASE("D3: a deleted appointment goes from CRM only if open, future and the user's") {
+TEST_CASE("D3: a deleted appointment goes from CRM only if open - future and the user's") {
   struct Row {
     const char* name;
     const char* start;
@@ -612,7 +612,7 @@ TEST_CASE("D4: a task deleted in the store is deleted in CRM if open and owned")
   }
 }
 
-TEST_CASE("D5: an e-mail deleted in the store stays in CRM; untracked, it goes only if asked") {
+TEST_CASE("D5: an e-mail deleted in the store stays in CRM - untracked - it goes only if asked") {
   World w;
   EntryId a = w.add(ItemKind::kEmail, {{"Subject", text("a")}});
   EntryId b = w.add(ItemKind::kEmail, {{"Subject", text("b")}});
@@ -628,7 +628,7 @@ TEST_CASE("D5: an e-mail deleted in the store stays in CRM; untracked, it goes o
   CHECK_FALSE(w.crm.find(idc));
 }
 
-TEST_CASE("D11: untracked task-like records go only if asked, open and owned") {
+TEST_CASE("D11: untracked task-like records go only if asked - open and owned") {
   for (CrmEntity entity :
        {CrmEntity::kTask, CrmEntity::kPhoneCall, CrmEntity::kLetter, CrmEntity::kFax}) {
     DYNAMIC_SECTION(to_string(entity)) {
@@ -767,7 +767,7 @@ TEST_CASE("D10: a mass deletion is held back until the user allows it") {
 // ---------------------------------------------------------------------------
 // §8 settings and privileges
 
-TEST_CASE("G1: an entity switched off gets no CRM -> store; tracking from the store works") {
+TEST_CASE("G1: an entity switched off gets no CRM -> store - tracking from the store works") {
   World w;
   w.settings.entities[CrmEntity::kContact] = false;
   w.restart();
@@ -793,7 +793,7 @@ TEST_CASE("G2: the company field follows the parent account when the setting is 
   CHECK(w.crm_writes() == 0);  // never back
 }
 
-TEST_CASE("G5: without the Sync to Outlook privilege nothing comes from CRM; tracking works") {
+TEST_CASE("G5: without the Sync to Outlook privilege nothing comes from CRM - tracking works") {
   World w;
   w.crm.set_sync_privilege(false);
   w.crm.seed(CrmEntity::kContact, {{"lastname", text("Hidden")}});
@@ -810,7 +810,7 @@ TEST_CASE("G5: without the Sync to Outlook privilege nothing comes from CRM; tra
 // ---------------------------------------------------------------------------
 // §9 errors and conflicts
 
-TEST_CASE("E1: one bad item does not block others, is listed, and is retried with backoff") {
+TEST_CASE("E1: one bad item does not block others - is listed - and is retried with backoff") {
   World w;
   w.crm.set_max_length("lastname", 10);
   EntryId bad = w.add(ItemKind::kContact, {{"LastName", text("Much too long a name")}});
@@ -866,7 +866,7 @@ TEST_CASE("E2: two CRM contacts with the address: a new one is created") {
   CHECK(w.crm.all(CrmEntity::kContact).size() == 3);
 }
 
-TEST_CASE("E3: a transient failure ends the cycle; the next one resumes where it stopped") {
+TEST_CASE("E3: a transient failure ends the cycle - the next one resumes where it stopped") {
   World w;
   for (int i = 0; i < 3; ++i) w.add(ItemKind::kTask, {{"Subject", text("t")}});
   w.sync();
@@ -908,7 +908,7 @@ TEST_CASE("§7 task status and dates survive a round trip through the engine") {
   second_run_changes_nothing(w);
 }
 
-TEST_CASE("R3: without change tracking, modifiedon finds changes and a sweep finds deletions") {
+TEST_CASE("R3: without change tracking - modifiedon finds changes and a sweep finds deletions") {
   World w;
   for (CrmEntity e : kAllCrmEntities) w.crm.set_change_tracking(e, false);
   CrmId a = w.crm.seed(CrmEntity::kContact, {{"lastname", text("A")}});

@@ -30,7 +30,7 @@ class FlakyLease final : public LeaseStore {
 
 }  // namespace
 
-TEST_CASE("P1: one primary at a time; each new holder gets a higher epoch") {
+TEST_CASE("P1: one primary at a time - each new holder gets a higher epoch") {
   World w;
   LeaseStore& store = *w.mailbox->lease_store();
   LeaseKeeper desk(store, w.clock, "desk", Role::kPrimary, 60s, 5s);
@@ -99,7 +99,7 @@ TEST_CASE("P1: the engine stops acting as primary when the lease may have expire
   CHECK(w.items(ItemKind::kContact).size() == 3);
 }
 
-TEST_CASE("P2: a secondary never takes the lease; roaming clients all act as primary") {
+TEST_CASE("P2: a secondary never takes the lease - roaming clients all act as primary") {
   World w;
   LeaseStore& store = *w.mailbox->lease_store();
   LeaseKeeper secondary(store, w.clock, "s", Role::kSecondary, 60s, 5s);
@@ -131,7 +131,7 @@ TEST_CASE("P1: two keepers racing for a free lease: exactly one wins") {
   CHECK_FALSE(b.tick().value().held);
 }
 
-TEST_CASE("T5, P3: a secondary's change waits in the queue until a primary applies it") {
+TEST_CASE("T5 P3: a secondary's change waits in the queue until a primary applies it") {
   World w;
   w.settings.role = Role::kSecondary;
   w.settings.client_id = "laptop";

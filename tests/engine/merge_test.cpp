@@ -16,7 +16,7 @@ MergeOutcome run(const FieldMap& store, long store_t, const FieldMap& crm, long 
 }
 }  // namespace
 
-TEST_CASE("M2: the paper's A/B/C example, as a pure merge") {
+TEST_CASE("M2: the paper's A/B/C example - as a pure merge") {
   FieldMap orig{{"FirstName", t("A0")}, {"MiddleName", t("B0")}, {"LastName", t("C0")}};
   FieldMap store{{"FirstName", t("A1")}, {"MiddleName", t("B1")}, {"LastName", t("C1")}};
   FieldMap crm{{"FirstName", t("A2")}, {"MiddleName", t("B2")}, {"LastName", t("C0")}};
@@ -56,7 +56,7 @@ TEST_CASE("M3: both sides changed to the same value: no conflict") {
   CHECK(out.to_crm.empty());
 }
 
-TEST_CASE("E2: an empty base keeps equal fields, copies one-sided ones, differing take CRM's") {
+TEST_CASE("E2: an empty base keeps equal fields - copies one-sided ones - differing take CRM's") {
   FieldMap store{{"FirstName", t("Ann")}, {"JobTitle", t("S")}, {"LastName", t("Lee")}};
   FieldMap crm{{"JobTitle", t("C")}, {"LastName", t("Lee")}, {"MiddleName", t("M")}};
   auto out = run(store, 999, crm, 1, nullptr);

@@ -15,7 +15,7 @@ StoreEvent ev(Action a, Surface s, Phase p) {
 }
 }  // namespace
 
-TEST_CASE("T2: the immediate-sync table, row by row") {
+TEST_CASE("T2: the immediate-sync table - row by row") {
   using A = Action;
   using S = Surface;
   using P = Phase;
@@ -80,7 +80,7 @@ TEST_CASE("T3: drafts are classified apart from received and sent mail") {
   CHECK(classify(ItemKind::kTask, Folder::kTasks) == ItemClass::kNonMail);
 }
 
-TEST_CASE("T5: a secondary hands non-e-mail changes to the primary, whatever the surface") {
+TEST_CASE("T5: a secondary hands non-e-mail changes to the primary - whatever the surface") {
   for (Surface s : {Surface::kInspector, Surface::kExplorer})
     CHECK(immediate_sync(ev(Action::kTrack, s, Phase::kClose), ItemClass::kNonMail,
                          Role::kSecondary) == Timing::kHandToPrimary);

@@ -206,7 +206,7 @@ TEST_CASE("a stop during a cycle ends it at the next persisted step", "[service]
   CHECK(again.got[0].result == "ok");
 }
 
-TEST_CASE("G4, T1: the periodic schedule syncs at start; reload switches it off",
+TEST_CASE("G4 T1: the periodic schedule syncs at start - reload switches it off",
           "[service][worker]") {
   Rig rig(15);
   rig.start();

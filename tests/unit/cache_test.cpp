@@ -197,7 +197,7 @@ TEST_CASE("Meta values are set together and erased with null") {
   CHECK_FALSE(cache->get_meta("watermark").value().has_value());
 }
 
-TEST_CASE("C3: integrity holds after many operations, and counts add up") {
+TEST_CASE("C3: integrity holds after many operations - and counts add up") {
   TempDir dir;
   auto cache = std::move(Cache::open(dir.file("c.db")).value());
   std::mt19937 rng(7);

@@ -42,7 +42,7 @@ TEST_CASE("§7 every bidirectional contact field maps both ways") {
   CHECK(checked == 32);  // every text field of SPEC §7's contact list
 }
 
-TEST_CASE("§7 contact field names follow the spec, typos corrected") {
+TEST_CASE("§7 contact field names follow the spec - typos corrected") {
   const auto& m = mapping_for(CrmEntity::kContact);
   auto attr_of = [&](const char* f) {
     return std::string(m.find_store_field(f)->crm_attributes[0]);
@@ -108,7 +108,7 @@ TEST_CASE("§7 street splits into three lines and joins back") {
   }
 }
 
-TEST_CASE("G2: CompanyName comes from parentcustomerid's name, one way") {
+TEST_CASE("G2: CompanyName comes from parentcustomerid's name - one way") {
   EntityRef acct{"account", CrmId::generate(), "Contoso"};
   FieldMap crm{{"parentcustomerid", Value{acct}}};
   CHECK(crm_to_store(CrmEntity::kContact, crm, ctx()).value().at("CompanyName") == text("Contoso"));
@@ -162,7 +162,7 @@ TEST_CASE("§7 task status maps to statecode and statuscode") {
   }
 }
 
-TEST_CASE("§7 phone calls, letters and faxes: status from statecode alone, default reasons") {
+TEST_CASE("§7 phone calls - letters and faxes: status from statecode alone - default reasons") {
   for (auto [entity, reason] :
        {std::pair{CrmEntity::kPhoneCall, 2}, {CrmEntity::kLetter, 4}, {CrmEntity::kFax, 2}}) {
     INFO(to_string(entity));
@@ -216,7 +216,7 @@ TEST_CASE("§7 importance maps to prioritycode") {
   CHECK_FALSE(store_to_crm(CrmEntity::kTask, {{"Importance", text("Urgent")}}, {}, ctx()).ok());
 }
 
-TEST_CASE("§7 appointment duration, times, all-day and parties") {
+TEST_CASE("§7 appointment duration - times - all-day and parties") {
   PartyList req{{"a@x.org", "A", std::nullopt}, {"b@y.org", "", std::nullopt}};
   FieldMap store{{"Duration", i64(90)},
                  {"Start", Value{at("2025-03-01T08:00:00Z")}},
@@ -264,7 +264,7 @@ TEST_CASE("§7 task dates are local dates that keep CRM's time of day") {
   }
 }
 
-TEST_CASE("T4: e-mail content goes to CRM once; afterwards only Regarding") {
+TEST_CASE("T4: e-mail content goes to CRM once - afterwards only Regarding") {
   EntityRef acct{"account", CrmId::generate(), ""};
   FieldMap store{{"Subject", text("Hello")},
                  {"Body", text("Text")},
@@ -283,7 +283,7 @@ TEST_CASE("T4: e-mail content goes to CRM once; afterwards only Regarding") {
   CHECK(back.count("Regarding") == 1);
 }
 
-TEST_CASE("CRM values of the wrong type are errors, not crashes (X3)") {
+TEST_CASE("CRM values of the wrong type are errors - not crashes (X3)") {
   CHECK_FALSE(crm_to_store(CrmEntity::kContact, {{"firstname", i64(5)}}, ctx()).ok());
   CHECK_FALSE(crm_to_store(CrmEntity::kContact, {{"birthdate", text("yesterday")}}, ctx()).ok());
   CHECK_FALSE(crm_to_store(CrmEntity::kTask, {{"statecode", text("open")}}, ctx()).ok());

@@ -10,7 +10,7 @@
 
 using namespace crmsync;
 
-TEST_CASE("CrmId parses canonical, braced and upper-case GUIDs and rejects others") {
+TEST_CASE("CrmId parses canonical - braced and upper-case GUIDs and rejects others") {
   auto a = CrmId::parse("{6F1C2E3A-0000-4ABC-8DEF-0123456789AB}");
   REQUIRE(a.ok());
   CHECK(a->str() == "6f1c2e3a-0000-4abc-8def-0123456789ab");
@@ -68,7 +68,7 @@ TEST_CASE("EntityRef text form is ENTITY:GUID") {
   CHECK_FALSE(EntityRef::parse("Acc ount:6f1c2e3a-0000-4abc-8def-0123456789ab").ok());
 }
 
-TEST_CASE("Values compare as the merge sees them: trimmed text, empty equals null") {
+TEST_CASE("Values compare as the merge sees them: trimmed text - empty equals null") {
   CHECK(equivalent(Value{std::string(" Ann ")}, Value{std::string("Ann")}));
   CHECK(equivalent(Value{std::string("")}, Value{}));
   CHECK_FALSE(equivalent(Value{std::string("a")}, Value{}));
@@ -86,7 +86,7 @@ TEST_CASE("Item kinds and CRM entities map onto each other") {
   CHECK_FALSE(parse_item_kind("note").ok());
 }
 
-TEST_CASE("FakeClock moves only when told, wall and monotonic apart") {
+TEST_CASE("FakeClock moves only when told - wall and monotonic apart") {
   FakeClock clock;
   UtcTime t0 = clock.now();
   MonoTime m0 = clock.mono();

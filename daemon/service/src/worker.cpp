@@ -157,12 +157,7 @@ void SyncWorker::main() {
     if (!ev.ok() || ev->empty()) break;
     watch_cursor_ = ev->back().seq;
   }
-  if (LeaseStore* store = runtime_->store->lease_store()) {
-    lease_ = std::make_unique<LeaseKeeper>(*store, clock_, config_.client_id, config_.role,
-                                           std::chrono::seconds(config_.lease.ttl_seconds),
-                                           std::chrono::seconds(config_.lease.ttl_seconds) / 6);
-    tick_lease();
-  }
+  open_lease();
   if (config_.sync.interval_minutes > 0) next_periodic_ = Steady::now();  // catch up at start
   refresh_counts();
   {
@@ -272,6 +267,15 @@ void SyncWorker::poll_store_events() {
     immediate_.insert(ev.entry_id.str());
     immediate_due_ = std::min(now + timings_.debounce, immediate_first_ + timings_.debounce_max);
   }
+}
+
+void SyncWorker::open_lease() {
+  LeaseStore* store = runtime_->store->lease_store();
+  if (store == nullptr) return;
+  lease_ = std::make_unique<LeaseKeeper>(*store, clock_, config_.client_id, config_.role,
+                                         std::chrono::seconds(config_.lease.ttl_seconds),
+                                         std::chrono::seconds(config_.lease.ttl_seconds) / 6);
+  tick_lease();
 }
 
 void SyncWorker::tick_lease() {
@@ -493,9 +497,17 @@ void SyncWorker::apply_reload(Config config) {
       config.http.token_file != config_.http.token_file)
     spdlog::warn("http.listen and http.token_file take effect at the next start");
   bool new_store = config.store.path != config_.store.path;
+  // The lease keeper holds the old store's lease record: give the lease up and start over
+  // with the new store (a new client id or role may come with the reload).
+  if (lease_) {
+    if (auto r = lease_->release(); !r.ok())
+      spdlog::warn("lease release: {}", redact(r.error().describe()));
+    lease_.reset();
+  }
   runtime_.reset();
   runtime_ = std::move(*rt);
   config_ = std::move(config);
+  open_lease();
   if (new_store) {
     watch_cursor_ = 0;
     immediate_.clear();

@@ -101,7 +101,7 @@ const CrmId kId = CrmId::parse("a1b2c3d4-0000-4000-8000-000000000001").value();
 
 }  // namespace
 
-TEST_CASE("who_am_i: endpoint, SOAP headers, bearer token, parsed ids", "[adapter]") {
+TEST_CASE("who_am_i: endpoint - SOAP headers - bearer token - parsed ids", "[adapter]") {
   Fixture f;
   f.reply(ok(response(
       "WhoAmI",
@@ -153,7 +153,7 @@ TEST_CASE("throttling faults are retried after their Retry-After detail", "[adap
   CHECK(f.waits[1] >= 250ms);  // backoff base 500 ms * 2 with jitter in [0.5, 1]
 }
 
-TEST_CASE("503 and lost connections back off exponentially, then give up", "[adapter][retry]") {
+TEST_CASE("503 and lost connections back off exponentially - then give up", "[adapter][retry]") {
   Fixture f(4);
   f.state->fallback = [](const auto&) { return Scripted{503, {}, "busy", std::nullopt, true}; };
   auto r = f.adapter->remove(CrmEntity::kTask, kId);
@@ -213,7 +213,7 @@ TEST_CASE("fault codes map to error kinds", "[adapter][errors]") {
   }
 }
 
-TEST_CASE("create: the chosen id is sent; a duplicate is kConflict", "[adapter][create]") {
+TEST_CASE("create: the chosen id is sent - a duplicate is kConflict", "[adapter][create]") {
   Fixture f;
   f.reply(fault(-2147220937, "Cannot insert duplicate key"));
   auto r = f.adapter->create(CrmEntity::kContact, kId, {{"lastname", std::string("Doe")}});
@@ -223,7 +223,7 @@ TEST_CASE("create: the chosen id is sent; a duplicate is kConflict", "[adapter][
   CHECK_THAT(f.state->requests[0].body, Catch::Contains("<a:Id>" + kId.str() + "</a:Id>"));
 }
 
-TEST_CASE("create whose reply was lost: retried, duplicate, found → ok (SPEC X1)",
+TEST_CASE("create whose reply was lost: retried - duplicate - found → ok (SPEC X1)",
           "[adapter][create]") {
   Fixture f;
   f.reply(lost());
@@ -238,7 +238,7 @@ TEST_CASE("create whose reply was lost: retried, duplicate, found → ok (SPEC X
   CHECK(f.request_name(2) == "Retrieve");
 }
 
-TEST_CASE("create with a state: Create without it, then SetState", "[adapter][create]") {
+TEST_CASE("create with a state: Create without it - then SetState", "[adapter][create]") {
   Fixture f;
   f.reply(ok(response("Create")));
   f.reply(ok(response("SetState", "", "c")));
@@ -253,7 +253,7 @@ TEST_CASE("create with a state: Create without it, then SetState", "[adapter][cr
   CHECK(f.request_name(1) == "SetState");
 }
 
-TEST_CASE("update: state through SetState, the rest through Update", "[adapter][update]") {
+TEST_CASE("update: state through SetState - the rest through Update", "[adapter][update]") {
   Fixture f;
   f.reply(ok(response("Update")));
   f.reply(ok(response("SetState", "", "c")));
@@ -283,7 +283,7 @@ TEST_CASE("update: state through SetState, the rest through Update", "[adapter][
   }
 }
 
-TEST_CASE("update refuses text that cannot be sent, without a request", "[adapter][update]") {
+TEST_CASE("update refuses text that cannot be sent - without a request", "[adapter][update]") {
   Fixture f;
   auto r = f.adapter->update(CrmEntity::kTask, kId, {{"subject", std::string("a\x02")}});
   REQUIRE_FALSE(r.ok());
@@ -313,7 +313,7 @@ TEST_CASE("changes_since: request shape and page", "[adapter][changes]") {
   CHECK_THAT(body, Catch::Contains("<f:string>emailaddress1</f:string>"));
 }
 
-TEST_CASE("privileges: prvSyncToOutlook looked up, then the user's privileges", "[adapter]") {
+TEST_CASE("privileges: prvSyncToOutlook looked up - then the user's privileges", "[adapter]") {
   const std::string priv_id = "11111111-2222-4333-8444-555555555555";
   auto privilege_page = ok(response(
       "RetrieveMultiple",
@@ -346,7 +346,7 @@ TEST_CASE("privileges: prvSyncToOutlook looked up, then the user's privileges", 
   CHECK_FALSE(no->sync_to_outlook);
 }
 
-TEST_CASE("execute_batch: 1000 per request, per-operation results", "[adapter][batch]") {
+TEST_CASE("execute_batch: 1000 per request - per-operation results", "[adapter][batch]") {
   Fixture f;
   std::vector<CrmOperation> ops;
   for (int i = 0; i < 2500; ++i) {
@@ -502,7 +502,7 @@ TEST_CASE("a CRM that never answers: kTransient within the deadline", "[adapter]
   CHECK(took < 3s);
 }
 
-TEST_CASE("hostile replies through the adapter: kInvalid, not retried", "[adapter][hostile]") {
+TEST_CASE("hostile replies through the adapter: kInvalid - not retried", "[adapter][hostile]") {
   std::string deep;
   for (int i = 0; i < 1000; ++i) deep += "<x>";
   for (int i = 0; i < 1000; ++i) deep += "</x>";
@@ -609,7 +609,7 @@ TEST_CASE("OAuth: a token the CRM refuses is fetched again once", "[adapter][aut
   CHECK(crm_requests == 2);
 }
 
-TEST_CASE("supports_change_tracking probes once; a fault means no", "[adapter][tracking]") {
+TEST_CASE("supports_change_tracking probes once - a fault means no", "[adapter][tracking]") {
   Fixture f;
   f.reply(fault(-2147220989, "The request RetrieveEntityChanges is not supported"));
   CHECK_FALSE(f.adapter->supports_change_tracking(CrmEntity::kFax));

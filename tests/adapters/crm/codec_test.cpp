@@ -72,7 +72,7 @@ TEST_CASE("Create envelope carries the chosen id and validates", "[codec][xsd]")
   validate(xml);
 }
 
-TEST_CASE("Retrieve, Update, Delete, SetState, WhoAmI envelopes validate", "[codec][xsd]") {
+TEST_CASE("Retrieve - Update - Delete - SetState - WhoAmI envelopes validate", "[codec][xsd]") {
   auto id = id_of("a1b2c3d4-0000-4000-8000-000000000001");
   validate(
       execute_envelope(retrieve_request("task", id, mapping_for(CrmEntity::kTask).crm_columns())));
@@ -87,7 +87,7 @@ TEST_CASE("Retrieve, Update, Delete, SetState, WhoAmI envelopes validate", "[cod
   validate(execute_envelope(retrieve_user_privileges_request(id)));
 }
 
-TEST_CASE("RetrieveMultiple QueryExpression envelopes validate (Or filter, page 2)",
+TEST_CASE("RetrieveMultiple QueryExpression envelopes validate (Or filter - page 2)",
           "[codec][xsd]") {
   Query q;
   q.entity = "contact";
@@ -290,7 +290,7 @@ std::string kv(const std::string& key, const std::string& value_xml) {
 
 }  // namespace
 
-TEST_CASE("Retrieve reply: option sets, references, party lists, owner", "[codec]") {
+TEST_CASE("Retrieve reply: option sets - references - party lists - owner", "[codec]") {
   const std::string party =
       R"(<b:value i:type="a:EntityCollection"><a:Entities><a:Entity><a:Attributes>)" +
       kv("partyid",
@@ -326,7 +326,7 @@ TEST_CASE("Retrieve reply: option sets, references, party lists, owner", "[codec
   CHECK(rec->attributes.count("activityid") == 0);
 }
 
-TEST_CASE("Retrieve reply with wrong types is kInvalid, never a crash", "[codec][hostile]") {
+TEST_CASE("Retrieve reply with wrong types is kInvalid - never a crash", "[codec][hostile]") {
   const char* bad[] = {
       R"(<b:value i:type="a:OptionSetValue"><a:Value>high</a:Value></b:value>)",
       R"(<b:value i:type="a:OptionSetValue"/>)",

@@ -106,7 +106,7 @@ TEST_CASE("contract: a wrong token is kPermission", "[contract][emulator]") {
   CHECK_THAT(who.error().message(), !Catch::Contains("not-the-token"));
 }
 
-TEST_CASE("contract: create with a chosen id, retrieve, duplicate is kConflict",
+TEST_CASE("contract: create with a chosen id - retrieve - duplicate is kConflict",
           "[contract][emulator]") {
   Env env;
   const CrmId id = CrmId::generate();
@@ -167,7 +167,7 @@ TEST_CASE("contract: every value kind round-trips", "[contract][emulator]") {
   CHECK(seen == std::set<std::string>{other.str(), "free@example.org"});
 }
 
-TEST_CASE("contract: update sets only the given attributes; null clears", "[contract][emulator]") {
+TEST_CASE("contract: update sets only the given attributes - null clears", "[contract][emulator]") {
   Env env;
   const CrmId id = CrmId::generate();
   REQUIRE(
@@ -201,7 +201,7 @@ TEST_CASE("contract: invalid data is kInvalid with the server's reason", "[contr
   CHECK_THAT(unknown.error().message(), Catch::Contains("nosuchattribute"));
 }
 
-TEST_CASE("contract: delete, then not found", "[contract][emulator]") {
+TEST_CASE("contract: delete - then not found", "[contract][emulator]") {
   Env env;
   const CrmId id = CrmId::generate();
   REQUIRE(env.crm->create(CrmEntity::kTask, id, {{"subject", std::string("Call back")}}).ok());
@@ -217,7 +217,7 @@ TEST_CASE("contract: delete, then not found", "[contract][emulator]") {
   CHECK(update_missing.error().is(ErrorKind::kNotFound));
 }
 
-TEST_CASE("contract: set_state, and state through update", "[contract][emulator]") {
+TEST_CASE("contract: set_state - and state through update", "[contract][emulator]") {
   Env env;
   const CrmId id = CrmId::generate();
   REQUIRE(env.crm->create(CrmEntity::kTask, id, {{"subject", std::string("Close me")}}).ok());
@@ -249,7 +249,7 @@ TEST_CASE("contract: set_state, and state through update", "[contract][emulator]
   CHECK(bad.error().is(ErrorKind::kInvalid));
 }
 
-TEST_CASE("contract: changes_since pages, tokens and deletions", "[contract][emulator]") {
+TEST_CASE("contract: changes_since pages - tokens and deletions", "[contract][emulator]") {
   Env env(2);  // two records per page
   std::vector<CrmId> ids;
   for (int i = 0; i < 5; ++i) {
@@ -372,7 +372,7 @@ TEST_CASE("contract: without change tracking: modified_since and sweep_ids",
   CHECK(present == std::set<std::string>{ids[0].str(), ids[2].str()});
 }
 
-TEST_CASE("contract: execute_batch, one result per operation", "[contract][emulator]") {
+TEST_CASE("contract: execute_batch - one result per operation", "[contract][emulator]") {
   Env env;
   const CrmId a = CrmId::generate(), b = CrmId::generate(), missing = CrmId::generate();
   std::vector<CrmOperation> ops(5);
@@ -464,7 +464,7 @@ TEST_CASE("contract: lost replies never duplicate a create (SPEC X1)", "[contrac
   CHECK(dropped > 0);
 }
 
-TEST_CASE("contract: 429 with Retry-After is honoured, then the call succeeds",
+TEST_CASE("contract: 429 with Retry-After is honoured - then the call succeeds",
           "[contract][emulator]") {
   Env env;
   env.faults(R"({"throttle_rate": 0.5, "retry_after_s": 3, "seed": 5})");

@@ -84,7 +84,7 @@ TEST_CASE("a server that never answers: kTransient within the deadline", "[http]
   CHECK(took < 3s);
 }
 
-TEST_CASE("a reply closed before any byte: kTransient, request written", "[http]") {
+TEST_CASE("a reply closed before any byte: kTransient - request written", "[http]") {
   crmtest::TestServer server([](const auto&) {
     crmtest::ServerReply r;
     r.close_no_reply = true;
@@ -118,7 +118,7 @@ TEST_CASE("a reply larger than the cap is kInvalid", "[http][hostile]") {
   CHECK_THAT(res.error().message(), Catch::Contains("larger than 10000"));
 }
 
-TEST_CASE("HTTPS with a private CA: verified, and refused when untrusted or mismatched",
+TEST_CASE("HTTPS with a private CA: verified - and refused when untrusted or mismatched",
           "[http][tls]") {
   crmtest::TempDir dir;
   auto pki = crmtest::make_test_pki(dir.path(), "localhost");

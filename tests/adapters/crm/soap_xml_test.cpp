@@ -7,7 +7,7 @@
 using namespace crmsync;
 using namespace crmsync::soap;
 
-TEST_CASE("parse_xml resolves element, attribute and i:type prefixes", "[soap]") {
+TEST_CASE("parse_xml resolves element - attribute and i:type prefixes", "[soap]") {
   auto root = parse_xml(
       R"(<x:root xmlns:x="urn:x" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">
            <child xmlns="urn:default" i:type="x:Thing">text &amp; more</child>

@@ -154,7 +154,7 @@ TEST_CASE("E3: a create whose request went out is not sent twice", "[ews][adapte
   CHECK(fx.state->requests.size() == 1);
 }
 
-TEST_CASE("update: ErrorIrresolvableConflict is kConflict; basic auth and anchor headers",
+TEST_CASE("update: ErrorIrresolvableConflict is kConflict - basic auth and anchor headers",
           "[ews][adapter]") {
   Fixture fx;
   auto s = fx.open();
@@ -343,7 +343,7 @@ TEST_CASE("open_ews_store refuses a bad config", "[ews][adapter]") {
   CHECK(open_ews_store(c, clock).error().is(ErrorKind::kInvalid));
 }
 
-TEST_CASE("E3: a create refused by throttling is retried; after a server error it is not",
+TEST_CASE("E3: a create refused by throttling is retried - after a server error it is not",
           "[ews][adapter]") {
   Fixture fx;
   auto s = fx.open();

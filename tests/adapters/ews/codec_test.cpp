@@ -202,7 +202,7 @@ TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][c
   CHECK(ewstest::schema_errors(envelopes).empty());
 }
 
-TEST_CASE("EWS requests: fields in schema order, unknown fields and bad values are kInvalid",
+TEST_CASE("EWS requests: fields in schema order - unknown fields and bad values are kInvalid",
           "[ews][codec]") {
   std::string contact = text_of(e::create_item(full_contact()));
   // ExtendedProperty (ItemType) before GivenName (Contact); GivenName before Surname.
@@ -279,7 +279,7 @@ TEST_CASE("EWS samples: GetItem contact reads to SPEC store fields", "[ews][code
   CHECK(item->link == CrmLink{});
 }
 
-TEST_CASE("EWS samples: sync, find, subscribe, events, create", "[ews][codec][samples]") {
+TEST_CASE("EWS samples: sync - find - subscribe - events - create", "[ews][codec][samples]") {
   NEED_REFERENCE();
   {
     auto msgs = parse_ok("SyncFolderItems",
@@ -394,7 +394,7 @@ const std::string kHead =
 const std::string kTail = "<t:LastModifiedTime>2026-01-01T00:00:00Z</t:LastModifiedTime>";
 }  // namespace
 
-TEST_CASE("EWS replies: values read back, dates to the nearest midnight", "[ews][codec]") {
+TEST_CASE("EWS replies: values read back - dates to the nearest midnight", "[ews][codec]") {
   auto item = read_item(
       "<t:Task>" + kHead +
       "<t:Subject>S</t:Subject><t:Importance>High</t:Importance>"

@@ -27,7 +27,7 @@ NewStoreItem contact(std::string first, std::string last) {
 
 }  // namespace
 
-TEST_CASE("S1: another client's changes become events; our own are not repeated",
+TEST_CASE("S1: another client's changes become events - our own are not repeated",
           "[ews][emulator]") {
   test::EwsHarness h;
   auto mine = h.open();
@@ -148,7 +148,7 @@ TEST_CASE("P1: the lease is a hidden item written by compare-and-swap", "[ews][e
   CHECK(st->record.epoch == 3);
 }
 
-TEST_CASE("T5: the handoff queue keeps order across clients; remove takes one",
+TEST_CASE("T5: the handoff queue keeps order across clients - remove takes one",
           "[ews][emulator][queue]") {
   test::EwsHarness h;
   auto a = h.open();
@@ -366,7 +366,7 @@ TEST_CASE("§7: every mapped task field round-trips through EWS", "[ews][emulato
   }
 }
 
-TEST_CASE("§7: appointment fields round-trip; Duration is computed, Organizer read-only",
+TEST_CASE("§7: appointment fields round-trip - Duration is computed - Organizer read-only",
           "[ews][emulator][mapping]") {
   test::EwsHarness h;
   auto s = h.open();
@@ -462,7 +462,7 @@ TEST_CASE("§7: e-mail fields read from a saved message", "[ews][emulator][mappi
   CHECK(mails->front().entry_id == created->entry_id);
 }
 
-TEST_CASE("E3: throttling and server errors on the emulator are retried, nothing duplicated",
+TEST_CASE("E3: throttling and server errors on the emulator are retried - nothing duplicated",
           "[ews][emulator][faults]") {
   test::EwsHarness h;
   ewstest::Emulator* emu = ewstest::Emulator::shared(nullptr);
@@ -499,7 +499,7 @@ TEST_CASE("E3: throttling and server errors on the emulator are retried, nothing
   CHECK(std::any_of(waits.begin(), waits.end(), [](auto w) { return w >= 1500ms; }));
 }
 
-TEST_CASE("S1: a sync state the server refuses → full resync, no duplicate events",
+TEST_CASE("S1: a sync state the server refuses → full resync - no duplicate events",
           "[ews][emulator][sync]") {
   test::EwsHarness h;
   auto mine = h.open();

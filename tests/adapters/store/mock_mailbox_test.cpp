@@ -44,7 +44,7 @@ CrmId guid(int n) {
 
 }  // namespace
 
-TEST_CASE("mock: entry ids are opaque 48-digit upper-case hex, unique", "[mock]") {
+TEST_CASE("mock: entry ids are opaque 48-digit upper-case hex - unique", "[mock]") {
   MockMailboxHarness h;
   auto m = h.open_mock();
   std::set<std::string> ids;
@@ -58,7 +58,7 @@ TEST_CASE("mock: entry ids are opaque 48-digit upper-case hex, unique", "[mock]"
   CHECK(ids.size() == 50);
 }
 
-TEST_CASE("mock: modification time is strictly increasing per item, even on a frozen clock",
+TEST_CASE("mock: modification time is strictly increasing per item - even on a frozen clock",
           "[mock]") {
   MockMailboxHarness h;
   auto m = h.open_mock();
@@ -78,7 +78,7 @@ TEST_CASE("mock: modification time is strictly increasing per item, even on a fr
   CHECK(keys.size() == 6);
 }
 
-TEST_CASE("T2: --via inspector logs save then close; explorer one event; none one event",
+TEST_CASE("T2: --via inspector logs save then close - explorer one event - none one event",
           "[mock]") {
   MockMailboxHarness h;
   auto m = h.open_mock();
@@ -142,7 +142,7 @@ TEST_CASE("D2: untrack clears the link and records delete_in_crm", "[mock]") {
   CHECK_FALSE(ev[2].delete_in_crm);
 }
 
-TEST_CASE("T2: set regarding in explorer sets Regarding; contacts have none", "[mock]") {
+TEST_CASE("T2: set regarding in explorer sets Regarding - contacts have none", "[mock]") {
   MockMailboxHarness h;
   auto m = h.open_mock();
   auto t = m->add(ItemKind::kTask, std::nullopt, {}, true, Surface::kNone);
@@ -222,7 +222,7 @@ TEST_CASE("S3: a user delete removes the row and leaves its event", "[mock]") {
   CHECK(m->remove(*id, Surface::kNone).error().is(ErrorKind::kNotFound));
 }
 
-TEST_CASE("mock: list is newest first, optionally by kind", "[mock]") {
+TEST_CASE("mock: list is newest first - optionally by kind", "[mock]") {
   MockMailboxHarness h;
   auto m = h.open_mock();
   auto a = m->add(ItemKind::kContact, std::nullopt, {}, false, Surface::kNone);
@@ -325,7 +325,7 @@ TEST_CASE("C4: files that are not mock mailboxes are refused untouched", "[mock]
   CHECK(read_bytes(h.path()) == before);
 }
 
-TEST_CASE("mock: a second process sees this one's writes and events, and the reverse",
+TEST_CASE("mock: a second process sees this one's writes and events - and the reverse",
           "[mock][process]") {
   MockMailboxHarness h;
   auto m = h.open_mock();

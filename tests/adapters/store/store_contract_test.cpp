@@ -84,7 +84,7 @@ TEMPLATE_TEST_CASE("store contract: get of an unknown id is kNotFound", "[store]
   CHECK(got.error().is(ErrorKind::kNotFound));
 }
 
-TEMPLATE_TEST_CASE("store contract: update sets and clears fields, new change key",
+TEMPLATE_TEST_CASE("store contract: update sets and clears fields - new change key",
                    "[store][contract]", STORES) {
   TestType h;
   auto s = h.open();
@@ -135,7 +135,7 @@ TEMPLATE_TEST_CASE("store contract: a stale change key is kConflict and changes 
   CHECK(got->item.text("LastName") == "Smith");
 }
 
-TEMPLATE_TEST_CASE("store contract: remove deletes; a second remove is kNotFound",
+TEMPLATE_TEST_CASE("store contract: remove deletes - a second remove is kNotFound",
                    "[store][contract]", STORES) {
   TestType h;
   auto s = h.open();
@@ -153,7 +153,7 @@ TEMPLATE_TEST_CASE("store contract: remove deletes; a second remove is kNotFound
   CHECK(upd.error().is(ErrorKind::kNotFound));
 }
 
-TEMPLATE_TEST_CASE("S2: scan lists items modified since, newest first", "[store][contract]",
+TEMPLATE_TEST_CASE("S2: scan lists items modified since - newest first", "[store][contract]",
                    STORES) {
   TestType h;
   auto s = h.open();
@@ -190,7 +190,7 @@ TEMPLATE_TEST_CASE("S2: scan lists items modified since, newest first", "[store]
   CHECK((*tasks)[0].entry_id == t->entry_id);
 }
 
-TEMPLATE_TEST_CASE("X1: find_by_crm_id finds the linked item, pending or not", "[store][contract]",
+TEMPLATE_TEST_CASE("X1: find_by_crm_id finds the linked item - pending or not", "[store][contract]",
                    STORES) {
   TestType h;
   auto s = h.open();
@@ -222,7 +222,7 @@ TEMPLATE_TEST_CASE("X1: find_by_crm_id finds the linked item, pending or not", "
   CHECK_FALSE((*moved)->link.crm_id_pending);
 }
 
-TEMPLATE_TEST_CASE("S1: the daemon's writes are events in order, read with cursors",
+TEMPLATE_TEST_CASE("S1: the daemon's writes are events in order - read with cursors",
                    "[store][contract]", STORES) {
   TestType h;
   auto s = h.open();
@@ -304,7 +304,7 @@ TEMPLATE_TEST_CASE("S1: wait_for_events wakes up for another connection's write"
   CHECK(woke);
 }
 
-TEMPLATE_TEST_CASE("X3: unknown fields and values of the wrong type are kInvalid, nothing written",
+TEMPLATE_TEST_CASE("X3: unknown fields and values of the wrong type are kInvalid - nothing written",
                    "[store][contract]", STORES) {
   TestType h;
   auto s = h.open();

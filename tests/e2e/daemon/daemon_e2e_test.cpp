@@ -196,7 +196,7 @@ TEST_CASE("sync --wait and status --json against crmsyncd and crm-emulator", "[e
   CHECK(unauth->status == 401);
 }
 
-TEST_CASE("an inspector save-and-close syncs at once (T2); a change from elsewhere waits",
+TEST_CASE("an inspector save-and-close syncs at once (T2) - a change from elsewhere waits",
           "[e2e][daemon]") {
   Env env;
   env.write_config(0);  // no periodic sync, so nothing but the immediate rule can sync
@@ -235,7 +235,7 @@ TEST_CASE("without a daemon: exit 3 with a clear message", "[e2e][daemon]") {
   CHECK_THAT(r.err, Catch::Contains("cannot reach crmsyncd"));
 }
 
-TEST_CASE("once: one full cycle in-process, refused while the daemon holds the cache",
+TEST_CASE("once: one full cycle in-process - refused while the daemon holds the cache",
           "[e2e][daemon]") {
   Env env;
   auto id = env.add({"task", "--track", "Subject=Once", "DueDate=2026-03-01"});
@@ -270,7 +270,7 @@ TEST_CASE("SIGTERM and SIGINT stop the daemon cleanly", "[e2e][daemon]") {
   }
 }
 
-TEST_CASE("SIGTERM during a cycle: the step is persisted, the next start completes it",
+TEST_CASE("SIGTERM during a cycle: the step is persisted - the next start completes it",
           "[e2e][daemon]") {
   Env env;
   env.start_daemon();  // the start-up cycle brings the 330 demo records
@@ -289,7 +289,7 @@ TEST_CASE("SIGTERM during a cycle: the step is persisted, the next start complet
   CHECK(d.Size() == 300);  // never duplicated
 }
 
-TEST_CASE("SIGHUP reloads the configuration; a broken one is refused", "[e2e][daemon]") {
+TEST_CASE("SIGHUP reloads the configuration - a broken one is refused", "[e2e][daemon]") {
   Env env;
   env.start_daemon();
   CHECK(env.status()["next_sync"].IsString());
@@ -313,7 +313,7 @@ TEST_CASE("SIGHUP reloads the configuration; a broken one is refused", "[e2e][da
   CHECK(env.cli({"sync", "--wait"}).exit_code == 0);
 }
 
-TEST_CASE("bad configs: crmsyncd exits 2 naming the key; config check", "[e2e][daemon]") {
+TEST_CASE("bad configs: crmsyncd exits 2 naming the key - config check", "[e2e][daemon]") {
   Env env;
   CHECK(env.cli({"config", "check"}).out == "ok\n");
   env.write_config(15, "e2e-desk", R"(,"colour":"blue")");
@@ -353,7 +353,8 @@ TEST_CASE("the status page in headless Chromium shows the counts", "[e2e][daemon
   CHECK(r.out.find(env.api_token()) == std::string::npos);  // the token left the URL
 }
 
-TEST_CASE("systemd notify: READY=1 once listening, WATCHDOG=1 pings, STOPPING=1", "[e2e][daemon]") {
+TEST_CASE("systemd notify: READY=1 once listening - WATCHDOG=1 pings - STOPPING=1",
+          "[e2e][daemon]") {
   Env env;
   std::string path = env.dir.file("notify.sock");
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -409,7 +410,7 @@ TEST_CASE("systemd notify: READY=1 once listening, WATCHDOG=1 pings, STOPPING=1"
   ::close(fd);
 }
 
-TEST_CASE("the mass-delete guard: exit 4, then --allow-mass-delete applies", "[e2e][daemon]") {
+TEST_CASE("the mass-delete guard: exit 4 - then --allow-mass-delete applies", "[e2e][daemon]") {
   Env env;
   env.write_config(0, "e2e-desk", "", R"(,"mass_delete":{"ratio":0.02,"min":5})");
   REQUIRE(env.cli({"once"}).exit_code == 0);  // 330 linked pairs
@@ -538,7 +539,7 @@ TEST_CASE("M2: the paper's A/B/C example through crmsync once and the CRM emulat
   CHECK(third.exit_code == 0);
 }
 
-TEST_CASE("P1, P2, P5: two daemons on one mailbox: one primary; a dead primary is replaced",
+TEST_CASE("P1 P2 P5: two daemons on one mailbox: one primary - a dead primary is replaced",
           "[e2e][daemon][lease]") {
   Env env;
   // Two clients of one user: each its own cache and endpoint; a short lease for the test.

@@ -549,7 +549,7 @@ TEST_CASE("update sets only the given attributes and i:nil clears", "[crud]") {
   CHECK(modified_after.back() == 'Z');
 }
 
-TEST_CASE("RetrieveMultiple filters, orders and pages", "[query]") {
+TEST_CASE("RetrieveMultiple filters - orders and pages", "[query]") {
   Emulator e;  // 300 demo contacts owned by Alice
   std::set<std::string> ids;
   bool more = true;
@@ -611,7 +611,7 @@ TEST_CASE("RetrieveMultiple filters, orders and pages", "[query]") {
   CHECK(priv.body.find(">prvSyncToOutlook<") != std::string::npos);
 }
 
-TEST_CASE("change tracking returns creates, updates and deletes since a token", "[changes]") {
+TEST_CASE("change tracking returns creates - updates and deletes since a token", "[changes]") {
   Emulator e(false);
   REQUIRE(
       e.admin(http::verb::post, "/admin/users", R"({"fullname":"Carl Track","token":"test-token"})")
@@ -795,7 +795,7 @@ TEST_CASE("throttling answers 429 with Retry-After and the service-protection fa
         500);  // not found, not 429
 }
 
-TEST_CASE("injected errors, fail_nth and latency", "[faults]") {
+TEST_CASE("injected errors - fail_nth and latency", "[faults]") {
   Emulator e;
   REQUIRE(e.admin(http::verb::post, "/admin/faults", R"({"fail_nth":2})").status == 200);
   auto create = [&] { return e.execute(create_req("task", "", str_attr("subject", "n"))); };
@@ -869,7 +869,7 @@ TEST_CASE("hostile input is refused with a fault and the server keeps serving", 
   CHECK(alive());
 }
 
-TEST_CASE("admin API: users, privileges, bad JSON, reset", "[admin]") {
+TEST_CASE("admin API: users - privileges - bad JSON - reset", "[admin]") {
   Emulator e;
   auto foreign = e.request(http::verb::get, "/admin/requests", "", {{"Host", "crm.example.com"}});
   CHECK(foreign.status == 403);

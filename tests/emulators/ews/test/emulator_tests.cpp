@@ -393,7 +393,7 @@ TEST_CASE("every sample request is answered as Exchange would answer it") {
   CHECK(fed == static_cast<int>(expected.size()));
 }
 
-TEST_CASE("sample update, get and delete requests apply to real items") {
+TEST_CASE("sample update - get and delete requests apply to real items") {
   REQUIRE_REFERENCE();
   Emulator emu;
   emu.add_user("user@example.test");
@@ -624,7 +624,7 @@ TEST_CASE("a stale change key gives ErrorIrresolvableConflict per item") {
   CHECK(classes[1] == "Error");
 }
 
-TEST_CASE("SyncFolderItems pages, round-trips the sync state and reports all change kinds") {
+TEST_CASE("SyncFolderItems pages - round-trips the sync state and reports all change kinds") {
   Emulator emu;
   emu.add_user("user@example.test");
   std::vector<Id> ids;
@@ -750,7 +750,7 @@ TEST_CASE("FindItem pages with IndexedPageItemView and restricts on extended pro
   CHECK(first(one.body, "TotalItemsInView=\"(\\d+)\"") == "1");
 }
 
-TEST_CASE("tasks, calendar items and messages: creation rules and delivery") {
+TEST_CASE("tasks - calendar items and messages: creation rules and delivery") {
   Emulator emu;
   emu.add_user("user@example.test");
   emu.add_user("peer@example.test");
@@ -832,7 +832,7 @@ TEST_CASE("tasks, calendar items and messages: creation rules and delivery") {
         std::string::npos);
 }
 
-TEST_CASE("DeleteItem: MoveToDeletedItems, SoftDelete, HardDelete and required attributes") {
+TEST_CASE("DeleteItem: MoveToDeletedItems - SoftDelete - HardDelete and required attributes") {
   Emulator emu;
   emu.add_user("user@example.test");
   auto del = [&](const std::string& id, const std::string& attrs) {
@@ -1077,7 +1077,7 @@ TEST_CASE("a streaming subscription delivers events over a chunked response") {
 }
 
 TEST_CASE(
-    "streams end with ConnectionStatus Closed at ConnectionTimeout; idle pull subscriptions "
+    "streams end with ConnectionStatus Closed at ConnectionTimeout - idle pull subscriptions "
     "expire") {
   Emulator emu({"--minute-ms", "300"});  // an EWS minute of 300 ms
   emu.add_user("user@example.test");
@@ -1151,7 +1151,7 @@ TEST_CASE("throttling: the ErrorServerBusy fault carries BackOffMilliseconds") {
   CHECK(count(all_items.body, "<t:Create>") == 1);  // only "Fine": the others never ran
 }
 
-TEST_CASE("injected failures: fail_nth, error_rate, drop_after_commit, latency") {
+TEST_CASE("injected failures: fail_nth - error_rate - drop_after_commit - latency") {
   Emulator emu;
   emu.add_user("user@example.test");
   REQUIRE(emu.admin(http::verb::post, "/admin/faults", "{\"fail_nth\":2}").status == 200);
@@ -1177,7 +1177,7 @@ TEST_CASE("injected failures: fail_nth, error_rate, drop_after_commit, latency")
   CHECK(first(found.body, "TotalItemsInView=\"(\\d+)\"") == "3");
 }
 
-TEST_CASE("authentication: Basic and Bearer of admin-created users, 401 otherwise") {
+TEST_CASE("authentication: Basic and Bearer of admin-created users - 401 otherwise") {
   Emulator emu;
   std::string token = emu.add_user("user@example.test", "pa:ss");
   std::string body = create_contact("Auth");
@@ -1246,7 +1246,7 @@ TEST_CASE("hostile input gets a fault and the server keeps serving") {
   CHECK(ok());
 }
 
-TEST_CASE("admin API: bad JSON is 400, requests are logged, reset clears everything") {
+TEST_CASE("admin API: bad JSON is 400 - requests are logged - reset clears everything") {
   Emulator emu;
   CHECK(emu.admin(http::verb::post, "/admin/users", "{bad json").status == 400);
   CHECK(emu.admin(http::verb::post, "/admin/users", "[1,2]").status == 400);
@@ -1269,7 +1269,7 @@ TEST_CASE("admin API: bad JSON is 400, requests are logged, reset clears everyth
   CHECK(emu.ews(create_contact("Gone")).status == 401);  // users are gone too
 }
 
-TEST_CASE("exchangelib (an independent EWS client) creates, reads, updates and deletes items") {
+TEST_CASE("exchangelib (an independent EWS client) creates - reads - updates and deletes items") {
   if (crmsync::test::run_program({"/usr/bin/python3", "-c", "import exchangelib"}).exit_code != 0) {
     WARN("python3-exchangelib is not installed (Debian package python3-exchangelib): test skipped");
     return;

@@ -67,6 +67,7 @@ class SyncWorker final : public api::Backend {
   void push_event(const std::string& type, const std::string& data);  // state_mutex_ held
   void publish();                                                     // state_mutex_ held
   void set_next_sync();
+  void open_lease();
   void tick_lease();
   CycleOptions with_role(CycleOptions options);
 
