@@ -27,47 +27,12 @@ NewStoreItem full_contact() {
   n.folder = Folder::kContacts;
   n.item.kind = ItemKind::kContact;
   auto& f = n.item.fields;
-  for (const char* t : {"AssistantName",
-                        "AssistantTelephoneNumber",
-                        "Body",
-                        "BusinessFaxNumber",
-                        "BusinessTelephoneNumber",
-                        "Children",
-                        "CompanyName",
-                        "Department",
-                        "Email1Address",
-                        "Email2Address",
-                        "Email3Address",
-                        "FirstName",
-                        "FTPSite",
-                        "GovernmentIDNumber",
-                        "HomeTelephoneNumber",
-                        "JobTitle",
-                        "LastName",
-                        "MailingAddressCity",
-                        "MailingAddressCountry",
-                        "MailingAddressPostOfficeBox",
-                        "MailingAddressPostalCode",
-                        "MailingAddressState",
-                        "MailingAddressStreet",
-                        "ManagerName",
-                        "MiddleName",
-                        "MobileTelephoneNumber",
-                        "NickName",
-                        "OtherTelephoneNumber",
-                        "PagerNumber",
-                        "Spouse",
-                        "Title",
-                        "WebPage",
-                        "YomiFirstName",
-                        "YomiLastName",
-                        "IMAddress",
-                        "OfficeLocation",
-                        "Profession",
-                        "Business2TelephoneNumber",
-                        "Home2TelephoneNumber",
-                        "CarTelephoneNumber"})
-    f[t] = std::string("v ") + t + " <&>";
+  std::vector<std::string> names = ewstest::mapped_contact_text_fields();
+  // Store-only fields (never synchronized) travel too.
+  for (const char* extra : {"IMAddress", "OfficeLocation", "Profession", "Business2TelephoneNumber",
+                            "Home2TelephoneNumber", "CarTelephoneNumber"})
+    names.emplace_back(extra);
+  for (const auto& t : names) f[t] = "v " + t + " <&>";
   f["Birthday"] = Date{1980, 2, 29};
   f["Anniversary"] = Date{2005, 6, 1};
   n.link = CrmLink{true, guid(1), true, CrmEntity::kContact};

@@ -10,6 +10,7 @@
 #include "crmsync/core/lease.hpp"
 #include "crmsync/core/sqlite.hpp"
 #include "ews_harness.hpp"
+#include "support.hpp"
 
 using namespace crmsync;
 using namespace std::chrono_literals;
@@ -304,41 +305,7 @@ TEST_CASE("§7: every mapped contact field round-trips through EWS", "[ews][emul
   NewStoreItem n;
   n.folder = Folder::kContacts;
   n.item.kind = ItemKind::kContact;
-  for (const char* f : {"AssistantName",
-                        "AssistantTelephoneNumber",
-                        "Body",
-                        "BusinessFaxNumber",
-                        "BusinessTelephoneNumber",
-                        "Children",
-                        "CompanyName",
-                        "Department",
-                        "Email1Address",
-                        "Email2Address",
-                        "Email3Address",
-                        "FirstName",
-                        "FTPSite",
-                        "GovernmentIDNumber",
-                        "HomeTelephoneNumber",
-                        "JobTitle",
-                        "LastName",
-                        "MailingAddressCity",
-                        "MailingAddressCountry",
-                        "MailingAddressPostOfficeBox",
-                        "MailingAddressPostalCode",
-                        "MailingAddressState",
-                        "MailingAddressStreet",
-                        "ManagerName",
-                        "MiddleName",
-                        "MobileTelephoneNumber",
-                        "NickName",
-                        "OtherTelephoneNumber",
-                        "PagerNumber",
-                        "Spouse",
-                        "Title",
-                        "WebPage",
-                        "YomiFirstName",
-                        "YomiLastName"})
-    n.item.fields[f] = std::string("v-") + f;
+  for (const auto& f : ewstest::mapped_contact_text_fields()) n.item.fields[f] = "v-" + f;
   n.item.fields["MailingAddressStreet"] = std::string("1 Main St\nBuilding 2");
   n.item.fields["Birthday"] = Date{1980, 2, 29};
   n.item.fields["Anniversary"] = Date{2005, 6, 1};

@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "crmsync/model/mapping.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,6 +16,16 @@
 #include "crmsync/test/process.hpp"
 
 namespace ewstest {
+
+std::vector<std::string> mapped_contact_text_fields() {
+  using crmsync::Converter;
+  std::vector<std::string> out;
+  for (const auto& f : crmsync::mapping_for(crmsync::CrmEntity::kContact).fields)
+    if (f.converter == Converter::kText || f.converter == Converter::kStreet ||
+        f.converter == Converter::kCompanyName)
+      out.emplace_back(f.store_field);
+  return out;
+}
 
 using namespace std::chrono_literals;
 

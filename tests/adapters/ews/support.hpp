@@ -16,6 +16,10 @@
 
 namespace ewstest {
 
+// The contact fields SPEC §7 maps as text (the street and the company name included), read
+// from the mapping table so that the tests follow it.
+std::vector<std::string> mapped_contact_text_fields();
+
 // ${CMAKE_SOURCE_DIR}/../shared/reference/ews, or "" when it is absent.
 std::string reference_dir();
 // The text of a sample in reference/ews/samples ("" when absent).
