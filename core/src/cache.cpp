@@ -95,9 +95,11 @@ Value read_one_value(const std::string& xml) {
   return it == f->end() ? Value{} : it->second;
 }
 
-constexpr const char* kMappingColumns =
-    "map_id, crm_id, entry_id, object_type, linked, deleted_locally, visited, manually_tracked, "
-    "create_pending, verified_time, original_state, store_change_key, owner_id, crm_state";
+#define CRMSYNC_MAPPING_COLUMNS                                                                 \
+  "map_id, crm_id, entry_id, object_type, linked, deleted_locally, visited, manually_tracked, " \
+  "create_pending, verified_time, original_state, store_change_key, owner_id, crm_state"
+// A literal, so that the lookups can be cached statements (keyed by their SQL's address).
+#define CRMSYNC_SELECT_MAPPING "SELECT " CRMSYNC_MAPPING_COLUMNS " FROM id_mapping"
 
 Result<Mapping> read_mapping(const Statement& s, int c0 = 0) {
   Mapping m;
@@ -163,29 +165,34 @@ class SqliteCache final : public Cache {
   explicit SqliteCache(Database db) : db_(std::move(db)) {}
 
   Result<std::optional<Mapping>> mapping(MapId id) override {
-    return one_mapping("SELECT " + std::string(kMappingColumns) + " FROM id_mapping WHERE map_id=?",
-                       std::to_string(id.value()), true);
+    auto s = db_.cached(CRMSYNC_SELECT_MAPPING " WHERE map_id=?");
+    if (!s.ok()) return s.error();
+    (*s)->bind(1, id.value());
+    return one_mapping(**s);
   }
   Result<std::optional<Mapping>> mapping_by_crm_id(const CrmId& id) override {
-    return one_mapping("SELECT " + std::string(kMappingColumns) + " FROM id_mapping WHERE crm_id=?",
-                       id.str(), false);
+    auto s = db_.cached(CRMSYNC_SELECT_MAPPING " WHERE crm_id=?");
+    if (!s.ok()) return s.error();
+    (*s)->bind(1, id.str());
+    return one_mapping(**s);
   }
   Result<std::optional<Mapping>> mapping_by_entry_id(const EntryId& id) override {
-    return one_mapping(
-        "SELECT " + std::string(kMappingColumns) + " FROM id_mapping WHERE entry_id=?", id.str(),
-        false);
+    auto s = db_.cached(CRMSYNC_SELECT_MAPPING " WHERE entry_id=?");
+    if (!s.ok()) return s.error();
+    (*s)->bind(1, id.str());
+    return one_mapping(**s);
   }
 
   Result<MapId> insert_mapping(const Mapping& m, const std::optional<ChangeNote>& change) override {
     auto tx = Transaction::begin(db_);
     if (!tx.ok()) return tx.error();
-    auto s = db_.prepare(
+    auto s = db_.cached(
         "INSERT INTO id_mapping(crm_id, entry_id, object_type, linked, deleted_locally, visited, "
         "manually_tracked, create_pending, verified_time, original_state, store_change_key, "
         "owner_id, crm_state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s.ok()) return s.error();
-    bind_mapping(*s, m, 1);
-    CRMSYNC_TRY(s->run());
+    bind_mapping(**s, m, 1);
+    CRMSYNC_TRY((*s)->run());
     MapId id(db_.last_insert_rowid());
     if (change) CRMSYNC_TRY(merge_change(id, *change));
     CRMSYNC_TRY(tx->commit());
@@ -363,8 +370,8 @@ class SqliteCache final : public Cache {
   }
 
   Result<std::vector<Mapping>> oldest_verified(std::size_t limit) override {
-    auto s = db_.prepare("SELECT " + std::string(kMappingColumns) +
-                         " FROM id_mapping WHERE linked = 1 AND entry_id IS NOT NULL "
+    auto s = db_.prepare(CRMSYNC_SELECT_MAPPING
+                         " WHERE linked = 1 AND entry_id IS NOT NULL "
                          "ORDER BY verified_time, map_id LIMIT ?");
     if (!s.ok()) return s.error();
     s->bind(1, static_cast<std::int64_t>(limit));
@@ -381,8 +388,8 @@ class SqliteCache final : public Cache {
   }
 
   Result<std::vector<Mapping>> mappings(std::optional<CrmEntity> entity) override {
-    auto s = db_.prepare("SELECT " + std::string(kMappingColumns) +
-                         " FROM id_mapping WHERE ?1 IS NULL OR object_type = ?1 ORDER BY map_id");
+    auto s =
+        db_.prepare(CRMSYNC_SELECT_MAPPING " WHERE ?1 IS NULL OR object_type = ?1 ORDER BY map_id");
     if (!s.ok()) return s.error();
     if (entity)
       s->bind(1, to_string(*entity));
@@ -474,6 +481,22 @@ class SqliteCache final : public Cache {
 
   Result<std::string> integrity_check() override { return db_.integrity_check(); }
 
+  Result<void> begin_batch() override {
+    if (batch_) return Error::Internal("cache: a batch is already open");
+    auto tx = Transaction::begin(db_);
+    if (!tx.ok()) return tx.error();
+    batch_.emplace(std::move(*tx));
+    return Ok();
+  }
+  Result<void> commit_batch() override {
+    if (!batch_) return Ok();
+    auto r = batch_->commit();
+    batch_.reset();
+    return r;
+  }
+  void rollback_batch() override { batch_.reset(); }
+  bool in_batch() const override { return batch_.has_value(); }
+
   Result<void> migrate() {
     auto v = db_.user_version();
     if (!v.ok()) return v.error();
@@ -497,20 +520,24 @@ class SqliteCache final : public Cache {
   }
 
  private:
-  Result<std::optional<Mapping>> one_mapping(const std::string& sql, const std::string& key,
-                                             bool numeric) {
-    auto s = db_.prepare(sql);
-    if (!s.ok()) return s.error();
-    if (numeric)
-      s->bind(1, static_cast<std::int64_t>(std::stoll(key)));
-    else
-      s->bind(1, key);
-    auto r = s->step();
-    if (!r.ok()) return r.error();
-    if (!*r) return std::optional<Mapping>{};
-    auto m = read_mapping(*s);
-    if (!m.ok()) return m.error();
-    return std::optional<Mapping>{std::move(*m)};
+  // Reads at most one row of a bound cached statement, and resets it.
+  static Result<std::optional<Mapping>> one_mapping(Statement& s) {
+    auto r = s.step();
+    if (!r.ok()) {
+      s.reset();
+      return r.error();
+    }
+    std::optional<Mapping> out;
+    if (*r) {
+      auto m = read_mapping(s);
+      if (!m.ok()) {
+        s.reset();
+        return m.error();
+      }
+      out = std::move(*m);
+    }
+    s.reset();
+    return out;
   }
 
   Result<std::vector<Mapping>> read_mappings(Statement& s) {
@@ -628,6 +655,7 @@ class SqliteCache final : public Cache {
   }
 
   Database db_;
+  std::optional<Transaction> batch_;  // declared after db_: rolled back before it closes
 };
 
 }  // namespace

@@ -137,6 +137,17 @@ struct Engine::Impl {
   void must(Result<void> r) {
     if (!r.ok()) throw CycleAbort{r.error()};
   }
+  // Groups cache writes (Cache::begin_batch): one commit per page instead of one per item.
+  void batch() {
+    if (!cache.in_batch()) must(cache.begin_batch());
+  }
+  void commit() { must(cache.commit_batch()); }
+  // What was written so far must survive a crash before the next external write (M3).
+  Result<void> make_durable() {
+    if (!cache.in_batch()) return Ok();
+    CRMSYNC_TRY(cache.commit_batch());
+    return cache.begin_batch();
+  }
   void step(std::string_view name, std::int64_t done, std::int64_t total) {
     if (progress) progress(Progress{std::string(name), done, total});
   }
@@ -191,17 +202,19 @@ struct Engine::Impl {
           continue;
         }
         CrmChangePage p = must(std::move(fetched));
+        batch();
         for (const auto& rec : p.new_or_updated) {
           if (token.empty()) listed.insert(rec.id);
           note_crm_upsert(rec);
         }
         for (const auto& id : p.removed) note_crm_removed(id);
-        step("prepare", page, 0);
         if (!p.more) {
           if (token.empty()) note_unlisted(entity, listed);
           must(cache.set_meta({{token_pending_key(entity), p.data_version}}));
-          break;
         }
+        commit();
+        step("prepare", page, 0);
+        if (!p.more) break;
         ++page;
         cookie = p.paging_cookie;
       }
@@ -219,10 +232,12 @@ struct Engine::Impl {
     std::string cookie;
     for (int page = 1;; ++page) {
       CrmRecordPage p = must(crm.modified_since(entity, since, page, cookie));
+      batch();
       for (const auto& rec : p.records) {
         newest = std::max(newest, rec.modified_on.ms);
         note_crm_upsert(rec);
       }
+      commit();
       step("prepare", page, 0);
       if (!p.more) break;
       cookie = p.paging_cookie;
@@ -235,6 +250,7 @@ struct Engine::Impl {
     cookie.clear();
     for (int page = 1;; ++page) {
       CrmRecordPage p = must(crm.sweep_ids(entity, page, cookie));
+      batch();
       for (const auto& rec : p.records) {
         present.insert(rec.id);
         if (in_filter(rec)) continue;
@@ -248,14 +264,17 @@ struct Engine::Impl {
         else if (m->linked)
           must(cache.note_change(m->map_id, note));
       }
+      commit();
       if (!p.more) break;
       cookie = p.paging_cookie;
     }
+    batch();
     for (const auto& m : must(cache.mappings(entity))) {
       if ((!m.linked && !m.deleted_locally) || present.count(m.crm_id)) continue;
       note_crm_removed(m.crm_id);
     }
     must(cache.set_meta({{pending(sweep_key(entity)), std::to_string(clock.now().ms)}}));
+    commit();
     crash("prepare.sweep");
   }
 
@@ -328,10 +347,12 @@ struct Engine::Impl {
     HandoffQueue* queue = store.handoff_queue();
     if (queue == nullptr || !primary_like() || only) return;
     for (;;) {
-      auto batch = must(queue->peek(settings.page_size));
-      if (batch.empty()) break;
-      for (const auto& q : batch) {
-        note_store_event(to_event(q));
+      auto entries = must(queue->peek(settings.page_size));
+      if (entries.empty()) break;
+      batch();
+      for (const auto& q : entries) note_store_event(to_event(q));
+      commit();
+      for (const auto& q : entries) {
         crash("prepare.dequeue");
         must(queue->remove(q.id));
         ++report.dequeued;
@@ -345,9 +366,11 @@ struct Engine::Impl {
     for (;;) {
       auto events = must(store.events_after(cursor, settings.page_size));
       if (events.empty()) break;
+      batch();
       for (const auto& ev : events) note_store_event(ev);
       cursor = events.back().seq;
       must(cache.set_meta({{std::string(kCursorKey), std::to_string(cursor)}}));
+      commit();
       crash("prepare.events");
     }
     if (only) return;
@@ -359,10 +382,12 @@ struct Engine::Impl {
     for (ItemKind kind : kAllItemKinds) {
       if (kind != ItemKind::kEmail && !primary_like()) continue;
       auto items = must(store.scan_modified_since(kind, since));
+      batch();
       for (const auto& item : items) {
         newest = std::max(newest, item.item.modified.ms);
         note_store_item(item, must(cache.mapping_by_entry_id(item.entry_id)), Surface::kNone);
       }
+      commit();
       step("prepare", 0, 0);
     }
     must(cache.set_meta({{std::string(kWatermarkPendingKey), std::to_string(newest)}}));
@@ -501,6 +526,9 @@ struct Engine::Impl {
     for (;;) {
       auto rows = must(cache.pending_changes(after, settings.page_size));
       if (rows.empty()) break;
+      // A page's records are committed together: a crash loses them all, and the restart
+      // redoes each item from its change row (X1 finds the copies already made).
+      batch();
       for (const auto& row : rows) {
         after = row.change_id;
         if (row.held || row.next_attempt > now) continue;
@@ -512,6 +540,7 @@ struct Engine::Impl {
         fn(row, *m);
         step(step_name, ++done, total);
       }
+      commit();
     }
   }
 
@@ -566,7 +595,10 @@ struct Engine::Impl {
     }
     // M3, C3: the losing values are kept before either side is overwritten; after a crash
     // in between, the replayed merge sees both sides equal and would not know them.
-    if (!conflicts.empty()) CRMSYNC_TRY(cache.commit_applied(m, 0, conflicts));
+    if (!conflicts.empty()) {
+      CRMSYNC_TRY(cache.commit_applied(m, 0, conflicts));
+      CRMSYNC_TRY(make_durable());
+    }
     std::string key = item.change_key;
     // The item must end up tracked, with the record's id and no pending create (X1).
     std::optional<CrmLink> set_link = link;
@@ -891,9 +923,10 @@ struct Engine::Impl {
   }
 
   void reconcile() {
-    auto batch = must(cache.oldest_verified(settings.reconcile_batch));
+    auto oldest = must(cache.oldest_verified(settings.reconcile_batch));
     std::int64_t done = 0;
-    for (const auto& m : batch) {
+    batch();
+    for (const auto& m : oldest) {
       auto item = store.get(m.entry_id);
       ChangeNote note;
       note.store_timestamp = clock.now();
@@ -908,8 +941,9 @@ struct Engine::Impl {
       } else {
         throw CycleAbort{item.error()};
       }
-      step("reconcile", ++done, static_cast<std::int64_t>(batch.size()));
+      step("reconcile", ++done, static_cast<std::int64_t>(oldest.size()));
     }
+    commit();
     crash("reconcile");
   }
 
@@ -955,8 +989,13 @@ struct Engine::Impl {
         reconcile();
       }
     } catch (CycleAbort& abort) {
+      // What the open batch holds is finished work: keep it.
+      (void)cache.commit_batch();
       report.result = CycleResult::kFailed;
       report.failure = abort.error;
+    } catch (...) {
+      cache.rollback_batch();  // as a killed process would lose it; the cache stays usable
+      throw;
     }
     if (report.result != CycleResult::kFailed) {
       if (report.held_deletions > 0)

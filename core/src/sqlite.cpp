@@ -105,12 +105,15 @@ Result<void> Database::use_wal() {
 }
 
 Database::Database(Database&& o) noexcept
-    : db_(std::exchange(o.db_, nullptr)), cache_(std::move(o.cache_)) {}
+    : db_(std::exchange(o.db_, nullptr)),
+      depth_(std::exchange(o.depth_, 0)),
+      cache_(std::move(o.cache_)) {}
 Database& Database::operator=(Database&& o) noexcept {
   if (this != &o) {
     cache_.clear();
     sqlite3_close(db_);
     db_ = std::exchange(o.db_, nullptr);
+    depth_ = std::exchange(o.depth_, 0);
     cache_ = std::move(o.cache_);
   }
   return *this;
@@ -196,22 +199,51 @@ Result<std::int64_t> Database::data_version() {
 }
 
 Result<Transaction> Transaction::begin(Database& db, Kind kind) {
-  auto r = db.exec(kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN");
+  // Inside an open transaction a savepoint nests: its work joins the outer transaction
+  // when released, and is undone alone when rolled back.
+  const int depth = db.depth_;
+  auto r = depth > 0              ? db.exec("SAVEPOINT sp" + std::to_string(depth))
+           : kind == Kind::kWrite ? db.exec("BEGIN IMMEDIATE")
+                                  : db.exec("BEGIN");
   if (!r.ok()) return r.error();
-  return Transaction(&db);
+  ++db.depth_;
+  return Transaction(&db, depth);
 }
 
-Transaction::Transaction(Transaction&& o) noexcept : db_(std::exchange(o.db_, nullptr)) {}
+Transaction::Transaction(Transaction&& o) noexcept
+    : db_(std::exchange(o.db_, nullptr)), depth_(o.depth_) {}
 
 Transaction::~Transaction() {
-  if (db_ != nullptr) (void)db_->exec("ROLLBACK");
+  Database* db = std::exchange(db_, nullptr);
+  if (db == nullptr) return;
+  if (depth_ > 0) {
+    const std::string sp = "sp" + std::to_string(depth_);
+    (void)db->exec("ROLLBACK TO " + sp);
+    (void)db->exec("RELEASE " + sp);
+  } else {
+    (void)db->exec("ROLLBACK");
+  }
+  db->depth_ = depth_;
 }
 
 Result<void> Transaction::commit() {
   Database* db = std::exchange(db_, nullptr);
-  auto r = db->exec("COMMIT");
-  if (!r.ok()) (void)db->exec("ROLLBACK");
+  Result<void> r =
+      depth_ > 0 ? db->exec("RELEASE sp" + std::to_string(depth_)) : db->exec("COMMIT");
+  if (!r.ok()) {
+    if (depth_ > 0) {
+      (void)db->exec("ROLLBACK TO sp" + std::to_string(depth_));
+      (void)db->exec("RELEASE sp" + std::to_string(depth_));
+    } else {
+      (void)db->exec("ROLLBACK");
+    }
+  }
+  db->depth_ = depth_;
   return r;
+}
+
+bool Transaction::open() const {
+  return db_ != nullptr;
 }
 
 }  // namespace crmsync::sql

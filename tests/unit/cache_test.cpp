@@ -171,6 +171,76 @@ TEST_CASE("C1: entry ids and CRM ids are unique in the mapping") {
   CHECK_FALSE(cache->insert_mapping(too_long, std::nullopt).ok());
 }
 
+TEST_CASE("C3: a batch commits its writes together - other connections see none before") {
+  TempDir dir;
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  auto reader = std::move(Cache::open(dir.file("c.db")).value());
+  REQUIRE(cache->begin_batch().ok());
+  CHECK(cache->in_batch());
+  CHECK_FALSE(cache->begin_batch().ok());  // one batch at a time
+  Mapping a = contact_mapping("E1");
+  Mapping b = contact_mapping("E2");
+  REQUIRE(cache->insert_mapping(a, std::nullopt).ok());
+  REQUIRE(cache->insert_mapping(b, std::nullopt).ok());
+  REQUIRE(cache->set_meta({{"k", std::string("v")}}).ok());
+  // The batch's own connection reads its writes; another one does not yet.
+  CHECK(cache->mapping_by_crm_id(a.crm_id).value().has_value());
+  CHECK_FALSE(reader->mapping_by_crm_id(a.crm_id).value().has_value());
+  CHECK_FALSE(reader->get_meta("k").value().has_value());
+  REQUIRE(cache->commit_batch().ok());
+  CHECK_FALSE(cache->in_batch());
+  CHECK(reader->mapping_by_crm_id(a.crm_id).value().has_value());
+  CHECK(reader->mapping_by_crm_id(b.crm_id).value().has_value());
+  CHECK(reader->get_meta("k").value() == std::optional<std::string>("v"));
+  CHECK(cache->commit_batch().ok());  // nothing open: nothing to do
+}
+
+TEST_CASE("C3: a batch lost before its commit leaves the cache as it was") {
+  TempDir dir;
+  Mapping kept = contact_mapping("E0");
+  Mapping lost = contact_mapping("E1");
+  {
+    auto cache = std::move(Cache::open(dir.file("c.db")).value());
+    REQUIRE(cache->insert_mapping(kept, std::nullopt).ok());
+    REQUIRE(cache->begin_batch().ok());
+    REQUIRE(cache->insert_mapping(lost, std::nullopt).ok());
+    SECTION("closed with the batch open - as a killed process") {}
+    SECTION("rolled back") {
+      cache->rollback_batch();
+      CHECK_FALSE(cache->in_batch());
+      CHECK_FALSE(cache->mapping_by_crm_id(lost.crm_id).value().has_value());
+      // The connection stays usable: a new batch commits.
+      REQUIRE(cache->begin_batch().ok());
+      REQUIRE(cache->set_meta({{"after", std::string("1")}}).ok());
+      REQUIRE(cache->commit_batch().ok());
+    }
+  }
+  auto again = std::move(Cache::open(dir.file("c.db")).value());
+  CHECK(again->mapping_by_crm_id(kept.crm_id).value().has_value());
+  CHECK_FALSE(again->mapping_by_crm_id(lost.crm_id).value().has_value());
+  CHECK(again->integrity_check().value() == "ok");
+}
+
+TEST_CASE("C3: a write that fails inside a batch undoes only itself") {
+  TempDir dir;
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  REQUIRE(cache->begin_batch().ok());
+  Mapping a = contact_mapping("E1");
+  REQUIRE(cache->insert_mapping(a, std::nullopt).ok());
+  Mapping dup = contact_mapping("E1");  // the same entry id: UNIQUE refuses it
+  ChangeNote note;
+  note.store = StoreChange::kCreate;
+  CHECK_FALSE(cache->insert_mapping(dup, note).ok());
+  Mapping b = contact_mapping("E2");
+  REQUIRE(cache->insert_mapping(b, note).ok());
+  REQUIRE(cache->commit_batch().ok());
+  CHECK(cache->mapping_by_crm_id(a.crm_id).value().has_value());
+  CHECK_FALSE(cache->mapping_by_crm_id(dup.crm_id).value().has_value());
+  CHECK(cache->mapping_by_crm_id(b.crm_id).value().has_value());
+  CHECK(cache->pending_changes(0, 10).value().size() == 1);
+  CHECK(cache->integrity_check().value() == "ok");
+}
+
 TEST_CASE("S3: oldest verified first") {
   TempDir dir;
   auto cache = std::move(Cache::open(dir.file("c.db")).value());

@@ -180,6 +180,16 @@ class Cache {
 
   // PRAGMA integrity_check: "ok" or the problems.
   virtual Result<std::string> integrity_check() = 0;
+
+  // Groups the writes that follow into one transaction until commit_batch(); each write
+  // stays atomic inside it. A crash before commit_batch() loses the group's records together,
+  // so the engine opens a batch only over work that it redoes idempotently from the change
+  // rows (X1 finds the copies it made) and commits before any write whose safety needs the
+  // cache first (C3). One commit per batch instead of one per item: the initial sync's cost.
+  virtual Result<void> begin_batch() = 0;
+  virtual Result<void> commit_batch() = 0;  // no-op without a batch
+  virtual void rollback_batch() = 0;        // as if the process had died; no-op without one
+  virtual bool in_batch() const = 0;
 };
 
 }  // namespace crmsync

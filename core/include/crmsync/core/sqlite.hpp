@@ -77,11 +77,16 @@ class Database {
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}
+  friend class Transaction;
   sqlite3* db_ = nullptr;
+  int depth_ = 0;  // open Transactions on this connection
   std::unordered_map<const char*, std::unique_ptr<Statement>> cache_;
 };
 
 // BEGIN (IMMEDIATE for writers) on construction, ROLLBACK in the destructor unless commit().
+// Nested in an open transaction of the same connection, it is a SAVEPOINT: commit()
+// releases it into the outer transaction; destruction without commit() undoes its work only.
+// Transactions of one connection end in the reverse order of their beginning.
 class Transaction {
  public:
   enum class Kind { kRead, kWrite };
@@ -90,10 +95,12 @@ class Transaction {
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction();
   Result<void> commit();
+  bool open() const;  // not yet committed or rolled back
 
  private:
-  explicit Transaction(Database* db) : db_(db) {}
+  Transaction(Database* db, int depth) : db_(db), depth_(depth) {}
   Database* db_;
+  int depth_;  // 0: the outermost (BEGIN/COMMIT); n: SAVEPOINT spn
 };
 
 }  // namespace crmsync::sql
