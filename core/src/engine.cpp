@@ -1,6 +1,8 @@
 #include "crmsync/core/engine.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 #include <set>
 
 #include "crmsync/core/lease.hpp"
@@ -159,10 +161,13 @@ struct Engine::Impl {
   // An item failed: keep its change with the reason and a backoff (E1); a failure of the
   // whole service ends the cycle instead (E3).
   void item_failed(const PendingChange& row, const Error& e) {
+    record_item_failure(row, e);
+    if (ends_cycle(e)) throw CycleAbort{e};
+  }
+  void record_item_failure(const PendingChange& row, const Error& e) {
     must(cache.record_failure(row.change_id, e.describe(),
                               UtcTime{clock.now().ms + backoff(row.attempts).count()}));
     ++report.item_errors;
-    if (ends_cycle(e)) throw CycleAbort{e};
   }
 
   // R2: contacts owned by the user; activities owned by the user or with the user as a party.
@@ -517,8 +522,13 @@ struct Engine::Impl {
 
   // ---- 2 and 3: apply ---------------------------------------------------------
 
+  // Calls fn for each due change row, a page of rows at a time; page_end runs after the
+  // page's rows (before its records are committed), for work gathered across the page.
   template <class Fn>
-  void for_each_pending(std::string_view step_name, Fn fn) {
+  void for_each_pending(
+      std::string_view step_name, Fn fn,
+      const std::function<void(const std::vector<PendingChange>&)>& page_start = {},
+      const std::function<void()>& page_end = {}) {
     std::int64_t after = 0, done = 0, total = 0;
     for (const auto& [entity, c] : must(cache.counts())) total += c.pending;
     step(step_name, 0, total);
@@ -529,6 +539,7 @@ struct Engine::Impl {
       // A page's records are committed together: a crash loses them all, and the restart
       // redoes each item from its change row (X1 finds the copies already made).
       batch();
+      if (page_start) page_start(rows);
       for (const auto& row : rows) {
         after = row.change_id;
         if (row.held || row.next_attempt > now) continue;
@@ -540,6 +551,7 @@ struct Engine::Impl {
         fn(row, *m);
         step(step_name, ++done, total);
       }
+      if (page_end) page_end();
       commit();
     }
   }
@@ -557,26 +569,155 @@ struct Engine::Impl {
   }
 
   void store_to_crm_step() {
-    for_each_pending("store-to-crm", [&](const PendingChange& row, Mapping& m) {
-      if (row.store_change == StoreChange::kNone) return;
-      Result<void> r;
-      switch (row.store_change) {
-        case StoreChange::kCreate:
-          r = apply_store_create(row, m);
-          break;
-        case StoreChange::kUpdate:
-          r = m.linked ? apply_store_update(row, m) : apply_store_create(row, m);
-          break;
-        case StoreChange::kDelete:
-        case StoreChange::kUntrack:
-        case StoreChange::kUntrackDeleteInCrm:
-          r = apply_store_removal(row, m, row.store_change);
-          break;
-        case StoreChange::kNone:
-          break;
+    for_each_pending(
+        "store-to-crm",
+        [&](const PendingChange& row, Mapping& m) {
+          if (row.store_change == StoreChange::kNone) return;
+          Result<void> r;
+          switch (row.store_change) {
+            case StoreChange::kCreate:
+              r = apply_store_create(row, m);
+              break;
+            case StoreChange::kUpdate:
+              r = m.linked ? apply_store_update(row, m) : apply_store_create(row, m);
+              break;
+            case StoreChange::kDelete:
+            case StoreChange::kUntrack:
+            case StoreChange::kUntrackDeleteInCrm:
+              r = apply_store_removal(row, m, row.store_change);
+              break;
+            case StoreChange::kNone:
+              break;
+          }
+          if (!r.ok()) item_failed(row, r.error());
+        },
+        [&](const std::vector<PendingChange>& rows) { read_ahead_new_contacts(rows); },
+        [&] { send_creates(); });
+    page = PageReadAhead{};
+  }
+
+  // ---- store -> CRM creates, a page at a time --------------------------------
+
+  // What a page of store-to-crm rows needs from both sides, fetched once for the page.
+  struct PageReadAhead {
+    std::map<EntryId, StoreItem> items;  // new contacts, read for their e-mail address
+    std::set<std::string> looked_up;     // lower-cased addresses asked for (E2)
+    std::map<std::string, std::vector<CrmRecord>> matches;  // address -> CRM contacts
+  };
+  PageReadAhead page;
+  // A create decided and checked, waiting for the page's ExecuteMultiple.
+  struct PendingCreate {
+    PendingChange row;
+    Mapping m;
+    StoreItem item;
+    FieldMap attributes;
+  };
+  std::vector<PendingCreate> creates;
+
+  static std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+
+  // E2 for a whole page: the new tracked contacts' addresses in one lookup.
+  void read_ahead_new_contacts(const std::vector<PendingChange>& rows) {
+    page = PageReadAhead{};
+    std::vector<std::string> addresses;
+    for (const auto& row : rows) {
+      if (row.store_change != StoreChange::kCreate && row.store_change != StoreChange::kUpdate)
+        continue;
+      if (row.held || row.next_attempt > clock.now()) continue;
+      auto m = must(cache.mapping(row.map_id));
+      if (!m || m->linked || m->entity != CrmEntity::kContact) continue;
+      if (only && !only->count(m->entry_id)) continue;
+      auto item = store.get(m->entry_id);
+      if (!item.ok()) continue;  // the row's own step reads it again and decides
+      std::string email = lower(item->item.text("Email1Address"));
+      if (!email.empty() && !item->link.crm_id_pending && page.looked_up.insert(email).second)
+        addresses.push_back(email);
+      page.items.emplace(m->entry_id, std::move(*item));
+    }
+    if (addresses.empty()) return;
+    auto found = crm.find_contacts_by_emails(addresses);
+    if (!found.ok()) {  // each row asks again and handles the failure as its own (E1, E3)
+      page.looked_up.clear();
+      return;
+    }
+    group_by_address(*found, page.looked_up, page.matches);
+  }
+
+  static void group_by_address(const std::vector<CrmRecord>& records,
+                               const std::set<std::string>& wanted,
+                               std::map<std::string, std::vector<CrmRecord>>& out) {
+    for (const auto& rec : records) {
+      std::set<std::string> own;
+      for (const char* a : {"emailaddress1", "emailaddress2", "emailaddress3"}) {
+        auto it = rec.attributes.find(a);
+        if (it == rec.attributes.end()) continue;
+        if (const auto* t = std::get_if<std::string>(&it->second))
+          if (auto l = lower(*t); wanted.count(l) && own.insert(l).second) out[l].push_back(rec);
       }
-      if (!r.ok()) item_failed(row, r.error());
-    });
+    }
+  }
+
+  // The CRM contacts with this address (E2): from the page's lookup, or asked now.
+  Result<std::vector<CrmRecord>> contacts_with_email(const std::string& email) {
+    std::string key = lower(email);
+    if (!page.looked_up.count(key)) {
+      auto found = crm.find_contacts_by_emails({email});
+      if (!found.ok()) return found.error();
+      page.looked_up.insert(key);
+      group_by_address(*found, {key}, page.matches);
+    }
+    auto it = page.matches.find(key);
+    return it == page.matches.end() ? std::vector<CrmRecord>{} : it->second;
+  }
+
+  // The page's creates in one ExecuteMultiple (X1: each id is on its item already); each
+  // result finishes or fails its own item.
+  void send_creates() {
+    if (creates.empty()) return;
+    std::vector<PendingCreate> todo = std::move(creates);
+    creates.clear();
+    if (primary_like() && may_act && !may_act())
+      throw CycleAbort{Error::Permission("the primary lease may have expired: stopped")};
+    std::vector<CrmOperation> ops;
+    ops.reserve(todo.size());
+    for (const auto& c : todo)
+      ops.push_back(
+          CrmOperation{CrmOperation::Type::kCreate, c.m.entity, c.m.crm_id, c.attributes, 0, -1});
+    auto results = crm.execute_batch(ops);
+    std::optional<Error> stop;
+    for (std::size_t i = 0; i < todo.size(); ++i) {
+      Result<void> r = results.ok() && i < results->size() ? (*results)[i]
+                       : results.ok() ? Result<void>(Error::Invalid("ExecuteMultiple: no result"))
+                                      : Result<void>(results.error());
+      if (r.ok() || r.error().is(ErrorKind::kConflict))  // kConflict: it exists (X1)
+        r = finish_create(todo[i]);
+      if (r.ok()) continue;
+      Error e = r.error().context(std::string(to_string(todo[i].m.entity)) + " " +
+                                  todo[i].m.crm_id.str());
+      record_item_failure(todo[i].row, e);
+      if (ends_cycle(e) && !stop) stop = e;
+    }
+    if (stop) throw CycleAbort{*stop};
+  }
+
+  Result<void> finish_create(PendingCreate& c) {
+    crash("store-to-crm.created");
+    Mapping& m = c.m;
+    auto key = store.update(c.item.entry_id, c.item.change_key, {}, tracked_link(m));
+    if (!key.ok()) return key.error();
+    m.linked = true;
+    m.create_pending = false;
+    m.original = syncable_fields(m.entity, c.item.item.fields, false);
+    m.store_change_key = *key;
+    m.owner = me;
+    m.crm_state = int_attr(c.attributes, "statecode").value_or(0);
+    m.verified_time = clock.now();
+    ++report.to_crm;
+    count(m.entity, "store-to-crm");
+    return cache.commit_applied(m, c.row.change_id, {});
   }
 
   // Writes a merge to both sides (store first, then CRM: M2) and records it (C2, X2).
@@ -744,12 +885,18 @@ struct Engine::Impl {
   }
 
   Result<void> apply_store_create(const PendingChange& row, Mapping& m) {
-    auto got = store.get(m.entry_id);
-    if (!got.ok()) {
-      if (!got.error().is(ErrorKind::kNotFound)) return got.error();
-      return cache.forget_mapping(m.map_id);  // deleted before it reached CRM
+    StoreItem item;
+    if (auto ahead = page.items.find(m.entry_id); ahead != page.items.end()) {
+      item = std::move(ahead->second);  // read at the start of this page
+      page.items.erase(ahead);
+    } else {
+      auto got = store.get(m.entry_id);
+      if (!got.ok()) {
+        if (!got.error().is(ErrorKind::kNotFound)) return got.error();
+        return cache.forget_mapping(m.map_id);  // deleted before it reached CRM
+      }
+      item = std::move(*got);
     }
-    StoreItem item = std::move(*got);
     if (!item.link.tracked || classify(item.item.kind, item.folder) == ItemClass::kDraftMail)
       return cache.forget_mapping(m.map_id);  // untracked again, or a draft (T3)
 
@@ -757,7 +904,7 @@ struct Engine::Impl {
     if (m.entity == CrmEntity::kContact && !item.link.crm_id_pending) {
       std::string email = item.item.text("Email1Address");
       if (!email.empty()) {
-        auto found = crm.find_contacts_by_email(email);
+        auto found = contacts_with_email(email);
         if (!found.ok()) return found.error();
         if (found->size() == 1 && !must(cache.mapping_by_crm_id(found->front().id))) {
           const CrmRecord& rec = found->front();
@@ -775,6 +922,9 @@ struct Engine::Impl {
       }
     }
 
+    // A record with this id can exist only if an earlier attempt (ours or another client's)
+    // stamped the id on the item first; an item that carried no id has none in CRM.
+    const bool maybe_in_crm = item.link.crm_id.has_value();
     // X1: intent first: the chosen id is on the item and in the cache before CRM sees it.
     if (item.link.crm_id != m.crm_id || !item.link.crm_id_pending) {
       CrmLink link = tracked_link(m);
@@ -788,36 +938,24 @@ struct Engine::Impl {
       CRMSYNC_TRY(cache.save_mapping(m));
       crash("store-to-crm.intent");
     }
-    auto existing = crm.retrieve(m.entity, m.crm_id);
-    if (existing.ok()) {  // created by an earlier attempt or another client: link to it
-      auto conv = crm_to_store(m.entity, existing->attributes, ctx());
-      if (!conv.ok()) return conv.error();
-      MergeInput in{m.entity, &item.item.fields,     item.item.modified,
-                    &*conv,   existing->modified_on, nullptr};
-      return write_merge(row, m, item, *existing, merge_fields(in), tracked_link(m));
+    if (maybe_in_crm) {
+      auto existing = crm.retrieve(m.entity, m.crm_id);
+      if (existing.ok()) {  // created by an earlier attempt or another client: link to it
+        auto conv = crm_to_store(m.entity, existing->attributes, ctx());
+        if (!conv.ok()) return conv.error();
+        MergeInput in{m.entity, &item.item.fields,     item.item.modified,
+                      &*conv,   existing->modified_on, nullptr};
+        return write_merge(row, m, item, *existing, merge_fields(in), tracked_link(m));
+      }
+      if (!existing.error().is(ErrorKind::kNotFound)) return existing.error();
     }
-    if (!existing.error().is(ErrorKind::kNotFound)) return existing.error();
 
-    FieldMap create_fields = item.item.fields;
-    auto attrs = store_to_crm(m.entity, create_fields, {}, ctx());
+    auto attrs = store_to_crm(m.entity, item.item.fields, {}, ctx());
     if (!attrs.ok()) return attrs.error().context("store item " + item.entry_id.str());
     if (m.entity == CrmEntity::kEmail)
       attrs->insert_or_assign("directioncode", Value{item.folder == Folder::kSentItems});
-    auto created = crm.create(m.entity, m.crm_id, *attrs);
-    if (!created.ok() && !created.error().is(ErrorKind::kConflict)) return created.error();
-    crash("store-to-crm.created");
-    auto key = store.update(item.entry_id, item.change_key, {}, tracked_link(m));
-    if (!key.ok()) return key.error();
-    m.linked = true;
-    m.create_pending = false;
-    m.original = syncable_fields(m.entity, item.item.fields, false);
-    m.store_change_key = *key;
-    m.owner = me;
-    m.crm_state = int_attr(*attrs, "statecode").value_or(0);
-    m.verified_time = clock.now();
-    ++report.to_crm;
-    count(m.entity, "store-to-crm");
-    return cache.commit_applied(m, row.change_id, {});
+    creates.push_back(PendingCreate{row, m, std::move(item), std::move(*attrs)});
+    return Ok();  // sent with the page's other creates (send_creates)
   }
 
   Result<void> apply_store_update(const PendingChange& row, Mapping& m) {
@@ -976,6 +1114,8 @@ struct Engine::Impl {
     only.reset();
     if (options.only_items) only.emplace(options.only_items->begin(), options.only_items->end());
     sync_privilege = true;
+    creates.clear();
+    page = PageReadAhead{};
     try {
       identify();
       step("prepare", 0, 0);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "auth.hpp"
@@ -18,6 +19,8 @@ namespace {
 
 using crm_soap::RequestWriter;
 constexpr std::size_t kMaxBatch = 1000;
+// A bound on the pages of one lookup (a hostile or broken server could page forever).
+constexpr int kMaxPages = 1000;
 constexpr std::string_view kServicePath = "XRMServices/2011/Organization.svc/web";
 
 std::string entity_name(CrmEntity e) {
@@ -201,26 +204,40 @@ class SoapCrmAdapter final : public CrmAdapter {
     return Ok();
   }
 
-  Result<std::vector<CrmRecord>> find_contacts_by_email(const std::string& address) override {
-    if (address.empty() || !soap::is_xml_text(address))
-      return Error::Invalid("find contacts: invalid e-mail address");
-    crm_soap::Query q;
-    q.entity = "contact";
-    q.columns = mapping_for(CrmEntity::kContact).crm_columns();
-    for (const char* a : {"emailaddress1", "emailaddress2", "emailaddress3"})
-      q.conditions.push_back({a, "Equal", {address}, "d:string"});
-    q.filter_operator = "Or";
-    q.page_size = config_.page_size;
+  Result<std::vector<CrmRecord>> find_contacts_by_emails(
+      const std::vector<std::string>& addresses) override {
+    for (const auto& a : addresses)
+      if (a.empty() || !soap::is_xml_text(a))
+        return Error::Invalid("find contacts: invalid e-mail address");
+    // One RetrieveMultiple per chunk: (emailaddress1 In ...) Or (emailaddress2 In ...) Or ...
+    constexpr std::size_t kChunk = 200;
     std::vector<CrmRecord> out;
-    for (int page = 1; page <= 20; ++page) {
-      q.page_number = page;
-      auto body = call(crm_soap::retrieve_multiple_request(q), "RetrieveMultiple contact");
-      if (!body.ok()) return body.error();
-      auto parsed = finish(crm_soap::parse_retrieve_multiple(*body), "RetrieveMultiple contact");
-      if (!parsed.ok()) return parsed.error();
-      for (auto& r : parsed->records) out.push_back(std::move(r));
-      if (!parsed->more) break;
-      q.paging_cookie = parsed->paging_cookie;
+    std::set<std::string> seen;  // a record matching several chunks is listed once
+    for (std::size_t first = 0; first < addresses.size(); first += kChunk) {
+      std::vector<std::string> chunk(addresses.begin() + static_cast<std::ptrdiff_t>(first),
+                                     addresses.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                             first + kChunk, addresses.size())));
+      crm_soap::Query q;
+      q.entity = "contact";
+      q.columns = mapping_for(CrmEntity::kContact).crm_columns();
+      for (const char* a : {"emailaddress1", "emailaddress2", "emailaddress3"})
+        q.conditions.push_back({a, "In", chunk, "d:string"});
+      q.filter_operator = "Or";
+      q.page_size = config_.page_size;
+      for (int page = 1;; ++page) {
+        q.page_number = page;
+        auto body = call(crm_soap::retrieve_multiple_request(q), "RetrieveMultiple contact");
+        if (!body.ok()) return body.error();
+        auto parsed = finish(crm_soap::parse_retrieve_multiple(*body), "RetrieveMultiple contact");
+        if (!parsed.ok()) return parsed.error();
+        for (auto& r : parsed->records)
+          if (seen.insert(r.id.str()).second) out.push_back(std::move(r));
+        if (!parsed->more) break;
+        if (page >= kMaxPages)
+          return Error::Invalid("RetrieveMultiple contact: more than " + std::to_string(kMaxPages) +
+                                " pages of matches");
+        q.paging_cookie = parsed->paging_cookie;
+      }
     }
     return out;
   }

@@ -402,9 +402,11 @@ TEST_CASE("contract: execute_batch - one result per operation", "[contract][emul
   CHECK(integer(*rb, "statecode") == 1);
 }
 
-TEST_CASE("contract: find_contacts_by_email looks at all three addresses", "[contract][emulator]") {
+TEST_CASE("contract: find_contacts_by_emails looks at all three addresses of many contacts",
+          "[contract][emulator]") {
   Env env;
   const CrmId one = CrmId::generate(), two = CrmId::generate(), other = CrmId::generate();
+  const CrmId third = CrmId::generate();
   REQUIRE(
       env.crm->create(CrmEntity::kContact, one, contact("One", "A", "shared@example.com")).ok());
   REQUIRE(env.crm
@@ -414,14 +416,37 @@ TEST_CASE("contract: find_contacts_by_email looks at all three addresses", "[con
               .ok());
   REQUIRE(
       env.crm->create(CrmEntity::kContact, other, contact("Other", "C", "else@example.com")).ok());
-  auto found = env.crm->find_contacts_by_email("shared@example.com");
+  REQUIRE(
+      env.crm->create(CrmEntity::kContact, third, contact("Third", "D", "Third@Example.com")).ok());
+  auto ids_of = [](const std::vector<CrmRecord>& records) {
+    std::set<std::string> ids;
+    for (const auto& r : records) ids.insert(r.id.str());
+    return ids;
+  };
+  auto found = env.crm->find_contacts_by_emails({"shared@example.com"});
   REQUIRE(found.ok());
-  std::set<std::string> ids;
-  for (const auto& r : *found) ids.insert(r.id.str());
-  CHECK(ids == std::set<std::string>{one.str(), two.str()});
-  auto none = env.crm->find_contacts_by_email("nobody@example.com");
+  CHECK(ids_of(*found) == std::set<std::string>{one.str(), two.str()});
+  // Several addresses in one lookup; text compares case-insensitively, as in CRM; a record
+  // matching two of the addresses is listed once.
+  auto many = env.crm->find_contacts_by_emails(
+      {"shared@example.com", "third@example.com", "SHARED@example.com", "nobody@example.com"});
+  REQUIRE(many.ok());
+  CHECK(ids_of(*many) == std::set<std::string>{one.str(), two.str(), third.str()});
+  CHECK(many->size() == 3);
+  auto none = env.crm->find_contacts_by_emails({"nobody@example.com"});
   REQUIRE(none.ok());
   CHECK(none->empty());
+  // More addresses than one request carries.
+  std::vector<std::string> lots;
+  for (int i = 0; i < 450; ++i) lots.push_back("n" + std::to_string(i) + "@example.com");
+  lots.push_back("else@example.com");
+  auto chunked = env.crm->find_contacts_by_emails(lots);
+  REQUIRE(chunked.ok());
+  CHECK(ids_of(*chunked) == std::set<std::string>{other.str()});
+  CHECK_FALSE(env.crm
+                  ->find_contacts_by_emails({"bad\x01"
+                                             "address"})
+                  .ok());
 }
 
 TEST_CASE("contract: privileges follow prvSyncToOutlook", "[contract][emulator]") {

@@ -1,6 +1,8 @@
 #include "crmsync/fakes/fake_crm.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <set>
 #include <string>
 
 namespace crmsync::fakes {
@@ -213,14 +215,23 @@ Result<void> FakeCrm::set_state(CrmEntity entity, const CrmId& id, int state, in
       {{"statecode", Value{std::int64_t{state}}}, {"statuscode", Value{std::int64_t{status}}}});
 }
 
-Result<std::vector<CrmRecord>> FakeCrm::find_contacts_by_email(const std::string& address) {
+Result<std::vector<CrmRecord>> FakeCrm::find_contacts_by_emails(
+    const std::vector<std::string>& addresses) {
   if (auto f = take_fault()) return *f;
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::set<std::string> wanted;
+  for (const auto& a : addresses) wanted.insert(lower(a));
   std::vector<CrmRecord> out;
   for (const auto& [id, s] : records_) {
     if (s.record.entity != CrmEntity::kContact) continue;
     for (const char* a : {"emailaddress1", "emailaddress2", "emailaddress3"}) {
       auto it = s.record.attributes.find(a);
-      if (it != s.record.attributes.end() && equivalent(it->second, Value{address})) {
+      const auto* text =
+          it == s.record.attributes.end() ? nullptr : std::get_if<std::string>(&it->second);
+      if (text != nullptr && wanted.count(lower(*text))) {
         out.push_back(s.record);
         break;
       }

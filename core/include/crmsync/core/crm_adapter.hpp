@@ -98,8 +98,10 @@ class CrmAdapter {
   virtual Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes) = 0;
   virtual Result<void> remove(CrmEntity entity, const CrmId& id) = 0;
   virtual Result<void> set_state(CrmEntity entity, const CrmId& id, int state, int status) = 0;
-  // Contacts whose emailaddress1..3 equals `address` (SPEC E2).
-  virtual Result<std::vector<CrmRecord>> find_contacts_by_email(const std::string& address) = 0;
+  // Contacts whose emailaddress1, 2 or 3 equals one of `addresses`, compared as CRM compares
+  // text (case-insensitively): the E2 lookup of a whole page of new contacts in a few requests.
+  virtual Result<std::vector<CrmRecord>> find_contacts_by_emails(
+      const std::vector<std::string>& addresses) = 0;
   // Runs the operations in order (ExecuteMultiple, ContinueOnError); one result each.
   // The outer Result fails only when the batch as a whole could not be sent.
   virtual Result<std::vector<Result<void>>> execute_batch(

@@ -995,25 +995,36 @@ std::string upper_braced(const std::string& g) {
 }
 
 // EntityCollection members.
-// A prefilter for RetrieveMultiple: when the criteria are only Equal conditions on text
+// A prefilter for RetrieveMultiple: when the criteria are only Equal/In conditions on text
 // attributes (the E2 lookup by e-mail address), a record can match only if its stored
 // attributes contain one of the values (case-insensitively), so the other records need not
-// be parsed. nullopt: any other criteria (evaluated on every record, as before).
+// be parsed; when every such attribute is indexed, the index finds the candidates.
+// nullopt: any other criteria (evaluated on every record, as before).
 bool plain_text(const std::string& t) {
   if (t.empty()) return false;
   for (unsigned char c : t)
     if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
   return true;
 }
-std::optional<std::vector<std::string>> required_texts(const EntityMeta& m, const Filter& f) {
-  std::vector<std::vector<std::string>> parts;
+struct TextPrefilter {
+  std::vector<std::string> values;
+  bool indexed = true;  // every condition is on an indexed attribute
+};
+std::optional<TextPrefilter> required_texts(const EntityMeta& m, const Filter& f) {
+  std::vector<TextPrefilter> parts;
   for (const auto& c : f.conditions) {
     auto am = m.attrs.find(c.attr);
-    if (am == m.attrs.end() || c.op != "Equal" || c.values.size() != 1 ||
-        (am->second.type != AttrType::String && am->second.type != AttrType::Memo) ||
-        c.values[0].type != Value::Type::String || !plain_text(c.values[0].s))
+    if (am == m.attrs.end() || (c.op != "Equal" && c.op != "In") || c.values.empty() ||
+        (c.op == "Equal" && c.values.size() != 1) ||
+        (am->second.type != AttrType::String && am->second.type != AttrType::Memo))
       return std::nullopt;
-    parts.push_back({c.values[0].s});
+    TextPrefilter p;
+    p.indexed = Store::indexed(c.attr);
+    for (const auto& v : c.values) {
+      if (v.type != Value::Type::String || !plain_text(v.s)) return std::nullopt;
+      p.values.push_back(v.s);
+    }
+    parts.push_back(std::move(p));
   }
   for (const auto& sub : f.filters) {
     auto p = required_texts(m, sub);
@@ -1022,9 +1033,18 @@ std::optional<std::vector<std::string>> required_texts(const EntityMeta& m, cons
   }
   if (parts.empty()) return std::nullopt;
   if (!f.is_or) return parts.front();  // every part must match: the first one suffices
-  std::vector<std::string> any;
-  for (auto& p : parts) any.insert(any.end(), p.begin(), p.end());
+  TextPrefilter any;
+  for (auto& p : parts) {
+    any.values.insert(any.values.end(), p.values.begin(), p.values.end());
+    any.indexed = any.indexed && p.indexed;
+  }
   return any;
+}
+
+std::vector<Record> candidates(Ctx& ctx, const EntityMeta& m, const Filter& criteria) {
+  auto pre = required_texts(m, criteria);
+  if (pre && pre->indexed) return ctx.store.by_indexed(m.name, pre->values);
+  return ctx.store.all(m.name, pre ? std::optional(std::move(pre->values)) : std::nullopt);
 }
 
 std::string do_retrieve_multiple(Ctx& ctx, const Query& q) {
@@ -1036,7 +1056,7 @@ std::string do_retrieve_multiple(Ctx& ctx, const Query& q) {
            "'" + m.name + "' entity doesn't contain attribute with Name = '" + o.attr + "'.");
   Evaluator ev{m, ctx.caller};
   std::vector<Record> rows;
-  for (auto& r : ctx.store.all(m.name, required_texts(m, q.criteria)))
+  for (auto& r : candidates(ctx, m, q.criteria))
     if (ev.match(r, q.criteria)) rows.push_back(std::move(r));
   std::vector<std::pair<std::vector<Key>, std::size_t>> keys;
   keys.reserve(rows.size());

@@ -1,5 +1,7 @@
 #include "store.hpp"
 
+#include <set>
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -182,6 +184,12 @@ Store::Store(const std::string& path) {
       "attributes TEXT NOT NULL, createdon TEXT NOT NULL, modifiedon TEXT NOT NULL, "
       "version INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS records_entity_version ON records(entity, version);"
+      "CREATE INDEX IF NOT EXISTS records_email1 ON records(entity, "
+      "lower(json_extract(attributes, '$.emailaddress1.v')));"
+      "CREATE INDEX IF NOT EXISTS records_email2 ON records(entity, "
+      "lower(json_extract(attributes, '$.emailaddress2.v')));"
+      "CREATE INDEX IF NOT EXISTS records_email3 ON records(entity, "
+      "lower(json_extract(attributes, '$.emailaddress3.v')));"
       "CREATE TABLE IF NOT EXISTS deletions(entity TEXT NOT NULL, id TEXT NOT NULL, "
       "version INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS deletions_entity_version ON deletions(entity, version);"
@@ -202,6 +210,14 @@ Store::Store(const std::string& path) {
   log_delete_ = prepare("INSERT INTO deletions(entity, id, version) VALUES(?,?,?)");
   all_ = prepare("SELECT id, attributes, version FROM records WHERE entity=?");
   count_ = prepare("SELECT count(*) FROM records WHERE entity=?");
+  // The expressions are those of the indexes, word for word, so that SQLite uses them.
+  by_indexed_ = prepare(
+      "SELECT id, attributes, version FROM records WHERE entity=?1 AND "
+      "lower(json_extract(attributes, '$.emailaddress1.v'))=lower(?2) UNION "
+      "SELECT id, attributes, version FROM records WHERE entity=?1 AND "
+      "lower(json_extract(attributes, '$.emailaddress2.v'))=lower(?2) UNION "
+      "SELECT id, attributes, version FROM records WHERE entity=?1 AND "
+      "lower(json_extract(attributes, '$.emailaddress3.v'))=lower(?2)");
   changed_ = prepare(
       "SELECT id, attributes, version FROM records WHERE entity=? AND version>? "
       "ORDER BY version LIMIT ?");
@@ -354,6 +370,29 @@ std::vector<Record> Store::all(const std::string& entity,
     }
     out.push_back(Record{entity, col(all_, 0), attributes_from_json(col(all_, 1)),
                          sqlite3_column_int64(all_, 2)});
+  }
+  return out;
+}
+
+bool Store::indexed(const std::string& attribute) {
+  return attribute == "emailaddress1" || attribute == "emailaddress2" ||
+         attribute == "emailaddress3";
+}
+
+std::vector<Record> Store::by_indexed(const std::string& entity,
+                                      const std::vector<std::string>& values) {
+  std::vector<Record> out;
+  std::set<std::string> seen;
+  for (const auto& v : values) {
+    Reset r{by_indexed_};
+    bind(by_indexed_, 1, entity);
+    bind(by_indexed_, 2, v);
+    while (sqlite3_step(by_indexed_) == SQLITE_ROW) {
+      std::string id = col(by_indexed_, 0);
+      if (!seen.insert(id).second) continue;
+      out.push_back(Record{entity, std::move(id), attributes_from_json(col(by_indexed_, 1)),
+                           sqlite3_column_int64(by_indexed_, 2)});
+    }
   }
   return out;
 }

@@ -51,6 +51,12 @@ class Store {
   // (ASCII case-insensitive), the others skipped before they are parsed.
   std::vector<Record> all(const std::string& entity,
                           const std::optional<std::vector<std::string>>& any_of = std::nullopt);
+  // The attributes with an equality index, as Dynamics indexes a contact's e-mail addresses
+  // (the E2 lookup must not read every record).
+  static bool indexed(const std::string& attribute);
+  // Records of `entity` whose indexed attribute equals one of `values` (ASCII
+  // case-insensitively), each once: a candidate set that the caller still filters.
+  std::vector<Record> by_indexed(const std::string& entity, const std::vector<std::string>& values);
   std::int64_t count(const std::string& entity);
   // Changes of an entity with version > since, ascending, at most limit
   // (deletions only when with_deleted).
@@ -84,6 +90,7 @@ class Store {
   sqlite3_stmt* delete_ = nullptr;
   sqlite3_stmt* log_delete_ = nullptr;
   sqlite3_stmt* all_ = nullptr;
+  sqlite3_stmt* by_indexed_ = nullptr;
   sqlite3_stmt* count_ = nullptr;
   sqlite3_stmt* changed_ = nullptr;
   sqlite3_stmt* deleted_ = nullptr;

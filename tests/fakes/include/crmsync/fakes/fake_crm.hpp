@@ -32,7 +32,8 @@ class FakeCrm final : public CrmAdapter {
   Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override;
   Result<void> remove(CrmEntity entity, const CrmId& id) override;
   Result<void> set_state(CrmEntity entity, const CrmId& id, int state, int status) override;
-  Result<std::vector<CrmRecord>> find_contacts_by_email(const std::string& address) override;
+  Result<std::vector<CrmRecord>> find_contacts_by_emails(
+      const std::vector<std::string>& addresses) override;
   Result<std::vector<Result<void>>> execute_batch(const std::vector<CrmOperation>& ops) override;
 
   // --- the world outside the daemon ---
