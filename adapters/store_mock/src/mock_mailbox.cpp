@@ -67,9 +67,10 @@ CREATE TABLE handoff_queue (
 );
 )sql";
 
-constexpr const char* kItemColumns =
-    "entry_id, kind, folder, change_key, modified, tracked, crm_id, crm_id_pending, crm_entity, "
-    "fields";
+#define MOCK_ITEM_COLUMNS                                                                       \
+  "entry_id, kind, folder, change_key, modified, tracked, crm_id, crm_id_pending, crm_entity, " \
+  "fields"
+constexpr const char* kItemColumns = MOCK_ITEM_COLUMNS;
 
 bool folder_fits(ItemKind kind, Folder folder) {
   switch (kind) {
@@ -270,12 +271,12 @@ class MockMailboxImpl final : public MockMailbox {
   }
 
   Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& id) override {
-    auto st = db_.prepare(std::string("SELECT ") + kItemColumns +
-                          " FROM items WHERE crm_id = ?1"
-                          " ORDER BY modified DESC LIMIT 1");
+    // Cached statements (prepared once per connection): these run once per item in a sync.
+    auto st = db_.cached("SELECT " MOCK_ITEM_COLUMNS
+                         " FROM items WHERE crm_id = ?1 ORDER BY modified DESC LIMIT 1");
     if (!st) return st.error();
-    st->bind(1, std::string_view(id.str()));
-    auto items = collect(*st);
+    (*st)->bind(1, std::string_view(id.str()));
+    auto items = collect(**st);
     if (!items) return items.error();
     if (items->empty()) return std::optional<StoreItem>{};
     return std::optional<StoreItem>(std::move(items->front()));
@@ -326,10 +327,16 @@ class MockMailboxImpl final : public MockMailbox {
   Result<void> remove(const EntryId& id) override { return user_remove(id, Surface::kNone); }
 
   Result<std::vector<StoreEvent>> events_after(std::int64_t after, std::size_t max) override {
-    auto st = db_.prepare(
+    // Polled several times a second by an idle daemon: a cached statement.
+    auto cached = db_.cached(
         "SELECT seq, kind, entry_id, action, surface, phase, delete_in_crm, at FROM events"
         " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-    if (!st) return st.error();
+    if (!cached) return cached.error();
+    Statement* st = *cached;
+    struct Done {  // a statement left mid-rows would keep its read transaction open
+      Statement* s;
+      ~Done() { s->reset(); }
+    } done{st};
     st->bind(1, after).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(max, INT64_MAX)));
     std::vector<StoreEvent> out;
     for (;;) {
@@ -540,17 +547,21 @@ class MockMailboxImpl final : public MockMailbox {
   }
 
   Result<std::optional<StoreItem>> load(const EntryId& id) {
-    auto st =
-        db_.prepare(std::string("SELECT ") + kItemColumns + " FROM items WHERE entry_id = ?1");
+    auto st = db_.cached("SELECT " MOCK_ITEM_COLUMNS " FROM items WHERE entry_id = ?1");
     if (!st) return st.error();
-    st->bind(1, std::string_view(id.str()));
-    auto items = collect(*st);
+    (*st)->bind(1, std::string_view(id.str()));
+    auto items = collect(**st);
     if (!items) return items.error();
     if (items->empty()) return std::optional<StoreItem>{};
     return std::optional<StoreItem>(std::move(items->front()));
   }
 
+  // Reads every row; resets the statement whatever happens (it may be a cached one).
   static Result<std::vector<StoreItem>> collect(Statement& st) {
+    struct Done {
+      Statement& s;
+      ~Done() { s.reset(); }
+    } done{st};
     std::vector<StoreItem> out;
     for (;;) {
       auto row = st.step();

@@ -25,8 +25,10 @@ namespace crmsync::service {
 using RuntimeFactory = std::function<Result<std::unique_ptr<Runtime>>(const Config&, CrashPoints*)>;
 
 struct WorkerTimings {
-  std::chrono::milliseconds event_poll{250};      // how often the store's change log is read
-  std::chrono::milliseconds debounce{500};        // immediate sync: quiet time after an event
+  // T2's latency is about event_poll / 2 + debounce + one cycle (issue #8: p99 <= 250 ms);
+  // an idle poll is one indexed read of the store's change log.
+  std::chrono::milliseconds event_poll{25};       // how often the store's change log is read
+  std::chrono::milliseconds debounce{50};         // immediate sync: quiet time after an event
   std::chrono::milliseconds debounce_max{5'000};  // ... but at most this after the first
 };
 
