@@ -101,6 +101,13 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
 Result<void> Database::use_wal() {
   // synchronous=NORMAL is durable against process crashes (our model) in WAL mode.
   CRMSYNC_TRY(exec("PRAGMA journal_mode=WAL"));
+  // A batch of a page of items must fit in the page cache: a smaller cache spills its dirty
+  // pages into the WAL mid-transaction (profiled: a sixth of an initial sync). Up to 32 MB,
+  // allocated only as used.
+  CRMSYNC_TRY(exec("PRAGMA cache_size=-32768"));
+  // A savepoint nested in a batch keeps its undo copy of each page in a statement journal:
+  // in memory, not in a temporary file written page by page.
+  CRMSYNC_TRY(exec("PRAGMA temp_store=MEMORY"));
   return exec("PRAGMA synchronous=NORMAL");
 }
 
