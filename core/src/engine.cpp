@@ -28,9 +28,6 @@ std::string sweep_key(CrmEntity e) {
 std::string pending(const std::string& key) {
   return key + ".pending";
 }
-std::string token_pending_key(CrmEntity e) {
-  return pending(token_key(e));
-}
 
 bool same_fields(const FieldMap& a, const FieldMap& b) {
   for (const auto& [k, v] : a) {
@@ -150,6 +147,12 @@ struct Engine::Impl {
     CRMSYNC_TRY(cache.commit_batch());
     return cache.begin_batch();
   }
+  // Records `value` for `key` to take effect at the post step (R1), unless it would change
+  // nothing: a cycle that finds nothing new writes nothing (issue #8's no-op sync).
+  void set_pending(const std::string& key, const std::string& value) {
+    if (!must(cache.get_meta(pending(key))) && must(cache.get_meta(key)) == value) return;
+    must(cache.set_meta({{pending(key), value}}));
+  }
   void step(std::string_view name, std::int64_t done, std::int64_t total) {
     if (progress) progress(Progress{std::string(name), done, total});
   }
@@ -215,7 +218,7 @@ struct Engine::Impl {
         for (const auto& id : p.removed) note_crm_removed(id);
         if (!p.more) {
           if (token.empty()) note_unlisted(entity, listed);
-          must(cache.set_meta({{token_pending_key(entity), p.data_version}}));
+          set_pending(token_key(entity), p.data_version);
         }
         commit();
         step("prepare", page, 0);
@@ -247,10 +250,13 @@ struct Engine::Impl {
       if (!p.more) break;
       cookie = p.paging_cookie;
     }
-    must(cache.set_meta({{pending(modified_key(entity)), std::to_string(newest)}}));
+    set_pending(modified_key(entity), std::to_string(newest));
     const std::int64_t last_sweep =
         std::stoll(must(cache.get_meta(sweep_key(entity))).value_or("0"));
-    if (wm != 0 && clock.now().ms - last_sweep < settings.crm_sweep_interval.count()) return;
+    // The first cycle sweeps; later ones once per interval (not every cycle: a no-op writes
+    // nothing).
+    if (last_sweep != 0 && clock.now().ms - last_sweep < settings.crm_sweep_interval.count())
+      return;
     std::set<CrmId> present;
     cookie.clear();
     for (int page = 1;; ++page) {
@@ -395,7 +401,7 @@ struct Engine::Impl {
       commit();
       step("prepare", 0, 0);
     }
-    must(cache.set_meta({{std::string(kWatermarkPendingKey), std::to_string(newest)}}));
+    set_pending(std::string(kWatermarkKey), std::to_string(newest));
     crash("prepare.scan");
   }
 

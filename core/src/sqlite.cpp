@@ -76,6 +76,10 @@ std::string Statement::text(int c) const {
   return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)))
            : std::string();
 }
+int Statement::columns() const {
+  return sqlite3_column_count(stmt_);
+}
+
 bool Statement::is_null(int c) const {
   return sqlite3_column_type(stmt_, c) == SQLITE_NULL;
 }

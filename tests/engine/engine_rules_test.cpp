@@ -12,7 +12,9 @@ using crmsync::fakes::FakeCrm;
 
 namespace {
 
-// After the scenario: one more cycle makes no write on either side.
+// After the scenario: one more cycle makes no write on either side; it may still advance
+// the cache's bookkeeping (the CRM change tokens move past the daemon's own writes), and the
+// cycle after it writes nothing in the cache either, but S3's verified times (issue #8).
 void second_run_changes_nothing(World& w) {
   w.reset_counters();
   auto r = w.sync();
@@ -20,6 +22,11 @@ void second_run_changes_nothing(World& w) {
   CHECK(w.crm_writes() == 0);
   CHECK(r.to_store == 0);
   CHECK(r.to_crm == 0);
+  const std::string before = w.cache_content();
+  w.sync();
+  CHECK(w.cache_content() == before);
+  CHECK(w.store_writes() == 0);
+  CHECK(w.crm_writes() == 0);
 }
 
 const Value& field(const StoreItem& i, const char* name) {

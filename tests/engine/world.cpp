@@ -1,5 +1,7 @@
 #include "world.hpp"
 
+#include "crmsync/core/sqlite.hpp"
+
 #include <catch2/catch.hpp>
 
 namespace crmsync::test {
@@ -119,6 +121,32 @@ int crash_at_every_point(const std::function<void(World&)>& setup,
     CHECK(w.crm_writes() == 0);
   }
   return points;
+}
+
+std::string World::cache_content() {
+  auto db = sql::Database::open(dir.file("cache.db"), sql::Database::Mode::kReadWrite);
+  REQUIRE(db.ok());
+  std::string out;
+  for (const char* query :
+       {"SELECT key, value FROM meta ORDER BY key",
+        "SELECT map_id, crm_id, entry_id, object_type, linked, deleted_locally, visited, "
+        "manually_tracked, create_pending, original_state, store_change_key, owner_id, crm_state "
+        "FROM id_mapping ORDER BY map_id",
+        "SELECT * FROM sync_changes ORDER BY change_id",
+        "SELECT * FROM conflicts ORDER BY conflict_id"}) {
+    auto s = db->prepare(query);
+    REQUIRE(s.ok());
+    for (;;) {
+      auto row = s->step();
+      REQUIRE(row.ok());
+      if (!*row) break;
+      for (int c = 0; c < s->columns(); ++c)
+        out += (s->is_null(c) ? std::string("<null>") : s->text(c)) + "|";
+      out += "\n";
+    }
+    out += "--\n";
+  }
+  return out;
 }
 
 }  // namespace crmsync::test

@@ -36,6 +36,10 @@ struct World {
   // The CRM record linked to a store item.
   CrmRecord record_of(const EntryId& id);
 
+  // The cache's content, but for S3's verified times (which every cycle refreshes), read
+  // over a connection of its own: equal before and after a cycle = the cycle wrote nothing.
+  std::string cache_content();
+
   int store_writes() const { return store.counters().writes(); }
   int crm_writes() const { return crm.counters().writes(); }
   void reset_counters() {

@@ -39,6 +39,7 @@ class Statement {
   std::int64_t int64(int column) const;
   std::string text(int column) const;
   bool is_null(int column) const;
+  int columns() const;  // of the result rows
 
  private:
   friend class Database;
