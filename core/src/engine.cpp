@@ -562,16 +562,64 @@ struct Engine::Impl {
     }
   }
 
+  // A store item to create for a new CRM record, waiting for the page's create_many.
+  struct PendingStoreCreate {
+    PendingChange row;
+    Mapping m;  // with the original state, owner and state it will be recorded with
+    NewStoreItem item;
+  };
+  std::vector<PendingStoreCreate> store_creates;
+
+  // The page's new store items in one call (one transaction or request); each result
+  // finishes or fails its own item. Each item carries its record's id (X1), so a crash
+  // before their records are committed is redone by find_by_crm_id.
+  void send_store_creates() {
+    if (store_creates.empty()) return;
+    std::vector<PendingStoreCreate> todo = std::move(store_creates);
+    store_creates.clear();
+    std::vector<NewStoreItem> items;
+    items.reserve(todo.size());
+    for (const auto& c : todo) items.push_back(c.item);
+    auto results = store.create_many(items);
+    std::optional<Error> stop;
+    for (std::size_t i = 0; i < todo.size(); ++i) {
+      Result<void> r = i < results.size() ? Result<void>(Ok())
+                                          : Result<void>(Error::Internal("create_many: no result"));
+      if (r.ok() && !results[i].ok()) r = results[i].error();
+      if (r.ok()) {
+        crash("crm-to-store.created");
+        Mapping& m = todo[i].m;
+        m.entry_id = results[i]->entry_id;
+        m.store_change_key = results[i]->change_key;
+        m.linked = true;
+        m.verified_time = clock.now();
+        ++report.to_store;
+        count(m.entity, "crm-to-store");
+        r = cache.commit_applied(m, todo[i].row.change_id, {});
+      }
+      if (r.ok()) continue;
+      Error e = r.error().context("CRM " + std::string(to_string(todo[i].m.entity)) + " " +
+                                  todo[i].m.crm_id.str());
+      record_item_failure(todo[i].row, e);
+      if (ends_cycle(e) && !stop) stop = e;
+    }
+    if (stop) throw CycleAbort{*stop};
+  }
+
   void crm_to_store_step() {
-    for_each_pending("crm-to-store", [&](const PendingChange& row, Mapping& m) {
-      if (row.crm_change == CrmChange::kNone) return;
-      if (row.store_change == StoreChange::kDelete || row.store_change == StoreChange::kUntrack ||
-          row.store_change == StoreChange::kUntrackDeleteInCrm)
-        return;  // the store side's removal decides (step 3)
-      Result<void> r = row.crm_change == CrmChange::kUpsert ? apply_crm_upsert(row, m)
-                                                            : apply_crm_removal(row, m);
-      if (!r.ok()) item_failed(row, r.error());
-    });
+    for_each_pending(
+        "crm-to-store",
+        [&](const PendingChange& row, Mapping& m) {
+          if (row.crm_change == CrmChange::kNone) return;
+          if (row.store_change == StoreChange::kDelete ||
+              row.store_change == StoreChange::kUntrack ||
+              row.store_change == StoreChange::kUntrackDeleteInCrm)
+            return;  // the store side's removal decides (step 3)
+          Result<void> r = row.crm_change == CrmChange::kUpsert ? apply_crm_upsert(row, m)
+                                                                : apply_crm_removal(row, m);
+          if (!r.ok()) item_failed(row, r.error());
+        },
+        {}, [&] { send_store_creates(); });
   }
 
   void store_to_crm_step() {
@@ -818,19 +866,11 @@ struct Engine::Impl {
       fresh.item.kind = store_kind_of(rec.entity);
       fresh.item.fields = *conv;
       fresh.link = tracked_link(m);
-      auto created = store.create(fresh);
-      if (!created.ok()) return created.error();
-      crash("crm-to-store.created");
-      m.entry_id = created->entry_id;
-      m.store_change_key = created->change_key;
-      m.linked = true;
       m.original = syncable_fields(rec.entity, *conv, true);
       m.owner = rec.owner;
       m.crm_state = int_attr(rec.attributes, "statecode");
-      m.verified_time = clock.now();
-      ++report.to_store;
-      count(rec.entity, "crm-to-store");
-      return cache.commit_applied(m, row.change_id, {});
+      store_creates.push_back(PendingStoreCreate{row, m, std::move(fresh)});
+      return Ok();  // created with the page's other new items (send_store_creates)
     }
     auto item = store.get(m.entry_id);
     if (!item.ok()) {
@@ -1121,6 +1161,7 @@ struct Engine::Impl {
     if (options.only_items) only.emplace(options.only_items->begin(), options.only_items->end());
     sync_privilege = true;
     creates.clear();
+    store_creates.clear();
     page = PageReadAhead{};
     try {
       identify();

@@ -94,4 +94,11 @@ Folder default_folder(ItemKind kind) {
   return Folder::kContacts;
 }
 
+std::vector<Result<StoreItem>> StoreAdapter::create_many(const std::vector<NewStoreItem>& items) {
+  std::vector<Result<StoreItem>> out;
+  out.reserve(items.size());
+  for (const auto& item : items) out.push_back(create(item));
+  return out;
+}
+
 }  // namespace crmsync

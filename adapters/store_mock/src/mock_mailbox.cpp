@@ -304,6 +304,23 @@ class MockMailboxImpl final : public MockMailbox {
     return it;
   }
 
+  // One transaction for all: each create nests as a savepoint, so a refused item fails alone.
+  std::vector<Result<StoreItem>> create_many(const std::vector<NewStoreItem>& items) override {
+    std::vector<Result<StoreItem>> out;
+    out.reserve(items.size());
+    auto tx = Transaction::begin(db_, Mode::kWrite);
+    if (!tx) {
+      for (std::size_t i = 0; i < items.size(); ++i) out.emplace_back(tx.error());
+      return out;
+    }
+    for (const auto& n : items) out.push_back(create(n));
+    if (auto c = tx->commit(); !c) {
+      for (auto& r : out)
+        if (r) r = c.error();
+    }
+    return out;
+  }
+
   Result<std::string> update(const EntryId& id, const std::string& expected_change_key,
                              const FieldMap& changes, const std::optional<CrmLink>& link) override {
     auto tx = Transaction::begin(db_, Mode::kWrite);
@@ -587,9 +604,10 @@ class MockMailboxImpl final : public MockMailbox {
   }
 
   Result<void> insert(const StoreItem& it) {
-    auto st = db_.prepare(std::string("INSERT INTO items (") + kItemColumns +
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    if (!st) return st.error();
+    auto cached = db_.cached("INSERT INTO items (" MOCK_ITEM_COLUMNS
+                             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    if (!cached) return cached.error();
+    Statement* st = *cached;
     st->bind(1, std::string_view(it.entry_id.str()))
         .bind(2, to_string(it.item.kind))
         .bind(3, to_string(it.folder))
@@ -604,10 +622,11 @@ class MockMailboxImpl final : public MockMailbox {
   Result<void> rewrite(StoreItem& it) {
     it.change_key = random_hex(kChangeKeyBytes);
     it.item.modified = UtcTime{std::max(clock_.now().ms, it.item.modified.ms + 1)};
-    auto st = db_.prepare(
+    auto cached = db_.cached(
         "UPDATE items SET kind = ?2, folder = ?3, change_key = ?4, modified = ?5, tracked = ?6,"
         " crm_id = ?7, crm_id_pending = ?8, crm_entity = ?9, fields = ?10 WHERE entry_id = ?1");
-    if (!st) return st.error();
+    if (!cached) return cached.error();
+    Statement* st = *cached;
     st->bind(1, std::string_view(it.entry_id.str()))
         .bind(2, to_string(it.item.kind))
         .bind(3, to_string(it.folder))
@@ -632,10 +651,11 @@ class MockMailboxImpl final : public MockMailbox {
 
   Result<void> insert_event(ItemKind kind, const EntryId& id, Action action, Surface surface,
                             Phase phase, bool delete_in_crm) {
-    auto st = db_.prepare(
+    auto cached = db_.cached(
         "INSERT INTO events (kind, entry_id, action, surface, phase,"
         " delete_in_crm, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    if (!st) return st.error();
+    if (!cached) return cached.error();
+    Statement* st = *cached;
     st->bind(1, to_string(kind))
         .bind(2, std::string_view(id.str()))
         .bind(3, to_string(action))

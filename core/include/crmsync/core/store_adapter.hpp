@@ -90,6 +90,10 @@ class StoreAdapter {
   virtual Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& id) = 0;
   // Creates an item; returns it with its new entry id and change key.
   virtual Result<StoreItem> create(const NewStoreItem& item) = 0;
+  // Creates several items, one result each, in order: what one request (EWS CreateItem) or one
+  // transaction (the mock mailbox) can carry. A failed item fails alone. The default creates
+  // them one by one.
+  virtual std::vector<Result<StoreItem>> create_many(const std::vector<NewStoreItem>& items);
   // Sets the given fields (null clears) and, when given, the CRM link, if the item's change
   // key is still `expected_change_key`; kConflict otherwise. Returns the new change key.
   virtual Result<std::string> update(const EntryId& id, const std::string& expected_change_key,
