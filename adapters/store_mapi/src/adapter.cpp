@@ -15,6 +15,7 @@
 #include <mutex>
 #include <span>
 
+#include "crmsync/core/hidden_text.hpp"
 #include "crmsync/core/lease.hpp"
 #include "errors.hpp"
 #include "fields.hpp"
@@ -427,27 +428,20 @@ class MapiStore final : public StoreAdapter, public LeaseStore, public HandoffQu
     if (items->empty()) return v;
     const Hidden& h = items->front();
     v.version = to_hex(h.entry_id) + "|" + to_hex(h.change_key);
-    v.record.holder = h.prop(Named::kLeaseHolder);
-    if (std::string epoch = h.prop(Named::kLeaseEpoch); !epoch.empty()) {
-      char* end = nullptr;
-      v.record.epoch = std::strtoll(epoch.c_str(), &end, 10);
-      if (!end || *end) return Error::Invalid("lease item: bad epoch '" + epoch + "'");
-    }
-    if (std::string expires = h.prop(Named::kLeaseExpires); !expires.empty()) {
-      auto t = UtcTime::parse(expires);
-      if (!t) return Error::Invalid("lease item: bad expiry '" + expires + "'");
-      v.record.expires = *t;
-    }
+    auto record = parse_lease_text(
+        {h.prop(Named::kLeaseHolder), h.prop(Named::kLeaseEpoch), h.prop(Named::kLeaseExpires)});
+    if (!record) return record.error();
+    v.record = std::move(*record);
     return v;
   }
 
   Result<std::string> write_lease(const std::string& expected_version,
                                   const LeaseRecord& next) override {
     CRMSYNC_TRY(session_->enter_thread());
-    std::vector<std::pair<Named, std::string>> props = {
-        {Named::kLeaseHolder, next.holder},
-        {Named::kLeaseEpoch, std::to_string(next.epoch)},
-        {Named::kLeaseExpires, next.expires.iso()}};
+    const LeaseText text = lease_text(next);
+    std::vector<std::pair<Named, std::string>> props = {{Named::kLeaseHolder, text.holder},
+                                                        {Named::kLeaseEpoch, text.epoch},
+                                                        {Named::kLeaseExpires, text.expires}};
     if (expected_version.empty()) {
       auto existing = hidden_items(kLeaseClass, kLeaseProps);
       if (!existing) return existing.error();
@@ -495,14 +489,14 @@ class MapiStore final : public StoreAdapter, public LeaseStore, public HandoffQu
     const std::int64_t seq = clock_.now().ms * 1000 + (queue_counter_++ % 1000);
     char seq_text[32];
     std::snprintf(seq_text, sizeof seq_text, "%020lld", static_cast<long long>(seq));
-    auto made =
-        create_hidden(kQueueClass, {{Named::kQueueClient, c.client_id},
-                                    {Named::kQueueKind, std::string(to_string(c.kind))},
-                                    {Named::kQueueEntryId, c.entry_id.str()},
-                                    {Named::kQueueAction, std::string(to_string(c.action))},
-                                    {Named::kQueueDelete, c.delete_in_crm ? "true" : "false"},
-                                    {Named::kQueueAt, c.at.iso()},
-                                    {Named::kQueueSeq, seq_text}});
+    const QueuedText t = queued_text(c);
+    auto made = create_hidden(kQueueClass, {{Named::kQueueClient, t.client_id},
+                                            {Named::kQueueKind, t.kind},
+                                            {Named::kQueueEntryId, t.entry_id},
+                                            {Named::kQueueAction, t.action},
+                                            {Named::kQueueDelete, t.delete_in_crm},
+                                            {Named::kQueueAt, t.at},
+                                            {Named::kQueueSeq, seq_text}});
     if (!made) return made.error().context("queued change");
     return Ok();
   }
@@ -514,20 +508,12 @@ class MapiStore final : public StoreAdapter, public LeaseStore, public HandoffQu
     std::vector<QueuedChange> out;
     for (const Hidden& h : *items) {
       if (out.size() >= max) break;
-      QueuedChange c;
-      c.id = to_hex(h.entry_id);
-      c.client_id = h.prop(Named::kQueueClient);
-      auto kind = parse_item_kind(h.prop(Named::kQueueKind));
-      auto action = parse_action(h.prop(Named::kQueueAction));
-      auto at = UtcTime::parse(h.prop(Named::kQueueAt));
-      if (!kind || !action || !at)
-        return Error::Invalid("handoff queue item " + c.id + ": malformed properties");
-      c.kind = *kind;
-      c.action = *action;
-      c.at = *at;
-      c.entry_id = EntryId(h.prop(Named::kQueueEntryId));
-      c.delete_in_crm = h.prop(Named::kQueueDelete) == "true";
-      out.push_back(std::move(c));
+      auto c = parse_queued_text(
+          {h.prop(Named::kQueueClient), h.prop(Named::kQueueKind), h.prop(Named::kQueueEntryId),
+           h.prop(Named::kQueueAction), h.prop(Named::kQueueDelete), h.prop(Named::kQueueAt)},
+          to_hex(h.entry_id));
+      if (!c) return c.error();
+      out.push_back(std::move(*c));
     }
     return out;
   }
