@@ -101,7 +101,8 @@ TEST_CASE("MAPI fixed tags equal the mingw-w64 header's Unicode tags", "[mapi][p
 }
 
 TEST_CASE("MAPI tags the mingw-w64 headers lack have their documented values", "[mapi][props]") {
-  // [MS-OXPROPS]: PidTagChangeKey 0x65E2 PtypBinary, PidTagIpm*EntryId on the Inbox/root.
+  // [MS-OXPROPS]: PidTagChangeKey 0x65E2 PtypBinary, PidTagIpm*EntryId on the Inbox or the root
+  // folder.
   CHECK(tag::kChangeKey == 0x65E20102u);
   CHECK(tag::kIpmAppointmentEntryId == 0x36D00102u);
   CHECK(tag::kIpmContactEntryId == 0x36D10102u);
