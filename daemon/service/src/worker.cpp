@@ -496,7 +496,7 @@ void SyncWorker::apply_reload(Config config) {
   if (config.http.listen != config_.http.listen ||
       config.http.token_file != config_.http.token_file)
     spdlog::warn("http.listen and http.token_file take effect at the next start");
-  bool new_store = config.store.path != config_.store.path;
+  bool new_store = config.store.identity() != config_.store.identity();
   // The lease keeper holds the old store's lease record: give the lease up and start over
   // with the new store (a new client id or role may come with the reload).
   if (lease_) {
