@@ -233,7 +233,10 @@ void SyncWorker::loop() {
       run(o, false, {});
       continue;
     }
-    poll_store_events();
+    // The store says whether anything new may be there (an EWS stream read without blocking):
+    // reading the change log itself costs an EWS store six SyncFolderItems requests.
+    if (runtime_->store->wait_for_events(watch_cursor_, std::chrono::milliseconds(0)))
+      poll_store_events();
     auto wake = Steady::now() + timings_.event_poll;
     if (next_periodic_) wake = std::min(wake, *next_periodic_);
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
