@@ -12,6 +12,8 @@ Usage: mailbox_user.py URL EMAIL PASSWORD COMMAND ARGS...
   send JSON             sends an e-mail from this account (subject, body, to_recipients)
   find KIND SUBJECT     the id of the item with that subject (none: exit 3)
   count KIND            how many items the kind's folder holds
+  hidden CLASS          how many items of that item class the root folder holds (crmsync's
+                        lease and queue items, outside what the user sees)
 KIND: contact, task, appointment or email (kept in the inbox). JSON keys are exchangelib field
 names, plus "tracked" (bool) and "regarding" ("entity:guid"): crmsync's named properties,
 which the CRM add-in sets when the user tracks an item or sets its regarding record.
@@ -108,6 +110,9 @@ def main():
     config = Configuration(service_endpoint=url, credentials=Credentials(email, password),
                            auth_type=BASIC)
     account = Account(email, config=config, autodiscover=False, access_type=DELEGATE)
+    if command == "hidden":
+        print(account.root.filter(item_class=args[0]).count())
+        return
     if command == "send":
         Message(account=account, **fields_of(json.loads(args[0]))).send()
         return

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 
 #include "crmsync/http/client.hpp"
@@ -373,6 +375,54 @@ TEST_CASE("D6 D7 D8: records deleted in CRM - the Exchange mailbox per the rules
   auto settled = env.sync();
   CHECK_THAT(settled, Catch::Contains("to store: 0  to CRM: 0"));
   CHECK(env.records("contact").Size() == 0);
+}
+
+TEST_CASE("P1 P5: crmsyncd with an Exchange mailbox - the lease is kept in the mailbox",
+          "[e2e][ews][daemon]") {
+  SKIP_WITHOUT_EXCHANGELIB();
+  EwsEnv env;
+  std::string id = env.user(
+      {"create", "contact", R"({"given_name":"Daemon","surname":"Watched","tracked":true})"});
+  test::Spawned daemon({CRMSYNCD_BIN, "--config", env.config}, env.dir.file("crmsyncd.log"));
+  const std::string runtime = env.dir.file("state/cache.db.runtime.json");
+  auto log = [&] {
+    std::ifstream in(env.dir.file("crmsyncd.log"));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  REQUIRE(
+      test::eventually([&] { return std::filesystem::exists(runtime) || !daemon.running(); }, 60s));
+  INFO(log());
+  REQUIRE(daemon.running());
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), CRMSYNC_BIN);
+    args.insert(args.end(), {"--config", env.config});
+    return test::run_program(args);
+  };
+  auto synced = cli({"sync", "--wait"});
+  INFO(synced.out << synced.err);
+  REQUIRE(synced.exit_code == 0);
+  const std::string crm_id = env.crm_id("contact", id);
+  CHECK(env.record("contact", crm_id)["lastname"] == "Watched");
+
+  // P5: status shows this client holding the lease, whose record lives in the mailbox.
+  auto status = cli({"status", "--json"});
+  REQUIRE(status.exit_code == 0);
+  rapidjson::Document s;
+  s.Parse(status.out.c_str());
+  REQUIRE(s.IsObject());
+  CHECK(std::string(s["lease"]["holder"].GetString()) == "e2e-desk");
+  CHECK(s["queue_depth"].GetInt() == 0);
+  CHECK(env.user({"hidden", "IPM.Configuration.crmsync.lease"}) == "1");
+  // A change made in Outlook on the web while the daemon runs reaches CRM at the next sync.
+  env.user({"update", "contact", id, R"({"job_title":"Watcher"})"});
+  auto again = cli({"sync", "--wait"});
+  REQUIRE(again.exit_code == 0);
+  CHECK(env.record("contact", crm_id)["jobtitle"] == "Watcher");
+
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(30s) == std::optional<int>(0));
+  INFO(log());
+  CHECK(log().find("store events:") == std::string::npos);  // no failing event reads
 }
 
 TEST_CASE("config check accepts the EWS store config of the e2e tests", "[e2e][ews]") {
