@@ -272,43 +272,48 @@ class StreamServer {
   bool closing_ = false;
 };
 
+std::unique_ptr<BodyStream> open_stream(Client& client, const StreamServer& server) {
+  auto stream = client.open_stream(
+      {"POST", "http://127.0.0.1:" + std::to_string(server.port()) + "/EWS", {}, "<x/>"});
+  REQUIRE(stream.ok());
+  return std::move(*stream);
+}
+
 }  // namespace
 
 TEST_CASE("open_stream: a chunked body read as it arrives - nothing lost to a read that timed out",
           "[http][stream]") {
   StreamServer server;
   Client client;
-  auto stream = client.open_stream(
-      {"POST", "http://127.0.0.1:" + std::to_string(server.port()) + "/EWS", {}, "<x/>"});
-  REQUIRE(stream.ok());
-  CHECK((*stream)->status() == 200);
+  auto stream = open_stream(client, server);
+  CHECK(stream->status() == 200);
   std::string got;
   // Nothing yet: true (the body goes on) after the timeout, not before.
   auto start = std::chrono::steady_clock::now();
-  auto r = (*stream)->read(got, 150ms);
+  auto r = stream->read(got, 150ms);
   REQUIRE(r.ok());
   CHECK(*r);
   CHECK(got.empty());
   CHECK(std::chrono::steady_clock::now() - start >= 150ms);
   // A zero timeout only takes what is there.
-  REQUIRE((*stream)->read(got, 0ms).ok());
+  REQUIRE(stream->read(got, 0ms).ok());
   CHECK(got.empty());
   // The chunk sent after the timed-out read is the next thing read.
   server.chunk("<first/>");
   REQUIRE(crmsync::test::eventually(
-      [&] { return (*stream)->read(got, 100ms).ok() && got == "<first/>"; }));
+      [&] { return stream->read(got, 100ms).ok() && got == "<first/>"; }));
   server.chunk("<second/>");
   server.chunk("<third/>");
   REQUIRE(crmsync::test::eventually(
-      [&] { return (*stream)->read(got, 100ms).ok() && got == "<first/><second/><third/>"; }));
+      [&] { return stream->read(got, 100ms).ok() && got == "<first/><second/><third/>"; }));
   server.last_chunk();
   bool ended = crmsync::test::eventually([&] {
-    auto more = (*stream)->read(got, 100ms);
+    auto more = stream->read(got, 100ms);
     return more.ok() && !*more;
   });
   CHECK(ended);
   CHECK(got == "<first/><second/><third/>");
-  auto after = (*stream)->read(got, 10ms);
+  auto after = stream->read(got, 10ms);
   REQUIRE(after.ok());
   CHECK_FALSE(*after);
 }
@@ -319,15 +324,13 @@ TEST_CASE(
     "[http][stream]") {
   StreamServer server;
   Client client;
-  auto stream = client.open_stream(
-      {"POST", "http://127.0.0.1:" + std::to_string(server.port()) + "/EWS", {}, "<x/>"});
-  REQUIRE(stream.ok());
+  auto stream = open_stream(client, server);
   server.chunk("<partial");
   server.hang_up();
   std::string got;
   Result<bool> r = true;
   REQUIRE(crmsync::test::eventually([&] {
-    r = (*stream)->read(got, 100ms);
+    r = stream->read(got, 100ms);
     return !r.ok();
   }));
   CHECK(r.error().is(ErrorKind::kTransient));
