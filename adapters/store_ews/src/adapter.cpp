@@ -859,17 +859,20 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
         if (!m.ok()) {
           // The subscription expired or is unknown (a server restart): subscribe again.
           stream_subscription_.clear();
-          return drop_stream(false);
+          return drop_stream(true);
         }
         auto batch = ews::streaming_events_of(m);
         if (!batch.ok()) return drop_stream(true);
         changed = changed || batch->changes > 0;
+        stream_closed_by_server_ = stream_closed_by_server_ || batch->status == "Closed";
+        subscribe_backoff_ = 0ms;  // a healthy stream: the next failure backs off from the start
       }
     }
     if (changed) (void)sync_all();
     if (stream_buffer_.size() > config_.max_response_bytes) return drop_stream(true);
-    // The server closed this connection (its ConnectionTimeout): the next one follows at once.
-    if (!*more) drop_stream(false);
+    // Closed at its ConnectionTimeout: the next connection follows at once. A body that ended
+    // otherwise (an HTTP error without SOAP, a server that hangs up) backs off.
+    if (!*more) drop_stream(!stream_closed_by_server_);
   }
 
   // Subscribes when needed and opens a GetStreamingEvents connection. Refused (the server or
@@ -909,6 +912,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     }
     stream_ = std::move(*stream);
     stream_buffer_.clear();
+    stream_closed_by_server_ = false;
     (void)sync_all();  // what changed while no stream was open
     return true;
   }
@@ -916,10 +920,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   void drop_stream(bool failed) {
     stream_.reset();
     stream_buffer_.clear();
-    if (failed)
-      back_off();
-    else
-      subscribe_backoff_ = 0ms;
+    if (failed) back_off();
   }
 
   void back_off() {
@@ -979,7 +980,8 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   bool streaming_refused_ = false;
   std::string stream_subscription_;
   std::unique_ptr<http::BodyStream> stream_;
-  std::string stream_buffer_;  // what arrived and is not a whole envelope yet
+  std::string stream_buffer_;             // what arrived and is not a whole envelope yet
+  bool stream_closed_by_server_ = false;  // this connection's ConnectionStatus Closed came
   std::chrono::steady_clock::time_point next_subscribe_{};
   std::chrono::steady_clock::time_point next_poll_{};
   std::chrono::milliseconds subscribe_backoff_{0};

@@ -539,3 +539,32 @@ TEST_CASE("S1: streaming - split envelopes wake the wait - Closed and broken str
   CHECK_THAT(stream_bodies[0], Catch::Contains("<m:ConnectionTimeout>7</m:ConnectionTimeout>"));
   for (const auto& r : fx.state->requests) CHECK(op_of(r) != "GetEvents");
 }
+
+TEST_CASE("S1: a stream that ends without Closed backs off - no reconnect storm",
+          "[ews][adapter][streaming]") {
+  Fixture fx;
+  fx.config.poll_interval = 1h;
+  fx.config.backoff_base = 200ms;
+  auto s = fx.open();
+  int subscribes = 0, opens = 0;
+  fx.state->fallback = [&](const http::Request& r) {
+    if (op_of(r) == "Subscribe") {
+      ++subscribes;
+      return Scripted{
+          200, reply("Subscribe", ok_msg("Subscribe", "<m:SubscriptionId>s</m:SubscriptionId>"))};
+    }
+    return Scripted{200, sync_reply("S", "")};
+  };
+  // A proxy in the way answers every GetStreamingEvents with 401 and no body.
+  fx.state->stream = [&](const http::Request&) -> Result<std::unique_ptr<http::BodyStream>> {
+    ++opens;
+    return std::unique_ptr<http::BodyStream>(std::make_unique<ewstest::ScriptedStream>(
+        std::deque<ewstest::StreamPiece>{{"", true}}, std::function<void()>{}, 401));
+  };
+  REQUIRE(s->events_after(0, 10).ok());
+  CHECK_FALSE(s->wait_for_events(0, 1s));
+  // Opens at about 0, 0.2 and 0.6 s (backoff doubling), not one per loop.
+  CHECK(opens >= 2);
+  CHECK(opens <= 4);
+  CHECK(subscribes == 1);
+}

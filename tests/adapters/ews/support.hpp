@@ -49,14 +49,16 @@ struct StreamPiece {
 };
 class ScriptedStream final : public crmsync::http::BodyStream {
  public:
-  explicit ScriptedStream(std::deque<StreamPiece> pieces, std::function<void()> on_piece = {})
-      : pieces_(std::move(pieces)), on_piece_(std::move(on_piece)) {}
-  int status() const override { return 200; }
+  explicit ScriptedStream(std::deque<StreamPiece> pieces, std::function<void()> on_piece = {},
+                          int status = 200)
+      : pieces_(std::move(pieces)), on_piece_(std::move(on_piece)), status_(status) {}
+  int status() const override { return status_; }
   crmsync::Result<bool> read(std::string& out, std::chrono::milliseconds timeout) override;
 
  private:
   std::deque<StreamPiece> pieces_;
   std::function<void()> on_piece_;
+  int status_;
 };
 
 struct FakeState {
