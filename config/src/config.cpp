@@ -89,6 +89,14 @@ class Checker {
     if (p.is_relative()) p = base_ / p;
     return p.lexically_normal().string();
   }
+  // An optional path that must name an existing regular file.
+  std::optional<std::string> existing_file(const Json& obj, const std::string& path,
+                                           const char* key, bool required = false) {
+    auto p = path_value(obj, path, key, required);
+    std::error_code ec;
+    if (p && !fs::is_regular_file(*p, ec)) problem(join(path, key), "no such file: " + *p);
+    return p;
+  }
   std::optional<std::int64_t> integer(const Json& obj, const std::string& path, const char* key,
                                       std::int64_t min, std::int64_t max) {
     const Json* v = member(obj, key);
@@ -221,6 +229,120 @@ void parse_auth(Checker& c, const Json& auth, Config& cfg) {
   }
 }
 
+// Control characters would end up in HTTP headers (X-AnchorMailbox, Authorization).
+bool has_control(const std::string& s) {
+  for (unsigned char ch : s)
+    if (ch < 0x20 || ch == 0x7f) return true;
+  return false;
+}
+
+// "local@domain" without spaces or control characters: sent as a header and in SOAP.
+bool is_smtp_address(const std::string& s) {
+  auto at = s.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 >= s.size() || s.find('@', at + 1) != s.npos)
+    return false;
+  if (s.size() > 320 || has_control(s)) return false;
+  for (char ch : s)
+    if (ch == ' ' || ch == '<' || ch == '>' || ch == '"' || ch == ',' || ch == ';') return false;
+  return true;
+}
+
+// The host of an http(s) URL, without brackets or port ("" when there is none).
+std::string url_host(const std::string& url) {
+  auto start = url.find("://");
+  if (start == std::string::npos) return {};
+  std::string rest = url.substr(start + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
+  return rest.substr(0, rest.find(':'));
+}
+
+void parse_ews_auth(Checker& c, const Json& auth, EwsAuthConfig& a) {
+  const std::string path = "store.auth";
+  if (!auth.IsObject()) {
+    c.problem(path, "must be an object");
+    return;
+  }
+  auto type = c.string(auth, path, "type", true);
+  if (!type) return;
+  if (*type == "basic") {
+    a.type = EwsAuthConfig::Type::kBasic;
+    if (!c.object(auth, path, {"type", "username", "password_file"})) return;
+    if (auto u = c.string(auth, path, "username", true)) {
+      // RFC 7617: the user-id of Basic cannot contain a colon.
+      if (u->find(':') != std::string::npos || has_control(*u))
+        c.problem(path + ".username", "must not contain ':' or control characters");
+      else
+        a.username = *u;
+    }
+    if (auto f = c.existing_file(auth, path, "password_file", true)) a.password_file = *f;
+  } else if (*type == "bearer") {
+    a.type = EwsAuthConfig::Type::kBearer;
+    if (!c.object(auth, path, {"type", "token_file"})) return;
+    if (auto f = c.existing_file(auth, path, "token_file", true)) a.token_file = *f;
+  } else {
+    c.problem(path + ".type", "must be \"basic\" or \"bearer\" (NTLM is not built)");
+  }
+}
+
+void parse_ews_store(Checker& c, const Json& store, Config& cfg) {
+  auto& s = cfg.store;
+  if (!c.object(store, "store",
+                {"type", "url", "mailbox", "impersonate", "auth", "ca_file", "connect_timeout_ms",
+                 "request_timeout_ms", "state_path"}))
+    return;
+  if (auto u = c.string(store, "store", "url", true)) {
+    const bool https = u->rfind("https://", 0) == 0;
+    const bool http = u->rfind("http://", 0) == 0;
+    if ((!https && !http) || url_host(*u).empty() || has_control(*u))
+      c.problem("store.url",
+                "must be an https:// URL, e.g. https://mail.example.org/EWS/Exchange.asmx");
+    else if (http && !is_loopback_host(url_host(*u)))
+      // Basic auth and the user's mail in clear text: only to a local test server.
+      c.problem("store.url", "must be https:// (http:// only for a loopback host)");
+    else
+      s.url = *u;
+  }
+  if (auto m = c.string(store, "store", "mailbox", true)) {
+    if (!is_smtp_address(*m))
+      c.problem("store.mailbox", "must be the mailbox's SMTP address, e.g. alice@example.com");
+    else
+      s.mailbox = *m;
+  }
+  if (auto v = c.boolean(store, "store", "impersonate")) s.impersonate = *v;
+  if (auto f = c.existing_file(store, "store", "ca_file")) s.ca_file = *f;
+  if (auto v = c.integer(store, "store", "connect_timeout_ms", 100, 600'000))
+    s.connect_timeout_ms = *v;
+  if (auto v = c.integer(store, "store", "request_timeout_ms", 100, 600'000))
+    s.request_timeout_ms = *v;
+  if (auto p = c.path_value(store, "store", "state_path")) s.state_path = *p;
+  if (const Json* auth = Checker::member(store, "auth"))
+    parse_ews_auth(c, *auth, s.auth);
+  else
+    c.problem("store.auth", "is required");
+}
+
+void parse_store(Checker& c, const Json& store, Config& cfg) {
+  if (!store.IsObject()) {
+    c.problem("store", "must be an object");
+    return;
+  }
+  auto type = c.string(store, "store", "type", true);
+  if (!type && Checker::member(store, "type")) return;  // the wrong type: reported
+  // Without a type the keys are checked as the mock mailbox's (the default).
+  const std::string t = type.value_or("mock");
+  cfg.store.type = t;
+  if (t == "mock") {
+    if (c.object(store, "store", {"type", "path"}))
+      if (auto p = c.path_value(store, "store", "path", true)) cfg.store.path = *p;
+  } else if (t == "ews") {
+    parse_ews_store(c, store, cfg);
+  } else {
+    c.problem("store.type", "must be \"mock\" or \"ews\" (MAPI is not built here)");
+  }
+}
+
 void parse_document(Checker& c, const Json& root, Config& cfg) {
   if (!c.object(root, "",
                 {"profile", "client_id", "role", "cache", "timezone", "log_level", "store", "crm",
@@ -258,18 +380,10 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
       cfg.log_level = *v;
   }
 
-  if (const Json* store = Checker::member(root, "store")) {
-    if (c.object(*store, "store", {"type", "path"})) {
-      if (auto t = c.string(*store, "store", "type", true)) {
-        if (*t != "mock")
-          c.problem("store.type", "must be \"mock\" (EWS and MAPI are not built yet)");
-        cfg.store.type = *t;
-      }
-      if (auto p = c.path_value(*store, "store", "path", true)) cfg.store.path = *p;
-    }
-  } else {
+  if (const Json* store = Checker::member(root, "store"))
+    parse_store(c, *store, cfg);
+  else
     c.problem("store", "is required");
-  }
 
   if (const Json* crm = Checker::member(root, "crm")) {
     if (c.object(*crm, "crm", {"url", "auth", "ca_file", "request_timeout_ms"})) {
@@ -278,11 +392,7 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
           c.problem("crm.url", "must be an http:// or https:// URL");
         cfg.crm.url = *u;
       }
-      if (auto f = c.path_value(*crm, "crm", "ca_file")) {
-        std::error_code ec;
-        if (!fs::is_regular_file(*f, ec)) c.problem("crm.ca_file", "no such file: " + *f);
-        cfg.crm.ca_file = *f;
-      }
+      if (auto f = c.existing_file(*crm, "crm", "ca_file")) cfg.crm.ca_file = *f;
       if (auto v = c.integer(*crm, "crm", "request_timeout_ms", 100, 600'000))
         cfg.crm.request_timeout_ms = *v;
       if (const Json* auth = Checker::member(*crm, "auth"))
@@ -373,6 +483,8 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
   }
   if (!token_given && !cfg.cache.empty())
     cfg.http.token_file = (fs::path(cfg.cache).parent_path() / "api-token").string();
+  if (cfg.store.type == "ews" && cfg.store.state_path.empty() && !cfg.cache.empty())
+    cfg.store.state_path = cfg.cache + ".ews-state.db";
 }
 
 }  // namespace

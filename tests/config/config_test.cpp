@@ -289,8 +289,161 @@ TEST_CASE("the loopback listen forms", "[config]") {
   CHECK_FALSE(is_loopback_host("10.0.0.1"));
 }
 
+namespace {
+
+// A valid config whose store is Exchange (EWS); `store` replaces the store object.
+std::string ews_doc(const std::string& store) {
+  return R"({"cache":"state/cache.db","store":)" + store +
+         R"(,"crm":{"url":"https://crm.example/","auth":{"type":"bearer","token_file":"crm-token"}}})";
+}
+
+const std::string kBasicStore =
+    R"({"type":"ews","url":"https://mail.example.org/EWS/Exchange.asmx","mailbox":"alice@example.com",
+        "auth":{"type":"basic","username":"alice@example.com","password_file":"ews-password"}})";
+
+}  // namespace
+
+TEST_CASE("store type ews: basic and bearer auth - defaults beside the cache", "[config][ews]") {
+  Fixture f;
+  f.write("ews-password", "pw\n");
+  f.write("ews-token", "tok\n");
+  f.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  auto basic = f.parse(ews_doc(kBasicStore));
+  INFO((basic.ok() ? "" : basic.error().message()));
+  REQUIRE(basic.ok());
+  CHECK(basic->store.type == "ews");
+  CHECK(basic->store.url == "https://mail.example.org/EWS/Exchange.asmx");
+  CHECK(basic->store.mailbox == "alice@example.com");
+  CHECK(basic->store.auth.type == EwsAuthConfig::Type::kBasic);
+  CHECK(basic->store.auth.username == "alice@example.com");
+  CHECK(basic->store.auth.password_file == f.dir.file("ews-password"));
+  CHECK(basic->store.state_path == f.dir.file("state/cache.db") + ".ews-state.db");
+  CHECK(basic->store.connect_timeout_ms == 10'000);
+  CHECK(basic->store.request_timeout_ms == 60'000);
+  CHECK_FALSE(basic->store.impersonate);
+  CHECK(basic->store.ca_file.empty());
+
+  auto bearer = f.parse(ews_doc(
+      R"({"type":"ews","url":"https://mail.example.org/EWS/Exchange.asmx","mailbox":"a@b.example",
+          "auth":{"type":"bearer","token_file":"ews-token"},"ca_file":"ca.pem",
+          "connect_timeout_ms":2000,"request_timeout_ms":30000,"state_path":"ews/state.db",
+          "impersonate":true})"));
+  INFO((bearer.ok() ? "" : bearer.error().message()));
+  REQUIRE(bearer.ok());
+  CHECK(bearer->store.auth.type == EwsAuthConfig::Type::kBearer);
+  CHECK(bearer->store.auth.token_file == f.dir.file("ews-token"));
+  CHECK(bearer->store.ca_file == f.dir.file("ca.pem"));
+  CHECK(bearer->store.connect_timeout_ms == 2000);
+  CHECK(bearer->store.request_timeout_ms == 30000);
+  CHECK(bearer->store.state_path == f.dir.file("ews/state.db"));
+  CHECK(bearer->store.impersonate);
+  // Another mailbox or state file is another store (a reload starts its cursor over).
+  CHECK(bearer->store.identity() != basic->store.identity());
+
+  // Plain http only to a local test server (the emulator).
+  auto local = f.parse(ews_doc(
+      R"({"type":"ews","url":"http://127.0.0.1:8080/EWS/Exchange.asmx","mailbox":"a@b.example",
+          "auth":{"type":"bearer","token_file":"ews-token"}})"));
+  INFO((local.ok() ? "" : local.error().message()));
+  CHECK(local.ok());
+}
+
+TEST_CASE("store type ews: each bad key is named with its path - secrets never shown",
+          "[config][ews]") {
+  Fixture f;
+  f.write("ews-password", "hunter2-secret\n");
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string store = kBasicStore;
+    auto at = store.find(from);
+    REQUIRE(at != std::string::npos);
+    return ews_doc(store.replace(at, from.size(), to));
+  };
+  struct Case {
+    std::string doc;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {with(R"("type":"ews")", R"("type":"mapi")"),
+       "config.json: store.type: must be \"mock\" or \"ews\""},
+      {with(R"("https://mail.example.org/EWS/Exchange.asmx")", R"("ftp://mail/EWS")"),
+       "config.json: store.url: must be an https:// URL"},
+      {with(R"("https://mail.example.org/EWS/Exchange.asmx")", R"("https:///EWS")"),
+       "config.json: store.url: must be an https:// URL"},
+      {with(R"("https://mail.example.org/EWS/Exchange.asmx")",
+            R"("http://mail.example.org/EWS/Exchange.asmx")"),
+       "config.json: store.url: must be https:// (http:// only for a loopback host)"},
+      {with(R"("https://mail.example.org/EWS/Exchange.asmx")",
+            R"("http://127.0.0.1.evil.example/EWS/Exchange.asmx")"),
+       "config.json: store.url: must be https://"},
+      {with(R"("https://mail.example.org/EWS/Exchange.asmx")", "7"),
+       "config.json: store.url: must be a string"},
+      {with(R"("mailbox":"alice@example.com")", R"("mailbox":"alice")"),
+       "config.json: store.mailbox: must be the mailbox's SMTP address"},
+      // A header injection through X-AnchorMailbox.
+      {with(R"("mailbox":"alice@example.com")", R"("mailbox":"a@b.example\r\nX-Evil: 1")"),
+       "config.json: store.mailbox: must be the mailbox's SMTP address"},
+      {with(R"("mailbox":"alice@example.com")", R"("mailbox":"a@b@c")"),
+       "config.json: store.mailbox: must be the mailbox's SMTP address"},
+      {with(R"("mailbox":"alice@example.com",)", ""), "config.json: store.mailbox: is required"},
+      {with(R"("mailbox":"alice@example.com")", R"("mailbox":"alice@example.com","path":"m.db")"),
+       "config.json: store.path: unknown key"},
+      {with(R"("mailbox":"alice@example.com")",
+            R"("mailbox":"alice@example.com","connect_timeout_ms":5)"),
+       "config.json: store.connect_timeout_ms: must be an integer from 100 to 600000"},
+      {with(R"("mailbox":"alice@example.com")",
+            R"("mailbox":"alice@example.com","request_timeout_ms":"60")"),
+       "config.json: store.request_timeout_ms: must be an integer from 100 to 600000"},
+      {with(R"("mailbox":"alice@example.com")",
+            R"("mailbox":"alice@example.com","ca_file":"no.pem")"),
+       "config.json: store.ca_file: no such file"},
+      {with(R"("mailbox":"alice@example.com")",
+            R"("mailbox":"alice@example.com","impersonate":"yes")"),
+       "config.json: store.impersonate: must be true or false"},
+      {with(R"("mailbox":"alice@example.com")", R"("mailbox":"alice@example.com","state_path":"")"),
+       "config.json: store.state_path: must not be empty"},
+      {with(R"(,
+        "auth":{"type":"basic","username":"alice@example.com","password_file":"ews-password"})",
+            ""),
+       "config.json: store.auth: is required"},
+      {with(R"("type":"basic")", R"("type":"ntlm")"),
+       "config.json: store.auth.type: must be \"basic\" or \"bearer\""},
+      {with(R"("username":"alice@example.com")", R"("username":"a:b")"),
+       "config.json: store.auth.username: must not contain ':'"},
+      {with(R"("username":"alice@example.com",)", ""),
+       "config.json: store.auth.username: is required"},
+      {with(R"("password_file":"ews-password")", R"("password_file":"missing")"),
+       "config.json: store.auth.password_file: no such file"},
+      {with(R"("password_file":"ews-password")", R"("password":"hunter2")"),
+       "config.json: store.auth.password: unknown key"},
+      {with(R"("type":"basic","username":"alice@example.com","password_file":"ews-password")",
+            R"("type":"bearer","token_file":"ews-password","username":"x")"),
+       "config.json: store.auth.username: unknown key"},
+      {with(R"("type":"basic","username":"alice@example.com","password_file":"ews-password")",
+            R"("type":"bearer")"),
+       "config.json: store.auth.token_file: is required"},
+      {with(R"("auth":{)", R"("auth":[],"x":{)"), "config.json: store.x: unknown key"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.doc);
+    auto p = f.problems(c.doc);
+    CHECK(contains(p, c.expected));
+    for (const auto& line : p) CHECK(line.find("hunter2") == std::string::npos);
+  }
+  CHECK_THAT(f.one_problem(ews_doc(R"({"type":"ews","url":"https://m.example/EWS/Exchange.asmx",
+      "mailbox":"a@b.example","auth":"basic"})")),
+             Catch::Contains("config.json: store.auth: must be an object"));
+  CHECK_THAT(f.one_problem(ews_doc(R"({"type":7,"url":"x"})")),
+             Catch::Contains("config.json: store.type: must be a string"));
+  CHECK_THAT(f.one_problem(ews_doc(R"("ews")")),
+             Catch::Contains("config.json: store: must be an object"));
+  // All problems at once, not only the first.
+  auto many = f.problems(ews_doc(R"({"type":"ews","url":"gopher://x","mailbox":"nobody",
+      "auth":{"type":"basic","username":"a:b","password_file":"nope"}})"));
+  CHECK(many.size() == 4);
+}
+
 TEST_CASE("the example configs have no key or type errors", "[config]") {
-  for (const char* name : {"minimal.json", "full.json"}) {
+  for (const char* name : {"minimal.json", "full.json", "ews.json"}) {
     INFO(name);
     auto r = load_config(std::string(CRMSYNC_EXAMPLES_DIR) + "/" + name);
     if (r.ok()) continue;

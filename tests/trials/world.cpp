@@ -12,53 +12,16 @@
 #include <stdexcept>
 
 #include "crmsync/http/client.hpp"
+#include "crmsync/test/crm_requests.hpp"
 
 namespace crmsync::trials {
 namespace {
 
 using namespace std::chrono_literals;
 
-// ---- SOAP as the second CRM user: the trial's own envelope builders ----------------
+// ---- SOAP as the second CRM user: the envelopes of tests/support ---------------------
 
-const char* kA = "xmlns:a=\"http://schemas.microsoft.com/xrm/2011/Contracts\"";
-const char* kB = "xmlns:b=\"http://schemas.datacontract.org/2004/07/System.Collections.Generic\"";
-
-std::string kv(const std::string& key, const std::string& value_xml) {
-  return "<a:KeyValuePairOfstringanyType><b:key>" + key + "</b:key>" + value_xml +
-         "</a:KeyValuePairOfstringanyType>";
-}
-std::string str_attr(const std::string& k, const std::string& v) {
-  return kv(k, "<b:value i:type=\"d:string\" xmlns:d=\"http://www.w3.org/2001/XMLSchema\">" + v +
-                   "</b:value>");
-}
-std::string ref(const std::string& logical, const std::string& id) {
-  return "<a:Id>" + id + "</a:Id><a:LogicalName>" + logical +
-         "</a:LogicalName><a:Name i:nil=\"true\"/>";
-}
-std::string ref_attr(const std::string& k, const std::string& logical, const std::string& id) {
-  return kv(k, "<b:value i:type=\"a:EntityReference\">" + ref(logical, id) + "</b:value>");
-}
-std::string entity(const std::string& logical, const std::string& id, const std::string& attrs) {
-  return "<a:Attributes>" + attrs + "</a:Attributes><a:EntityState i:nil=\"true\"/>" +
-         "<a:FormattedValues/><a:Id>" + id + "</a:Id><a:LogicalName>" + logical +
-         "</a:LogicalName><a:RelatedEntities/>";
-}
-std::string org_request(const std::string& type, const std::string& name,
-                        const std::string& params) {
-  return "<request i:type=\"a:" + type + "\" " + kA + "><a:Parameters " + kB + ">" + params +
-         "</a:Parameters><a:RequestId i:nil=\"true\"/><a:RequestName>" + name +
-         "</a:RequestName></request>";
-}
-std::string target_entity(const std::string& logical, const std::string& id,
-                          const std::string& attrs) {
-  return kv("Target", "<b:value i:type=\"a:Entity\">" + entity(logical, id, attrs) + "</b:value>");
-}
-std::string execute_envelope(const std::string& request_xml) {
-  return "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><Execute "
-         "xmlns=\"http://schemas.microsoft.com/xrm/2011/Contracts/Services\" "
-         "xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\">" +
-         request_xml + "</Execute></s:Body></s:Envelope>";
-}
+using namespace crmsync::test::crm;
 
 http::Response http_call(std::uint16_t port, const std::string& method, const std::string& path,
                          const std::string& body, http::Headers headers = {}) {
@@ -236,12 +199,9 @@ std::vector<CrmRecordView> World::crm_contacts() {
 }
 
 bool World::crm_execute(const std::string& request_xml, std::string* body) {
-  auto r = http_call(port_, "POST", "/XRMServices/2011/Organization.svc/web",
-                     execute_envelope(request_xml),
+  auto r = http_call(port_, "POST", kOrganizationPath, execute_envelope(request_xml),
                      {{"Content-Type", "text/xml; charset=utf-8"},
-                      {"SOAPAction",
-                       "http://schemas.microsoft.com/xrm/2011/Contracts/Services/"
-                       "IOrganizationService/Execute"},
+                      {"SOAPAction", kExecuteAction},
                       {"Authorization", "Bearer " + other_token_}});
   if (body) *body = r.body;
   return r.status == 200;

@@ -6,12 +6,14 @@
 #include <openssl/x509v3.h>
 #include <cerrno>
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -55,6 +57,27 @@ struct Connection {
     lowest().close(ignored);
   }
 };
+
+// The wire request: method, target, Host (with the port when not the default), User-Agent,
+// the caller's headers and the body, keep-alive.
+Result<bhttp::request<bhttp::string_body>> build_request(const Request& request, const Url& url,
+                                                         const std::string& user_agent) {
+  bhttp::request<bhttp::string_body> req;
+  bhttp::verb verb = bhttp::string_to_verb(request.method);
+  if (verb == bhttp::verb::unknown) return Error::Invalid("unknown HTTP method " + request.method);
+  req.method(verb);
+  req.target(url.target);
+  req.version(11);
+  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  if (url.port != (url.tls ? 443 : 80)) host += ":" + std::to_string(url.port);
+  req.set(bhttp::field::host, host);
+  req.set(bhttp::field::user_agent, user_agent);
+  for (const auto& [k, v] : request.headers) req.set(k, v);
+  req.body() = request.body;
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
 
 }  // namespace
 
@@ -229,6 +252,131 @@ struct Client::Impl {
   }
 };
 
+namespace {
+
+// A streamed reply on a connection (and io_context) of its own. A read that found nothing in
+// time stays pending: the next read() waits on it, so no byte is lost to a cancellation.
+class StreamReader final : public BodyStream {
+ public:
+  StreamReader(std::unique_ptr<Client::Impl> impl, std::unique_ptr<Connection> conn)
+      : impl_(std::move(impl)), conn_(std::move(conn)) {
+    parser_.header_limit(64 * 1024);
+    parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+  }
+  ~StreamReader() override {
+    conn_->close();
+    if (pending_) {  // let the aborted read's handler run while `this` is alive
+      impl_->ioc.restart();
+      impl_->ioc.run();
+    }
+  }
+
+  // Writes the request and reads the reply's header, each within the io deadline.
+  Result<void> start(bhttp::request<bhttp::string_body>& req) {
+    bool done = false;
+    error_code ec;
+    auto on_done = [&](error_code e, std::size_t) {
+      ec = e;
+      done = true;
+    };
+    if (conn_->secure)
+      bhttp::async_write(*conn_->secure, req, on_done);
+    else
+      bhttp::async_write(*conn_->plain, req, on_done);
+    if (!impl_->wait(done, impl_->options.io_timeout, [&] { conn_->close(); }))
+      return Error::Transient("timeout sending the request to " + conn_->origin);
+    if (ec)
+      return Error::Transient("cannot send the request to " + conn_->origin + ": " + ec.message());
+    done = false;
+    if (conn_->secure)
+      bhttp::async_read_header(*conn_->secure, conn_->buffer, parser_, on_done);
+    else
+      bhttp::async_read_header(*conn_->plain, conn_->buffer, parser_, on_done);
+    if (!impl_->wait(done, impl_->options.io_timeout, [&] { conn_->close(); }))
+      return Error::Transient("timeout waiting for the reply of " + conn_->origin);
+    if (ec == bhttp::error::header_limit)
+      return Error::Invalid("reply headers of " + conn_->origin + " are too large");
+    if (ec)
+      return Error::Transient("connection to " + conn_->origin +
+                              " lost before the reply: " + ec.message());
+    status_ = static_cast<int>(parser_.get().result_int());
+    return Ok();
+  }
+
+  int status() const override { return status_; }
+
+  Result<bool> read(std::string& out, std::chrono::milliseconds timeout) override {
+    if (ended_) return false;
+    if (!pending_) {
+      if (parser_.is_done()) return finish();
+      parser_.get().body().data = chunk_.data();
+      parser_.get().body().size = chunk_.size();
+      pending_ = true;
+      done_ = false;
+      auto on_read = [this](error_code e, std::size_t) {
+        ec_ = e;
+        done_ = true;
+      };
+      if (conn_->secure)
+        bhttp::async_read_some(*conn_->secure, conn_->buffer, parser_, on_read);
+      else
+        bhttp::async_read_some(*conn_->plain, conn_->buffer, parser_, on_read);
+    }
+    impl_->ioc.restart();
+    if (timeout > std::chrono::milliseconds(0))
+      impl_->ioc.run_for(timeout);
+    else
+      impl_->ioc.poll();      // only what has arrived already
+    if (!done_) return true;  // nothing yet; the read stays pending
+    pending_ = false;
+    out.append(chunk_.data(), chunk_.size() - parser_.get().body().size);
+    if (ec_ && ec_ != bhttp::error::need_buffer) {
+      ended_ = true;
+      conn_->close();
+      return Error::Transient("the stream from " + conn_->origin + " broke: " + ec_.message());
+    }
+    if (parser_.is_done()) return finish();
+    return true;
+  }
+
+ private:
+  bool finish() {
+    ended_ = true;
+    conn_->close();
+    return false;
+  }
+
+  std::unique_ptr<Client::Impl> impl_;  // its io_context outlives the connection
+  std::unique_ptr<Connection> conn_;
+  bhttp::response_parser<bhttp::buffer_body> parser_;
+  std::array<char, 16 * 1024> chunk_{};
+  int status_ = 0;
+  bool pending_ = false;
+  bool done_ = false;
+  bool ended_ = false;
+  error_code ec_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<BodyStream>> Transport::open_stream(const Request&) {
+  return Error::Invalid("this transport cannot stream");
+}
+
+Result<std::unique_ptr<BodyStream>> Client::open_stream(const Request& request) {
+  auto url = Url::parse(request.url);
+  if (!url.ok()) return url.error();
+  auto built = build_request(request, *url, impl_->options.user_agent);
+  if (!built.ok()) return built.error();
+  auto impl = std::make_unique<Impl>();
+  impl->options = impl_->options;
+  auto conn = impl->connect(*url);
+  if (!conn.ok()) return conn.error();
+  auto reader = std::make_unique<StreamReader>(std::move(impl), std::move(*conn));
+  if (auto r = reader->start(*built); !r.ok()) return r.error();
+  return std::unique_ptr<BodyStream>(std::move(reader));
+}
+
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
 }
@@ -243,21 +391,9 @@ Result<Response> Client::send(const Request& request, SendInfo* info_out) {
   info = {};
   auto url = Url::parse(request.url);
   if (!url.ok()) return url.error();
-
-  bhttp::request<bhttp::string_body> req;
-  bhttp::verb verb = bhttp::string_to_verb(request.method);
-  if (verb == bhttp::verb::unknown) return Error::Invalid("unknown HTTP method " + request.method);
-  req.method(verb);
-  req.target(url->target);
-  req.version(11);
-  std::string host = url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host;
-  if (url->port != (url->tls ? 443 : 80)) host += ":" + std::to_string(url->port);
-  req.set(bhttp::field::host, host);
-  req.set(bhttp::field::user_agent, impl_->options.user_agent);
-  for (const auto& [k, v] : request.headers) req.set(k, v);
-  req.body() = request.body;
-  req.keep_alive(true);
-  req.prepare_payload();
+  auto built = build_request(request, *url, impl_->options.user_agent);
+  if (!built.ok()) return built.error();
+  auto& req = *built;
 
   const std::string origin = url->origin();
   for (int attempt = 0;; ++attempt) {

@@ -206,16 +206,33 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     return local_events(after, max);
   }
 
+  // Streaming notifications wake the wait as soon as the server sends an event; a server that
+  // refuses streaming is polled through a pull subscription every poll_interval instead. A
+  // zero timeout reads what has arrived without blocking (the daemon asks that often).
   bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) override {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    using Steady = std::chrono::steady_clock;
+    const auto deadline = Steady::now() + timeout;
+    auto left = [&] {
+      return std::max(
+          0ms, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now()));
+    };
     for (;;) {
       if (auto top = max_seq(); top.ok() && *top > after) return true;
-      poll_notifications();
+      if (streaming_refused_) {
+        if (Steady::now() >= next_poll_) {
+          next_poll_ = Steady::now() + config_.poll_interval;
+          poll_notifications();
+        }
+      } else {
+        follow_stream(left());
+      }
       if (auto top = max_seq(); top.ok() && *top > after) return true;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left <= 0ms) return false;
-      std::this_thread::sleep_for(std::min(left, config_.poll_interval));
+      if (left() <= 0ms) return false;
+      if (streaming_refused_)
+        std::this_thread::sleep_for(std::min(
+            left(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_poll_ - Steady::now()) +
+                1ms));
     }
   }
 
@@ -358,8 +375,8 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
  private:
   // ------------------------------------------------------------ transport
 
-  Result<std::vector<Message>> call(std::string_view op, const std::string& operation,
-                                    bool may_repeat) {
+  // The POST of one operation, without its Authorization (read per attempt).
+  http::Request soap_request(std::string_view op, const std::string& operation) const {
     http::Request req;
     req.method = "POST";
     req.url = config_.url;
@@ -369,6 +386,12 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
         "SOAPAction",
         "\"http://schemas.microsoft.com/exchange/services/2006/messages/" + std::string(op) + "\"");
     if (!config_.mailbox.empty()) req.headers.emplace_back("X-AnchorMailbox", config_.mailbox);
+    return req;
+  }
+
+  Result<std::vector<Message>> call(std::string_view op, const std::string& operation,
+                                    bool may_repeat) {
+    const http::Request req = soap_request(op, operation);
     std::chrono::milliseconds backoff = config_.backoff_base;
     for (int attempt = 1;; ++attempt) {
       auto auth = authorization();
@@ -809,6 +832,108 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
 
   // ------------------------------------------------------------ notifications
 
+  // Streaming: one Subscribe, then GetStreamingEvents connections one after another, each a
+  // chunked reply of whole envelopes (events, keep-alive OK, Closed at its timeout). Item
+  // events start a sync pass, which turns the changes into events. A broken stream is
+  // reopened with backoff, a lost subscription renewed, and each (re)connection catches up
+  // by a sync pass. Waiting is only an optimisation (S2 scans catch what is missed).
+  void follow_stream(std::chrono::milliseconds budget) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_subscribe_) {
+      std::this_thread::sleep_for(std::min(
+          budget,
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_subscribe_ - now + 1ms)));
+      return;
+    }
+    if (!stream_ && !open_stream()) return;
+    auto more = stream_->read(stream_buffer_, std::min(budget, config_.request_timeout));
+    if (!more.ok()) return drop_stream(true);
+    bool changed = false;
+    while (auto envelope = ews::take_envelope(stream_buffer_)) {
+      auto msgs = ews::parse_response("GetStreamingEvents", stream_->status(), *envelope);
+      if (!msgs.ok()) {
+        if (refuses_streaming(msgs.error())) streaming_refused_ = true;
+        return drop_stream(true);
+      }
+      for (const Message& m : *msgs) {
+        if (!m.ok()) {
+          // The subscription expired or is unknown (a server restart): subscribe again.
+          stream_subscription_.clear();
+          return drop_stream(true);
+        }
+        auto batch = ews::streaming_events_of(m);
+        if (!batch.ok()) return drop_stream(true);
+        changed = changed || batch->changes > 0;
+        stream_closed_by_server_ = stream_closed_by_server_ || batch->status == "Closed";
+        subscribe_backoff_ = 0ms;  // a healthy stream: the next failure backs off from the start
+      }
+    }
+    if (changed) (void)sync_all();
+    if (stream_buffer_.size() > config_.max_response_bytes) return drop_stream(true);
+    // Closed at its ConnectionTimeout: the next connection follows at once. A body that ended
+    // otherwise (an HTTP error without SOAP, a server that hangs up) backs off.
+    if (!*more) drop_stream(!stream_closed_by_server_);
+  }
+
+  // Subscribes when needed and opens a GetStreamingEvents connection. Refused (the server or
+  // transport cannot stream): the pull subscription takes over. Transient failure: backoff.
+  bool open_stream() {
+    if (stream_subscription_.empty()) {
+      auto msgs = call("Subscribe", ews::subscribe_streaming(), true);
+      std::optional<ews::Subscription> sub;
+      if (msgs.ok() && msgs->front().ok()) {
+        if (auto s = ews::subscription_of(msgs->front()); s.ok()) sub = *s;
+      } else if (refuses_streaming(msgs.ok() ? ews::error_of(msgs->front()) : msgs.error())) {
+        streaming_refused_ = true;
+        return false;
+      }
+      if (!sub) {
+        back_off();
+        return false;
+      }
+      stream_subscription_ = sub->id;
+    }
+    http::Request req = soap_request(
+        "GetStreamingEvents",
+        ews::get_streaming_events(stream_subscription_, config_.stream_connection_minutes));
+    auto auth = authorization();
+    if (!auth) {
+      back_off();
+      return false;
+    }
+    req.headers.emplace_back("Authorization", *auth);
+    auto stream = transport_->open_stream(req);
+    if (!stream.ok()) {
+      if (stream.error().is(ErrorKind::kInvalid))
+        streaming_refused_ = true;
+      else
+        back_off();
+      return false;
+    }
+    stream_ = std::move(*stream);
+    stream_buffer_.clear();
+    stream_closed_by_server_ = false;
+    (void)sync_all();  // what changed while no stream was open
+    return true;
+  }
+
+  void drop_stream(bool failed) {
+    stream_.reset();
+    stream_buffer_.clear();
+    if (failed) back_off();
+  }
+
+  void back_off() {
+    subscribe_backoff_ = std::min(std::max(subscribe_backoff_ * 2, config_.backoff_base), 60'000ms);
+    next_subscribe_ = std::chrono::steady_clock::now() + subscribe_backoff_;
+  }
+
+  // A server that does not know streaming subscriptions (before Exchange 2010 SP1) answers
+  // with a request error, not a transient or permission one.
+  static bool refuses_streaming(const Error& e) {
+    return !e.retryable() && !e.is(ErrorKind::kPermission);
+  }
+
   // One GetEvents poll (subscribing first when needed); on any item event, a sync pass turns
   // the changes into events. Failures drop the subscription and back off; waiting is only an
   // optimisation (S2 scans catch what is missed).
@@ -823,9 +948,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
         if (s.ok()) sub = *s;
       }
       if (!sub) {
-        subscribe_backoff_ =
-            std::min(std::max(subscribe_backoff_ * 2, config_.backoff_base), 60'000ms);
-        next_subscribe_ = now + subscribe_backoff_;
+        back_off();
         return;
       }
       subscribe_backoff_ = 0ms;
@@ -836,9 +959,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     auto msgs = call("GetEvents", ews::get_events(subscription_.id, subscription_.watermark), true);
     if (!msgs.ok() || !msgs->front().ok()) {
       subscription_ = {};  // expired or unknown: resubscribe (then catch up by a sync)
-      subscribe_backoff_ =
-          std::min(std::max(subscribe_backoff_ * 2, config_.backoff_base), 60'000ms);
-      next_subscribe_ = now + subscribe_backoff_;
+      back_off();
       return;
     }
     auto page = ews::events_of(msgs->front());
@@ -855,8 +976,14 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   std::unique_ptr<http::Transport> transport_;
   sql::Database db_;
   std::map<std::string, Folder> folder_ids_;
-  ews::Subscription subscription_;
+  ews::Subscription subscription_;  // the pull fallback's
+  bool streaming_refused_ = false;
+  std::string stream_subscription_;
+  std::unique_ptr<http::BodyStream> stream_;
+  std::string stream_buffer_;             // what arrived and is not a whole envelope yet
+  bool stream_closed_by_server_ = false;  // this connection's ConnectionStatus Closed came
   std::chrono::steady_clock::time_point next_subscribe_{};
+  std::chrono::steady_clock::time_point next_poll_{};
   std::chrono::milliseconds subscribe_backoff_{0};
   std::int64_t queue_counter_ = 0;
 };
@@ -896,6 +1023,8 @@ Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& confi
     return Error::Invalid("EWS impersonation needs the mailbox address");
   if (config.page_size < 1 || config.page_size > 1000)
     return Error::Invalid("EWS page_size: 1..1000");
+  if (config.stream_connection_minutes < 1 || config.stream_connection_minutes > 30)
+    return Error::Invalid("EWS stream_connection_minutes: 1..30");
   auto db = open_state(config.state_path);
   if (!db) return db.error();
   return std::unique_ptr<StoreAdapter>(

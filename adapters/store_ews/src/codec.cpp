@@ -1183,15 +1183,35 @@ std::string sync_folder_items(Folder folder, const std::string& sync_state, int 
          "</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope></m:SyncFolderItems>";
 }
 
-std::string subscribe_pull(int timeout_minutes) {
-  std::string out = "<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds>";
+namespace {
+// The synced folders and the item event types, as both subscription kinds take them.
+std::string subscription_scope() {
+  std::string out = "<t:FolderIds>";
   for (Folder f : kAllFolders) out += folder_id_xml(f);
   out += "</t:FolderIds><t:EventTypes>";
   for (const char* e :
        {"CopiedEvent", "CreatedEvent", "DeletedEvent", "ModifiedEvent", "MovedEvent"})
     out += std::string("<t:EventType>") + e + "</t:EventType>";
-  return out + "</t:EventTypes><t:Timeout>" + std::to_string(std::clamp(timeout_minutes, 1, 1440)) +
+  return out + "</t:EventTypes>";
+}
+}  // namespace
+
+std::string subscribe_pull(int timeout_minutes) {
+  return "<m:Subscribe><m:PullSubscriptionRequest>" + subscription_scope() + "<t:Timeout>" +
+         std::to_string(std::clamp(timeout_minutes, 1, 1440)) +
          "</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>";
+}
+
+std::string subscribe_streaming() {
+  return "<m:Subscribe><m:StreamingSubscriptionRequest>" + subscription_scope() +
+         "</m:StreamingSubscriptionRequest></m:Subscribe>";
+}
+
+std::string get_streaming_events(const std::string& subscription_id, int connection_minutes) {
+  return "<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>" +
+         soap::escape(subscription_id) + "</t:SubscriptionId></m:SubscriptionIds>" +
+         "<m:ConnectionTimeout>" + std::to_string(std::clamp(connection_minutes, 1, 30)) +
+         "</m:ConnectionTimeout></m:GetStreamingEvents>";
 }
 
 std::string get_events(const std::string& subscription_id, const std::string& watermark) {
@@ -1516,6 +1536,52 @@ Result<EventsPage> events_of(const Message& m) {
     if (e.name() != "StatusEvent") ++page.changes;
   }
   return page;
+}
+
+Result<StreamBatch> streaming_events_of(const Message& m) {
+  StreamBatch batch;
+  if (const Element* status = mchild(m.element, "ConnectionStatus"))
+    batch.status = trimmed(status->text());
+  if (const Element* notifications = mchild(m.element, "Notifications")) {
+    for (const Element& n : notifications->children()) {
+      // Exchange sends m:Notification here; types.xsd says t:Notification. Both are read.
+      if (n.name() != "Notification") continue;
+      for (const Element& e : n.children())
+        if (e.ns() == kTNs && e.name().size() > 5 &&
+            e.name().compare(e.name().size() - 5, 5, "Event") == 0 && e.name() != "StatusEvent")
+          ++batch.changes;
+    }
+  }
+  if (m.ok() && batch.status.empty() && !mchild(m.element, "Notifications"))
+    return Error::Invalid("GetStreamingEvents message without Notifications or ConnectionStatus");
+  return batch;
+}
+
+std::optional<std::string> take_envelope(std::string& buffer) {
+  // The end of the root element: "</", an optional prefix, "Envelope", optional space, ">".
+  for (std::size_t at = buffer.find("Envelope"); at != std::string::npos;
+       at = buffer.find("Envelope", at + 8)) {
+    std::size_t open = buffer.rfind('<', at);
+    if (open == std::string::npos || open + 1 >= buffer.size() || buffer[open + 1] != '/') continue;
+    bool name_only = true;  // between "</" and "Envelope": a prefix and its colon, nothing else
+    for (std::size_t i = open + 2; i < at; ++i) {
+      char c = buffer[i];
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+            (c == ':' && i + 1 == at)))
+        name_only = false;
+    }
+    if (!name_only) continue;
+    std::size_t close = at + 8;
+    while (close < buffer.size() && (buffer[close] == ' ' || buffer[close] == '\t' ||
+                                     buffer[close] == '\r' || buffer[close] == '\n'))
+      ++close;
+    if (close >= buffer.size()) return std::nullopt;  // the rest has not arrived yet
+    if (buffer[close] != '>') continue;
+    std::string envelope = buffer.substr(0, close + 1);
+    buffer.erase(0, close + 1);
+    return envelope;
+  }
+  return std::nullopt;
 }
 
 Result<std::string> folder_id_of(const Message& m) {

@@ -61,6 +61,10 @@ std::string find_by_crm_id(const std::vector<Folder>& folders, const std::string
 std::string sync_folder_items(Folder folder, const std::string& sync_state, int max);
 std::string subscribe_pull(int timeout_minutes);
 std::string get_events(const std::string& subscription_id, const std::string& watermark);
+// A streaming subscription on the synced folders, and the long-lived request that streams its
+// events for at most `connection_minutes` (1..30).
+std::string subscribe_streaming();
+std::string get_streaming_events(const std::string& subscription_id, int connection_minutes);
 
 // Hidden items (lease, queue): a Message with `item_class` in the root folder carrying
 // string-valued named properties of our set.
@@ -139,6 +143,17 @@ struct EventsPage {
   int changes = 0;  // item events other than status
 };
 Result<EventsPage> events_of(const Message& m);
+
+// One GetStreamingEvents response message: how many item events it carries and its
+// ConnectionStatus ("OK", "Closed"; "" when absent).
+struct StreamBatch {
+  int changes = 0;
+  std::string status;
+};
+Result<StreamBatch> streaming_events_of(const Message& m);
+// A streamed body holds whole SOAP envelopes one after another: takes the first complete one
+// off the front of `buffer` (nullopt while it has not fully arrived).
+std::optional<std::string> take_envelope(std::string& buffer);
 
 // Folder ids of a GetFolder message.
 Result<std::string> folder_id_of(const Message& m);

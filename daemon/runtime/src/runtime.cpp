@@ -6,6 +6,7 @@
 
 #include "crmsync/config/time_zone.hpp"
 #include "crmsync/crm_soap/soap_crm_adapter.hpp"
+#include "crmsync/store_ews/ews_store.hpp"
 #include "crmsync/store_mock/mock_mailbox.hpp"
 
 namespace crmsync {
@@ -34,6 +35,23 @@ SoapCrmConfig crm_config(const Config& config) {
     c.auth.scope = a.scope;
     c.auth.resource = a.resource;
   }
+  return c;
+}
+
+EwsStoreConfig ews_config(const Config::Store& store) {
+  EwsStoreConfig c;
+  c.url = store.url;
+  c.mailbox = store.mailbox;
+  c.impersonate = store.impersonate;
+  c.auth.type = store.auth.type == EwsAuthConfig::Type::kBearer ? EwsAuth::Type::kBearer
+                                                                : EwsAuth::Type::kBasic;
+  c.auth.username = store.auth.username;
+  c.auth.password_file = store.auth.password_file;
+  c.auth.token_file = store.auth.token_file;
+  c.ca_file = store.ca_file;
+  c.connect_timeout = std::chrono::milliseconds(store.connect_timeout_ms);
+  c.request_timeout = std::chrono::milliseconds(store.request_timeout_ms);
+  c.state_path = store.state_path;
   return c;
 }
 
@@ -74,12 +92,19 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
   if (!cache.ok()) return cache.error().context("cache " + config.cache);
   rt->cache = std::move(*cache);
 
-  if (config.store.type != "mock")
+  if (config.store.type == "mock") {
+    if (auto r = ensure_parent(config.store.path, "store"); !r.ok()) return r.error();
+    auto store = open_mock_mailbox(config.store.path, clock);
+    if (!store.ok()) return store.error().context("store " + config.store.path);
+    rt->store = std::move(*store);
+  } else if (config.store.type == "ews") {
+    if (auto r = ensure_parent(config.store.state_path, "EWS state"); !r.ok()) return r.error();
+    auto store = open_ews_store(ews_config(config.store), clock);
+    if (!store.ok()) return store.error().context("EWS store " + config.store.mailbox);
+    rt->store = std::move(*store);
+  } else {
     return Error::Invalid("store.type " + config.store.type + " is not supported by this build");
-  if (auto r = ensure_parent(config.store.path, "store"); !r.ok()) return r.error();
-  auto store = open_mock_mailbox(config.store.path, clock);
-  if (!store.ok()) return store.error().context("store " + config.store.path);
-  rt->store = std::move(*store);
+  }
 
   rt->crm = make_soap_crm_adapter(crm_config(config), clock);
   rt->engine = std::make_unique<Engine>(*rt->cache, *rt->store, *rt->crm, clock,

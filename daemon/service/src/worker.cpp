@@ -233,7 +233,10 @@ void SyncWorker::loop() {
       run(o, false, {});
       continue;
     }
-    poll_store_events();
+    // The store says whether anything new may be there (an EWS stream read without blocking):
+    // reading the change log itself costs an EWS store six SyncFolderItems requests.
+    if (runtime_->store->wait_for_events(watch_cursor_, std::chrono::milliseconds(0)))
+      poll_store_events();
     auto wake = Steady::now() + timings_.event_poll;
     if (next_periodic_) wake = std::min(wake, *next_periodic_);
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
@@ -496,7 +499,7 @@ void SyncWorker::apply_reload(Config config) {
   if (config.http.listen != config_.http.listen ||
       config.http.token_file != config_.http.token_file)
     spdlog::warn("http.listen and http.token_file take effect at the next start");
-  bool new_store = config.store.path != config_.store.path;
+  bool new_store = config.store.identity() != config_.store.identity();
   // The lease keeper holds the old store's lease record: give the lease up and start over
   // with the new store (a new client id or role may come with the reload).
   if (lease_) {

@@ -1,9 +1,16 @@
 // The HTTP client against local servers: plain, TLS with a private CA, deadlines, caps.
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "crmsync/http/client.hpp"
+#include "crmsync/test/spawn.hpp"
 #include "support.hpp"
 
 using namespace crmsync;
@@ -192,4 +199,147 @@ TEST_CASE("a TLS handshake that never completes: kTransient within the deadline"
   CHECK(res.error().is(ErrorKind::kTransient));
   CHECK_THAT(res.error().message(), Catch::Contains("timeout"));
   CHECK(took < 3s);
+}
+
+namespace {
+
+// One streamed reply by hand: a raw socket server that answers the first request with a
+// chunked header, then writes what the test hands it, when it hands it (or hangs up).
+class StreamServer {
+ public:
+  StreamServer() : acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~StreamServer() {
+    hang_up();
+    thread_.join();
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  void chunk(const std::string& data) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    send(size + data + "\r\n");
+  }
+  void last_chunk() { send("0\r\n\r\n"); }
+  void hang_up() {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  void send(const std::string& bytes) {
+    std::lock_guard lock(mu_);
+    queue_ += bytes;
+    cv_.notify_all();
+  }
+  void serve() {
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::socket s(ioc_);
+    acceptor_.accept(s, ec);
+    if (ec) return;
+    std::string request;
+    char buf[4096];
+    while (request.find("\r\n\r\n") == std::string::npos) {
+      auto n = s.read_some(boost::asio::buffer(buf), ec);
+      if (ec) return;
+      request.append(buf, n);
+    }
+    boost::asio::write(
+        s,
+        boost::asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+                                        "Transfer-Encoding: chunked\r\n\r\n")),
+        ec);
+    for (;;) {
+      std::string out;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        out.swap(queue_);
+        if (out.empty() && closing_) break;
+      }
+      boost::asio::write(s, boost::asio::buffer(out), ec);
+      if (ec) break;
+    }
+    s.close(ec);
+  }
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string queue_;
+  bool closing_ = false;
+};
+
+std::unique_ptr<BodyStream> open_stream(Client& client, const StreamServer& server) {
+  auto stream = client.open_stream(
+      {"POST", "http://127.0.0.1:" + std::to_string(server.port()) + "/EWS", {}, "<x/>"});
+  REQUIRE(stream.ok());
+  return std::move(*stream);
+}
+
+}  // namespace
+
+TEST_CASE("open_stream: a chunked body read as it arrives - nothing lost to a read that timed out",
+          "[http][stream]") {
+  StreamServer server;
+  Client client;
+  auto stream = open_stream(client, server);
+  CHECK(stream->status() == 200);
+  std::string got;
+  // Nothing yet: true (the body goes on) after the timeout, not before.
+  auto start = std::chrono::steady_clock::now();
+  auto r = stream->read(got, 150ms);
+  REQUIRE(r.ok());
+  CHECK(*r);
+  CHECK(got.empty());
+  CHECK(std::chrono::steady_clock::now() - start >= 150ms);
+  // A zero timeout only takes what is there.
+  REQUIRE(stream->read(got, 0ms).ok());
+  CHECK(got.empty());
+  // The chunk sent after the timed-out read is the next thing read.
+  server.chunk("<first/>");
+  REQUIRE(crmsync::test::eventually(
+      [&] { return stream->read(got, 100ms).ok() && got == "<first/>"; }));
+  server.chunk("<second/>");
+  server.chunk("<third/>");
+  REQUIRE(crmsync::test::eventually(
+      [&] { return stream->read(got, 100ms).ok() && got == "<first/><second/><third/>"; }));
+  server.last_chunk();
+  bool ended = crmsync::test::eventually([&] {
+    auto more = stream->read(got, 100ms);
+    return more.ok() && !*more;
+  });
+  CHECK(ended);
+  CHECK(got == "<first/><second/><third/>");
+  auto after = stream->read(got, 10ms);
+  REQUIRE(after.ok());
+  CHECK_FALSE(*after);
+}
+
+TEST_CASE(
+    "open_stream: a stream cut in the middle is kTransient - a transport without streams "
+    "says kInvalid",
+    "[http][stream]") {
+  StreamServer server;
+  Client client;
+  auto stream = open_stream(client, server);
+  server.chunk("<partial");
+  server.hang_up();
+  std::string got;
+  Result<bool> r = true;
+  REQUIRE(crmsync::test::eventually([&] {
+    r = stream->read(got, 100ms);
+    return !r.ok();
+  }));
+  CHECK(r.error().is(ErrorKind::kTransient));
+  CHECK(got == "<partial");
+
+  struct NoStreams final : Transport {
+    Result<Response> send(const Request&, SendInfo*) override { return Response{}; }
+  } plain;
+  auto refused = plain.open_stream({"POST", "http://127.0.0.1:1/", {}, ""});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().is(ErrorKind::kInvalid));
 }

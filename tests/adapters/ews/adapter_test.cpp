@@ -3,6 +3,7 @@
 // batching and authentication headers.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 
@@ -371,14 +372,20 @@ TEST_CASE("E3: a create refused by throttling is retried - after a server error 
   CHECK(fx.state->requests.size() == 3);
 }
 
-TEST_CASE("S1: wait_for_events resubscribes when the subscription is lost", "[ews][adapter]") {
+TEST_CASE("S1: streaming refused - the pull subscription takes over and resubscribes when lost",
+          "[ews][adapter]") {
   Fixture fx;
   fx.config.poll_interval = 5ms;
   fx.config.backoff_base = 5ms;
   auto s = fx.open();
-  int subscribes = 0, get_events = 0, contact_syncs = 0;
+  int subscribes = 0, get_events = 0, contact_syncs = 0, streaming_subscribes = 0;
   fx.state->fallback = [&](const http::Request& r) {
     std::string op = op_of(r);
+    if (op == "Subscribe" && r.body.find("StreamingSubscriptionRequest") != std::string::npos) {
+      ++streaming_subscribes;  // an Exchange 2010 RTM server: no streaming subscriptions
+      return Scripted{200,
+                      reply("Subscribe", err_msg("Subscribe", "ErrorInvalidSubscriptionRequest"))};
+    }
     if (op == "Subscribe") {
       ++subscribes;
       return Scripted{
@@ -425,6 +432,7 @@ TEST_CASE("S1: wait_for_events resubscribes when the subscription is lost", "[ew
   };
   REQUIRE(s->events_after(0, 10).ok());
   CHECK(s->wait_for_events(0, 5s));
+  CHECK(streaming_subscribes == 1);  // asked once, then pull for good
   CHECK(subscribes == 2);
   CHECK(get_events >= 3);
   bool sent_w1 = false;
@@ -438,4 +446,125 @@ TEST_CASE("S1: wait_for_events resubscribes when the subscription is lost", "[ew
   REQUIRE(ev->size() == 1);
   CHECK(ev->front().entry_id.str() == "I9");
   CHECK(ev->front().action == Action::kCreate);
+}
+
+namespace {
+
+std::string stream_reply(const std::string& payload) {
+  return reply("GetStreamingEvents", ok_msg("GetStreamingEvents", payload));
+}
+std::string stream_status(const std::string& status) {
+  return stream_reply("<m:ConnectionStatus>" + status + "</m:ConnectionStatus>");
+}
+
+}  // namespace
+
+TEST_CASE("S1: streaming - split envelopes wake the wait - Closed and broken streams reopen",
+          "[ews][adapter][streaming]") {
+  Fixture fx;
+  fx.config.poll_interval = 1h;  // a pull poll could not wake the wait in time
+  fx.config.backoff_base = 5ms;
+  fx.config.stream_connection_minutes = 7;
+  auto s = fx.open();
+  int subscribes = 0, opens = 0;
+  std::atomic<bool> event_sent{false};
+  fx.state->fallback = [&](const http::Request& r) {
+    std::string op = op_of(r);
+    if (op == "Subscribe") {
+      ++subscribes;
+      return Scripted{200, reply("Subscribe", ok_msg("Subscribe", "<m:SubscriptionId>sub-" +
+                                                                      std::to_string(subscribes) +
+                                                                      "</m:SubscriptionId>"))};
+    }
+    if (op == "SyncFolderItems") {
+      if (r.body.find("Id=\"contacts\"") == std::string::npos || !event_sent)
+        return Scripted{200, sync_reply("S", "")};
+      return Scripted{
+          200, sync_reply("S2", "<t:Create>" + contact_xml("I9", "K9", "x") + "</t:Create>")};
+    }
+    return Scripted{500, "unexpected " + op};
+  };
+  const std::string created = stream_reply(
+      "<m:Notifications><m:Notification><t:SubscriptionId>sub-2</t:SubscriptionId>"
+      "<t:CreatedEvent><t:TimeStamp>2026-01-01T00:00:00Z</t:TimeStamp><t:ItemId Id=\"I9\" "
+      "ChangeKey=\"K9\"/><t:ParentFolderId Id=\"F-contacts\"/></t:CreatedEvent>"
+      "</m:Notification></m:Notifications>");
+  const std::string keep_alive = stream_status("OK");
+  const std::string lost =
+      reply("GetStreamingEvents", err_msg("GetStreamingEvents", "ErrorSubscriptionNotFound"));
+  fx.state->stream = [&](const http::Request&) -> Result<std::unique_ptr<http::BodyStream>> {
+    std::deque<ewstest::StreamPiece> pieces;
+    switch (++opens) {
+      case 1:  // a keep-alive split in two chunks, then Closed at the connection timeout
+        pieces = {{keep_alive.substr(0, 40)},
+                  {keep_alive.substr(40)},
+                  {stream_status("Closed")},
+                  {"", true}};
+        break;
+      case 2:  // the connection breaks
+        pieces = {{keep_alive.substr(0, 10)}, {"", false, Error::Transient("reset by peer")}};
+        break;
+      case 3:  // the server forgot the subscription (a restart)
+        pieces = {{lost + keep_alive}};
+        break;
+      default:  // the event, in three chunks, two envelopes in the last one
+        pieces = {{created.substr(0, 100)},
+                  {created.substr(100, 200)},
+                  {created.substr(300) + keep_alive}};
+        break;
+    }
+    auto stream = std::make_unique<ewstest::ScriptedStream>(std::move(pieces), [&, n = opens] {
+      if (n >= 4) event_sent = true;
+    });
+    return std::unique_ptr<http::BodyStream>(std::move(stream));
+  };
+  REQUIRE(s->events_after(0, 10).ok());
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(s->wait_for_events(0, 10s));
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  CHECK(opens == 4);
+  CHECK(subscribes == 2);  // Closed and a broken stream keep the subscription; a lost one not
+  auto ev = s->events_after(0, 10);
+  REQUIRE(ev.ok());
+  REQUIRE(ev->size() == 1);
+  CHECK(ev->front().entry_id.str() == "I9");
+  CHECK(ev->front().action == Action::kCreate);
+  std::vector<std::string> stream_bodies;
+  for (const auto& r : fx.state->requests)
+    if (op_of(r) == "GetStreamingEvents") stream_bodies.push_back(r.body);
+  REQUIRE(stream_bodies.size() == 4);
+  CHECK_THAT(stream_bodies[0], Catch::Contains("<t:SubscriptionId>sub-1</t:SubscriptionId>"));
+  CHECK_THAT(stream_bodies[2], Catch::Contains("<t:SubscriptionId>sub-1</t:SubscriptionId>"));
+  CHECK_THAT(stream_bodies[3], Catch::Contains("<t:SubscriptionId>sub-2</t:SubscriptionId>"));
+  CHECK_THAT(stream_bodies[0], Catch::Contains("<m:ConnectionTimeout>7</m:ConnectionTimeout>"));
+  for (const auto& r : fx.state->requests) CHECK(op_of(r) != "GetEvents");
+}
+
+TEST_CASE("S1: a stream that ends without Closed backs off - no reconnect storm",
+          "[ews][adapter][streaming]") {
+  Fixture fx;
+  fx.config.poll_interval = 1h;
+  fx.config.backoff_base = 200ms;
+  auto s = fx.open();
+  int subscribes = 0, opens = 0;
+  fx.state->fallback = [&](const http::Request& r) {
+    if (op_of(r) == "Subscribe") {
+      ++subscribes;
+      return Scripted{
+          200, reply("Subscribe", ok_msg("Subscribe", "<m:SubscriptionId>s</m:SubscriptionId>"))};
+    }
+    return Scripted{200, sync_reply("S", "")};
+  };
+  // A proxy in the way answers every GetStreamingEvents with 401 and no body.
+  fx.state->stream = [&](const http::Request&) -> Result<std::unique_ptr<http::BodyStream>> {
+    ++opens;
+    return std::unique_ptr<http::BodyStream>(std::make_unique<ewstest::ScriptedStream>(
+        std::deque<ewstest::StreamPiece>{{"", true}}, std::function<void()>{}, 401));
+  };
+  REQUIRE(s->events_after(0, 10).ok());
+  CHECK_FALSE(s->wait_for_events(0, 1s));
+  // Opens at about 0, 0.2 and 0.6 s (backoff doubling), not one per loop.
+  CHECK(opens >= 2);
+  CHECK(opens <= 4);
+  CHECK(subscribes == 1);
 }

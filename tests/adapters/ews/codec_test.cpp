@@ -155,6 +155,9 @@ TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][c
   ops.push_back(e::sync_folder_items(Folder::kInbox, "H4sIAAAAAAAEAO29B2AcSZY==", 512));
   ops.push_back(e::subscribe_pull(10));
   ops.push_back(e::get_events("39ea5d0f-f062-455e-a1e9-89c0304390f4", "AAAAAHgGAAAAAAAAAQ=="));
+  ops.push_back(e::subscribe_streaming());
+  ops.push_back(e::get_streaming_events("JgBibjFwcjAzbWIy", 30));
+  ops.push_back(e::get_streaming_events("JgBibjFwcjAzbWIy", 0));  // clamped to 1
   ops.push_back(
       e::create_hidden(e::kLeaseClass, {{"LeaseHolder", "client-a"}, {"LeaseEpoch", "3"}}));
   ops.push_back(e::update_hidden(ref, {{"LeaseHolder", "client-b"}, {"LeaseEpoch", "4"}}));
@@ -289,6 +292,54 @@ TEST_CASE("EWS samples: sync - find - subscribe - events - create", "[ews][codec
     CHECK(items->front().ref.id == "AAAtA=");
     CHECK(items->front().ref.change_key == "EQAAAB");
   }
+}
+
+TEST_CASE("S1: GetStreamingEvents - the sample notification and envelopes split as they arrive",
+          "[ews][codec][samples][streaming]") {
+  NEED_REFERENCE();
+  const std::string sample = as_served(ewstest::sample("getstreamingevents-response-repaired.xml"));
+  REQUIRE_FALSE(sample.empty());
+  auto msgs = parse_ok("GetStreamingEvents", sample);
+  auto batch = e::streaming_events_of(msgs.at(0));
+  REQUIRE(batch.ok());
+  CHECK(batch->changes == 3);  // Created, NewMail, Modified (a folder's, still a change)
+  CHECK(batch->status.empty());
+
+  const std::string keep_alive =
+      "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+      "<m:GetStreamingEventsResponse "
+      "xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\">"
+      "<m:ResponseMessages><m:GetStreamingEventsResponseMessage ResponseClass=\"Success\">"
+      "<m:ResponseCode>NoError</m:ResponseCode><m:ConnectionStatus>OK</m:ConnectionStatus>"
+      "</m:GetStreamingEventsResponseMessage></m:ResponseMessages>"
+      "</m:GetStreamingEventsResponse></s:Body></s:Envelope >";
+  // One chunked body: keep-alive, then the events, delivered in pieces of every size.
+  const std::string body = keep_alive + sample;
+  for (std::size_t piece : {1u, 7u, 64u, 100000u}) {
+    INFO("piece " << piece);
+    std::string buffer;
+    std::vector<std::string> got;
+    for (std::size_t at = 0; at < body.size(); at += piece) {
+      buffer += body.substr(at, piece);
+      while (auto env = e::take_envelope(buffer)) got.push_back(*env);
+    }
+    REQUIRE(got.size() == 2);
+    CHECK(got[0] == keep_alive);
+    auto ok = e::streaming_events_of(parse_ok("GetStreamingEvents", got[0]).at(0));
+    REQUIRE(ok.ok());
+    CHECK(ok->status == "OK");
+    CHECK(ok->changes == 0);
+    auto events = e::streaming_events_of(parse_ok("GetStreamingEvents", got[1]).at(0));
+    REQUIRE(events.ok());
+    CHECK(events->changes == 3);
+    CHECK(buffer.find_first_not_of(" \r\n") == std::string::npos);
+  }
+  // "Envelope" in other places is not the end of one.
+  std::string tricky = "<s:Envelope><s:Body><t:Subject>Envelope</t:Subject><x:Envelope/>";
+  CHECK_FALSE(e::take_envelope(tricky).has_value());
+  tricky += "</s:Envelope>";
+  CHECK(e::take_envelope(tricky).has_value());
+  CHECK(tricky.empty());
 }
 
 TEST_CASE("EWS samples: error replies map to error kinds", "[ews][codec][samples]") {

@@ -9,6 +9,7 @@
 #include "codec.hpp"
 #include "crmsync/core/lease.hpp"
 #include "crmsync/core/sqlite.hpp"
+#include "crmsync/test/spawn.hpp"
 #include "ews_harness.hpp"
 #include "support.hpp"
 
@@ -77,7 +78,7 @@ TEST_CASE("S1: another client's changes become events - our own are not repeated
   CHECK((*del)[0].action == Action::kDelete);
 }
 
-TEST_CASE("S1: wait_for_events wakes up for another device's write (pull subscription)",
+TEST_CASE("S1: wait_for_events wakes up for another device's write (streaming subscription)",
           "[ews][emulator]") {
   test::EwsHarness h;
   auto mine = h.open();
@@ -231,7 +232,7 @@ TEST_CASE("every request the adapter sends validates against the official schema
   REQUIRE(s->scan_modified_since(ItemKind::kContact, UtcTime{0}).ok());
   REQUIRE(s->scan_modified_since(ItemKind::kEmail, UtcTime{0}).ok());
   REQUIRE(s->events_after(0, 10).ok());
-  (void)s->wait_for_events(1'000'000, 1500ms);  // Subscribe, then GetEvents polls
+  (void)s->wait_for_events(1'000'000, 1500ms);  // Subscribe, then GetStreamingEvents
   REQUIRE(s->remove(task->entry_id).ok());
   auto v = s->lease_store()->write_lease("", LeaseRecord{"x", 1, UtcTime{0}});
   REQUIRE(v.ok());
@@ -258,7 +259,7 @@ TEST_CASE("every request the adapter sends validates against the official schema
   }
   INFO("operations sent: " << bodies.size());
   for (const char* op : {"CreateItem", "GetItem", "UpdateItem", "DeleteItem", "FindItem",
-                         "SyncFolderItems", "GetFolder", "Subscribe", "GetEvents"}) {
+                         "SyncFolderItems", "GetFolder", "Subscribe", "GetStreamingEvents"}) {
     INFO("operation " << op);
     CHECK(ops.count(op) == 1);
   }
@@ -550,4 +551,113 @@ TEST_CASE("P1: two clients creating the first lease at once: at most one wins",
     if (rb.ok()) CHECK(now->version == *rb);
     if (!ra.ok() && !rb.ok()) CHECK(now->version.empty());
   }
+}
+
+namespace {
+
+// The request bodies the harness's adapters sent for one operation.
+std::vector<std::string> sent(const test::EwsHarness& h, const std::string& op) {
+  std::lock_guard<std::mutex> lock(ewstest::RecordingTransport::mu());
+  std::vector<std::string> out;
+  for (const auto& b : *h.requests)
+    if (b.find("<m:" + op + ">") != std::string::npos ||
+        b.find("<m:" + op + " ") != std::string::npos)
+      out.push_back(b);
+  return out;
+}
+
+std::int64_t ms_between(std::chrono::steady_clock::time_point a,
+                        std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+}
+
+}  // namespace
+
+TEST_CASE("S1: a contact saved through exchangelib wakes wait_for_events at once (streaming)",
+          "[ews][emulator][streaming]") {
+  if (auto why = ewstest::exchangelib_unavailable(); !why.empty()) {
+    WARN("skipped: " << why);
+    return;
+  }
+  test::EwsHarness h;
+  auto c = h.config();
+  c.poll_interval = std::chrono::hours(1);  // a pull poll could not wake the wait in time
+  auto s = h.open_with(c);
+  REQUIRE(s->events_after(0, 10).ok());
+  CHECK_FALSE(s->wait_for_events(0, 500ms));  // subscribes and opens the stream
+
+  // The user saves a contact in Outlook on the web while the daemon waits.
+  std::chrono::steady_clock::time_point saved;
+  test::RunResult user;
+  std::thread web([&] {
+    user =
+        ewstest::mailbox_user(ewstest::Emulator::shared(nullptr)->url(), h.email, "secret",
+                              {"create", "contact", R"({"given_name":"Ada","surname":"Byron"})"});
+    saved = std::chrono::steady_clock::now();
+  });
+  const bool woke = s->wait_for_events(0, 30s);
+  const auto woke_at = std::chrono::steady_clock::now();
+  web.join();
+  INFO(user.err);
+  REQUIRE(user.exit_code == 0);
+  CHECK(woke);
+  // Promptly: before (or just after) exchangelib's process has even exited.
+  const std::int64_t late_ms = ms_between(saved, woke_at);
+  CHECK(late_ms < 2000);
+  auto ev = s->events_after(0, 10);
+  REQUIRE(ev.ok());
+  REQUIRE(ev->size() == 1);
+  CHECK(ev->front().action == Action::kCreate);
+  CHECK(ev->front().entry_id.str() == user.out.substr(0, user.out.find('\n')));
+
+  CHECK(sent(h, "GetEvents").empty());
+  auto subscribe = sent(h, "Subscribe");
+  REQUIRE(subscribe.size() == 1);
+  CHECK_THAT(subscribe[0], Catch::Contains("StreamingSubscriptionRequest"));
+  auto streams = sent(h, "GetStreamingEvents");
+  REQUIRE(streams.size() == 1);
+  std::string errors = ewstest::schema_errors({subscribe[0], streams[0]});
+  INFO(errors);
+  CHECK(errors.empty());
+}
+
+TEST_CASE("S1: a dropped stream reconnects - later events still wake the wait",
+          "[ews][emulator][streaming]") {
+  test::EwsHarness h;
+  std::string why;
+  auto* emu = ewstest::Emulator::shared(&why);
+  REQUIRE(emu);
+  ewstest::TcpProxy proxy(emu->port());
+  auto c = h.config();
+  c.url = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/EWS/Exchange.asmx";
+  c.poll_interval = std::chrono::hours(1);
+  c.backoff_base = 50ms;
+  auto s = h.open_with(c);
+  auto other = h.open_with(h.config("other-device.db"));  // straight to the emulator
+  REQUIRE(s->events_after(0, 10).ok());
+  CHECK_FALSE(s->wait_for_events(0, 500ms));
+  REQUIRE(sent(h, "GetStreamingEvents").size() == 1);
+
+  const int before = proxy.accepted();
+  proxy.drop_all();  // the stream and the kept-alive connection die
+  // The wait notices, backs off and reconnects (a new stream) within its time.
+  REQUIRE(test::eventually(
+      [&] {
+        (void)s->wait_for_events(0, 200ms);
+        return sent(h, "GetStreamingEvents").size() >= 2;
+      },
+      20s));
+  CHECK(proxy.accepted() > before);
+  CHECK(sent(h, "Subscribe").size() == 1);  // the subscription outlived the connection
+
+  auto created = other->create(contact("After", "Drop"));
+  REQUIRE(created.ok());
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(s->wait_for_events(0, 20s));
+  CHECK(ms_between(start, std::chrono::steady_clock::now()) < 2000);
+  auto ev = s->events_after(0, 10);
+  REQUIRE(ev.ok());
+  REQUIRE(ev->size() == 1);
+  CHECK(ev->front().entry_id == created->entry_id);
+  CHECK(sent(h, "GetEvents").empty());
 }

@@ -2,16 +2,21 @@
 
 #include "crmsync/model/mapping.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <stdexcept>
 
 #include "crmsync/test/process.hpp"
 
@@ -108,6 +113,33 @@ crmsync::Result<crmsync::http::Response> FakeTransport::send(const crmsync::http
   resp.status = next.status;
   resp.body = next.body;
   return resp;
+}
+
+crmsync::Result<std::unique_ptr<crmsync::http::BodyStream>> FakeTransport::open_stream(
+    const crmsync::http::Request& r) {
+  std::function<crmsync::Result<std::unique_ptr<crmsync::http::BodyStream>>(
+      const crmsync::http::Request&)>
+      stream;
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    s_->requests.push_back(r);
+    stream = s_->stream;
+  }
+  if (!stream) return crmsync::http::Transport::open_stream(r);
+  return stream(r);
+}
+
+crmsync::Result<bool> ScriptedStream::read(std::string& out, std::chrono::milliseconds timeout) {
+  if (pieces_.empty()) {
+    std::this_thread::sleep_for(std::min(timeout, std::chrono::milliseconds(5)));
+    return true;
+  }
+  StreamPiece p = std::move(pieces_.front());
+  pieces_.pop_front();
+  if (on_piece_) on_piece_();
+  if (p.error) return *p.error;
+  out += p.data;
+  return !p.end;
 }
 
 Emulator* Emulator::shared(std::string* why) {
@@ -222,6 +254,111 @@ bool Emulator::add_user(const std::string& email, const std::string& password) {
 
 bool Emulator::set_faults(const std::string& json) {
   return admin_post(admin_url("/admin/faults"), json);
+}
+
+TcpProxy::TcpProxy(unsigned short upstream_port) : upstream_(upstream_port) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      ::listen(listen_fd_, 16) != 0 ||
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      ::pipe(wake_fds_) != 0)
+    throw std::runtime_error("TcpProxy: cannot listen");
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { run(); });
+}
+
+TcpProxy::~TcpProxy() {
+  stop_ = true;
+  wake();
+  if (thread_.joinable()) thread_.join();
+  for (int fd : {listen_fd_, wake_fds_[0], wake_fds_[1]})
+    if (fd >= 0) ::close(fd);
+}
+
+void TcpProxy::wake() {
+  char c = 1;
+  (void)!::write(wake_fds_[1], &c, 1);
+}
+
+void TcpProxy::drop_all() {
+  drop_ = true;
+  wake();
+  while (drop_) std::this_thread::sleep_for(1ms);  // until the proxy thread has cut them
+}
+
+void TcpProxy::run() {
+  std::map<int, int> peer;  // each side's fd -> the other side's
+  auto close_pair = [&](int fd) {
+    int other = peer[fd];
+    ::close(fd);
+    ::close(other);
+    peer.erase(fd);
+    peer.erase(other);
+  };
+  while (!stop_) {
+    std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
+    for (const auto& [fd, other] : peer) fds.push_back({fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), 1000) < 0) continue;
+    if (fds[1].revents) {
+      char buf[64];
+      (void)!::read(wake_fds_[0], buf, sizeof buf);
+      if (drop_) {
+        while (!peer.empty()) close_pair(peer.begin()->first);
+        drop_ = false;
+      }
+      continue;  // the fd list changed
+    }
+    if (fds[0].revents & POLLIN) {
+      int client = ::accept(listen_fd_, nullptr, nullptr);
+      if (client >= 0) {
+        int server = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(upstream_);
+        if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+          ::close(client);
+          ::close(server);
+        } else {
+          peer[client] = server;
+          peer[server] = client;
+          ++accepted_;
+        }
+      }
+    }
+    for (std::size_t i = 2; i < fds.size(); ++i) {
+      if (!fds[i].revents || !peer.count(fds[i].fd)) continue;
+      char buf[16384];
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      bool ok = n > 0;
+      for (ssize_t off = 0; ok && off < n;) {
+        ssize_t w = ::write(peer[fds[i].fd], buf + off, static_cast<std::size_t>(n - off));
+        ok = w > 0;
+        off += w > 0 ? w : 0;
+      }
+      if (!ok) close_pair(fds[i].fd);
+    }
+  }
+  while (!peer.empty()) close_pair(peer.begin()->first);
+}
+
+std::string exchangelib_unavailable() {
+  if (crmsync::test::run_program({"/usr/bin/python3", "-c", "import exchangelib"}).exit_code != 0)
+    return "python3-exchangelib is not installed (Debian package; scripts/setup installs it)";
+  return {};
+}
+
+crmsync::test::RunResult mailbox_user(const std::string& url, const std::string& email,
+                                      const std::string& password,
+                                      const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/python3", EWS_MAILBOX_USER_SCRIPT, url, email,
+                                   password};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return crmsync::test::run_program(argv);
 }
 
 std::string unique_email() {

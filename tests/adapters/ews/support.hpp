@@ -2,6 +2,7 @@
 // a scripted transport, and the ews-emulator process.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "crmsync/http/client.hpp"
+#include "crmsync/test/process.hpp"
 
 namespace ewstest {
 
@@ -38,17 +40,44 @@ struct Scripted {
   std::optional<crmsync::Error> error;
   bool written = true;
 };
+// A scripted streamed body: each read() takes the next piece (text, the end of the body, or a
+// broken connection); with none left it waits a little and reports that the body goes on.
+struct StreamPiece {
+  std::string data;
+  bool end = false;
+  std::optional<crmsync::Error> error;
+};
+class ScriptedStream final : public crmsync::http::BodyStream {
+ public:
+  explicit ScriptedStream(std::deque<StreamPiece> pieces, std::function<void()> on_piece = {},
+                          int status = 200)
+      : pieces_(std::move(pieces)), on_piece_(std::move(on_piece)), status_(status) {}
+  int status() const override { return status_; }
+  crmsync::Result<bool> read(std::string& out, std::chrono::milliseconds timeout) override;
+
+ private:
+  std::deque<StreamPiece> pieces_;
+  std::function<void()> on_piece_;
+  int status_;
+};
+
 struct FakeState {
   std::mutex mu;
   std::vector<crmsync::http::Request> requests;
   std::deque<Scripted> replies;
   std::function<Scripted(const crmsync::http::Request&)> fallback;
+  // open_stream: null = this transport cannot stream (kInvalid, as http::Transport's default).
+  std::function<crmsync::Result<std::unique_ptr<crmsync::http::BodyStream>>(
+      const crmsync::http::Request&)>
+      stream;
 };
 class FakeTransport final : public crmsync::http::Transport {
  public:
   explicit FakeTransport(std::shared_ptr<FakeState> s) : s_(std::move(s)) {}
   crmsync::Result<crmsync::http::Response> send(const crmsync::http::Request& r,
                                                 crmsync::http::SendInfo* info) override;
+  crmsync::Result<std::unique_ptr<crmsync::http::BodyStream>> open_stream(
+      const crmsync::http::Request& r) override;
 
  private:
   std::shared_ptr<FakeState> s_;
@@ -68,6 +97,14 @@ class RecordingTransport final : public crmsync::http::Transport {
     }
     return inner_->send(r, info);
   }
+  crmsync::Result<std::unique_ptr<crmsync::http::BodyStream>> open_stream(
+      const crmsync::http::Request& r) override {
+    {
+      std::lock_guard<std::mutex> lock(mu());
+      bodies_->push_back(r.body);
+    }
+    return inner_->open_stream(r);
+  }
   static std::mutex& mu() {
     static std::mutex m;
     return m;
@@ -85,6 +122,7 @@ class Emulator {
   // nullptr (and a reason) when the emulator was not built or did not start.
   static Emulator* shared(std::string* why);
   ~Emulator();
+  unsigned short port() const { return port_; }
   std::string url() const {
     return "http://127.0.0.1:" + std::to_string(port_) + "/EWS/Exchange.asmx";
   }
@@ -105,6 +143,40 @@ class Emulator {
   unsigned short port_ = 0;
   std::thread drain_;
 };
+
+// A TCP proxy on 127.0.0.1 in front of a local port, whose connections a test can cut (a
+// dropped stream, as a NAT or load balancer would drop it).
+class TcpProxy {
+ public:
+  explicit TcpProxy(unsigned short upstream_port);
+  ~TcpProxy();
+  TcpProxy(const TcpProxy&) = delete;
+  TcpProxy& operator=(const TcpProxy&) = delete;
+  unsigned short port() const { return port_; }
+  // Connections accepted so far.
+  int accepted() const { return accepted_; }
+  // Closes every open connection, both sides, at once.
+  void drop_all();
+
+ private:
+  void run();
+  void wake();
+  unsigned short upstream_;
+  unsigned short port_ = 0;
+  int listen_fd_ = -1;
+  int wake_fds_[2] = {-1, -1};
+  std::atomic<int> accepted_{0};
+  std::atomic<bool> drop_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Runs tests/support/mailbox_user.py (exchangelib) against `url` as `email`; "" when exchangelib
+// is there, else why the test cannot use it.
+std::string exchangelib_unavailable();
+crmsync::test::RunResult mailbox_user(const std::string& url, const std::string& email,
+                                      const std::string& password,
+                                      const std::vector<std::string>& args);
 
 // A unique mailbox address for this process.
 std::string unique_email();

@@ -15,6 +15,7 @@
 
 #include "crmsync/http/client.hpp"
 #include "crmsync/model/value.hpp"
+#include "crmsync/test/crm_requests.hpp"
 #include "crmsync/test/process.hpp"
 #include "crmsync/test/spawn.hpp"
 #include "crmsync/test/temp_dir.hpp"
@@ -440,30 +441,13 @@ namespace {
 void crm_update_as_other_user(const Env& env, const std::string& token, const std::string& id,
                               const std::vector<std::pair<std::string, std::string>>& attrs) {
   std::string a;
-  for (const auto& [k, v] : attrs)
-    a += "<a:KeyValuePairOfstringanyType><b:key>" + k +
-         "</b:key><b:value i:type='c:string' xmlns:c='http://www.w3.org/2001/XMLSchema'>" + v +
-         "</b:value></a:KeyValuePairOfstringanyType>";
+  for (const auto& [k, v] : attrs) a += test::crm::str_attr(k, v);
   http::Request req;
-  req.url =
-      "http://127.0.0.1:" + std::to_string(env.crm_port) + "/XRMServices/2011/Organization.svc/web";
+  req.url = "http://127.0.0.1:" + std::to_string(env.crm_port) + test::crm::kOrganizationPath;
   req.headers = {{"Content-Type", "text/xml; charset=utf-8"},
-                 {"SOAPAction",
-                  "http://schemas.microsoft.com/xrm/2011/Contracts/Services/"
-                  "IOrganizationService/Execute"},
+                 {"SOAPAction", test::crm::kExecuteAction},
                  {"Authorization", "Bearer " + token}};
-  req.body =
-      "<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'><soap:Body>"
-      "<Execute xmlns='http://schemas.microsoft.com/xrm/2011/Contracts/Services' "
-      "xmlns:i='http://www.w3.org/2001/XMLSchema-instance'><request i:type='a:UpdateRequest' "
-      "xmlns:a='http://schemas.microsoft.com/xrm/2011/Contracts'><a:Parameters "
-      "xmlns:b='http://schemas.datacontract.org/2004/07/System.Collections.Generic'>"
-      "<a:KeyValuePairOfstringanyType><b:key>Target</b:key><b:value i:type='a:Entity'>"
-      "<a:Attributes>" +
-      a + "</a:Attributes><a:EntityState i:nil='true'/><a:FormattedValues/><a:Id>" + id +
-      "</a:Id><a:LogicalName>contact</a:LogicalName><a:RelatedEntities/></b:value>"
-      "</a:KeyValuePairOfstringanyType></a:Parameters><a:RequestId i:nil='true'/>"
-      "<a:RequestName>Update</a:RequestName></request></Execute></soap:Body></soap:Envelope>";
+  req.body = test::crm::update_envelope("contact", id, a);
   http::Client client;
   auto r = client.send(req);
   REQUIRE(r.ok());
@@ -502,13 +486,7 @@ TEST_CASE("M2: the paper's A/B/C example through crmsync once and the CRM emulat
   auto stored = UtcTime::parse(env.show(id)["modified"].GetString());
   REQUIRE(stored.ok());
   // ...and later (CRM keeps whole seconds: wait for the next one) someone edits A and B in CRM.
-  REQUIRE(test::eventually(
-      [&] {
-        auto now = std::chrono::system_clock::now().time_since_epoch();
-        return std::chrono::duration_cast<std::chrono::milliseconds>(now).count() / 1000 >
-               stored->ms / 1000;
-      },
-      5s));
+  REQUIRE(test::wait_past_second(stored->ms));
   auto user = admin(env, "POST", "/admin/users", R"({"fullname":"Bob Other","token":"bob-token"})");
   REQUIRE_THAT(user, Catch::Contains("systemuserid"));
   crm_update_as_other_user(env, "bob-token", crm_id, {{"firstname", "A2"}, {"middlename", "B2"}});

@@ -33,6 +33,15 @@ struct CrmAuthConfig {
   std::string resource;
 };
 
+// How crmsync signs in to Exchange Web Services (store.type "ews").
+struct EwsAuthConfig {
+  enum class Type { kBasic, kBearer };
+  Type type = Type::kBasic;
+  std::string username;       // basic
+  std::string password_file;  // basic: read per request, never kept in the config
+  std::string token_file;     // bearer: read per request (another process refreshes it)
+};
+
 struct Config {
   std::string source;  // the file it came from
   std::string profile = "default";
@@ -43,8 +52,24 @@ struct Config {
   std::string log_level = "info";
 
   struct Store {
-    std::string type = "mock";
-    std::string path;
+    std::string type = "mock";  // "mock" or "ews"
+    std::string path;           // mock: the mailbox file
+    // ews: the endpoint (".../EWS/Exchange.asmx", no autodiscover) and the mailbox's address.
+    std::string url;
+    std::string mailbox;
+    bool impersonate = false;  // a service account acting for `mailbox`
+    EwsAuthConfig auth;
+    std::string ca_file;
+    std::int64_t connect_timeout_ms = 10'000;
+    std::int64_t request_timeout_ms = 60'000;
+    std::string state_path;  // the adapter's sync state; default: beside the cache
+
+    // Equal for two configs that open the same mailbox (a reload with another identity
+    // starts the store's event cursor over).
+    std::string identity() const {
+      return type == "ews" ? type + "|" + url + "|" + mailbox + "|" + state_path
+                           : type + "|" + path;
+    }
   } store;
 
   struct Crm {

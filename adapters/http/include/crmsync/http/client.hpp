@@ -67,6 +67,22 @@ struct SendInfo {
   bool resent_after_write = false;
 };
 
+// The body of a reply that arrives over time (a long-lived chunked response such as EWS
+// GetStreamingEvents), read as it comes. One thread at a time.
+class BodyStream {
+ public:
+  BodyStream() = default;
+  BodyStream(const BodyStream&) = delete;
+  BodyStream& operator=(const BodyStream&) = delete;
+  virtual ~BodyStream() = default;  // closes the connection
+
+  virtual int status() const = 0;
+  // Waits at most `timeout` for more of the body and appends what came to `out`. true while
+  // the body goes on (also when nothing came in time), false once it has ended.
+  // kTransient when the connection broke.
+  virtual Result<bool> read(std::string& out, std::chrono::milliseconds timeout) = 0;
+};
+
 // The seam adapters talk through, so tests can substitute a fake.
 class Transport {
  public:
@@ -79,6 +95,10 @@ class Transport {
   // Errors: kInvalid (bad URL, TLS setup), kTransient (resolve/connect/TLS/timeout/reset,
   // oversized or malformed reply). `info`, when given, is filled in either case.
   virtual Result<Response> send(const Request& request, SendInfo* info = nullptr) = 0;
+
+  // Sends `request` on a connection of its own and returns once the reply's header is in;
+  // the body is read from the stream. The default: kInvalid (this transport cannot stream).
+  virtual Result<std::unique_ptr<BodyStream>> open_stream(const Request& request);
 };
 
 // The real transport. Keeps one idle connection per origin for reuse. One thread at a time.
@@ -87,9 +107,14 @@ class Client final : public Transport {
   explicit Client(ClientOptions options = {});
   ~Client() override;
   Result<Response> send(const Request& request, SendInfo* info = nullptr) override;
+  // A fresh connection (never the kept-alive one), with the same TLS checks and deadlines for
+  // connecting, writing and the reply header; the body has no overall deadline or size cap
+  // (the reader bounds what it buffers).
+  Result<std::unique_ptr<BodyStream>> open_stream(const Request& request) override;
+
+  struct Impl;  // defined in client.cpp (a stream owns one of its own)
 
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

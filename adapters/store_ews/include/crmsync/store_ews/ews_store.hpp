@@ -47,7 +47,11 @@ struct EwsStoreConfig {
   // The all-day event's zone (a Windows zone id) sent as StartTimeZone/EndTimeZone.
   std::string all_day_time_zone = "UTC";
 
-  // Notifications: a pull subscription polled every poll_interval inside wait_for_events.
+  // Notifications in wait_for_events: a streaming subscription, each GetStreamingEvents
+  // connection kept for stream_connection_minutes (1..30, in the server's minutes). Where the
+  // server (or the transport) refuses streaming, a pull subscription polled every
+  // poll_interval.
+  int stream_connection_minutes = 30;
   std::chrono::milliseconds poll_interval{1'000};
 
   // Retries of transient failures (ErrorServerBusy honours BackOffMilliseconds).

@@ -117,4 +117,17 @@ inline bool eventually(const std::function<bool()>& condition,
   }
 }
 
+// Waits until the wall clock has reached a later whole second than `unix_ms`: servers that keep
+// whole seconds (CRM's modifiedon, EWS LastModifiedTime) then see a later edit as later.
+inline bool wait_past_second(std::int64_t unix_ms,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  return eventually(
+      [&] {
+        auto now = std::chrono::system_clock::now().time_since_epoch();
+        return std::chrono::duration_cast<std::chrono::milliseconds>(now).count() / 1000 >
+               unix_ms / 1000;
+      },
+      timeout);
+}
+
 }  // namespace crmsync::test
