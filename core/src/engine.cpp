@@ -392,11 +392,20 @@ struct Engine::Impl {
     std::int64_t newest = wm;
     for (ItemKind kind : kAllItemKinds) {
       if (kind != ItemKind::kEmail && !primary_like()) continue;
-      auto items = must(store.scan_modified_since(kind, since));
+      // Headers first: an item is read only when it is tracked and new to the cache, or
+      // changed since the daemon last wrote or saw it (its change key moved).
+      auto headers = must(store.scan_headers_since(kind, since));
       batch();
-      for (const auto& item : items) {
-        newest = std::max(newest, item.item.modified.ms);
-        note_store_item(item, must(cache.mapping_by_entry_id(item.entry_id)), Surface::kNone);
+      for (const auto& h : headers) {
+        newest = std::max(newest, h.modified.ms);
+        auto m = must(cache.mapping_by_entry_id(h.entry_id));
+        if (m ? h.change_key == m->store_change_key : !h.tracked) continue;
+        auto item = store.get(h.entry_id);
+        if (!item.ok()) {
+          if (item.error().is(ErrorKind::kNotFound)) continue;  // gone since: S1/S3 see it
+          throw CycleAbort{item.error()};
+        }
+        note_store_item(*item, m, Surface::kNone);
       }
       commit();
       step("prepare", 0, 0);

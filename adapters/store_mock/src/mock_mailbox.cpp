@@ -263,6 +263,28 @@ class MockMailboxImpl final : public MockMailbox {
     return collect(*st);
   }
 
+  // The same rows as scan_modified_since without decoding any item: an index range scan.
+  Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind kind, UtcTime since) override {
+    auto cached = db_.cached(
+        "SELECT entry_id, change_key, modified, tracked FROM items WHERE kind = ?1 AND "
+        "modified >= ?2 ORDER BY modified DESC, entry_id");
+    if (!cached) return cached.error();
+    Statement* st = *cached;
+    struct Done {  // a statement left mid-rows would keep its read transaction open
+      Statement* s;
+      ~Done() { s->reset(); }
+    } done{st};
+    st->bind(1, to_string(kind)).bind(2, since.ms);
+    std::vector<StoreItemHeader> out;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) return out;
+      out.push_back(StoreItemHeader{EntryId(st->text(0)), st->text(1), UtcTime{st->int64(2)},
+                                    st->int64(3) != 0});
+    }
+  }
+
   Result<StoreItem> get(const EntryId& id) override {
     auto r = load(id);
     if (!r) return r.error();

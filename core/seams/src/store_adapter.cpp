@@ -101,4 +101,15 @@ std::vector<Result<StoreItem>> StoreAdapter::create_many(const std::vector<NewSt
   return out;
 }
 
+Result<std::vector<StoreItemHeader>> StoreAdapter::scan_headers_since(ItemKind kind,
+                                                                      UtcTime since) {
+  auto items = scan_modified_since(kind, since);
+  if (!items.ok()) return items.error();
+  std::vector<StoreItemHeader> out;
+  out.reserve(items->size());
+  for (const auto& i : *items)
+    out.push_back(StoreItemHeader{i.entry_id, i.change_key, i.item.modified, i.link.tracked});
+  return out;
+}
+
 }  // namespace crmsync

@@ -188,6 +188,21 @@ TEMPLATE_TEST_CASE("S2: scan lists items modified since - newest first", "[store
   REQUIRE(tasks.ok());
   REQUIRE(tasks->size() == 1);
   CHECK((*tasks)[0].entry_id == t->entry_id);
+
+  // The headers list the same items in the same order, with what the engine compares.
+  for (UtcTime from : {UtcTime{0}, c->item.modified}) {
+    auto items = s->scan_modified_since(ItemKind::kContact, from);
+    auto headers = s->scan_headers_since(ItemKind::kContact, from);
+    REQUIRE(items.ok());
+    REQUIRE(headers.ok());
+    REQUIRE(headers->size() == items->size());
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      CHECK((*headers)[i].entry_id == (*items)[i].entry_id);
+      CHECK((*headers)[i].change_key == (*items)[i].change_key);
+      CHECK((*headers)[i].modified == (*items)[i].item.modified);
+      CHECK((*headers)[i].tracked == (*items)[i].link.tracked);
+    }
+  }
 }
 
 TEMPLATE_TEST_CASE("X1: find_by_crm_id finds the linked item - pending or not", "[store][contract]",

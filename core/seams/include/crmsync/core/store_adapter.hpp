@@ -41,6 +41,14 @@ struct StoreItem {
   CrmLink link;
 };
 
+// What the modified-since scan needs to decide whether to read an item at all (S2).
+struct StoreItemHeader {
+  EntryId entry_id;
+  std::string change_key;
+  UtcTime modified;
+  bool tracked = false;
+};
+
 enum class Surface { kNone, kInspector, kExplorer };  // kNone: another device, the web, a script
 enum class Phase { kNone, kSave, kClose, kSend };
 enum class Action { kCreate, kTrack, kUntrack, kUpdate, kDelete, kSetRegarding, kSend };
@@ -84,6 +92,11 @@ class StoreAdapter {
 
   // Items of `kind` modified at or after `since`, newest first (SPEC S2).
   virtual Result<std::vector<StoreItem>> scan_modified_since(ItemKind kind, UtcTime since) = 0;
+  // The headers of the items scan_modified_since returns, in the same order. A store that
+  // lists them without reading the items (a contents table's columns, FindItem IdOnly)
+  // overrides it: the engine then reads only what changed since it last saw it. The
+  // default takes them from scan_modified_since.
+  virtual Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind kind, UtcTime since);
   // The item, or kNotFound.
   virtual Result<StoreItem> get(const EntryId& id) = 0;
   // The item linked to this CRM id (pending or not), if any (SPEC X1 look-up before create).
