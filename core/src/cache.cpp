@@ -183,6 +183,18 @@ class SqliteCache final : public Cache {
     return one_mapping(**s);
   }
 
+  Result<std::optional<std::string>> store_change_key_of(const EntryId& id) override {
+    auto s = db_.cached("SELECT store_change_key FROM id_mapping WHERE entry_id=?");
+    if (!s.ok()) return s.error();
+    (*s)->bind(1, id.str());
+    auto r = (*s)->step();
+    std::optional<std::string> out;
+    if (r.ok() && *r) out = (*s)->text(0);
+    (*s)->reset();
+    if (!r.ok()) return r.error();
+    return out;
+  }
+
   Result<MapId> insert_mapping(const Mapping& m, const std::optional<ChangeNote>& change) override {
     auto tx = Transaction::begin(db_);
     if (!tx.ok()) return tx.error();

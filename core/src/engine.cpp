@@ -398,14 +398,14 @@ struct Engine::Impl {
       batch();
       for (const auto& h : headers) {
         newest = std::max(newest, h.modified.ms);
-        auto m = must(cache.mapping_by_entry_id(h.entry_id));
-        if (m ? h.change_key == m->store_change_key : !h.tracked) continue;
+        auto known_key = must(cache.store_change_key_of(h.entry_id));
+        if (known_key ? h.change_key == *known_key : !h.tracked) continue;
         auto item = store.get(h.entry_id);
         if (!item.ok()) {
           if (item.error().is(ErrorKind::kNotFound)) continue;  // gone since: S1/S3 see it
           throw CycleAbort{item.error()};
         }
-        note_store_item(*item, m, Surface::kNone);
+        note_store_item(*item, must(cache.mapping_by_entry_id(h.entry_id)), Surface::kNone);
       }
       commit();
       step("prepare", 0, 0);

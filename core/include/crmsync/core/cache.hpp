@@ -120,6 +120,9 @@ class Cache {
   virtual Result<std::optional<Mapping>> mapping(MapId id) = 0;
   virtual Result<std::optional<Mapping>> mapping_by_crm_id(const CrmId& id) = 0;
   virtual Result<std::optional<Mapping>> mapping_by_entry_id(const EntryId& id) = 0;
+  // Only the store change key of the item's mapping (no original state parsed): what the
+  // modified-since scan compares for every item it lists (S2, C5).
+  virtual Result<std::optional<std::string>> store_change_key_of(const EntryId& id) = 0;
 
   // Inserts a mapping and, when given, its first change, in one transaction (the X1 intent).
   virtual Result<MapId> insert_mapping(const Mapping& m,
