@@ -1,19 +1,33 @@
 // Model-based random testing: random user actions on both sides, random transient faults,
 // cycles in between. The reference model is small: a field's final value is its most
 // recent edit on either side (CRM on a tie), and every other value is in a conflict record.
-// A failing seed is printed; replay it with CRMSYNC_SEED=<seed>.
+// A failing seed is printed; replay it with CRMSYNC_SEED=<seed>. CRMSYNC_SEEDS=N runs seeds
+// 1..N; with CRMSYNC_RESULTS=FILE each seed appends a "model ..." line (scripts/reliability).
+#define CATCH_CONFIG_EXTERNAL_INTERFACES  // the listener below
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <random>
 #include <set>
 
+#include "crmsync/test/results.hpp"
 #include "world.hpp"
 
 using namespace crmsync;
 using namespace crmsync::test;
 
 namespace {
+
+// Failed assertions so far, so that each seed knows whether it failed (its results line).
+int g_failed_assertions = 0;
+
+struct FailureCounter : Catch::TestEventListenerBase {
+  using TestEventListenerBase::TestEventListenerBase;
+  bool assertionEnded(const Catch::AssertionStats& stats) override {
+    if (!stats.assertionResult.isOk()) ++g_failed_assertions;
+    return true;
+  }
+};
 
 const char* kFields[] = {"FirstName", "LastName", "JobTitle", "Department"};
 const char* kAttrs[] = {"firstname", "lastname", "jobtitle", "department"};
@@ -144,14 +158,31 @@ void run_seed(std::uint64_t seed) {
   CHECK(w.cache->integrity_check().value() == "ok");
 }
 
+// Runs one seed to its end whatever fails: a REQUIRE stops the seed, not the remaining seeds.
+void run_and_record(std::uint64_t seed) {
+  const int before = g_failed_assertions;
+  std::string threw;
+  try {
+    run_seed(seed);
+  } catch (const Catch::TestFailureException&) {  // already reported
+  } catch (const std::exception& e) {
+    threw = e.what();
+  }
+  if (!threw.empty()) FAIL_CHECK("seed " << seed << " threw: " << threw);
+  test::record_result("model seed=" + std::to_string(seed) +
+                      " failed_checks=" + std::to_string(g_failed_assertions - before));
+}
+
 }  // namespace
+
+CATCH_REGISTER_LISTENER(FailureCounter)
 
 TEST_CASE("M2 X1: random edits on both sides with faults converge without loss or duplicates") {
   if (const char* s = std::getenv("CRMSYNC_SEED")) {
-    run_seed(std::strtoull(s, nullptr, 10));
+    run_and_record(std::strtoull(s, nullptr, 10));
     return;
   }
   int seeds = 40;
   if (const char* n = std::getenv("CRMSYNC_SEEDS")) seeds = std::atoi(n);
-  for (int seed = 1; seed <= seeds; ++seed) run_seed(static_cast<std::uint64_t>(seed));
+  for (int seed = 1; seed <= seeds; ++seed) run_and_record(static_cast<std::uint64_t>(seed));
 }

@@ -3,15 +3,19 @@
 // faults from the crm-emulator; after quiescence both sides, the model and the databases are
 // checked (world.hpp). CRMSYNC_TRIALS=N sets the number of trials of each case,
 // CRMSYNC_TRIAL_SEED=S the first seed (trial i uses S+i): a failure prints how to replay it.
+// With CRMSYNC_RESULTS=FILE each trial appends one "trial ..." line of counters to FILE
+// (scripts/reliability sums them).
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <sstream>
 
 #include <rapidjson/document.h>
 
+#include "crmsync/test/results.hpp"
 #include "world.hpp"
 
 using namespace crmsync;
@@ -37,7 +41,7 @@ std::chrono::milliseconds ms(int n) {
 
 // Quiescence, then every check, with crmsyncd up so that `crmsync conflicts --json` answers;
 // `crmsync sync --wait` through it must find nothing left to do either.
-std::vector<std::string> settle_and_verify(World& w, std::string& log) {
+std::vector<std::string> settle_and_verify(World& w, std::string& log, Losses& losses) {
   w.clear_faults();
   if (!w.quiesce(log)) return {"no quiescence: `crmsync once` kept failing or writing"};
   auto daemon = w.start_daemon();
@@ -60,7 +64,7 @@ std::vector<std::string> settle_and_verify(World& w, std::string& log) {
   }
   auto errors = w.run_cli({"errors", "--json"});
   if (errors.out != "[]\n") bad.push_back("item errors after quiescence: " + errors.out);
-  auto more = w.verify();
+  auto more = w.verify(losses);
   bad.insert(bad.end(), more.begin(), more.end());
   daemon->signal(SIGTERM);
   if (!daemon->wait(30s)) bad.push_back("crmsyncd did not stop on SIGTERM");
@@ -83,9 +87,10 @@ void report(const char* test_name, std::uint64_t seed, const std::vector<std::st
 
 // Waits for `p` up to `delay`; kills it with SIGKILL if it still runs, then reaps it.
 // Returns a line for the log.
-std::string kill_after(test::Spawned& p, std::chrono::milliseconds delay) {
+std::string kill_after(test::Spawned& p, std::chrono::milliseconds delay, int* kills) {
   if (auto rc = p.wait(delay)) return fmt::format("   exited {} before the kill", *rc);
   p.signal(SIGKILL);
+  ++*kills;
   auto rc = p.wait(30s);
   return fmt::format("   SIGKILL after {} ms ({})", delay.count(),
                      rc ? std::to_string(*rc) : "still running");
@@ -145,8 +150,39 @@ void check_throttling(const std::vector<RequestLogEntry>& log, std::size_t from,
 
 enum class Mode { kKill, kFaults };
 
-std::vector<std::string> run_trial(std::uint64_t seed, Mode mode, std::string& log,
-                                   int* throttled = nullptr) {
+// One trial's counters, from what the processes and the emulator really did.
+struct Tally {
+  int runs = 0;   // `crmsync once` started by the workload rounds
+  int kills = 0;  // of those, SIGKILLed before they exited
+  std::size_t requests = 0;
+  std::map<std::string, int> faults;  // injected fault kind -> replies (the emulator's log)
+  Losses losses;
+
+  int faults_total() const {
+    int n = 0;
+    for (const auto& [kind, count] : faults) n += count;
+    return n;
+  }
+  std::string line(const char* kase, std::uint64_t seed, std::size_t problems) const {
+    std::string out = fmt::format("trial case={} seed={} runs={} kills={} requests={} faults={}",
+                                  kase, seed, runs, kills, requests, faults_total());
+    for (const char* kind : {"error", "throttle", "drop", "slow"})
+      out += fmt::format(" {}={}", kind, faults.count(kind) ? faults.at(kind) : 0);
+    return out + fmt::format(" lost={} duplicates={} problems={}", losses.lost, losses.duplicates,
+                             problems);
+  }
+};
+
+// Counts the faults the emulator injected into the trial so far (its request log).
+void count_faults(World& w, Tally& t) {
+  auto requests = w.requests();
+  t.requests = requests.size();
+  t.faults.clear();
+  for (const auto& r : requests)
+    if (!r.fault.empty()) ++t.faults[r.fault];
+}
+
+std::vector<std::string> run_trial(std::uint64_t seed, Mode mode, std::string& log, Tally& t) {
   World w(seed);
   Rng& r = w.rng();
   const int rounds = r.uniform(3, 5);
@@ -155,12 +191,13 @@ std::vector<std::string> run_trial(std::uint64_t seed, Mode mode, std::string& l
     for (int i = r.uniform(2, 6); i > 0; --i) log += "   " + w.random_op(true, round > 1) + "\n";
     if (mode == Mode::kKill) {
       auto p = w.start_once();
+      ++t.runs;
       // The user keeps working while the sync runs, on both sides.
       for (int i = r.uniform(0, 2); i > 0; --i)
         log += "   (during the run) " + w.random_op(true, false) + "\n";
       if (r.chance(0.75)) {
         log += fmt::format("round {}: once, killed at random\n", round);
-        log += kill_after(*p, ms(r.uniform(0, 700))) + "\n";
+        log += kill_after(*p, ms(r.uniform(0, 700)), &t.kills) + "\n";
       } else {
         auto rc = p->wait(120s);
         log += fmt::format("round {}: once, exit {}\n", round, rc ? *rc : -2);
@@ -170,27 +207,25 @@ std::vector<std::string> run_trial(std::uint64_t seed, Mode mode, std::string& l
       const std::size_t before = w.requests().size();
       w.set_faults(profile.json);
       auto p = w.start_once();
+      ++t.runs;
       log += fmt::format("round {}: once with {} {}\n", round, profile.name, profile.json);
       if (profile.windowed) {
         p->wait(ms(r.uniform(200, 1500)));
         w.clear_faults();
       }
       if (r.chance(0.3)) {
-        log += kill_after(*p, ms(r.uniform(0, 1500))) + "\n";
+        log += kill_after(*p, ms(r.uniform(0, 1500)), &t.kills) + "\n";
       } else {
         auto rc = p->wait(180s);
         log += fmt::format("   exit {}\n", rc ? *rc : -2);
         if (!rc) bad.push_back("crmsync once did not finish within 180 s");
       }
       w.clear_faults();
-      auto requests = w.requests();
-      if (throttled)
-        for (std::size_t i = before; i < requests.size(); ++i)
-          *throttled += requests[i].status == 429;
-      check_throttling(requests, before, bad);
+      check_throttling(w.requests(), before, bad);
     }
   }
-  auto more = settle_and_verify(w, log);
+  count_faults(w, t);
+  auto more = settle_and_verify(w, log, t.losses);
   bad.insert(bad.end(), more.begin(), more.end());
   return bad;
 }
@@ -203,18 +238,21 @@ void run_trials(const char* name, Mode mode, int default_count) {
     const std::uint64_t seed = first + static_cast<std::uint64_t>(i);
     std::string log;
     std::vector<std::string> bad;
+    Tally t;
     try {
-      bad = run_trial(seed, mode, log, &throttled);
+      bad = run_trial(seed, mode, log, t);
     } catch (const std::exception& e) {
       bad.push_back(std::string("harness: ") + e.what());
     }
+    throttled += t.faults["throttle"];
+    test::record_result(t.line(mode == Mode::kKill ? "crash-random" : "faults", seed, bad.size()));
     if (!bad.empty()) {
       ++failed;
       report(name, seed, bad, log);
     }
   }
   WARN(fmt::format("{}: {} trials from seed {}, {} failed{}", name, n, first, failed,
-                   mode == Mode::kFaults ? fmt::format(", {} throttled replies", throttled) : ""));
+                   mode == Mode::kFaults ? fmt::format(", {} injected throttles", throttled) : ""));
 }
 
 }  // namespace
@@ -244,6 +282,7 @@ TEST_CASE("C3: crmsync once killed at every crash point of a mixed cycle", "[tri
       std::string log = fmt::format("crash point k = {}\n", k);
       std::vector<std::string> bad;
       bool reached = false;
+      Tally t;
       try {
         World w(seed);
         for (int i = 0; i < 6; ++i) log += "   " + w.random_op(true, false) + "\n";
@@ -251,14 +290,19 @@ TEST_CASE("C3: crmsync once killed at every crash point of a mixed cycle", "[tri
         log += "baseline once exit " + std::to_string(base.exit_code) + "\n";
         for (int i = 0; i < 8; ++i) log += "   " + w.random_op(true, true) + "\n";
         auto p = w.start_once({"CRMSYNC_TEST_CRASH_AT=" + std::to_string(k)});
+        ++t.runs;
         auto rc = p->wait(120s);
         reached = rc && *rc == -1;
+        t.kills += reached;
+        count_faults(w, t);
         log += fmt::format("once with the crash hook: {}\n",
                            reached ? "killed" : "exit " + std::to_string(rc ? *rc : -2));
-        bad = settle_and_verify(w, log);
+        bad = settle_and_verify(w, log, t.losses);
       } catch (const std::exception& e) {
         bad.push_back(std::string("harness: ") + e.what());
       }
+      // Each k is a trial of its own; the last one (the cycle finished) checks the baseline.
+      test::record_result(t.line("crash-point", seed, bad.size()) + fmt::format(" k={}", k));
       if (!bad.empty()) report(name, seed, bad, log);
       if (!reached) break;
       ++points;

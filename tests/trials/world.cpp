@@ -176,6 +176,7 @@ std::vector<RequestLogEntry> World::requests() {
     r.status = e["status"].GetInt();
     r.at_ms = e["at_ms"].GetInt64();
     r.retry_after_s = e["retry_after_s"].GetInt();
+    r.fault = e["fault"].GetString();
     out.push_back(r);
   }
   return out;
@@ -354,7 +355,7 @@ std::string World::crm_delete() {
 
 // ---- the checks ------------------------------------------------------------------------
 
-std::vector<std::string> World::verify() {
+std::vector<std::string> World::verify(Losses& losses) {
   std::vector<std::string> bad;
   auto fail = [&](std::string s) { bad.push_back(std::move(s)); };
 
@@ -383,10 +384,13 @@ std::vector<std::string> World::verify() {
   }
 
   // No duplicates on either side (X1).
-  for (const auto& [name, items] : store_by_name)
-    if (items.size() > 1) fail(fmt::format("{} store items named {}", items.size(), name));
-  for (const auto& [name, recs] : crm_by_name)
-    if (recs.size() > 1) fail(fmt::format("{} CRM contacts named {}", recs.size(), name));
+  auto duplicated = [&](std::size_t n, const char* what, const std::string& name) {
+    if (n < 2) return;
+    losses.duplicates += static_cast<int>(n) - 1;
+    fail(fmt::format("{} {} named {}", n, what, name));
+  };
+  for (const auto& [name, items] : store_by_name) duplicated(items.size(), "store items", name);
+  for (const auto& [name, recs] : crm_by_name) duplicated(recs.size(), "CRM contacts", name);
 
   // Every tracked item is linked to one existing record with the same mapped values (M5).
   for (const auto& it : *listed) {
@@ -399,6 +403,7 @@ std::vector<std::string> World::verify() {
     }
     auto rec = crm_by_id.find(it.link.crm_id->str());
     if (rec == crm_by_id.end()) {
+      ++losses.lost;
       fail(fmt::format("store {} is linked to CRM {} which does not exist", name,
                        it.link.crm_id->str()));
       continue;
@@ -448,6 +453,7 @@ std::vector<std::string> World::verify() {
       continue;
     }
     if (in_store.size() != 1 || in_crm.size() != 1) {
+      losses.lost += in_store.empty() + in_crm.empty();  // extra copies: counted above
       fail(fmt::format("contact {} ({}): {} in the store, {} in CRM", c.last_name,
                        c.from_store ? "made in the store" : "made in CRM", in_store.size(),
                        in_crm.size()));
@@ -462,6 +468,7 @@ std::vector<std::string> World::verify() {
       std::string got = text_of(item, f.store);
       if (got == expected) continue;
       if (losers.count(rec.id + "|" + f.store + "|" + expected)) continue;  // M3
+      ++losses.lost;
       fail(fmt::format("contact {}: {} is '{}', the last edit wrote '{}' (no conflict record)",
                        c.last_name, f.store, got, expected));
     }

@@ -67,6 +67,14 @@ struct RequestLogEntry {
   int status = 0;
   std::int64_t at_ms = 0;
   int retry_after_s = 0;
+  std::string fault;  // what the emulator injected (error, throttle, drop, slow), or empty
+};
+
+// The violations verify() found that are lost or duplicated contacts and edits, counted for
+// the reliability report (scripts/reliability); each is also one of its problem lines.
+struct Losses {
+  int lost = 0;        // a live contact missing on a side, or an edit lost without a conflict
+  int duplicates = 0;  // extra store items or CRM records for one contact
 };
 
 struct CrmRecordView {
@@ -105,8 +113,8 @@ class World {
   const std::vector<ModelContact>& model() const { return contacts_; }
 
   // ---- the checks (after quiescence) -------------------------------------------
-  // Every violated invariant, one line each; empty = all hold.
-  std::vector<std::string> verify();
+  // Every violated invariant, one line each; empty = all hold. Adds to `losses`.
+  std::vector<std::string> verify(Losses& losses);
 
   std::string describe_files() const;  // paths, for the failure message
   Rng& rng() { return rng_; }

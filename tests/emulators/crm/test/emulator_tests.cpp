@@ -786,6 +786,8 @@ TEST_CASE("throttling answers 429 with Retry-After and the service-protection fa
   CHECK(r.status == 429);
   CHECK(r.headers["Retry-After"] == "7");
   CHECK(error_code(r) == "-2147015902");
+  CHECK(e.admin(http::verb::get, "/admin/requests").body.find("\"fault\":\"throttle\"") !=
+        std::string::npos);
   CHECK(r.body.find(
             "Number of requests exceeded the limit of 6000 over time window of 300 seconds.") !=
         std::string::npos);
@@ -825,6 +827,9 @@ TEST_CASE("drop after commit: the record exists but no reply arrives", "[faults]
   CHECK(got.body.find(">Dropped<") != std::string::npos);
   auto log = e.admin(http::verb::get, "/admin/requests");
   CHECK(log.body.find("\"status\":0") != std::string::npos);
+  // The log names the injected fault: what the trials count as faults injected.
+  CHECK(log.body.find("\"fault\":\"drop\"") != std::string::npos);
+  CHECK(log.body.find("\"fault\":\"\"") != std::string::npos);  // the clean retrieve
 }
 
 TEST_CASE("hostile input is refused with a fault and the server keeps serving", "[hostile]") {

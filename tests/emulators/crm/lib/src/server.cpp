@@ -50,6 +50,7 @@ struct LogEntry {
   int status;
   std::int64_t at_ms;  // when the request arrived (UTC, ms since the epoch)
   int retry_after_s;   // the reply's Retry-After, 0 when none
+  std::string fault;   // the injected fault: error, throttle, drop, slow; empty when none
 };
 
 using Request = http::request<http::string_body>;
@@ -59,6 +60,7 @@ struct Outcome {
   Reply reply;
   bool drop = false;
   int latency_ms = 0;
+  const char* fault = "";  // what /admin/faults injected into this reply (the request log)
 };
 
 class App {
@@ -83,7 +85,7 @@ class App {
       log_.push_back(LogEntry{std::string(req.method_string()), target, action,
                               req.body().substr(0, kLogBody),
                               o.drop ? 0 : static_cast<int>(o.reply.result_int()), arrived,
-                              ra.empty() ? 0 : std::atoi(std::string(ra).c_str())});
+                              ra.empty() ? 0 : std::atoi(std::string(ra).c_str()), o.fault});
     }
     return o;
   }
@@ -144,13 +146,16 @@ class App {
     // Injected faults.
     bool nth = false;
     if (faults_.fail_nth > 0 && --faults_.fail_nth == 0) nth = true;
+    if (out.latency_ms > 0) out.fault = "slow";
     if (nth || roll(faults_.error_rate)) {
       out.reply = fault_reply(
           req, Fault(err::kSqlTimeout, "SQL timeout expired. (injected by crm-emulator)"));
+      out.fault = "error";
       return out;
     }
     if (roll(faults_.throttle_rate)) {
       out.reply = fault_reply(req, throttle_fault());
+      out.fault = "throttle";
       return out;
     }
     // Service protection as Dynamics: requests per user over a sliding window.
@@ -178,6 +183,7 @@ class App {
           fault_reply(req, Fault(err::kUnexpected, std::string("Unexpected error: ") + e.what()));
     }
     out.drop = drop;
+    if (drop) out.fault = "drop";
     return out;
   }
 
@@ -315,6 +321,8 @@ class App {
       w.Int64(e.at_ms);
       w.Key("retry_after_s");
       w.Int(e.retry_after_s);
+      w.Key("fault");
+      w.String(e.fault.c_str());
       w.EndObject();
     }
     w.EndArray();
