@@ -410,6 +410,12 @@ struct Engine::Impl {
       commit();
       step("prepare", 0, 0);
     }
+    // With nothing new the watermark would stay at the newest item for good, and every scan
+    // would list again everything modified in the margin before it (a burst of N items: N).
+    // It also moves up to now minus the margin once it lags by ten margins: the scanned window
+    // stays bounded, and a quiet cycle writes the watermark at most that often.
+    const std::int64_t floor_now = clock.now().ms - settings.scan_margin.count();
+    if (newest < floor_now - 9 * settings.scan_margin.count()) newest = floor_now;
     set_pending(std::string(kWatermarkKey), std::to_string(newest));
     crash("prepare.scan");
   }

@@ -186,6 +186,33 @@ TEST_CASE("S2: the scan reaches back a safety margin for clock skew") {
   CHECK(attr(w.record_of(id), "jobtitle") == text("Late"));
 }
 
+TEST_CASE("S2: after a quiet spell the scan window moves up - skewed edits still seen") {
+  World w;
+  w.store.lose_events(true);
+  EntryId id = w.add(ItemKind::kContact, {{"LastName", text("Quiet")}});
+  w.sync();
+  w.sync();
+  auto watermark = [&] { return std::stoll(w.cache->get_meta("store.watermark").value().value()); };
+  const std::int64_t at_item = watermark();
+  // Quiet for 30 minutes (more than ten margins): the watermark moves to now minus the
+  // margin, so later scans no longer list what was modified before the quiet spell.
+  w.clock.advance(std::chrono::minutes(30));
+  w.sync();
+  CHECK(watermark() == w.clock.now().ms - 120'000);
+  CHECK(watermark() > at_item);
+  // Within ten margins of it, a quiet cycle leaves it (and the cache) alone.
+  const std::string before = w.cache_content();
+  w.clock.advance(std::chrono::minutes(5));
+  w.sync();
+  CHECK(w.cache_content() == before);
+  // An edit stamped 90 s in the past by another device is still inside the window.
+  FakeClock skewed(UtcTime{w.clock.now().ms - 90'000});
+  auto other = open_mock_mailbox(w.dir.file("mailbox.db"), skewed).value();
+  other->set(id, {{"JobTitle", text("Seen")}}, Surface::kNone).value();
+  w.sync();
+  CHECK(attr(w.record_of(id), "jobtitle") == text("Seen"));
+}
+
 TEST_CASE("S3: reconciliation finds deletions no event reported") {
   World w;
   w.store.lose_events(true);
