@@ -692,6 +692,8 @@ Result<CrmChangePage> parse_entity_changes(const Element& body) {
         if (!id) return Error::Invalid("RemovedOrDeletedItem without RemovedItem/Id");
         auto parsed = parse_guid("RemovedItem Id", id->text());
         if (!parsed.ok()) return parsed.error();
+        // No record has the nil GUID: a removal naming it is a broken reply (found by fuzzing).
+        if (parsed->is_nil()) return Error::Invalid("RemovedItem Id is the nil GUID");
         page.removed.push_back(*parsed);
       }
     }

@@ -946,19 +946,6 @@ std::string_view distinguished_id(Folder f) {
   return "inbox";
 }
 
-ItemKind kind_of_folder(Folder f) {
-  switch (f) {
-    case Folder::kContacts:
-      return ItemKind::kContact;
-    case Folder::kTasks:
-      return ItemKind::kTask;
-    case Folder::kCalendar:
-      return ItemKind::kAppointment;
-    default:
-      return ItemKind::kEmail;
-  }
-}
-
 std::vector<Folder> folders_of(ItemKind kind) {
   switch (kind) {
     case ItemKind::kContact:

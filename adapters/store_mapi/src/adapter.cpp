@@ -191,19 +191,6 @@ class Sink final : public IMAPIAdviseSink {
 constexpr Folder kAllFolders[] = {Folder::kContacts, Folder::kTasks,     Folder::kCalendar,
                                   Folder::kInbox,    Folder::kSentItems, Folder::kDrafts};
 
-ItemKind kind_of_folder(Folder f) {
-  switch (f) {
-    case Folder::kContacts:
-      return ItemKind::kContact;
-    case Folder::kTasks:
-      return ItemKind::kTask;
-    case Folder::kCalendar:
-      return ItemKind::kAppointment;
-    default:
-      return ItemKind::kEmail;
-  }
-}
-
 // The hidden items' named properties (the EWS adapter's names).
 constexpr Named kLeaseProps[] = {Named::kLeaseHolder, Named::kLeaseEpoch, Named::kLeaseExpires};
 constexpr Named kQueueProps[] = {Named::kQueueClient, Named::kQueueKind,   Named::kQueueEntryId,

@@ -270,10 +270,7 @@ class MockMailboxImpl final : public MockMailbox {
         "modified >= ?2 ORDER BY modified DESC, entry_id");
     if (!cached) return cached.error();
     Statement* st = *cached;
-    struct Done {  // a statement left mid-rows would keep its read transaction open
-      Statement* s;
-      ~Done() { s->reset(); }
-    } done{st};
+    sql::ResetOnExit done(*st);
     st->bind(1, to_string(kind)).bind(2, since.ms);
     std::vector<StoreItemHeader> out;
     for (;;) {
@@ -372,10 +369,7 @@ class MockMailboxImpl final : public MockMailbox {
         " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (!cached) return cached.error();
     Statement* st = *cached;
-    struct Done {  // a statement left mid-rows would keep its read transaction open
-      Statement* s;
-      ~Done() { s->reset(); }
-    } done{st};
+    sql::ResetOnExit done(*st);
     st->bind(1, after).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(max, INT64_MAX)));
     std::vector<StoreEvent> out;
     for (;;) {
@@ -597,10 +591,7 @@ class MockMailboxImpl final : public MockMailbox {
 
   // Reads every row; resets the statement whatever happens (it may be a cached one).
   static Result<std::vector<StoreItem>> collect(Statement& st) {
-    struct Done {
-      Statement& s;
-      ~Done() { s.reset(); }
-    } done{st};
+    sql::ResetOnExit done(st);
     std::vector<StoreItem> out;
     for (;;) {
       auto row = st.step();

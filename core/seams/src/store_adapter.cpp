@@ -80,6 +80,19 @@ Result<Action> parse_action(std::string_view s) {
   return parse_enum(s, kActions, "action");
 }
 
+ItemKind kind_of_folder(Folder folder) {
+  switch (folder) {
+    case Folder::kContacts:
+      return ItemKind::kContact;
+    case Folder::kTasks:
+      return ItemKind::kTask;
+    case Folder::kCalendar:
+      return ItemKind::kAppointment;
+    default:
+      return ItemKind::kEmail;
+  }
+}
+
 Folder default_folder(ItemKind kind) {
   switch (kind) {
     case ItemKind::kContact:

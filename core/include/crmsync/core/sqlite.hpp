@@ -48,6 +48,19 @@ class Statement {
   sqlite3* db_ = nullptr;
 };
 
+// Resets a statement (a cached one, typically) when the scope ends however it ends: one left
+// in the middle of its rows would keep its read transaction open.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(Statement& s) : s_(s) {}
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ~ResetOnExit() { s_.reset(); }
+
+ private:
+  Statement& s_;
+};
+
 class Database {
  public:
   enum class Mode { kReadWriteCreate, kReadWrite };

@@ -19,6 +19,8 @@ enum class Folder { kContacts, kTasks, kCalendar, kInbox, kSentItems, kDrafts };
 std::string_view to_string(Folder f);
 Result<Folder> parse_folder(std::string_view s);
 Folder default_folder(ItemKind kind);
+// The kind of item a default folder holds (the mail folders: e-mails).
+ItemKind kind_of_folder(Folder folder);
 
 // The CRM link the way the CRM client stores it on the item (named properties on
 // MAPI/EWS, columns in the mock mailbox).
