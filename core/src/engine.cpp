@@ -1,12 +1,12 @@
 #include "crmsync/core/engine.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 
 #include "crmsync/core/lease.hpp"
 #include "crmsync/core/merge.hpp"
+#include "crmsync/model/text.hpp"
 
 namespace crmsync {
 namespace {
@@ -683,11 +683,6 @@ struct Engine::Impl {
   };
   std::vector<PendingCreate> creates;
 
-  static std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  }
-
   // E2 for a whole page: the new tracked contacts' addresses in one lookup.
   void read_ahead_new_contacts(const std::vector<PendingChange>& rows) {
     page = PageReadAhead{};
@@ -701,7 +696,7 @@ struct Engine::Impl {
       if (only && !only->count(m->entry_id)) continue;
       auto item = store.get(m->entry_id);
       if (!item.ok()) continue;  // the row's own step reads it again and decides
-      std::string email = lower(item->item.text("Email1Address"));
+      std::string email = ascii_lower(item->item.text("Email1Address"));
       if (!email.empty() && !item->link.crm_id_pending && page.looked_up.insert(email).second)
         addresses.push_back(email);
       page.items.emplace(m->entry_id, std::move(*item));
@@ -724,14 +719,15 @@ struct Engine::Impl {
         auto it = rec.attributes.find(a);
         if (it == rec.attributes.end()) continue;
         if (const auto* t = std::get_if<std::string>(&it->second))
-          if (auto l = lower(*t); wanted.count(l) && own.insert(l).second) out[l].push_back(rec);
+          if (auto l = ascii_lower(*t); wanted.count(l) && own.insert(l).second)
+            out[l].push_back(rec);
       }
     }
   }
 
   // The CRM contacts with this address (E2): from the page's lookup, or asked now.
   Result<std::vector<CrmRecord>> contacts_with_email(const std::string& email) {
-    std::string key = lower(email);
+    std::string key = ascii_lower(email);
     if (!page.looked_up.count(key)) {
       auto found = crm.find_contacts_by_emails({email});
       if (!found.ok()) return found.error();

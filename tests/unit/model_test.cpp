@@ -5,6 +5,7 @@
 #include "crmsync/model/clock.hpp"
 #include "crmsync/model/ids.hpp"
 #include "crmsync/model/item.hpp"
+#include "crmsync/model/text.hpp"
 #include "crmsync/model/timezone.hpp"
 #include "crmsync/model/value.hpp"
 
@@ -106,4 +107,11 @@ TEST_CASE("TimeZone converts local dates and times of day") {
   CHECK(berlin.to_utc(Date{2025, 3, 2}, 30) == t);
   FixedOffsetZone ny(std::chrono::minutes(-300));
   CHECK(ny.local_date(t) == Date{2025, 3, 1});
+}
+
+TEST_CASE("E2: ascii_lower folds ASCII letters only - other UTF-8 bytes stay as they are") {
+  CHECK(ascii_lower("Ann.Lee@Example.COM") == "ann.lee@example.com");
+  CHECK(ascii_lower("") == "");
+  CHECK(ascii_lower("\xC3\x84rger@x.de") == "\xC3\x84rger@x.de");  // Ä is not ASCII
+  CHECK(ascii_lower("[Z]@") == "[z]@");
 }

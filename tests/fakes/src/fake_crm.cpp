@@ -1,7 +1,8 @@
 #include "crmsync/fakes/fake_crm.hpp"
 
+#include "crmsync/model/text.hpp"
+
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <string>
 
@@ -218,12 +219,8 @@ Result<void> FakeCrm::set_state(CrmEntity entity, const CrmId& id, int state, in
 Result<std::vector<CrmRecord>> FakeCrm::find_contacts_by_emails(
     const std::vector<std::string>& addresses) {
   if (auto f = take_fault()) return *f;
-  auto lower = [](std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  };
   std::set<std::string> wanted;
-  for (const auto& a : addresses) wanted.insert(lower(a));
+  for (const auto& a : addresses) wanted.insert(ascii_lower(a));
   std::vector<CrmRecord> out;
   for (const auto& [id, s] : records_) {
     if (s.record.entity != CrmEntity::kContact) continue;
@@ -231,7 +228,7 @@ Result<std::vector<CrmRecord>> FakeCrm::find_contacts_by_emails(
       auto it = s.record.attributes.find(a);
       const auto* text =
           it == s.record.attributes.end() ? nullptr : std::get_if<std::string>(&it->second);
-      if (text != nullptr && wanted.count(lower(*text))) {
+      if (text != nullptr && wanted.count(ascii_lower(*text))) {
         out.push_back(s.record);
         break;
       }

@@ -1,6 +1,7 @@
 // Small text helpers shared by every parser and the merge.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace crmsync {
@@ -10,5 +11,8 @@ bool is_valid_utf8(std::string_view s);
 
 // `s` without leading and trailing spaces, tabs and line breaks.
 std::string_view trim(std::string_view s);
+
+// `s` with ASCII letters in lower case: how CRM compares text such as e-mail addresses (E2).
+std::string ascii_lower(std::string_view s);
 
 }  // namespace crmsync
