@@ -44,12 +44,18 @@ struct ItemRef {
 // ---- requests (each returns the operation element; wrap with envelope()) ----
 
 // CreateItem of a store item. kInvalid for unknown fields, values of the wrong type or text
-// that XML cannot carry.
-Result<std::string> create_item(const NewStoreItem& item);
+// that XML cannot carry. Appointments carry `zone_id` (the user's Windows zone id) as their
+// StartTimeZone and EndTimeZone: an all-day event's midnights are that zone's.
+Result<std::string> create_item(const NewStoreItem& item, std::string_view zone_id);
+// The same in two steps, for many items in one request: each item's element (checked as
+// create_item checks it), then one CreateItem of elements that all go to `folder`.
+Result<std::string> item_element(const NewStoreItem& item, std::string_view zone_id);
+std::string create_items(Folder folder, const std::vector<std::string>& elements);
 // UpdateItem with NeverOverwrite. kInvalid as create_item; "" when there is nothing to write
-// (no changes, or only read-only fields such as Organizer and Duration).
+// (no changes, or only read-only fields such as Organizer and Duration). An appointment whose
+// Start, End or AllDayEvent changes gets `zone_id` as its zones too.
 Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMap& changes,
-                                const std::optional<CrmLink>& link);
+                                const std::optional<CrmLink>& link, std::string_view zone_id);
 // GetItem of many ids with every mapped field (full) or just id and parent folder (probe).
 std::string get_items(const std::vector<std::string>& ids, bool full);
 std::string delete_item(const std::string& id, ItemKind kind, bool hard);

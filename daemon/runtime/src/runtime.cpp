@@ -99,7 +99,9 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
     rt->store = std::move(*store);
   } else if (config.store.type == "ews") {
     if (auto r = ensure_parent(config.store.state_path, "EWS state"); !r.ok()) return r.error();
-    auto store = open_ews_store(ews_config(config.store), clock);
+    EwsStoreConfig ews = ews_config(config.store);
+    ews.time_zone = config.timezone;  // all-day events' midnights: the user's zone
+    auto store = open_ews_store(ews, clock);
     if (!store.ok()) return store.error().context("EWS store " + config.store.mailbox);
     rt->store = std::move(*store);
   } else {
