@@ -8,6 +8,9 @@
 #include "crmsync/crm_soap/soap_crm_adapter.hpp"
 #include "crmsync/store_ews/ews_store.hpp"
 #include "crmsync/store_mock/mock_mailbox.hpp"
+#if CRMSYNC_HAVE_MAPI
+#include "crmsync/store_mapi/mapi_store.hpp"
+#endif
 
 namespace crmsync {
 namespace {
@@ -104,6 +107,19 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
     auto store = open_ews_store(ews, clock);
     if (!store.ok()) return store.error().context("EWS store " + config.store.mailbox);
     rt->store = std::move(*store);
+  } else if (config.store.type == "mapi") {
+#if CRMSYNC_HAVE_MAPI
+    MapiStoreConfig mapi;
+    mapi.profile = config.store.profile;
+    auto store = open_mapi_store(mapi, clock);
+    if (!store.ok()) return store.error().context("MAPI profile " + config.store.profile);
+    rt->store = std::move(*store);
+#else
+    // The config is valid anywhere (it moves with its user); Extended MAPI is Windows'.
+    return Error::Invalid(
+        "store.type mapi: Outlook through Extended MAPI is only built for Windows; on this "
+        "machine use store.type ews (Exchange) or mock");
+#endif
   } else {
     return Error::Invalid("store.type " + config.store.type + " is not supported by this build");
   }
