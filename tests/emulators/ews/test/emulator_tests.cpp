@@ -896,6 +896,15 @@ TEST_CASE("all-day events: the start back and the end forward to the event zone'
       "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"));
   REQUIRE(response_code(moved.body) == "NoError");
   CHECK(times(made) == "2026-06-09T22:00:00Z 2026-06-10T22:00:00Z");
+  // xs:boolean comes back canonical, as Exchange returns it (exchangelib sends "1").
+  auto one = emu.ews(envelope(
+      "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
+      "<t:Subject>One</t:Subject><t:ReminderIsSet>0</t:ReminderIsSet>"
+      "<t:Start>2026-06-06T00:00:00Z</t:Start><t:End>2026-06-07T00:00:00Z</t:End>"
+      "<t:IsAllDayEvent>1</t:IsAllDayEvent></t:CalendarItem></m:Items></m:CreateItem>"));
+  auto got = emu.ews(get_item(item_id(one.body).id, "<t:BaseShape>AllProperties</t:BaseShape>"));
+  CHECK(got.body.find("<t:IsAllDayEvent>true</t:IsAllDayEvent>") != std::string::npos);
+  CHECK(got.body.find("<t:ReminderIsSet>false</t:ReminderIsSet>") != std::string::npos);
 }
 
 TEST_CASE("DeleteItem: MoveToDeletedItems - SoftDelete - HardDelete and required attributes") {
