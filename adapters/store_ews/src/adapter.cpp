@@ -95,17 +95,10 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     std::vector<StoreItem> out;
     for (Folder f : ews::folders_of(kind)) {
       std::vector<std::string> ids;
-      for (int offset = 0;;) {
-        auto msgs = call("FindItem", ews::find_modified(f, since, offset, config_.page_size), true);
-        if (!msgs) return msgs.error();
-        const Message& m = msgs->front();
-        if (!m.ok()) return ews::error_of(m).context("scan " + std::string(to_string(f)));
-        auto page = ews::find_page_of(m);
-        if (!page) return page.error();
-        for (const auto& it : page->items) ids.push_back(it.ref.id);
-        offset += static_cast<int>(page->items.size());
-        if (page->last || page->items.empty()) break;
-      }
+      CRMSYNC_TRY(find_modified(f, since, false, [&](const ews::RawItem& raw) -> Result<void> {
+        ids.push_back(raw.ref.id);
+        return Ok();
+      }));
       auto items = get_many(ids);
       if (!items) return items.error();
       for (auto& it : *items)
@@ -113,6 +106,24 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     }
     std::stable_sort(out.begin(), out.end(), [](const StoreItem& a, const StoreItem& b) {
       return a.item.modified > b.item.modified;
+    });
+    return out;
+  }
+
+  // S2 from FindItem pages alone (id, change key, modification time, tracked flag): the engine
+  // reads with GetItem only what is new to it or changed.
+  Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind kind, UtcTime since) override {
+    std::vector<StoreItemHeader> out;
+    for (Folder f : ews::folders_of(kind))
+      CRMSYNC_TRY(find_modified(f, since, true, [&](const ews::RawItem& raw) -> Result<void> {
+        auto h = ews::header_of(raw, f);
+        if (!h) return h.error().is(ErrorKind::kNotFound) ? Ok() : Result<void>(h.error());
+        if (h->modified >= since) out.push_back(std::move(*h));
+        return Ok();
+      }));
+    std::stable_sort(out.begin(), out.end(), [](const StoreItemHeader& a,
+                                                 const StoreItemHeader& b) {
+      return a.modified > b.modified;
     });
     return out;
   }
@@ -587,6 +598,24 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     if (!raw) return raw.error();
     if (raw->size() != 1) return Error::Invalid("CreateItem reply without one item");
     return raw->front().ref;
+  }
+
+  // The paged FindItem of a folder's items modified at or after `since`, newest first, each
+  // listed item given to `each`.
+  Result<void> find_modified(Folder f, UtcTime since, bool headers,
+                             const std::function<Result<void>(const ews::RawItem&)>& each) {
+    for (int offset = 0;;) {
+      auto msgs = call("FindItem",
+                       ews::find_modified(f, since, offset, config_.page_size, headers), true);
+      if (!msgs) return msgs.error();
+      const Message& m = msgs->front();
+      if (!m.ok()) return ews::error_of(m).context("scan " + std::string(to_string(f)));
+      auto page = ews::find_page_of(m);
+      if (!page) return page.error();
+      for (const auto& it : page->items) CRMSYNC_TRY(each(it));
+      offset += static_cast<int>(page->items.size());
+      if (page->last || page->items.empty()) return Ok();
+    }
   }
 
   // Id, change key and synced folder of an item (kNotFound when it is not in one).

@@ -1164,9 +1164,10 @@ std::string get_folders(const std::vector<std::string_view>& distinguished) {
   return out + "</m:FolderIds></m:GetFolder>";
 }
 
-std::string find_modified(Folder folder, UtcTime since, int offset, int max) {
+std::string find_modified(Folder folder, UtcTime since, int offset, int max, bool headers) {
   return "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
-         "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:LastModifiedTime\"/>"
+         "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:LastModifiedTime\"/>" +
+         (headers ? "<t:FieldURI FieldURI=\"item:ItemClass\"/>" + ext_uri_xml(kTracked) : "") +
          "</t:AdditionalProperties></m:ItemShape>"
          "<m:IndexedPageItemView MaxEntriesReturned=\"" +
          std::to_string(max) + "\" Offset=\"" + std::to_string(offset) +
@@ -1467,6 +1468,24 @@ Result<StoreItem> to_store_item(
   if (!link) return link.error().context("item " + raw.ref.id);
   s.link = *link;
   return s;
+}
+
+Result<StoreItemHeader> header_of(const RawItem& raw, Folder folder) {
+  auto kind = kind_of_element(raw.element);
+  if (!kind || *kind != kind_of_folder(folder))
+    return Error::NotFound("item " + raw.ref.id + " is a " + raw.element + " in folder " +
+                           std::string(to_string(folder)));
+  if (raw.item_class.rfind("IPM.Configuration", 0) == 0)
+    return Error::NotFound("item " + raw.ref.id + " is crmsync's own hidden item");
+  if (raw.ref.change_key.empty())
+    return Error::Invalid("item " + raw.ref.id + " without a ChangeKey");
+  const Element* lm = tchild(raw.xml, "LastModifiedTime");
+  if (!lm) return Error::Invalid("item " + raw.ref.id + " without LastModifiedTime");
+  auto modified = UtcTime::parse(lm->text());
+  if (!modified) return Error::Invalid("item " + raw.ref.id + ": bad LastModifiedTime");
+  StoreItemHeader h{EntryId(raw.ref.id), raw.ref.change_key, *modified, false};
+  if (const std::string* t = ext_value(raw.xml, kTracked)) h.tracked = (*t == "true" || *t == "1");
+  return h;
 }
 
 Props props_of(const Element& item) {

@@ -60,8 +60,9 @@ Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMa
 std::string get_items(const std::vector<std::string>& ids, bool full);
 std::string delete_item(const std::string& id, ItemKind kind, bool hard);
 std::string get_folders(const std::vector<std::string_view>& distinguished);
-// FindItem ids of a folder modified at or after `since`, newest first, one page.
-std::string find_modified(Folder folder, UtcTime since, int offset, int max);
+// FindItem ids of a folder modified at or after `since`, newest first, one page; with
+// `headers`, also each item's class and Tracked flag (for header_of: no GetItem needed).
+std::string find_modified(Folder folder, UtcTime since, int offset, int max, bool headers);
 // FindItem of the items in the folders whose CRM id is `crm_id`.
 std::string find_by_crm_id(const std::vector<Folder>& folders, const std::string& crm_id);
 std::string sync_folder_items(Folder folder, const std::string& sync_state, int max);
@@ -116,6 +117,9 @@ Result<std::vector<RawItem>> items_of(const soap::Element& container);
 // item is elsewhere, e.g. Deleted Items -> kNotFound).
 Result<StoreItem> to_store_item(
     const RawItem& raw, const std::function<std::optional<Folder>(const std::string&)>& folder_of);
+// The header of an item that a find_modified(headers) page listed in `folder`; kNotFound for
+// what is not synced there (another kind, crmsync's hidden items).
+Result<StoreItemHeader> header_of(const RawItem& raw, Folder folder);
 // Our named string properties of an item (hidden items).
 Props props_of(const soap::Element& item);
 

@@ -149,8 +149,9 @@ TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][c
   ops.push_back(e::get_items({"A=="}, false));
   ops.push_back(e::get_folders({"contacts", "tasks", "calendar", "inbox", "sentitems", "drafts"}));
   ops.push_back(e::find_modified(Folder::kContacts,
-                                 UtcTime::parse("2026-01-01T10:00:00.250Z").value(), 0, 100));
-  ops.push_back(e::find_modified(Folder::kDrafts, UtcTime{0}, 200, 100));
+                                 UtcTime::parse("2026-01-01T10:00:00.250Z").value(), 0, 100, false));
+  ops.push_back(e::find_modified(Folder::kDrafts, UtcTime{0}, 200, 100, false));
+  ops.push_back(e::find_modified(Folder::kCalendar, UtcTime{0}, 0, 100, true));
   ops.push_back(e::find_by_crm_id({Folder::kContacts, Folder::kTasks, Folder::kCalendar,
                                    Folder::kInbox, Folder::kSentItems, Folder::kDrafts},
                                   guid(9).str()));

@@ -215,7 +215,9 @@ TEMPLATE_TEST_CASE("S2: scan lists items modified since - newest first", "[store
   auto s = h.open();
   auto a = s->create(contact("A", "1"));
   h.advance(1s);
-  auto b = s->create(contact("B", "2"));
+  NewStoreItem tracked_b = contact("B", "2");
+  tracked_b.link = CrmLink{true, guid(7), false, std::nullopt};
+  auto b = s->create(tracked_b);
   h.advance(1s);
   auto c = s->create(contact("C", "3"));
   auto t = s->create(task("not a contact"));
@@ -259,6 +261,10 @@ TEMPLATE_TEST_CASE("S2: scan lists items modified since - newest first", "[store
       CHECK((*headers)[i].tracked == (*items)[i].link.tracked);
     }
   }
+  auto headers = s->scan_headers_since(ItemKind::kContact, UtcTime{0});
+  REQUIRE(headers.ok());
+  CHECK(std::count_if(headers->begin(), headers->end(), [](const auto& x) { return x.tracked; }) ==
+        1);
 }
 
 TEMPLATE_TEST_CASE("X1: find_by_crm_id finds the linked item - pending or not", "[store][contract]",

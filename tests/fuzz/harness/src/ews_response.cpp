@@ -39,6 +39,12 @@ std::string check_items(const soap::Element& container) {
   auto raw = ews::items_of(container);
   if (auto v = check_invalid(raw, "items_of"); !v.empty() || !raw.ok()) return v;
   for (const auto& r : *raw) {
+    auto header = ews::header_of(r, Folder::kContacts);
+    if (!header.ok() && !header.error().is(ErrorKind::kInvalid) &&
+        !header.error().is(ErrorKind::kNotFound))
+      return "header_of answered " + header.error().describe();
+    if (header.ok() && (header->entry_id.empty() || header->change_key.empty()))
+      return "header_of gave a header without an id or change key";
     auto item = ews::to_store_item(r, [](const std::string& id) -> std::optional<Folder> {
       if (id.empty()) return std::nullopt;
       return Folder::kContacts;  // every parent is "synced": the mapping is exercised
