@@ -377,8 +377,10 @@ struct Engine::Impl {
     for (;;) {
       auto events = must(store.events_after(cursor, settings.page_size));
       if (events.empty()) break;
+      read_ahead_events(events);
       batch();
       for (const auto& ev : events) note_store_event(ev);
+      read_ahead.clear();
       cursor = events.back().seq;
       must(cache.set_meta({{std::string(kCursorKey), std::to_string(cursor)}}));
       commit();
@@ -395,17 +397,22 @@ struct Engine::Impl {
       // Headers first: an item is read only when it is tracked and new to the cache, or
       // changed since the daemon last wrote or saw it (its change key moved).
       auto headers = must(store.scan_headers_since(kind, since));
-      batch();
+      std::vector<EntryId> to_read;
       for (const auto& h : headers) {
         newest = std::max(newest, h.modified.ms);
         auto known_key = must(cache.store_change_key_of(h.entry_id));
         if (known_key ? h.change_key == *known_key : !h.tracked) continue;
-        auto item = store.get(h.entry_id);
+        to_read.push_back(h.entry_id);
+      }
+      auto items = read_all(to_read);
+      batch();
+      for (std::size_t i = 0; i < to_read.size(); ++i) {
+        const Result<StoreItem>& item = items[i];
         if (!item.ok()) {
           if (item.error().is(ErrorKind::kNotFound)) continue;  // gone since: S1/S3 see it
           throw CycleAbort{item.error()};
         }
-        note_store_item(*item, must(cache.mapping_by_entry_id(h.entry_id)), Surface::kNone);
+        note_store_item(*item, must(cache.mapping_by_entry_id(to_read[i])), Surface::kNone);
       }
       commit();
       step("prepare", 0, 0);
@@ -418,6 +425,37 @@ struct Engine::Impl {
     if (newest < floor_now - 9 * settings.scan_margin.count()) newest = floor_now;
     set_pending(std::string(kWatermarkKey), std::to_string(newest));
     crash("prepare.scan");
+  }
+
+  // ---- store reads, many ids a request where the store can (get_many) ----
+
+  // One result per id, in order; a store that answers with another count aborts the cycle.
+  std::vector<Result<StoreItem>> read_all(const std::vector<EntryId>& ids) {
+    if (ids.empty()) return {};
+    auto items = store.get_many(ids);
+    if (items.size() != ids.size())
+      throw CycleAbort{Error::Internal("get_many gave " + std::to_string(items.size()) +
+                                       " results for " + std::to_string(ids.size()) + " ids")};
+    return items;
+  }
+
+  // The items a page of events names, read before the page is noted (an event's own step
+  // then takes its item from here; a read is no earlier than the event list it follows).
+  std::map<EntryId, Result<StoreItem>> read_ahead;
+  void read_ahead_events(const std::vector<StoreEvent>& events) {
+    read_ahead.clear();
+    std::vector<EntryId> ids;
+    std::set<EntryId> seen;
+    for (const auto& ev : events)
+      if (ev.action != Action::kDelete && ev.action != Action::kUntrack &&
+          seen.insert(ev.entry_id).second)
+        ids.push_back(ev.entry_id);
+    auto items = read_all(ids);
+    for (std::size_t i = 0; i < ids.size(); ++i) read_ahead.emplace(ids[i], std::move(items[i]));
+  }
+  Result<StoreItem> read_item(const EntryId& id) {
+    if (auto it = read_ahead.find(id); it != read_ahead.end()) return it->second;
+    return store.get(id);
   }
 
   void note_store_event(const StoreEvent& ev) {
@@ -437,7 +475,7 @@ struct Engine::Impl {
       must(cache.note_change(m->map_id, note));
       return;
     }
-    auto item = store.get(ev.entry_id);
+    auto item = read_item(ev.entry_id);
     if (!item.ok()) {
       if (!item.error().is(ErrorKind::kNotFound)) throw CycleAbort{item.error()};
       if (m) {
@@ -452,7 +490,7 @@ struct Engine::Impl {
   void hand_to_primary(const StoreEvent& ev) {
     HandoffQueue* queue = store.handoff_queue();
     if (queue == nullptr) return;
-    auto item = store.get(ev.entry_id);
+    auto item = read_item(ev.entry_id);
     Folder folder = item.ok() ? item->folder : default_folder(ev.kind);
     if (immediate_sync(ev, classify(ev.kind, folder), role) != Timing::kHandToPrimary) return;
     must(queue->enqueue(to_queued(ev, settings.client_id)));
@@ -686,7 +724,7 @@ struct Engine::Impl {
   // E2 for a whole page: the new tracked contacts' addresses in one lookup.
   void read_ahead_new_contacts(const std::vector<PendingChange>& rows) {
     page = PageReadAhead{};
-    std::vector<std::string> addresses;
+    std::vector<EntryId> ids;
     for (const auto& row : rows) {
       if (row.store_change != StoreChange::kCreate && row.store_change != StoreChange::kUpdate)
         continue;
@@ -694,12 +732,17 @@ struct Engine::Impl {
       auto m = must(cache.mapping(row.map_id));
       if (!m || m->linked || m->entity != CrmEntity::kContact) continue;
       if (only && !only->count(m->entry_id)) continue;
-      auto item = store.get(m->entry_id);
+      ids.push_back(m->entry_id);
+    }
+    auto items = read_all(ids);
+    std::vector<std::string> addresses;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      auto& item = items[i];
       if (!item.ok()) continue;  // the row's own step reads it again and decides
       std::string email = ascii_lower(item->item.text("Email1Address"));
       if (!email.empty() && !item->link.crm_id_pending && page.looked_up.insert(email).second)
         addresses.push_back(email);
-      page.items.emplace(m->entry_id, std::move(*item));
+      page.items.emplace(ids[i], std::move(*item));
     }
     if (addresses.empty()) return;
     auto found = crm.find_contacts_by_emails(addresses);
@@ -1119,10 +1162,14 @@ struct Engine::Impl {
 
   void reconcile() {
     auto oldest = must(cache.oldest_verified(settings.reconcile_batch));
+    std::vector<EntryId> ids;
+    for (const auto& m : oldest) ids.push_back(m.entry_id);
+    auto items = read_all(ids);
     std::int64_t done = 0;
     batch();
-    for (const auto& m : oldest) {
-      auto item = store.get(m.entry_id);
+    for (std::size_t i = 0; i < oldest.size(); ++i) {
+      const Mapping& m = oldest[i];
+      const Result<StoreItem>& item = items[i];
       ChangeNote note;
       note.store_timestamp = clock.now();
       if (item.ok() && item->link.tracked) {
@@ -1174,6 +1221,7 @@ struct Engine::Impl {
     creates.clear();
     store_creates.clear();
     page = PageReadAhead{};
+    read_ahead.clear();  // what an aborted cycle read is stale now
     try {
       identify();
       step("prepare", 0, 0);

@@ -99,7 +99,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
         ids.push_back(raw.ref.id);
         return Ok();
       }));
-      auto items = get_many(ids);
+      auto items = read_many(ids);
       if (!items) return items.error();
       for (auto& it : *items)
         if (it.item.modified >= since) out.push_back(std::move(it));
@@ -134,6 +134,35 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     const Message& m = msgs->front();
     if (!m.ok()) return id_error(m, id);
     return store_item_of(m, id);
+  }
+
+  // One GetItem per get_batch_size ids; each id's message gives its result as get() would.
+  std::vector<Result<StoreItem>> get_many(const std::vector<EntryId>& ids) override {
+    std::vector<Result<StoreItem>> out;
+    out.reserve(ids.size());
+    if (auto r = resolve_folders(); !r.ok()) {
+      for (std::size_t i = 0; i < ids.size(); ++i) out.emplace_back(r.error());
+      return out;
+    }
+    const std::size_t batch = static_cast<std::size_t>(std::max(1, config_.get_batch_size));
+    for (std::size_t from = 0; from < ids.size(); from += batch) {
+      const std::size_t to = std::min(ids.size(), from + batch);
+      std::vector<std::string> chunk;
+      for (std::size_t i = from; i < to; ++i) chunk.push_back(ids[i].str());
+      auto msgs = call("GetItem", ews::get_items(chunk, true), true);
+      if (msgs && msgs->size() != chunk.size())
+        msgs = Error::Invalid("GetItem reply with " + std::to_string(msgs->size()) +
+                              " messages for " + std::to_string(chunk.size()) + " ids");
+      for (std::size_t i = from; i < to; ++i) {
+        if (!msgs) {
+          out.emplace_back(msgs.error());
+          continue;
+        }
+        const Message& m = (*msgs)[i - from];
+        out.push_back(m.ok() ? store_item_of(m, ids[i]) : Result<StoreItem>(id_error(m, ids[i])));
+      }
+    }
+    return out;
   }
 
   Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& crm) override {
@@ -571,7 +600,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     }
     std::vector<std::string> ids;
     for (const auto& [i, ref] : made) ids.push_back(ref.id);
-    auto got = get_many(ids);
+    auto got = read_many(ids);
     std::map<std::string, StoreItem> by_id;
     if (got)
       for (auto& item : *got) by_id.emplace(item.entry_id.str(), std::move(item));
@@ -637,7 +666,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   }
 
   // Batched GetItem, in the order of `ids`; items gone or not mapped meanwhile are left out.
-  Result<std::vector<StoreItem>> get_many(const std::vector<std::string>& ids) {
+  Result<std::vector<StoreItem>> read_many(const std::vector<std::string>& ids) {
     CRMSYNC_TRY(resolve_folders());
     std::vector<StoreItem> out;
     const std::size_t batch = static_cast<std::size_t>(std::max(1, config_.get_batch_size));

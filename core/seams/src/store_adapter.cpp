@@ -107,6 +107,13 @@ Folder default_folder(ItemKind kind) {
   return Folder::kContacts;
 }
 
+std::vector<Result<StoreItem>> StoreAdapter::get_many(const std::vector<EntryId>& ids) {
+  std::vector<Result<StoreItem>> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) out.push_back(get(id));
+  return out;
+}
+
 std::vector<Result<StoreItem>> StoreAdapter::create_many(const std::vector<NewStoreItem>& items) {
   std::vector<Result<StoreItem>> out;
   out.reserve(items.size());

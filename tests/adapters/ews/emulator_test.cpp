@@ -603,6 +603,17 @@ TEST_CASE("create_many: one CreateItem per folder and batch - one GetItem to rea
   for (const auto& m : made) REQUIRE(m.ok());
   CHECK(count_ops(h, "CreateItem") - creates == 4);  // contacts 3+3+1, tasks 2
   CHECK(count_ops(h, "GetItem") - gets == 4);        // one read-back per batch
+  // get_many: one GetItem per get_batch_size ids, each result in place.
+  std::vector<EntryId> ids;
+  for (const auto& m : made) ids.push_back(m->entry_id);
+  const std::size_t before = count_ops(h, "GetItem");
+  auto got = s->get_many(ids);
+  CHECK(count_ops(h, "GetItem") - before == 3);
+  REQUIRE(got.size() == ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    REQUIRE(got[i].ok());
+    CHECK(got[i]->entry_id == ids[i]);
+  }
   // A second look changes nothing: no events for the adapter's own creates twice.
   auto ev = s->events_after(0, 100);
   REQUIRE(ev.ok());

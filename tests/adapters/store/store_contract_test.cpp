@@ -131,6 +131,46 @@ TEMPLATE_TEST_CASE("store contract: create_many makes each item once - a bad ite
   CHECK(s->create_many({}).empty());
 }
 
+TEMPLATE_TEST_CASE("store contract: get_many gives each id's item in order - a missing one alone "
+                   "kNotFound", "[store][contract]", STORES) {
+  TestType h;
+  auto s = h.open();
+  std::vector<EntryId> ids;
+  std::vector<FieldMap> fields;
+  for (int i = 0; i < 5; ++i) {
+    NewStoreItem n = i == 2 ? task("T") : contact("G" + std::to_string(i), "Many");
+    auto made = s->create(n);
+    REQUIRE(made.ok());
+    ids.push_back(made->entry_id);
+    fields.push_back(n.item.fields);
+  }
+  auto gone = s->create(contact("Gone", "Soon"));
+  REQUIRE(gone.ok());
+  REQUIRE(s->remove(gone->entry_id).ok());
+  std::vector<EntryId> asked = ids;
+  asked.insert(asked.begin() + 3, gone->entry_id);
+  asked.push_back(ids.front());  // the same id twice: two results
+
+  auto got = s->get_many(asked);
+  REQUIRE(got.size() == asked.size());
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    INFO(i);
+    if (asked[i] == gone->entry_id) {
+      REQUIRE_FALSE(got[i].ok());
+      CHECK(got[i].error().is(ErrorKind::kNotFound));
+      continue;
+    }
+    REQUIRE(got[i].ok());
+    CHECK(got[i]->entry_id == asked[i]);
+    auto one = s->get(asked[i]);
+    REQUIRE(one.ok());
+    CHECK(got[i]->item.fields == one->item.fields);
+    CHECK(got[i]->change_key == one->change_key);
+  }
+  CHECK(got[2]->item.kind == ItemKind::kTask);
+  CHECK(s->get_many({}).empty());
+}
+
 TEMPLATE_TEST_CASE("store contract: get of an unknown id is kNotFound", "[store][contract]",
                    STORES) {
   TestType h;

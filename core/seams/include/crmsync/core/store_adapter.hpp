@@ -101,6 +101,9 @@ class StoreAdapter {
   virtual Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind kind, UtcTime since);
   // The item, or kNotFound.
   virtual Result<StoreItem> get(const EntryId& id) = 0;
+  // Several items, one result each, in order, as get() gives them: what one request (EWS
+  // GetItem with many ids) can carry. The default reads them one by one.
+  virtual std::vector<Result<StoreItem>> get_many(const std::vector<EntryId>& ids);
   // The item linked to this CRM id (pending or not), if any (SPEC X1 look-up before create).
   virtual Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& id) = 0;
   // Creates an item; returns it with its new entry id and change key.
