@@ -659,6 +659,38 @@ struct Engine::Impl {
     if (stop) throw CycleAbort{*stop};
   }
 
+  // X1 for a whole page: the look-ups of the page's new CRM records in one call, before its
+  // rows (the page's own creates go out at its end, so none is missed).
+  std::map<CrmId, Result<std::optional<StoreItem>>> linked_ahead;
+  void read_ahead_links(const std::vector<PendingChange>& rows) {
+    linked_ahead.clear();
+    std::vector<CrmId> ids;
+    for (const auto& row : rows) {
+      if (row.crm_change != CrmChange::kUpsert || !row.crm_record) continue;
+      if (row.held || row.next_attempt > clock.now()) continue;
+      auto m = must(cache.mapping(row.map_id));
+      if (!m || !m->entry_id.empty() || m->deleted_locally) continue;
+      if (only && !only->count(m->entry_id)) continue;  // as the rows themselves are skipped
+      if (!linked_ahead.count(row.crm_record->id)) {
+        ids.push_back(row.crm_record->id);
+        linked_ahead.emplace(row.crm_record->id, std::optional<StoreItem>());
+      }
+    }
+    if (ids.empty()) return;
+    auto found = store.find_by_crm_ids(ids);
+    if (found.size() != ids.size())
+      throw CycleAbort{Error::Internal("find_by_crm_ids gave " + std::to_string(found.size()) +
+                                       " results for " + std::to_string(ids.size()) + " ids")};
+    for (std::size_t i = 0; i < ids.size(); ++i) linked_ahead.at(ids[i]) = std::move(found[i]);
+  }
+  Result<std::optional<StoreItem>> find_linked(const CrmId& id) {
+    auto it = linked_ahead.find(id);
+    if (it == linked_ahead.end()) return store.find_by_crm_id(id);
+    auto found = std::move(it->second);
+    linked_ahead.erase(it);  // used once: a second row for the record asks again
+    return found;
+  }
+
   void crm_to_store_step() {
     for_each_pending(
         "crm-to-store",
@@ -672,7 +704,11 @@ struct Engine::Impl {
                                                                 : apply_crm_removal(row, m);
           if (!r.ok()) item_failed(row, r.error());
         },
-        {}, [&] { send_store_creates(); });
+        [&](const std::vector<PendingChange>& rows) { read_ahead_links(rows); },
+        [&] {
+          linked_ahead.clear();
+          send_store_creates();
+        });
   }
 
   void store_to_crm_step() {
@@ -907,7 +943,7 @@ struct Engine::Impl {
     if (m.entry_id.empty()) {
       if (m.deleted_locally) return cache.commit_applied(m, row.change_id, {});
       // X1: the store copy may exist already (a crash after the create): look it up first.
-      auto found = store.find_by_crm_id(rec.id);
+      auto found = find_linked(rec.id);
       if (!found.ok()) return found.error();
       if (*found) {
         FieldMap base = syncable_fields(rec.entity, *conv, true);
@@ -1222,6 +1258,7 @@ struct Engine::Impl {
     store_creates.clear();
     page = PageReadAhead{};
     read_ahead.clear();  // what an aborted cycle read is stale now
+    linked_ahead.clear();
     try {
       identify();
       step("prepare", 0, 0);

@@ -166,20 +166,49 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   }
 
   Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& crm) override {
-    std::vector<Folder> folders(std::begin(ews::kAllFolders), std::end(ews::kAllFolders));
-    auto msgs = call("FindItem", ews::find_by_crm_id(folders, crm.str()), true);
-    if (!msgs) return msgs.error();
-    for (const Message& m : *msgs) {
-      if (!m.ok()) return ews::error_of(m).context("find by CRM id");
-      auto page = ews::find_page_of(m);
-      if (!page) return page.error();
-      for (const auto& raw : page->items) {
-        auto got = get(EntryId(raw.ref.id));
-        if (got.ok()) return std::optional<StoreItem>(std::move(*got));
-        if (!got.error().is(ErrorKind::kNotFound)) return got.error();
+    return std::move(find_by_crm_ids({crm}).front());
+  }
+
+  // One FindItem (an Or of the ids over the six folders) per get_batch_size ids, then one
+  // GetItem for what it found.
+  std::vector<Result<std::optional<StoreItem>>> find_by_crm_ids(
+      const std::vector<CrmId>& crm) override {
+    std::vector<Result<std::optional<StoreItem>>> out;
+    out.reserve(crm.size());
+    const std::vector<Folder> folders(std::begin(ews::kAllFolders), std::end(ews::kAllFolders));
+    const std::size_t batch = static_cast<std::size_t>(std::max(1, config_.get_batch_size));
+    for (std::size_t from = 0; from < crm.size(); from += batch) {
+      const std::size_t to = std::min(crm.size(), from + batch);
+      std::vector<std::string> texts;
+      for (std::size_t i = from; i < to; ++i) texts.push_back(crm[i].str());
+      std::map<CrmId, std::vector<EntryId>> candidates;
+      auto found = find_candidates(folders, texts, candidates);
+      if (!found.ok()) {
+        for (std::size_t i = from; i < to; ++i) out.emplace_back(found.error());
+        continue;
+      }
+      std::vector<EntryId> ids;
+      for (const auto& [id, items] : candidates) ids.insert(ids.end(), items.begin(), items.end());
+      auto got = get_many(ids);
+      std::map<EntryId, Result<StoreItem>> by_id;
+      for (std::size_t i = 0; i < ids.size(); ++i) by_id.emplace(ids[i], std::move(got[i]));
+      for (std::size_t i = from; i < to; ++i) {
+        Result<std::optional<StoreItem>> r{std::optional<StoreItem>()};
+        for (const auto& item_id : candidates[crm[i]]) {
+          const auto& one = by_id.at(item_id);
+          if (one.ok()) {
+            r = std::optional<StoreItem>(*one);
+            break;
+          }
+          if (!one.error().is(ErrorKind::kNotFound)) {
+            r = one.error();
+            break;
+          }
+        }
+        out.push_back(std::move(r));
       }
     }
-    return std::optional<StoreItem>();
+    return out;
   }
 
   Result<StoreItem> create(const NewStoreItem& n) override {
@@ -645,6 +674,23 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       offset += static_cast<int>(page->items.size());
       if (page->last || page->items.empty()) return Ok();
     }
+  }
+
+  // The items (by entry id) that carry each of `crm_ids`, from FindItem.
+  Result<void> find_candidates(const std::vector<Folder>& folders,
+                               const std::vector<std::string>& crm_ids,
+                               std::map<CrmId, std::vector<EntryId>>& candidates) {
+    auto msgs = call("FindItem", ews::find_by_crm_ids(folders, crm_ids), true);
+    if (!msgs) return msgs.error();
+    for (const Message& m : *msgs) {
+      if (!m.ok()) return ews::error_of(m).context("find by CRM id");
+      auto page = ews::find_page_of(m);
+      if (!page) return page.error();
+      for (const auto& raw : page->items)
+        if (auto id = CrmId::parse(ews::crm_id_of(raw)); id.ok())
+          candidates[*id].push_back(EntryId(raw.ref.id));
+    }
+    return Ok();
   }
 
   // Id, change key and synced folder of an item (kNotFound when it is not in one).

@@ -1182,16 +1182,32 @@ std::string find_modified(Folder folder, UtcTime since, int offset, int max, boo
          folder_id_xml(folder) + "</m:ParentFolderIds></m:FindItem>";
 }
 
-std::string find_by_crm_id(const std::vector<Folder>& folders, const std::string& crm_id) {
+std::string find_by_crm_ids(const std::vector<Folder>& folders,
+                            const std::vector<std::string>& crm_ids) {
   std::string out =
       "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
-      "</m:ItemShape><m:Restriction><t:IsEqualTo>" +
-      ext_uri_xml(kCrmId) + "<t:FieldURIOrConstant>";
-  XmlWriter c;
-  c.open("t:Constant").attr("Value", crm_id).close();
-  out += c.take() + "</t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>";
+      "<t:AdditionalProperties>" +
+      ext_uri_xml(kCrmId) + "</t:AdditionalProperties></m:ItemShape><m:Restriction>";
+  if (crm_ids.size() > 1) out += "<t:Or>";
+  for (const auto& id : crm_ids) {
+    XmlWriter c;
+    c.open("t:Constant").attr("Value", id).close();
+    out += "<t:IsEqualTo>" + ext_uri_xml(kCrmId) + "<t:FieldURIOrConstant>" + c.take() +
+           "</t:FieldURIOrConstant></t:IsEqualTo>";
+  }
+  if (crm_ids.size() > 1) out += "</t:Or>";
+  out += "</m:Restriction><m:ParentFolderIds>";
   for (Folder f : folders) out += folder_id_xml(f);
   return out + "</m:ParentFolderIds></m:FindItem>";
+}
+
+std::string find_by_crm_id(const std::vector<Folder>& folders, const std::string& crm_id) {
+  return find_by_crm_ids(folders, {crm_id});
+}
+
+std::string crm_id_of(const RawItem& raw) {
+  const std::string* v = ext_value(raw.xml, kCrmId);
+  return v ? *v : std::string();
 }
 
 std::string sync_folder_items(Folder folder, const std::string& sync_state, int max) {

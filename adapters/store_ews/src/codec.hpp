@@ -63,8 +63,11 @@ std::string get_folders(const std::vector<std::string_view>& distinguished);
 // FindItem ids of a folder modified at or after `since`, newest first, one page; with
 // `headers`, also each item's class and Tracked flag (for header_of: no GetItem needed).
 std::string find_modified(Folder folder, UtcTime since, int offset, int max, bool headers);
-// FindItem of the items in the folders whose CRM id is `crm_id`.
+// FindItem of the items in the folders whose CRM id is `crm_id` (or one of `crm_ids`: an Or
+// of them), each listed with its CRM id (crm_id_of).
 std::string find_by_crm_id(const std::vector<Folder>& folders, const std::string& crm_id);
+std::string find_by_crm_ids(const std::vector<Folder>& folders,
+                            const std::vector<std::string>& crm_ids);
 std::string sync_folder_items(Folder folder, const std::string& sync_state, int max);
 std::string subscribe_pull(int timeout_minutes);
 std::string get_events(const std::string& subscription_id, const std::string& watermark);
@@ -120,6 +123,8 @@ Result<StoreItem> to_store_item(
 // The header of an item that a find_modified(headers) page listed in `folder`; kNotFound for
 // what is not synced there (another kind, crmsync's hidden items).
 Result<StoreItemHeader> header_of(const RawItem& raw, Folder folder);
+// The CRM id property of an item a find_by_crm_ids page listed ("" without one).
+std::string crm_id_of(const RawItem& raw);
 // Our named string properties of an item (hidden items).
 Props props_of(const soap::Element& item);
 

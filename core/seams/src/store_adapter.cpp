@@ -114,6 +114,14 @@ std::vector<Result<StoreItem>> StoreAdapter::get_many(const std::vector<EntryId>
   return out;
 }
 
+std::vector<Result<std::optional<StoreItem>>> StoreAdapter::find_by_crm_ids(
+    const std::vector<CrmId>& ids) {
+  std::vector<Result<std::optional<StoreItem>>> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) out.push_back(find_by_crm_id(id));
+  return out;
+}
+
 std::vector<Result<StoreItem>> StoreAdapter::create_many(const std::vector<NewStoreItem>& items) {
   std::vector<Result<StoreItem>> out;
   out.reserve(items.size());

@@ -155,6 +155,8 @@ TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][c
   ops.push_back(e::find_by_crm_id({Folder::kContacts, Folder::kTasks, Folder::kCalendar,
                                    Folder::kInbox, Folder::kSentItems, Folder::kDrafts},
                                   guid(9).str()));
+  ops.push_back(e::find_by_crm_ids({Folder::kContacts, Folder::kTasks},
+                                   {guid(9).str(), guid(10).str(), guid(11).str()}));
   ops.push_back(e::sync_folder_items(Folder::kCalendar, "", 100));
   ops.push_back(e::sync_folder_items(Folder::kInbox, "H4sIAAAAAAAEAO29B2AcSZY==", 512));
   ops.push_back(e::subscribe_pull(10));

@@ -171,6 +171,33 @@ TEMPLATE_TEST_CASE("store contract: get_many gives each id's item in order - a m
   CHECK(s->get_many({}).empty());
 }
 
+TEMPLATE_TEST_CASE("X1: find_by_crm_ids answers each id in order - linked, pending or absent",
+                   "[store][contract]", STORES) {
+  TestType h;
+  auto s = h.open();
+  NewStoreItem a = contact("Linked", "One");
+  a.link = CrmLink{true, guid(61), false, std::nullopt};
+  NewStoreItem b = task("Pending");
+  b.link = CrmLink{true, guid(62), true, std::nullopt};
+  auto made_a = s->create(a);
+  auto made_b = s->create(b);
+  REQUIRE((made_a.ok() && made_b.ok()));
+  REQUIRE(s->create(contact("No", "Link")).ok());
+
+  auto found = s->find_by_crm_ids({guid(62), guid(63), guid(61), guid(62)});
+  REQUIRE(found.size() == 4);
+  for (const auto& f : found) REQUIRE(f.ok());
+  REQUIRE(found[0]->has_value());
+  CHECK((*found[0])->entry_id == made_b->entry_id);
+  CHECK((*found[0])->link.crm_id_pending);
+  CHECK_FALSE(found[1]->has_value());
+  REQUIRE(found[2]->has_value());
+  CHECK((*found[2])->entry_id == made_a->entry_id);
+  REQUIRE(found[3]->has_value());
+  CHECK((*found[3])->entry_id == made_b->entry_id);
+  CHECK(s->find_by_crm_ids({}).empty());
+}
+
 TEMPLATE_TEST_CASE("store contract: get of an unknown id is kNotFound", "[store][contract]",
                    STORES) {
   TestType h;

@@ -106,6 +106,10 @@ class StoreAdapter {
   virtual std::vector<Result<StoreItem>> get_many(const std::vector<EntryId>& ids);
   // The item linked to this CRM id (pending or not), if any (SPEC X1 look-up before create).
   virtual Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& id) = 0;
+  // find_by_crm_id for several ids, one result each, in order: what one request (EWS FindItem
+  // with an Or of the ids) can carry. The default looks them up one by one.
+  virtual std::vector<Result<std::optional<StoreItem>>> find_by_crm_ids(
+      const std::vector<CrmId>& ids);
   // Creates an item; returns it with its new entry id and change key.
   virtual Result<StoreItem> create(const NewStoreItem& item) = 0;
   // Creates several items, one result each, in order: what one request (EWS CreateItem) or one
