@@ -84,7 +84,7 @@ Result<bhttp::request<bhttp::string_body>> build_request(const Request& request,
 
 // ------------------------------------------------------------ connection-bound auth
 
-constexpr std::size_t kMaxAuthToken = 48 * 1024;  // an NTLM token is < 2 KiB; Kerberos < 48 KiB
+constexpr std::size_t kMaxAuthToken = 16 * 1024;  // an NTLM CHALLENGE is well under 1 KiB
 
 std::string base64_encode(const std::string& in) {
   static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
