@@ -290,8 +290,8 @@ void parse_ews_auth(Checker& c, const Json& auth, EwsAuthConfig& a) {
       auto at = u->find('@');
       const bool down_level = slash != std::string::npos && slash > 0 && slash + 1 < u->size() &&
                               u->find('\\', slash + 1) == std::string::npos;
-      const bool upn = slash == std::string::npos && at != std::string::npos && at > 0 &&
-                       at + 1 < u->size();
+      const bool upn =
+          slash == std::string::npos && at != std::string::npos && at > 0 && at + 1 < u->size();
       if ((!down_level && !upn) || has_control(*u))
         c.problem(path + ".username", "must be DOMAIN\\user or user@domain");
       else

@@ -356,8 +356,8 @@ TEST_CASE("store type ews: negotiate (ntlm) auth - down-level and UPN user names
     for (const std::string user : {R"(EXAMPLE\\alice)", "alice@example.com"}) {
       auto c = f.parse(ews_doc(
           R"({"type":"ews","url":"https://mail.example.org/EWS/Exchange.asmx","mailbox":"alice@example.com",
-              "auth":{"type":")" + type + R"(","username":")" + user +
-          R"(","password_file":"ews-password"}})"));
+              "auth":{"type":")" +
+          type + R"(","username":")" + user + R"(","password_file":"ews-password"}})"));
       INFO(type << " " << user << ": " << (c.ok() ? "" : c.error().message()));
       REQUIRE(c.ok());
       CHECK(c->store.auth.type == EwsAuthConfig::Type::kNegotiate);

@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 #include <cerrno>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,7 +14,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <cctype>
 #include <limits>
 #include <optional>
@@ -92,14 +92,16 @@ std::string base64_encode(const std::string& in) {
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
     unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
     out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
   }
   if (i + 1 == in.size()) {
     unsigned v = static_cast<unsigned char>(in[i]) << 16;
     out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
   } else if (i + 2 == in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
   }
   return out;
@@ -159,8 +161,9 @@ std::vector<std::pair<std::string, std::string>> challenges(const Headers& heade
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       if (part.empty()) continue;
       auto space = part.find(' ');
-      out.emplace_back(std::string(part.substr(0, space)),
-                       space == std::string_view::npos ? "" : std::string(trim(part.substr(space))));
+      out.emplace_back(
+          std::string(part.substr(0, space)),
+          space == std::string_view::npos ? "" : std::string(trim(part.substr(space))));
     }
   }
   return out;

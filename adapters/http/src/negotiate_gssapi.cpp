@@ -108,7 +108,8 @@ class GssHandshake final : public Handshake {
     gss_release_buffer(&ignored, &out);
     if (GSS_ERROR(major)) {
       const std::string why = gss_text(major, minor, mech_);
-      if (server_token.empty()) return Error::Invalid("cannot start the " + scheme_ + " handshake: " + why);
+      if (server_token.empty())
+        return Error::Invalid("cannot start the " + scheme_ + " handshake: " + why);
       return Error::Invalid("cannot answer the server's " + scheme_ + " challenge: " + why);
     }
     complete_ = major == GSS_S_COMPLETE;
@@ -152,8 +153,8 @@ class GssAuthenticator final : public Authenticator {
     std::ostringstream ss;
     ss << f.rdbuf();
     std::string s = ss.str();
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' ||
-                          s.back() == '\t'))
+    while (!s.empty() &&
+           (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
       s.pop_back();
     if (s.empty()) return Error::Permission("the NTLM password file is empty");
     return s;

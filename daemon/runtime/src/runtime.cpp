@@ -44,9 +44,15 @@ EwsStoreConfig ews_config(const Config::Store& store) {
   c.mailbox = store.mailbox;
   c.impersonate = store.impersonate;
   switch (store.auth.type) {
-    case EwsAuthConfig::Type::kBasic: c.auth.type = EwsAuth::Type::kBasic; break;
-    case EwsAuthConfig::Type::kBearer: c.auth.type = EwsAuth::Type::kBearer; break;
-    case EwsAuthConfig::Type::kNegotiate: c.auth.type = EwsAuth::Type::kNegotiate; break;
+    case EwsAuthConfig::Type::kBasic:
+      c.auth.type = EwsAuth::Type::kBasic;
+      break;
+    case EwsAuthConfig::Type::kBearer:
+      c.auth.type = EwsAuth::Type::kBearer;
+      break;
+    case EwsAuthConfig::Type::kNegotiate:
+      c.auth.type = EwsAuth::Type::kNegotiate;
+      break;
   }
   c.auth.username = store.auth.username;
   c.auth.password_file = store.auth.password_file;

@@ -396,7 +396,8 @@ TEST_CASE("NTLM: hostile or broken challenges are clear errors - no crash", "[ht
       {"oversized token", with_header("Negotiate " + std::string(40'000, 'A')), ErrorKind::kInvalid,
        "too large"},
       {"oversized header", oversized_header, ErrorKind::kInvalid, "too large"},
-      {"bare scheme", with_header("Negotiate"), ErrorKind::kPermission, "without a Negotiate challenge"},
+      {"bare scheme", with_header("Negotiate"), ErrorKind::kPermission,
+       "without a Negotiate challenge"},
       {"another scheme's token", with_header("NTLM TlRMTVNTUAACAAAA"), ErrorKind::kPermission,
        "without a Negotiate challenge"},
       {"no WWW-Authenticate", no_header, ErrorKind::kPermission, "without a Negotiate challenge"},
@@ -419,8 +420,10 @@ TEST_CASE("NTLM: hostile or broken challenges are clear errors - no crash", "[ht
       options.authenticator = ntlm_authenticator(password_file);
       options.io_timeout = 5s;
       Client client(options);
-      Request req{"POST", "http://127.0.0.1:" + std::to_string(server.port()) + "/EWS",
-                  {{"Content-Type", "text/xml"}}, "<body/>"};
+      Request req{"POST",
+                  "http://127.0.0.1:" + std::to_string(server.port()) + "/EWS",
+                  {{"Content-Type", "text/xml"}},
+                  "<body/>"};
       Error error = Error::Internal("no error");
       if (stream) {
         auto s = client.open_stream(req);
@@ -454,7 +457,8 @@ TEST_CASE("NTLM: a 401 offering only Basic is the caller's reply - no handshake"
   ClientOptions options;
   options.authenticator = ntlm_authenticator("/nonexistent/never-read");
   Client client(options);
-  auto r = client.send({"POST", "http://127.0.0.1:" + std::to_string(server.port()) + "/", {}, "x"});
+  auto r =
+      client.send({"POST", "http://127.0.0.1:" + std::to_string(server.port()) + "/", {}, "x"});
   REQUIRE(r.ok());
   CHECK(r->status == 401);
   CHECK(server.requests() == 1);

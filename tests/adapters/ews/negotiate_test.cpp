@@ -28,10 +28,10 @@ std::string ntlm_unavailable() {
   return ok ? "" : ok.error().message();
 }
 
-#define SKIP_WITHOUT_NTLM()                                  \
-  if (auto why = ntlm_unavailable(); !why.empty()) {         \
-    WARN("NTLM test skipped: " << why);                      \
-    return;                                                  \
+#define SKIP_WITHOUT_NTLM()                          \
+  if (auto why = ntlm_unavailable(); !why.empty()) { \
+    WARN("NTLM test skipped: " << why);              \
+    return;                                          \
   }
 
 // An emulator of its own (a clean request log) with one user who must use NTLM.
@@ -74,7 +74,8 @@ http::Request get_folder(const ewstest::Emulator& emu) {
   return {"POST",
           emu.url(),
           {{"Content-Type", "text/xml; charset=utf-8"},
-           {"SOAPAction", "\"http://schemas.microsoft.com/exchange/services/2006/messages/GetFolder\""}},
+           {"SOAPAction",
+            "\"http://schemas.microsoft.com/exchange/services/2006/messages/GetFolder\""}},
           get_folder_body()};
 }
 
@@ -355,8 +356,8 @@ TEST_CASE("NTLM: a missing gss-ntlmssp is a clear kInvalid naming the package",
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   REQUIRE(n > 0);
   self[n] = '\0';
-  auto r = test::run_program({"/usr/bin/env", "GSS_MECH_CONFIG=" + dir.file("mech"), self,
-                              "[.negotiate-no-mech]"});
+  auto r = test::run_program(
+      {"/usr/bin/env", "GSS_MECH_CONFIG=" + dir.file("mech"), self, "[.negotiate-no-mech]"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("All tests passed") != std::string::npos);

@@ -137,8 +137,7 @@ class Emulator {
   // POST /admin/faults with a JSON object.
   bool set_faults(const std::string& json);
   // Any admin call ("GET"/"POST", "/admin/...", a JSON body for POST).
-  crmsync::Result<crmsync::http::Response> admin(const std::string& method,
-                                                 const std::string& path,
+  crmsync::Result<crmsync::http::Response> admin(const std::string& method, const std::string& path,
                                                  const std::string& json = "");
   // The EWS requests logged since the last reset (GET /admin/requests), in order, as
   // (operation from SOAPAction, HTTP status); 401 for each handshake leg.
@@ -146,8 +145,7 @@ class Emulator {
 
  private:
   Emulator() = default;
-  bool start(const std::string& path, const std::vector<std::string>& extra_args,
-             std::string* why);
+  bool start(const std::string& path, const std::vector<std::string>& extra_args, std::string* why);
   std::filesystem::path dir_;
   int pid_ = -1;
   int out_fd_ = -1;

@@ -1309,17 +1309,15 @@ TEST_CASE("exchangelib signs in with NTLM - Basic refused for a negotiate user")
   CHECK(basic.headers["WWW-Authenticate"].find("Negotiate") != std::string::npos);
   CHECK(basic.headers["WWW-Authenticate"].find("NTLM") != std::string::npos);
 
-  auto r = crmsync::test::run_program(
-      {"/usr/bin/python3", EWS_EXCHANGELIB_SCRIPT, url, "ada@example.test", "s3cret",
-       "EXAMPLE\\ada"});
+  auto r = crmsync::test::run_program({"/usr/bin/python3", EWS_EXCHANGELIB_SCRIPT, url,
+                                       "ada@example.test", "s3cret", "EXAMPLE\\ada"});
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nemulator:\n" << emu.stderr_text());
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("exchangelib round trip OK") != std::string::npos);
 
   // The wrong password fails with NTLM too (exchangelib reports the 401).
-  auto wrong = crmsync::test::run_program(
-      {"/usr/bin/python3", EWS_EXCHANGELIB_SCRIPT, url, "ada@example.test", "nope",
-       "EXAMPLE\\ada"});
+  auto wrong = crmsync::test::run_program({"/usr/bin/python3", EWS_EXCHANGELIB_SCRIPT, url,
+                                           "ada@example.test", "nope", "EXAMPLE\\ada"});
   CHECK(wrong.exit_code != 0);
   CHECK(wrong.out.find("exchangelib round trip OK") == std::string::npos);
 }
@@ -1339,6 +1337,6 @@ TEST_CASE("admin: NTLM users are checked") {
   CHECK(post(R"({"email":"c@example.test","password":"p","ntlm_user":"A:B\\c"})").status == 400);
   CHECK(post(R"({"email":"d@example.test","password":"p\nq","auth":"negotiate"})").status == 400);
   // The default NTLM account of n@example.test is example.test\n: taken.
-  CHECK(post(R"({"email":"e@example.test","password":"p","ntlm_user":"EXAMPLE.TEST\\n"})")
-            .status == 409);
+  CHECK(post(R"({"email":"e@example.test","password":"p","ntlm_user":"EXAMPLE.TEST\\n"})").status ==
+        409);
 }

@@ -27,7 +27,7 @@ struct EwsAuth {
   // Re-read per request (negotiate: whenever a connection authenticates), trailing whitespace
   // trimmed.
   std::string password_file;
-  std::string token_file;     // re-read per request (token refresh by another process)
+  std::string token_file;  // re-read per request (token refresh by another process)
 };
 
 struct EwsStoreConfig {

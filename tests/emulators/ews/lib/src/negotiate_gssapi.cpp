@@ -60,8 +60,8 @@ Acceptor::Step Acceptor::step(const std::string& client_token) {
   gss_buffer_desc out = GSS_C_EMPTY_BUFFER;
   gss_name_t src = GSS_C_NO_NAME;
   OM_uint32 major = gss_accept_sec_context(&minor, &impl_->ctx, GSS_C_NO_CREDENTIAL, &in,
-                                           GSS_C_NO_CHANNEL_BINDINGS, &src, nullptr, &out,
-                                           nullptr, nullptr, nullptr);
+                                           GSS_C_NO_CHANNEL_BINDINGS, &src, nullptr, &out, nullptr,
+                                           nullptr, nullptr);
   s.token.assign(static_cast<char*>(out.value), out.length);
   gss_release_buffer(&ignored, &out);
   if (GSS_ERROR(major)) {

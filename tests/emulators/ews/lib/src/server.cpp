@@ -321,9 +321,8 @@ class App {
         }
         // The NTLM account: "DOMAIN\\user"; by default the address's domain and local part.
         auto at = email.find('@');
-        std::string ntlm_user = at == std::string::npos
-                                    ? ""
-                                    : email.substr(at + 1) + "\\" + email.substr(0, at);
+        std::string ntlm_user =
+            at == std::string::npos ? "" : email.substr(at + 1) + "\\" + email.substr(0, at);
         if (doc.HasMember("ntlm_user")) {
           if (!doc["ntlm_user"].IsString())
             return json_error(req, http::status::bad_request, "\"ntlm_user\" must be a string");

@@ -122,8 +122,8 @@ void Store::reset() {
       "DELETE FROM sync_states; DELETE FROM events; DELETE FROM counters;");
 }
 
-User Store::add_user(const std::string& email, const std::string& password,
-                     const std::string& auth, const std::string& ntlm_user) {
+User Store::add_user(const std::string& email, const std::string& password, const std::string& auth,
+                     const std::string& ntlm_user) {
   User u;
   u.email = email;
   u.password = password;
