@@ -430,9 +430,9 @@ struct Client::Impl {
   }
 
   // exchange() with the connection-bound handshake when needed. The request, body included,
-  // is resent on each leg: EWS bodies are small, and a server may read and answer the first
-  // leg before it knows whom it talks to. `info` describes the last leg (the 401 legs were
-  // refused unacted). A server that closes the connection after its first 401 gets the
+  // is resent on each leg: always a complete HTTP message, and EWS bodies are small (a few KiB
+  // more per new connection). `info` describes the last leg (the 401 legs were refused
+  // unacted). A server that closes the connection after its first 401 gets the
   // handshake on a fresh one; closing later breaks it (kTransient).
   Result<Response> authed_exchange(std::unique_ptr<Connection>& conn, const Url& url,
                                    bhttp::request<bhttp::string_body>& req, SendInfo& info,
