@@ -175,9 +175,10 @@ class App {
         conn.acceptor.reset();
         return unauthorized(req);
       }
-      // A NEGOTIATE message (the first leg) always starts over, as IIS does.
-      if (!conn.acceptor || token->rfind(std::string("NTLMSSP\0\1\0\0\0", 12), 0) == 0 ||
-          lower(auth.substr(0, space)) != lower(conn.scheme)) {
+      // A first leg (NTLM's NEGOTIATE, SPNEGO's NegTokenInit) always starts over, as IIS does.
+      const bool first_leg =
+          token->rfind(std::string("NTLMSSP\0\1\0\0\0", 12), 0) == 0 || token->front() == '\x60';
+      if (!conn.acceptor || first_leg || lower(auth.substr(0, space)) != lower(conn.scheme)) {
         conn.acceptor = std::make_unique<Acceptor>();
         conn.scheme = auth.substr(0, space);
       }

@@ -44,7 +44,7 @@ class Stmt {
 const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS users(id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE,
   password TEXT, token TEXT UNIQUE, auth TEXT NOT NULL DEFAULT 'any',
-  ntlm_user TEXT UNIQUE COLLATE NOCASE);
+  ntlm_user TEXT COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS folders(id TEXT PRIMARY KEY, mailbox INTEGER, name TEXT,
   parent TEXT, display TEXT);
 CREATE TABLE IF NOT EXISTS items(id TEXT PRIMARY KEY, mailbox INTEGER, folder TEXT, kind TEXT,
