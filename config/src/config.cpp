@@ -340,6 +340,20 @@ void parse_ews_store(Checker& c, const Json& store, Config& cfg) {
     c.problem("store.auth", "is required");
 }
 
+// Outlook's profile through Extended MAPI. Valid on every platform (a config file moves with
+// its user); only a Windows build opens it, elsewhere the runtime says so.
+void parse_mapi_store(Checker& c, const Json& store, Config& cfg) {
+  if (!c.object(store, "store", {"type", "profile"})) return;
+  auto p = c.string(store, "store", "profile", true);
+  if (!p) return;
+  // MAPI's profile names are at most 64 characters (cchProfileNameMax).
+  if (p->empty() || p->size() > 64 || has_control(*p) || p->find_first_not_of(' ') == std::string::npos)
+    c.problem("store.profile",
+              "must be the name of an Outlook (MAPI) profile, 1 to 64 characters, e.g. Outlook");
+  else
+    cfg.store.profile = *p;
+}
+
 void parse_store(Checker& c, const Json& store, Config& cfg) {
   if (!store.IsObject()) {
     c.problem("store", "must be an object");
@@ -355,8 +369,10 @@ void parse_store(Checker& c, const Json& store, Config& cfg) {
       if (auto p = c.path_value(store, "store", "path", true)) cfg.store.path = *p;
   } else if (t == "ews") {
     parse_ews_store(c, store, cfg);
+  } else if (t == "mapi") {
+    parse_mapi_store(c, store, cfg);
   } else {
-    c.problem("store.type", "must be \"mock\" or \"ews\" (MAPI is not built here)");
+    c.problem("store.type", "must be \"mock\", \"ews\" or \"mapi\"");
   }
 }
 

@@ -382,8 +382,8 @@ TEST_CASE("store type ews: each bad key is named with its path - secrets never s
     std::string expected;
   };
   const std::vector<Case> cases = {
-      {with(R"("type":"ews")", R"("type":"mapi")"),
-       "config.json: store.type: must be \"mock\" or \"ews\""},
+      {with(R"("type":"ews")", R"("type":"exchange")"),
+       "config.json: store.type: must be \"mock\", \"ews\" or \"mapi\""},
       {with(R"("https://mail.example.org/EWS/Exchange.asmx")", R"("ftp://mail/EWS")"),
        "config.json: store.url: must be an https:// URL"},
       {with(R"("https://mail.example.org/EWS/Exchange.asmx")", R"("https:///EWS")"),
@@ -481,8 +481,48 @@ TEST_CASE("store type ews: each bad key is named with its path - secrets never s
   CHECK(many.size() == 4);
 }
 
+TEST_CASE("store type mapi: the Outlook profile by name - checked on every platform",
+          "[config][mapi]") {
+  Fixture f;
+  auto c = f.parse(ews_doc(R"({"type":"mapi","profile":"Outlook"})"));
+  INFO((c.ok() ? "" : c.error().message()));
+  REQUIRE(c.ok());
+  CHECK(c->store.type == "mapi");
+  CHECK(c->store.profile == "Outlook");
+  CHECK(c->store.identity() == "mapi|Outlook");
+  CHECK(c->store.state_path.empty());  // MAPI keeps no state file of its own
+  // Another profile is another mailbox: the event cursor starts over on a reload.
+  auto other = f.parse(ews_doc(R"j({"type":"mapi","profile":"Outlook (work)"})j"));
+  REQUIRE(other.ok());
+  CHECK(other->store.identity() != c->store.identity());
+
+  struct Case {
+    std::string store;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {R"({"type":"mapi"})", "config.json: store.profile: is required"},
+      {R"({"type":"mapi","profile":""})", "config.json: store.profile: must not be empty"},
+      {R"({"type":"mapi","profile":"   "})", "config.json: store.profile: must be the name of an"},
+      {R"({"type":"mapi","profile":")" + std::string(65, 'p') + R"("})",
+       "config.json: store.profile: must be the name of an"},
+      {R"({"type":"mapi","profile":"Out\nlook"})",
+       "config.json: store.profile: must be the name of an"},
+      {R"({"type":"mapi","profile":7})", "config.json: store.profile: must be a string"},
+      {R"({"type":"mapi","profile":"Outlook","path":"mailbox.db"})",
+       "config.json: store.path: unknown key"},
+  };
+  for (const auto& k : cases) {
+    INFO(k.store);
+    CHECK_THAT(f.one_problem(ews_doc(k.store)), Catch::Contains(k.expected));
+  }
+  // 64 characters is MAPI's limit, not past it.
+  CHECK(f.parse(ews_doc(R"({"type":"mapi","profile":")" + std::string(64, 'p') + R"("})")).ok());
+}
+
 TEST_CASE("the example configs have no key or type errors", "[config]") {
-  for (const char* name : {"minimal.json", "full.json", "ews.json", "ews-negotiate.json"}) {
+  for (const char* name :
+       {"minimal.json", "full.json", "ews.json", "ews-negotiate.json", "mapi.json"}) {
     INFO(name);
     auto r = load_config(std::string(CRMSYNC_EXAMPLES_DIR) + "/" + name);
     if (r.ok()) continue;

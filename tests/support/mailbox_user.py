@@ -4,7 +4,9 @@
 exchangelib is an EWS client written independently of crmsync (Debian python3-exchangelib),
 driven with the service endpoint given, no autodiscover, Basic auth.
 
-Usage: mailbox_user.py URL EMAIL PASSWORD COMMAND ARGS...
+Usage: mailbox_user.py [--timezone IANA] URL EMAIL PASSWORD COMMAND ARGS...
+  --timezone            the user's zone, as set in Outlook on the web (default: UTC); all-day
+                        events made with dates ("start": "2026-07-15") start at its midnight
   create KIND JSON      the new item's id on stdout
   update KIND ID JSON   sets the given fields (the others are left alone)
   show KIND ID          a JSON object: the item's fields, or {"missing": true}
@@ -22,7 +24,8 @@ import json
 import sys
 
 from exchangelib import (BASIC, DELEGATE, Account, CalendarItem, Configuration, Contact,
-                         Credentials, EWSDate, EWSDateTime, ExtendedProperty, Message, Task)
+                         Credentials, EWSDate, EWSDateTime, EWSTimeZone, ExtendedProperty,
+                         Message, Task)
 from exchangelib.properties import Mailbox
 
 CRMSYNC_SET = "c3a7d2f0-5b1e-4e8a-9f6d-2a4b8c1e7f35"
@@ -63,8 +66,8 @@ def folder_of(account, kind):
 
 
 def to_python(key, value):
-    if key in DATETIMES:
-        return EWSDateTime.from_string(value)
+    if key in DATETIMES:  # a date alone: an all-day event's day
+        return EWSDateTime.from_string(value) if "T" in value else EWSDate.from_string(value)
     if key in DATES:
         return EWSDate.from_string(value)
     if key in ("sender", "author"):
@@ -105,11 +108,17 @@ def plain(value):
 
 
 def main():
-    url, email, password, command = sys.argv[1:5]
-    args = sys.argv[5:]
+    argv = sys.argv[1:]
+    zone = EWSTimeZone("UTC")
+    if argv[:1] == ["--timezone"]:
+        zone = EWSTimeZone(argv[1])
+        argv = argv[2:]
+    url, email, password, command = argv[:4]
+    args = argv[4:]
     config = Configuration(service_endpoint=url, credentials=Credentials(email, password),
                            auth_type=BASIC)
-    account = Account(email, config=config, autodiscover=False, access_type=DELEGATE)
+    account = Account(email, config=config, autodiscover=False, access_type=DELEGATE,
+                      default_timezone=zone)
     if command == "hidden":
         print(account.root.filter(item_class=args[0]).count())
         return

@@ -692,7 +692,8 @@ Result<Response> Client::send(const Request& request, SendInfo* info_out) {
     }
     conn->close();
     // A kept-alive connection the server had already closed: try once on a fresh one.
-    if (reused && !got_bytes && attempt == 0 && res.error().is(ErrorKind::kTransient) &&
+    if (request.may_resend && reused && !got_bytes && attempt == 0 &&
+        res.error().is(ErrorKind::kTransient) &&
         res.error().message().find("timeout") == std::string::npos)
       continue;
     return res;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "codec.hpp"
+#include "zone.hpp"
 #include "crmsync/core/lease.hpp"
 #include "crmsync/core/sqlite.hpp"
 #include "crmsync/store_ews/ews_store.hpp"
@@ -80,9 +81,10 @@ std::string prop(const ews::Props& props, std::string_view name) {
 
 class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQueue {
  public:
-  EwsStore(EwsStoreConfig config, Clock& clock, std::unique_ptr<http::Transport> transport,
-           sql::Database db)
+  EwsStore(EwsStoreConfig config, std::string zone_id, Clock& clock,
+           std::unique_ptr<http::Transport> transport, sql::Database db)
       : config_(std::move(config)),
+        zone_id_(std::move(zone_id)),
         clock_(clock),
         transport_(std::move(transport)),
         db_(std::move(db)) {}
@@ -93,17 +95,10 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     std::vector<StoreItem> out;
     for (Folder f : ews::folders_of(kind)) {
       std::vector<std::string> ids;
-      for (int offset = 0;;) {
-        auto msgs = call("FindItem", ews::find_modified(f, since, offset, config_.page_size), true);
-        if (!msgs) return msgs.error();
-        const Message& m = msgs->front();
-        if (!m.ok()) return ews::error_of(m).context("scan " + std::string(to_string(f)));
-        auto page = ews::find_page_of(m);
-        if (!page) return page.error();
-        for (const auto& it : page->items) ids.push_back(it.ref.id);
-        offset += static_cast<int>(page->items.size());
-        if (page->last || page->items.empty()) break;
-      }
+      CRMSYNC_TRY(find_modified(f, since, false, [&](const ews::RawItem& raw) -> Result<void> {
+        ids.push_back(raw.ref.id);
+        return Ok();
+      }));
       auto items = get_many(ids);
       if (!items) return items.error();
       for (auto& it : *items)
@@ -111,6 +106,24 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     }
     std::stable_sort(out.begin(), out.end(), [](const StoreItem& a, const StoreItem& b) {
       return a.item.modified > b.item.modified;
+    });
+    return out;
+  }
+
+  // S2 from FindItem pages alone (id, change key, modification time, tracked flag): the engine
+  // reads with GetItem only what is new to it or changed.
+  Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind kind, UtcTime since) override {
+    std::vector<StoreItemHeader> out;
+    for (Folder f : ews::folders_of(kind))
+      CRMSYNC_TRY(find_modified(f, since, true, [&](const ews::RawItem& raw) -> Result<void> {
+        auto h = ews::header_of(raw, f);
+        if (!h) return h.error().is(ErrorKind::kNotFound) ? Ok() : Result<void>(h.error());
+        if (h->modified >= since) out.push_back(std::move(*h));
+        return Ok();
+      }));
+    std::stable_sort(out.begin(), out.end(), [](const StoreItemHeader& a,
+                                                 const StoreItemHeader& b) {
+      return a.modified > b.modified;
     });
     return out;
   }
@@ -141,25 +154,38 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   }
 
   Result<StoreItem> create(const NewStoreItem& n) override {
-    auto body = ews::create_item(n);
+    auto body = ews::create_item(n, zone_id_);
     if (!body) return body.error();
     // Not repeated once written: a second CreateItem would make a second item.
     auto msgs = call("CreateItem", *body, false);
     if (!msgs) return msgs.error();
-    const Message& m = msgs->front();
-    if (!m.ok()) return ews::error_of(m).context("create");
-    const soap::Element* items = m.element.child(ews::kMNs, "Items");
-    if (!items) return Error::Invalid("CreateItem reply without Items");
-    auto raw = ews::items_of(*items);
-    if (!raw) return raw.error();
-    if (raw->size() != 1) return Error::Invalid("CreateItem reply without one item");
-    const ItemRef ref = raw->front().ref;
+    auto created = created_ref(msgs->front());
+    if (!created) return created.error();
+    const ItemRef ref = *created;
     CRMSYNC_TRY(record(n.folder, ref, Action::kCreate));
     auto got = get(EntryId(ref.id));
     if (!got) return got.error();
     if (got->change_key != ref.change_key)
       CRMSYNC_TRY(remember(n.folder, got->entry_id.str(), got->change_key));
     return got;
+  }
+
+  // One CreateItem per folder and batch of get_batch_size items, then one GetItem for what it
+  // made. A batch whose reply is lost fails whole and is not repeated: the engine redoes each
+  // item, and X1 (find_by_crm_id on the pending link) finds those the server had made.
+  std::vector<Result<StoreItem>> create_many(const std::vector<NewStoreItem>& items) override {
+    std::vector<Result<StoreItem>> out(items.size(), Result<StoreItem>(Error::Invalid("not created")));
+    std::map<Folder, std::vector<std::size_t>> by_folder;
+    for (std::size_t i = 0; i < items.size(); ++i) by_folder[items[i].folder].push_back(i);
+    const std::size_t batch = static_cast<std::size_t>(std::max(1, config_.get_batch_size));
+    for (const auto& [folder, all] : by_folder)
+      for (std::size_t from = 0; from < all.size(); from += batch) {
+        std::vector<std::size_t> chunk(
+            all.begin() + static_cast<std::ptrdiff_t>(from),
+            all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), from + batch)));
+        create_batch(folder, items, chunk, out);
+      }
+    return out;
   }
 
   Result<std::string> update(const EntryId& id, const std::string& expected_change_key,
@@ -171,7 +197,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       return Error::Conflict("item " + id.str() + " changed since it was read");
     if (changes.empty() && !link) return raw.ref.change_key;
     auto body = ews::update_item(ews::kind_of_folder(folder),
-                                 ItemRef{id.str(), expected_change_key}, changes, link);
+                                 ItemRef{id.str(), expected_change_key}, changes, link, zone_id_);
     if (!body) return body.error();
     if (body->empty()) return raw.ref.change_key;  // only read-only fields (Organizer, Duration)
     auto msgs = call("UpdateItem", *body, true);
@@ -398,6 +424,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       if (!auth) return auth.error();
       http::Request r = req;
       if (!auth->empty()) r.headers.emplace_back("Authorization", *auth);
+      r.may_resend = may_repeat;  // a CreateItem that may have been acted on never goes twice
       http::SendInfo info;
       auto res = transport_->send(r, &info);
       Result<std::vector<Message>> out = res.ok() ? ews::parse_response(op, res->status, res->body)
@@ -412,9 +439,14 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
           return out.error().context("EWS " + std::string(op));
         transient = out.error();
       } else {
-        for (const Message& m : *out)
+        bool all_refused = true;  // every message throttled: nothing was acted on
+        for (const Message& m : *out) {
           if (!m.ok() && ews::error_of(m).retryable()) transient = ews::error_of(m);
-        if (!transient) return out;
+          if (m.ok() || !refused_unacted(ews::error_of(m))) all_refused = false;
+        }
+        // Some messages of a request that must not be repeated were acted on: each one is
+        // the caller's to sort out (a batch CreateItem would otherwise make copies).
+        if (!transient || (!may_repeat && !all_refused)) return out;
       }
       if (attempt >= config_.max_attempts)
         return transient->context("EWS " + std::string(op) + " after " + std::to_string(attempt) +
@@ -501,6 +533,92 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     if (raw->size() != 1) return Error::Invalid("GetItem reply without one item");
     if (raw->front().ref.id != id.str()) return Error::Invalid("GetItem reply for another item");
     return ews::to_store_item(raw->front(), folder_lookup());
+  }
+
+  // create_many's one request: the items at `indexes` (all for `folder`) into `out`.
+  void create_batch(Folder folder, const std::vector<NewStoreItem>& items,
+                    const std::vector<std::size_t>& indexes, std::vector<Result<StoreItem>>& out) {
+    std::vector<std::size_t> sent;
+    std::vector<std::string> elements;
+    for (std::size_t i : indexes) {
+      auto el = ews::item_element(items[i], zone_id_);
+      if (!el) {
+        out[i] = el.error();
+        continue;
+      }
+      sent.push_back(i);
+      elements.push_back(std::move(*el));
+    }
+    if (sent.empty()) return;
+    auto msgs = call("CreateItem", ews::create_items(folder, elements), false);
+    if (!msgs || msgs->size() != sent.size()) {
+      Error e = msgs ? Error::Invalid("CreateItem reply with " + std::to_string(msgs->size()) +
+                                      " messages for " + std::to_string(sent.size()) + " items")
+                     : msgs.error();
+      for (std::size_t i : sent) out[i] = e.context("create");
+      return;
+    }
+    std::vector<std::pair<std::size_t, ItemRef>> made;
+    for (std::size_t k = 0; k < sent.size(); ++k) {
+      const Message& m = (*msgs)[k];
+      auto ref = created_ref(m);
+      if (!ref) {
+        out[sent[k]] = ref.error();
+        continue;
+      }
+      if (auto r = record(folder, *ref, Action::kCreate); !r.ok()) {
+        out[sent[k]] = r.error();
+        continue;
+      }
+      made.emplace_back(sent[k], std::move(*ref));
+    }
+    std::vector<std::string> ids;
+    for (const auto& [i, ref] : made) ids.push_back(ref.id);
+    auto got = get_many(ids);
+    std::map<std::string, StoreItem> by_id;
+    if (got)
+      for (auto& item : *got) by_id.emplace(item.entry_id.str(), std::move(item));
+    for (const auto& [i, ref] : made) {
+      auto it = by_id.find(ref.id);
+      if (it == by_id.end()) {
+        // Made but not read back (the read failed, or the item was changed away at once).
+        out[i] = get(EntryId(ref.id));
+      } else {
+        out[i] = std::move(it->second);
+      }
+      if (out[i].ok() && out[i]->change_key != ref.change_key)
+        if (auto r = remember(folder, out[i]->entry_id.str(), out[i]->change_key); !r.ok())
+          out[i] = r.error();
+    }
+  }
+
+  // The new item's id from a CreateItem response message.
+  Result<ItemRef> created_ref(const Message& m) {
+    if (!m.ok()) return ews::error_of(m).context("create");
+    const soap::Element* items = m.element.child(ews::kMNs, "Items");
+    if (!items) return Error::Invalid("CreateItem reply without Items");
+    auto raw = ews::items_of(*items);
+    if (!raw) return raw.error();
+    if (raw->size() != 1) return Error::Invalid("CreateItem reply without one item");
+    return raw->front().ref;
+  }
+
+  // The paged FindItem of a folder's items modified at or after `since`, newest first, each
+  // listed item given to `each`.
+  Result<void> find_modified(Folder f, UtcTime since, bool headers,
+                             const std::function<Result<void>(const ews::RawItem&)>& each) {
+    for (int offset = 0;;) {
+      auto msgs = call("FindItem",
+                       ews::find_modified(f, since, offset, config_.page_size, headers), true);
+      if (!msgs) return msgs.error();
+      const Message& m = msgs->front();
+      if (!m.ok()) return ews::error_of(m).context("scan " + std::string(to_string(f)));
+      auto page = ews::find_page_of(m);
+      if (!page) return page.error();
+      for (const auto& it : page->items) CRMSYNC_TRY(each(it));
+      offset += static_cast<int>(page->items.size());
+      if (page->last || page->items.empty()) return Ok();
+    }
   }
 
   // Id, change key and synced folder of an item (kNotFound when it is not in one).
@@ -975,6 +1093,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   }
 
   EwsStoreConfig config_;
+  std::string zone_id_;  // the user's zone, Windows id: appointments' StartTimeZone/EndTimeZone
   Clock& clock_;
   std::unique_ptr<http::Transport> transport_;
   sql::Database db_;
@@ -1031,10 +1150,12 @@ Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& confi
     return Error::Invalid("EWS page_size: 1..1000");
   if (config.stream_connection_minutes < 1 || config.stream_connection_minutes > 30)
     return Error::Invalid("EWS stream_connection_minutes: 1..30");
+  auto zone = ews::windows_zone_id(config.time_zone);
+  if (!zone) return zone.error().context("EWS all-day events");
   auto db = open_state(config.state_path);
   if (!db) return db.error();
   return std::unique_ptr<StoreAdapter>(
-      new EwsStore(config, clock, std::move(transport), std::move(*db)));
+      new EwsStore(config, std::move(*zone), clock, std::move(transport), std::move(*db)));
 }
 
 Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& config, Clock& clock) {

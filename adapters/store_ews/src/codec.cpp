@@ -978,7 +978,28 @@ std::string envelope(std::string_view operation_xml, std::string_view impersonat
   return out;
 }
 
-Result<std::string> create_item(const NewStoreItem& n) {
+namespace {
+
+// Outlook gives every appointment the zone it was made in; for an all-day event that zone is
+// where its midnights are (Exchange moves a start back and an end forward to them).
+constexpr const char* kZoneFields[] = {"StartTimeZone", "EndTimeZone"};
+
+std::string zone_xml(std::string_view field, std::string_view zone_id) {
+  XmlWriter w;
+  w.open("t:" + std::string(field)).attr("Id", zone_id).close();
+  return w.take();
+}
+
+std::vector<Piece> zone_pieces(std::string_view zone_id) {
+  std::vector<Piece> out;
+  for (const char* field : kZoneFields)
+    out.push_back({order_of(ItemKind::kAppointment, field), "", 0, zone_xml(field, zone_id)});
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> item_element(const NewStoreItem& n, std::string_view zone_id) {
   const ItemKind kind = n.item.kind;
   if (kind_of_folder(n.folder) != kind)
     return Error::Invalid("a " + std::string(to_string(kind)) + " cannot live in folder " +
@@ -998,21 +1019,27 @@ Result<std::string> create_item(const NewStoreItem& n) {
     pieces.push_back(std::move(*p));
   }
   for (auto& p : link_pieces(kind, n.link)) pieces.push_back(std::move(p));
-  if (kind == ItemKind::kAppointment) {
-    const Value* all_day = n.item.find("AllDayEvent");
-    if (all_day && std::holds_alternative<bool>(*all_day) && std::get<bool>(*all_day)) {
-      // All-day: midnight in the event's zone; the times are given as UTC midnights.
-      pieces.push_back({order_of(kind, "StartTimeZone"), "", 0, "<t:StartTimeZone Id=\"UTC\"/>"});
-      pieces.push_back({order_of(kind, "EndTimeZone"), "", 0, "<t:EndTimeZone Id=\"UTC\"/>"});
-    }
-  }
+  if (kind == ItemKind::kAppointment)
+    for (auto& p : zone_pieces(zone_id)) pieces.push_back(std::move(p));
+  std::string el = "t:" + std::string(element_of(kind));
+  return "<" + el + ">" + join_pieces(std::move(pieces)) + "</" + el + ">";
+}
+
+std::string create_items(Folder folder, const std::vector<std::string>& elements) {
+  const ItemKind kind = kind_of_folder(folder);
   std::string attrs;
   if (kind == ItemKind::kEmail) attrs = " MessageDisposition=\"SaveOnly\"";
   if (kind == ItemKind::kAppointment) attrs = " SendMeetingInvitations=\"SendToNone\"";
-  std::string el = "t:" + std::string(element_of(kind));
-  return "<m:CreateItem" + attrs + "><m:SavedItemFolderId>" + folder_id_xml(n.folder) +
-         "</m:SavedItemFolderId><m:Items><" + el + ">" + join_pieces(std::move(pieces)) + "</" +
-         el + "></m:Items></m:CreateItem>";
+  std::string out = "<m:CreateItem" + attrs + "><m:SavedItemFolderId>" + folder_id_xml(folder) +
+                    "</m:SavedItemFolderId><m:Items>";
+  for (const auto& e : elements) out += e;
+  return out + "</m:Items></m:CreateItem>";
+}
+
+Result<std::string> create_item(const NewStoreItem& n, std::string_view zone_id) {
+  auto el = item_element(n, zone_id);
+  if (!el) return el.error();
+  return create_items(n.folder, {*el});
 }
 
 namespace {
@@ -1037,10 +1064,16 @@ std::string path_xml(const Spec& s) {
 }  // namespace
 
 Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMap& changes,
-                                const std::optional<CrmLink>& link) {
+                                const std::optional<CrmLink>& link, std::string_view zone_id) {
   CRMSYNC_TRY(check_fields(kind, changes));
   const std::string el = "t:" + std::string(element_of(kind));
   std::string updates;
+  // New times or a new all-day flag are meant in the user's zone: say so with them.
+  if (kind == ItemKind::kAppointment &&
+      (changes.count("Start") || changes.count("End") || changes.count("AllDayEvent")))
+    for (const char* field : kZoneFields)
+      updates += "<t:SetItemField><t:FieldURI FieldURI=\"calendar:" + std::string(field) +
+                 "\"/><" + el + ">" + zone_xml(field, zone_id) + "</" + el + "></t:SetItemField>";
   for (const auto& [name, value] : changes) {
     const Spec* s = find_spec(kind, name);
     if (s->read_only) {
@@ -1131,9 +1164,10 @@ std::string get_folders(const std::vector<std::string_view>& distinguished) {
   return out + "</m:FolderIds></m:GetFolder>";
 }
 
-std::string find_modified(Folder folder, UtcTime since, int offset, int max) {
+std::string find_modified(Folder folder, UtcTime since, int offset, int max, bool headers) {
   return "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
-         "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:LastModifiedTime\"/>"
+         "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:LastModifiedTime\"/>" +
+         (headers ? "<t:FieldURI FieldURI=\"item:ItemClass\"/>" + ext_uri_xml(kTracked) : "") +
          "</t:AdditionalProperties></m:ItemShape>"
          "<m:IndexedPageItemView MaxEntriesReturned=\"" +
          std::to_string(max) + "\" Offset=\"" + std::to_string(offset) +
@@ -1434,6 +1468,24 @@ Result<StoreItem> to_store_item(
   if (!link) return link.error().context("item " + raw.ref.id);
   s.link = *link;
   return s;
+}
+
+Result<StoreItemHeader> header_of(const RawItem& raw, Folder folder) {
+  auto kind = kind_of_element(raw.element);
+  if (!kind || *kind != kind_of_folder(folder))
+    return Error::NotFound("item " + raw.ref.id + " is a " + raw.element + " in folder " +
+                           std::string(to_string(folder)));
+  if (raw.item_class.rfind("IPM.Configuration", 0) == 0)
+    return Error::NotFound("item " + raw.ref.id + " is crmsync's own hidden item");
+  if (raw.ref.change_key.empty())
+    return Error::Invalid("item " + raw.ref.id + " without a ChangeKey");
+  const Element* lm = tchild(raw.xml, "LastModifiedTime");
+  if (!lm) return Error::Invalid("item " + raw.ref.id + " without LastModifiedTime");
+  auto modified = UtcTime::parse(lm->text());
+  if (!modified) return Error::Invalid("item " + raw.ref.id + ": bad LastModifiedTime");
+  StoreItemHeader h{EntryId(raw.ref.id), raw.ref.change_key, *modified, false};
+  if (const std::string* t = ext_value(raw.xml, kTracked)) h.tracked = (*t == "true" || *t == "1");
+  return h;
 }
 
 Props props_of(const Element& item) {

@@ -44,18 +44,25 @@ struct ItemRef {
 // ---- requests (each returns the operation element; wrap with envelope()) ----
 
 // CreateItem of a store item. kInvalid for unknown fields, values of the wrong type or text
-// that XML cannot carry.
-Result<std::string> create_item(const NewStoreItem& item);
+// that XML cannot carry. Appointments carry `zone_id` (the user's Windows zone id) as their
+// StartTimeZone and EndTimeZone: an all-day event's midnights are that zone's.
+Result<std::string> create_item(const NewStoreItem& item, std::string_view zone_id);
+// The same in two steps, for many items in one request: each item's element (checked as
+// create_item checks it), then one CreateItem of elements that all go to `folder`.
+Result<std::string> item_element(const NewStoreItem& item, std::string_view zone_id);
+std::string create_items(Folder folder, const std::vector<std::string>& elements);
 // UpdateItem with NeverOverwrite. kInvalid as create_item; "" when there is nothing to write
-// (no changes, or only read-only fields such as Organizer and Duration).
+// (no changes, or only read-only fields such as Organizer and Duration). An appointment whose
+// Start, End or AllDayEvent changes gets `zone_id` as its zones too.
 Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMap& changes,
-                                const std::optional<CrmLink>& link);
+                                const std::optional<CrmLink>& link, std::string_view zone_id);
 // GetItem of many ids with every mapped field (full) or just id and parent folder (probe).
 std::string get_items(const std::vector<std::string>& ids, bool full);
 std::string delete_item(const std::string& id, ItemKind kind, bool hard);
 std::string get_folders(const std::vector<std::string_view>& distinguished);
-// FindItem ids of a folder modified at or after `since`, newest first, one page.
-std::string find_modified(Folder folder, UtcTime since, int offset, int max);
+// FindItem ids of a folder modified at or after `since`, newest first, one page; with
+// `headers`, also each item's class and Tracked flag (for header_of: no GetItem needed).
+std::string find_modified(Folder folder, UtcTime since, int offset, int max, bool headers);
 // FindItem of the items in the folders whose CRM id is `crm_id`.
 std::string find_by_crm_id(const std::vector<Folder>& folders, const std::string& crm_id);
 std::string sync_folder_items(Folder folder, const std::string& sync_state, int max);
@@ -110,6 +117,9 @@ Result<std::vector<RawItem>> items_of(const soap::Element& container);
 // item is elsewhere, e.g. Deleted Items -> kNotFound).
 Result<StoreItem> to_store_item(
     const RawItem& raw, const std::function<std::optional<Folder>(const std::string&)>& folder_of);
+// The header of an item that a find_modified(headers) page listed in `folder`; kNotFound for
+// what is not synced there (another kind, crmsync's hidden items).
+Result<StoreItemHeader> header_of(const RawItem& raw, Folder folder);
 // Our named string properties of an item (hidden items).
 Props props_of(const soap::Element& item);
 

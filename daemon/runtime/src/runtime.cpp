@@ -8,6 +8,9 @@
 #include "crmsync/crm_soap/soap_crm_adapter.hpp"
 #include "crmsync/store_ews/ews_store.hpp"
 #include "crmsync/store_mock/mock_mailbox.hpp"
+#if CRMSYNC_HAVE_MAPI
+#include "crmsync/store_mapi/mapi_store.hpp"
+#endif
 
 namespace crmsync {
 namespace {
@@ -108,9 +111,24 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
     rt->store = std::move(*store);
   } else if (config.store.type == "ews") {
     if (auto r = ensure_parent(config.store.state_path, "EWS state"); !r.ok()) return r.error();
-    auto store = open_ews_store(ews_config(config.store), clock);
+    EwsStoreConfig ews = ews_config(config.store);
+    ews.time_zone = config.timezone;  // all-day events' midnights: the user's zone
+    auto store = open_ews_store(ews, clock);
     if (!store.ok()) return store.error().context("EWS store " + config.store.mailbox);
     rt->store = std::move(*store);
+  } else if (config.store.type == "mapi") {
+#if CRMSYNC_HAVE_MAPI
+    MapiStoreConfig mapi;
+    mapi.profile = config.store.profile;
+    auto store = open_mapi_store(mapi, clock);
+    if (!store.ok()) return store.error().context("MAPI profile " + config.store.profile);
+    rt->store = std::move(*store);
+#else
+    // The config is valid anywhere (it moves with its user); Extended MAPI is Windows'.
+    return Error::Invalid(
+        "store.type mapi: Outlook through Extended MAPI is only built for Windows; on this "
+        "machine use store.type ews (Exchange) or mock");
+#endif
   } else {
     return Error::Invalid("store.type " + config.store.type + " is not supported by this build");
   }

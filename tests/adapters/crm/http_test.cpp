@@ -2,6 +2,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -106,6 +107,40 @@ TEST_CASE("a reply closed before any byte: kTransient - request written", "[http
   REQUIRE_FALSE(res.ok());
   CHECK(res.error().is(ErrorKind::kTransient));
   CHECK(info.request_written);
+}
+
+TEST_CASE("a kept-alive connection dropped after the request: resent once - never when may_resend "
+          "is false", "[http]") {
+  // The second request on a connection is read and dropped without a reply: the server saw it
+  // (and may have acted on it).
+  std::atomic<int> seen{0};
+  crmtest::TestServer server([&](const crmtest::ServerRequest&) {
+    crmtest::ServerReply r;
+    r.close_no_reply = ++seen == 2;
+    return r;
+  });
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+  {
+    Client client;
+    REQUIRE(client.send({"POST", url, {}, "first"}).ok());
+    SendInfo info;
+    auto again = client.send({"POST", url, {}, "second"}, &info);
+    REQUIRE(again.ok());  // resent on a fresh connection, which answered
+    CHECK(info.resent_after_write);
+    CHECK(seen == 3);
+  }
+  seen = 0;
+  Client client;
+  REQUIRE(client.send({"POST", url, {}, "first"}).ok());
+  Request create{"POST", url, {}, "create"};
+  create.may_resend = false;
+  SendInfo info;
+  auto once = client.send(create, &info);
+  REQUIRE_FALSE(once.ok());
+  CHECK(once.error().is(ErrorKind::kTransient));
+  CHECK(info.request_written);
+  CHECK_FALSE(info.resent_after_write);
+  CHECK(seen == 2);  // the server saw it once
 }
 
 TEST_CASE("a reply larger than the cap is kInvalid", "[http][hostile]") {

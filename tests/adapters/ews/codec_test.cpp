@@ -11,6 +11,9 @@ namespace e = crmsync::ews;
 
 namespace {
 
+// The user's zone as Exchange names it (Europe/Berlin): appointments carry it.
+constexpr std::string_view kZone = "W. Europe Standard Time";
+
 CrmId guid(int n) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", n);
@@ -127,18 +130,18 @@ TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][c
     return;
   }
   std::vector<std::string> ops;
-  ops.push_back(text_of(e::create_item(full_contact())));
-  ops.push_back(text_of(e::create_item(full_task())));
-  ops.push_back(text_of(e::create_item(full_appointment(true))));
-  ops.push_back(text_of(e::create_item(full_appointment(false))));
-  ops.push_back(text_of(e::create_item(full_email())));
+  ops.push_back(text_of(e::create_item(full_contact(), kZone)));
+  ops.push_back(text_of(e::create_item(full_task(), kZone)));
+  ops.push_back(text_of(e::create_item(full_appointment(true), kZone)));
+  ops.push_back(text_of(e::create_item(full_appointment(false), kZone)));
+  ops.push_back(text_of(e::create_item(full_email(), kZone)));
   const e::ItemRef ref{"AAMkAD==", "CQAAAB=="};
   for (const NewStoreItem& n :
        {full_contact(), full_task(), full_appointment(true), full_email()}) {
-    ops.push_back(text_of(e::update_item(n.item.kind, ref, n.item.fields, n.link)));
+    ops.push_back(text_of(e::update_item(n.item.kind, ref, n.item.fields, n.link, kZone)));
     FieldMap clears;
     for (const auto& [k, v] : n.item.fields) clears[k] = Value();
-    ops.push_back(text_of(e::update_item(n.item.kind, ref, clears, CrmLink{})));
+    ops.push_back(text_of(e::update_item(n.item.kind, ref, clears, CrmLink{}, kZone)));
     ops.push_back(e::delete_item(ref.id, n.item.kind, false));
   }
   ops.push_back(e::delete_item(ref.id, ItemKind::kEmail, true));
@@ -146,8 +149,9 @@ TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][c
   ops.push_back(e::get_items({"A=="}, false));
   ops.push_back(e::get_folders({"contacts", "tasks", "calendar", "inbox", "sentitems", "drafts"}));
   ops.push_back(e::find_modified(Folder::kContacts,
-                                 UtcTime::parse("2026-01-01T10:00:00.250Z").value(), 0, 100));
-  ops.push_back(e::find_modified(Folder::kDrafts, UtcTime{0}, 200, 100));
+                                 UtcTime::parse("2026-01-01T10:00:00.250Z").value(), 0, 100, false));
+  ops.push_back(e::find_modified(Folder::kDrafts, UtcTime{0}, 200, 100, false));
+  ops.push_back(e::find_modified(Folder::kCalendar, UtcTime{0}, 0, 100, true));
   ops.push_back(e::find_by_crm_id({Folder::kContacts, Folder::kTasks, Folder::kCalendar,
                                    Folder::kInbox, Folder::kSentItems, Folder::kDrafts},
                                   guid(9).str()));
@@ -172,7 +176,7 @@ TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][c
 
 TEST_CASE("EWS requests: fields in schema order - unknown fields and bad values are kInvalid",
           "[ews][codec]") {
-  std::string contact = text_of(e::create_item(full_contact()));
+  std::string contact = text_of(e::create_item(full_contact(), kZone));
   // ExtendedProperty (ItemType) before GivenName (Contact); GivenName before Surname.
   CHECK(contact.find("t:ExtendedProperty") < contact.find("t:GivenName"));
   CHECK(contact.find("t:GivenName") < contact.find("t:Surname"));
@@ -181,33 +185,33 @@ TEST_CASE("EWS requests: fields in schema order - unknown fields and bad values 
 
   NewStoreItem bad = full_contact();
   bad.item.fields["NoSuchField"] = std::string("x");
-  CHECK(e::create_item(bad).error().is(ErrorKind::kInvalid));
+  CHECK(e::create_item(bad, kZone).error().is(ErrorKind::kInvalid));
   NewStoreItem unsupported = full_contact();
   unsupported.item.fields["Categories"] = std::string("x");
-  CHECK(e::create_item(unsupported).error().is(ErrorKind::kInvalid));
+  CHECK(e::create_item(unsupported, kZone).error().is(ErrorKind::kInvalid));
   NewStoreItem wrong_type = full_task();
   wrong_type.item.fields["DueDate"] = std::string("tomorrow");
-  CHECK(e::create_item(wrong_type).error().is(ErrorKind::kInvalid));
+  CHECK(e::create_item(wrong_type, kZone).error().is(ErrorKind::kInvalid));
   NewStoreItem bad_choice = full_task();
   bad_choice.item.fields["Status"] = std::string("Done");
-  CHECK(e::create_item(bad_choice).error().is(ErrorKind::kInvalid));
+  CHECK(e::create_item(bad_choice, kZone).error().is(ErrorKind::kInvalid));
   NewStoreItem control = full_task();
   control.item.fields["Subject"] = std::string("bell \x07");
-  CHECK(e::create_item(control).error().is(ErrorKind::kInvalid));
+  CHECK(e::create_item(control, kZone).error().is(ErrorKind::kInvalid));
   NewStoreItem wrong_folder = full_task();
   wrong_folder.folder = Folder::kContacts;
-  CHECK(e::create_item(wrong_folder).error().is(ErrorKind::kInvalid));
+  CHECK(e::create_item(wrong_folder, kZone).error().is(ErrorKind::kInvalid));
 
-  std::string task = text_of(e::create_item(full_task()));
+  std::string task = text_of(e::create_item(full_task(), kZone));
   CHECK(task.find("<t:Status>WaitingOnOthers</t:Status>") != std::string::npos);
-  std::string cal = text_of(e::create_item(full_appointment(false)));
+  std::string cal = text_of(e::create_item(full_appointment(false), kZone));
   CHECK(cal.find("<t:LegacyFreeBusyStatus>OOF</t:LegacyFreeBusyStatus>") != std::string::npos);
   CHECK(cal.find("SendMeetingInvitations=\"SendToNone\"") != std::string::npos);
   CHECK(cal.find("t:Organizer") == std::string::npos);  // read-only in EWS
   CHECK(cal.find("t:Duration") == std::string::npos);   // derived from Start and End
 
   std::string upd = text_of(
-      e::update_item(ItemKind::kContact, {"I", "K"}, {{"FirstName", Value()}}, std::nullopt));
+      e::update_item(ItemKind::kContact, {"I", "K"}, {{"FirstName", Value()}}, std::nullopt, kZone));
   CHECK(upd.find("ConflictResolution=\"NeverOverwrite\"") != std::string::npos);
   CHECK(upd.find("ChangeKey=\"K\"") != std::string::npos);
   CHECK(upd.find("<t:DeleteItemField><t:FieldURI FieldURI=\"contacts:GivenName\"/>") !=
@@ -491,15 +495,48 @@ TEST_CASE("X3: hostile EWS replies are a clear kInvalid", "[ews][codec][hostile]
       "</t:Task>");
 }
 
+TEST_CASE("§7 all-day events: appointments carry the user's zone - where their midnights are",
+          "[ews][codec][timezone]") {
+  std::string cal = text_of(e::create_item(full_appointment(true), kZone));
+  const std::string start_zone = "<t:StartTimeZone Id=\"W. Europe Standard Time\"/>";
+  const std::string end_zone = "<t:EndTimeZone Id=\"W. Europe Standard Time\"/>";
+  REQUIRE(cal.find(start_zone) != std::string::npos);
+  CHECK(cal.find(end_zone) == cal.find(start_zone) + start_zone.size());  // schema order
+  CHECK(cal.find("<t:IsAllDayEvent>true</t:IsAllDayEvent>") < cal.find(start_zone));
+  // A timed event gets the zone too (as Outlook gives it), a contact never.
+  CHECK(text_of(e::create_item(full_appointment(false), kZone)).find(start_zone) !=
+        std::string::npos);
+  CHECK(text_of(e::create_item(full_contact(), kZone)).find("TimeZone") == std::string::npos);
+  // Hostile text in a zone id is escaped, never markup.
+  CHECK(text_of(e::create_item(full_appointment(true), "\"/><x a=\"")).find("<x a=") ==
+        std::string::npos);
+
+  const e::ItemRef ref{"I", "K"};
+  for (const char* moved : {"Start", "End", "AllDayEvent"}) {
+    INFO(moved);
+    FieldMap changes{{moved, full_appointment(true).item.fields.at(moved)}};
+    std::string upd = text_of(e::update_item(ItemKind::kAppointment, ref, changes, std::nullopt,
+                                             "Eastern Standard Time"));
+    CHECK(upd.find("<t:FieldURI FieldURI=\"calendar:StartTimeZone\"/><t:CalendarItem>"
+                   "<t:StartTimeZone Id=\"Eastern Standard Time\"/></t:CalendarItem>") !=
+          std::string::npos);
+    CHECK(upd.find("calendar:EndTimeZone") != std::string::npos);
+  }
+  std::string subject = text_of(e::update_item(ItemKind::kAppointment, ref,
+                                               {{"Subject", Value(std::string("x"))}},
+                                               std::nullopt, kZone));
+  CHECK(subject.find("TimeZone") == std::string::npos);  // the item keeps the zone it has
+}
+
 TEST_CASE("EWS requests: an update of read-only fields only writes nothing", "[ews][codec]") {
   auto r = e::update_item(ItemKind::kAppointment, {"I", "K"},
                           {{"Duration", Value(std::int64_t{30})},
                            {"Organizer", Value(PartyList{{"x@example.org", "", std::nullopt}})}},
-                          std::nullopt);
+                          std::nullopt, kZone);
   REQUIRE(r.ok());
   CHECK(r->empty());
   auto bad = e::update_item(ItemKind::kAppointment, {"I", "K"},
-                            {{"Duration", Value(std::string("long"))}}, std::nullopt);
+                            {{"Duration", Value(std::string("long"))}}, std::nullopt, kZone);
   REQUIRE_FALSE(bad.ok());  // not written, but still a value of the wrong type
   CHECK(bad.error().is(ErrorKind::kInvalid));
 }

@@ -400,6 +400,91 @@ TEST_CASE("§7: an all-day event keeps its day", "[ews][emulator][mapping]") {
   CHECK(got->item.fields.at("End") == n.item.fields.at("End"));
 }
 
+TEST_CASE("§7: all-day events at the user's midnights - in every zone, across DST",
+          "[ews][emulator][mapping][timezone]") {
+  // Exchange moves an all-day event's start back and its end forward to midnight in the
+  // event's zone: written in any zone but the user's, a day at the user's midnights would
+  // grow to two (the trap). The adapter writes the user's zone; each day comes back as sent.
+  struct Case {
+    const char* zone;
+    const char* start;  // the user's local midnights, in UTC
+    const char* end;
+    const char* moved_start;  // a week later, as CRM would move it
+    const char* moved_end;
+  };
+  const Case cases[] = {
+      {"UTC", "2026-03-15T00:00:00Z", "2026-03-16T00:00:00Z", "2026-03-22T00:00:00Z",
+       "2026-03-23T00:00:00Z"},
+      {"Europe/Berlin", "2026-01-14T23:00:00Z", "2026-01-15T23:00:00Z",  // CET
+       "2026-01-21T23:00:00Z", "2026-01-22T23:00:00Z"},
+      {"Europe/Berlin", "2026-07-14T22:00:00Z", "2026-07-15T22:00:00Z",  // CEST
+       "2026-07-21T22:00:00Z", "2026-07-22T22:00:00Z"},
+      {"Europe/Berlin", "2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z",  // the 23-hour day
+       "2026-04-04T22:00:00Z", "2026-04-05T22:00:00Z"},
+      {"America/New_York", "2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z",  // 25 hours
+       "2026-11-08T05:00:00Z", "2026-11-09T05:00:00Z"},
+      {"Asia/Kolkata", "2026-06-01T18:30:00Z", "2026-06-03T18:30:00Z",  // two days, +05:30
+       "2026-06-08T18:30:00Z", "2026-06-10T18:30:00Z"},
+      {"Pacific/Auckland", "2026-12-24T11:00:00Z", "2026-12-25T11:00:00Z",  // +13
+       "2026-12-31T11:00:00Z", "2027-01-01T11:00:00Z"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.zone << " " << c.start);
+    test::EwsHarness h;
+    EwsStoreConfig config = h.config();
+    config.time_zone = c.zone;
+    auto s = h.open_with(config);
+    NewStoreItem n;
+    n.folder = Folder::kCalendar;
+    n.item.kind = ItemKind::kAppointment;
+    n.item.fields["Subject"] = std::string("Holiday");
+    n.item.fields["Start"] = UtcTime::parse(c.start).value();
+    n.item.fields["End"] = UtcTime::parse(c.end).value();
+    n.item.fields["AllDayEvent"] = true;
+    auto created = s->create(n);
+    REQUIRE(created.ok());
+    CHECK(created->item.fields.at("Start") == n.item.fields.at("Start"));
+    CHECK(created->item.fields.at("End") == n.item.fields.at("End"));
+    CHECK(created->item.fields.at("AllDayEvent") == Value(true));
+
+    FieldMap moved{{"Start", UtcTime::parse(c.moved_start).value()},
+                   {"End", UtcTime::parse(c.moved_end).value()}};
+    auto key = s->update(created->entry_id, created->change_key, moved, std::nullopt);
+    REQUIRE(key.ok());
+    auto got = s->get(created->entry_id);
+    REQUIRE(got.ok());
+    CHECK(got->item.fields.at("Start") == moved.at("Start"));
+    CHECK(got->item.fields.at("End") == moved.at("End"));
+    CHECK(got->item.fields.at("AllDayEvent") == Value(true));
+  }
+}
+
+TEST_CASE("§7: the all-day trap - the same day written in another zone grows to two",
+          "[ews][emulator][mapping][timezone]") {
+  // Why the zone matters: Berlin's midnights written as UTC all-day times are moved to the
+  // UTC midnights around them (the emulator follows Exchange's documented rule).
+  test::EwsHarness h;
+  auto s = h.open();  // time_zone UTC
+  NewStoreItem n;
+  n.folder = Folder::kCalendar;
+  n.item.kind = ItemKind::kAppointment;
+  n.item.fields["Subject"] = std::string("Holiday");
+  n.item.fields["Start"] = UtcTime::parse("2026-01-14T23:00:00Z").value();
+  n.item.fields["End"] = UtcTime::parse("2026-01-15T23:00:00Z").value();
+  n.item.fields["AllDayEvent"] = true;
+  auto created = s->create(n);
+  REQUIRE(created.ok());
+  CHECK(created->item.fields.at("Start") == Value(UtcTime::parse("2026-01-14T00:00:00Z").value()));
+  CHECK(created->item.fields.at("End") == Value(UtcTime::parse("2026-01-16T00:00:00Z").value()));
+  // A zone Exchange does not know is refused at open, naming it.
+  EwsStoreConfig bad = h.config("bad.db");
+  bad.time_zone = "Mars/Olympus_Mons";
+  auto refused = open_ews_store(bad, system_clock());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().is(ErrorKind::kInvalid));
+  CHECK_THAT(refused.error().message(), Catch::Contains("Mars/Olympus_Mons"));
+}
+
 TEST_CASE("§7: e-mail fields read from a saved message", "[ews][emulator][mapping]") {
   test::EwsHarness h;
   auto s = h.open();
@@ -465,6 +550,109 @@ TEST_CASE("E3: throttling and server errors on the emulator are retried - nothin
   CHECK(ev->size() == 10);  // 5 creates + 5 updates, each once
   REQUIRE_FALSE(waits.empty());
   CHECK(std::any_of(waits.begin(), waits.end(), [](auto w) { return w >= 1500ms; }));
+}
+
+namespace {
+
+// How many requests of operation `op` the harness's transport has sent so far.
+std::size_t count_ops(const test::EwsHarness& h, const std::string& op) {
+  std::lock_guard<std::mutex> lock(ewstest::RecordingTransport::mu());
+  return static_cast<std::size_t>(
+      std::count_if(h.requests->begin(), h.requests->end(), [&](const std::string& b) {
+        return b.find("<s:Body><m:" + op + " ") != std::string::npos ||
+               b.find("<s:Body><m:" + op + ">") != std::string::npos;
+      }));
+}
+
+CrmId batch_guid(int n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", 500 + n);
+  return CrmId::parse(buf).value();
+}
+
+std::vector<NewStoreItem> linked_contacts(int n) {
+  std::vector<NewStoreItem> out;
+  for (int i = 0; i < n; ++i) {
+    NewStoreItem c = contact("B" + std::to_string(i), "Batch");
+    c.link = CrmLink{true, batch_guid(i), true, CrmEntity::kContact};
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("create_many: one CreateItem per folder and batch - one GetItem to read them back",
+          "[ews][emulator][batch]") {
+  test::EwsHarness h;
+  EwsStoreConfig c = h.config();
+  c.get_batch_size = 3;
+  auto s = h.open_with(c);
+  std::vector<NewStoreItem> items = linked_contacts(7);
+  for (int i = 0; i < 2; ++i) {
+    NewStoreItem t;
+    t.folder = Folder::kTasks;
+    t.item.kind = ItemKind::kTask;
+    t.item.fields["Subject"] = std::string("T") + std::to_string(i);
+    items.push_back(std::move(t));
+  }
+  const std::size_t creates = count_ops(h, "CreateItem");
+  const std::size_t gets = count_ops(h, "GetItem");
+  auto made = s->create_many(items);
+  REQUIRE(made.size() == 9);
+  for (const auto& m : made) REQUIRE(m.ok());
+  CHECK(count_ops(h, "CreateItem") - creates == 4);  // contacts 3+3+1, tasks 2
+  CHECK(count_ops(h, "GetItem") - gets == 4);        // one read-back per batch
+  // A second look changes nothing: no events for the adapter's own creates twice.
+  auto ev = s->events_after(0, 100);
+  REQUIRE(ev.ok());
+  CHECK(ev->size() == 9);
+}
+
+TEST_CASE("create_many: throttled batches are retried whole - a lost reply is not repeated (X1)",
+          "[ews][emulator][batch][faults]") {
+  test::EwsHarness h;
+  ewstest::Emulator* emu = ewstest::Emulator::shared(nullptr);
+  REQUIRE(emu);
+  struct Reset {
+    ewstest::Emulator* e;
+    ~Reset() { e->set_faults("{}"); }
+  } reset{emu};
+  EwsStoreConfig c = h.config();
+  c.max_attempts = 30;
+  c.sleep = [](std::chrono::milliseconds) {};
+  auto s = h.open_with(c);
+  REQUIRE(s->events_after(0, 10).ok());  // folders resolved, baseline taken
+
+  // Throttled in the reply's messages: nothing was made, so the batch goes again.
+  REQUIRE(emu->set_faults(R"({"busy_in_response_rate":0.5,"seed":3})"));
+  auto first = linked_contacts(4);
+  auto made = s->create_many(first);
+  REQUIRE(emu->set_faults("{}"));
+  for (const auto& m : made) REQUIRE(m.ok());
+
+  // The reply to the next batch is lost after the server made the items.
+  std::vector<NewStoreItem> second;
+  for (int i = 4; i < 8; ++i) second.push_back(linked_contacts(8)[static_cast<std::size_t>(i)]);
+  const std::size_t creates = count_ops(h, "CreateItem");
+  REQUIRE(emu->set_faults(R"({"drop_after_commit_rate":1.0})"));
+  auto lost = s->create_many(second);
+  REQUIRE(emu->set_faults("{}"));
+  CHECK(count_ops(h, "CreateItem") - creates == 1);  // never repeated
+  for (const auto& m : lost) {
+    REQUIRE_FALSE(m.ok());
+    CHECK(m.error().retryable());
+  }
+  // Every item exists exactly once, found by its pending CRM id as the engine's X1 step does.
+  for (int i = 0; i < 8; ++i) {
+    INFO(i);
+    auto found = s->find_by_crm_id(batch_guid(i));
+    REQUIRE(found.ok());
+    CHECK(found->has_value());
+  }
+  auto all = s->scan_modified_since(ItemKind::kContact, UtcTime{0});
+  REQUIRE(all.ok());
+  CHECK(all->size() == 8);
 }
 
 TEST_CASE("S1: a sync state the server refuses → full resync - no duplicate events",

@@ -35,6 +35,7 @@ struct EwsHarness {
     c.auth.username = email;
     c.auth.password_file = dir.file("password");
     c.state_path = dir.file(state_name);
+    c.time_zone = "UTC";  // not the machine's: tests that need another zone say which
     c.poll_interval = std::chrono::milliseconds(50);
     c.request_timeout = std::chrono::milliseconds(20'000);
     return c;

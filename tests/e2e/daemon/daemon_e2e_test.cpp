@@ -329,6 +329,28 @@ TEST_CASE("bad configs: crmsyncd exits 2 naming the key - config check", "[e2e][
   CHECK(before.exit_code == 2);
 }
 
+TEST_CASE("store type mapi off Windows: the config checks - crmsyncd and once say why they stop",
+          "[e2e][daemon][mapi]") {
+  Env env;
+  std::ofstream(env.config) << R"({"profile":"e2e","cache":"state/cache.db",
+      "store":{"type":"mapi","profile":"Outlook"},
+      "crm":{"url":"http://127.0.0.1:)" << env.crm_port
+                            << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
+      "http":{"listen":"127.0.0.1:0","token_file":"state/api-token"}})";
+  auto check = env.cli({"config", "check"});
+  INFO(check.out << check.err);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out == "ok\n");
+  const std::string why = "Outlook through Extended MAPI is only built for Windows";
+  auto once = env.cli({"once"});
+  CHECK(once.exit_code != 0);
+  CHECK_THAT(once.err, Catch::Contains(why));
+  auto d = test::run_program({CRMSYNCD_BIN, "--config", env.config});
+  CHECK(d.exit_code != 0);
+  CHECK_THAT(d.err + env.log(), Catch::Contains(why));
+  CHECK_FALSE(exists(env.runtime_file()));
+}
+
 TEST_CASE("the status page in headless Chromium shows the counts", "[e2e][daemon][chromium]") {
   const std::string chromium = "/usr/bin/chromium";
   if (!exists(chromium)) {

@@ -83,10 +83,12 @@ struct EwsEnv {
   std::unique_ptr<test::Spawned> ews;
   std::uint16_t crm_port = 0;
   std::uint16_t ews_port = 0;
+  std::string user_zone;  // the zone Alice set in Outlook on the web ("" = UTC)
 
-  // `ntlm`: crmsync signs in to Exchange with NTLM (store.auth "negotiate") as Alice's default
-  // NTLM account on the emulator, example.com\alice; exchangelib keeps using Basic.
-  explicit EwsEnv(bool ntlm = false) {
+  // `timezone`: the config's (the user's zone for crmsync; "" = the machine's). `ntlm`: crmsync
+  // signs in to Exchange with NTLM (store.auth "negotiate") as Alice's default NTLM account on
+  // the emulator, example.com\alice; exchangelib keeps using Basic.
+  explicit EwsEnv(const std::string& timezone = "", bool ntlm = false) {
     crm = std::make_unique<test::Spawned>(
         std::vector<std::string>{CRM_EMULATOR_BIN, "--listen", "127.0.0.1:0", "--db",
                                  dir.file("crm.db")},
@@ -108,7 +110,9 @@ struct EwsEnv {
     secret("crm-token", "alice-token\n");
     secret("ews-password", std::string(kPassword) + "\n");
     std::ofstream(config) << R"({"profile":"e2e-ews","client_id":"e2e-desk","role":"primary",
-        "cache":"state/cache.db",
+        "cache":"state/cache.db",)"
+                          << (timezone.empty() ? "" : "\"timezone\":\"" + timezone + "\",") << R"(
+        
         "store":{"type":"ews","url":")"
                           << ews_url() << R"(","mailbox":")" << kMailbox << R"(",
                  "auth":)"
@@ -150,7 +154,9 @@ struct EwsEnv {
   // The user in Outlook on the web (exchangelib), as `email` (default: Alice).
   std::string user(std::vector<std::string> args, const std::string& email = kMailbox,
                    const std::string& password = kPassword) const {
-    args.insert(args.begin(), {kPython, EWS_E2E_USER_SCRIPT, ews_url(), email, password});
+    args.insert(args.begin(), {ews_url(), email, password});
+    if (!user_zone.empty()) args.insert(args.begin(), {"--timezone", user_zone});
+    args.insert(args.begin(), {kPython, EWS_E2E_USER_SCRIPT});
     auto r = test::run_program(args);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -189,6 +195,8 @@ struct EwsEnv {
       for (auto it = r["attributes"].MemberBegin(); it != r["attributes"].MemberEnd(); ++it) {
         if (it->value.IsString())
           out[it->name.GetString()] = it->value.GetString();
+        else if (it->value.IsBool())
+          out[it->name.GetString()] = it->value.GetBool() ? "true" : "false";
         else if (it->value.IsObject() && it->value.HasMember("id"))
           out[it->name.GetString()] = lower(it->value["id"].GetString());
       }
@@ -252,6 +260,41 @@ TEST_CASE("M2: the paper's A/B/C merge with an Exchange mailbox edited through e
   auto third = env.sync();
   CHECK_THAT(third, Catch::Contains("to store: 0  to CRM: 0"));
   CHECK(env.records("contact").Size() == 1);  // C5, X1: no duplicate from the echoes
+}
+
+TEST_CASE("§7: an all-day event made in Berlin keeps its day - in CRM and back in the mailbox",
+          "[e2e][ews][timezone]") {
+  SKIP_WITHOUT_EXCHANGELIB();
+  EwsEnv env("Europe/Berlin");
+  env.user_zone = "Europe/Berlin";
+  // Alice, in Outlook on the web, blocks 15 July (CEST, UTC+2) for an offsite.
+  std::string id = env.user({"create", "appointment",
+                             R"({"subject":"Offsite","start":"2026-07-15","end":"2026-07-15",
+                                 "is_all_day":true,"tracked":true})"});
+  env.sync();
+  std::string crm_id = env.crm_id("appointment", id);
+  auto rec = env.record("appointment", crm_id);
+  CHECK(rec["subject"] == "Offsite");
+  CHECK(rec["scheduledstart"] == "2026-07-14T22:00:00Z");  // Berlin's midnights
+  CHECK(rec["scheduledend"] == "2026-07-15T22:00:00Z");
+  CHECK(rec["isalldayevent"] == "true");
+
+  // Bob moves it to the next day in CRM; Alice sees one whole day, the 16th.
+  auto stored = UtcTime::parse(env.show("appointment", id)["last_modified_time"].GetString());
+  REQUIRE(stored.ok());
+  REQUIRE(test::wait_past_second(stored->ms));
+  env.crm_as_bob(test::crm::update_envelope(
+      "appointment", crm_id,
+      test::crm::time_attr("scheduledstart", "2026-07-15T22:00:00Z") +
+          test::crm::time_attr("scheduledend", "2026-07-16T22:00:00Z")));
+  env.sync();
+  auto item = env.show("appointment", id);
+  CHECK(item["is_all_day"].IsTrue());
+  CHECK(std::string(item["start"].GetString()) == "2026-07-16");
+  CHECK(std::string(item["end"].GetString()) == "2026-07-16");  // exchangelib: the last day
+  // Settled: nothing moves on either side.
+  CHECK_THAT(env.sync(), Catch::Contains("to store: 0  to CRM: 0"));
+  CHECK(env.record("appointment", crm_id)["scheduledstart"] == "2026-07-15T22:00:00Z");
 }
 
 TEST_CASE("T4: an e-mail received in Exchange and tracked with a regarding contact is in CRM",
@@ -432,7 +475,7 @@ TEST_CASE("crmsync once signs in to Exchange with NTLM (store.auth negotiate)",
     WARN("NTLM test skipped: " << ok.error().message());
     return;
   }
-  EwsEnv env(/*ntlm=*/true);
+  EwsEnv env(/*timezone=*/"", /*ntlm=*/true);
   std::string id = env.user(
       {"create", "contact", R"({"given_name":"Ada","surname":"Lovelace","tracked":true})"});
   env.sync();

@@ -53,8 +53,9 @@ struct Config {
   std::string log_level = "info";
 
   struct Store {
-    std::string type = "mock";  // "mock" or "ews"
+    std::string type = "mock";  // "mock", "ews" or "mapi" (opened by Windows builds only)
     std::string path;           // mock: the mailbox file
+    std::string profile;        // mapi: the Outlook (MAPI) profile's name
     // ews: the endpoint (".../EWS/Exchange.asmx", no autodiscover) and the mailbox's address.
     std::string url;
     std::string mailbox;
@@ -68,8 +69,9 @@ struct Config {
     // Equal for two configs that open the same mailbox (a reload with another identity
     // starts the store's event cursor over).
     std::string identity() const {
-      return type == "ews" ? type + "|" + url + "|" + mailbox + "|" + state_path
-                           : type + "|" + path;
+      if (type == "ews") return type + "|" + url + "|" + mailbox + "|" + state_path;
+      if (type == "mapi") return type + "|" + profile;
+      return type + "|" + path;
     }
   } store;
 

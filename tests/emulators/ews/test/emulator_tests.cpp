@@ -788,6 +788,8 @@ TEST_CASE("tasks - calendar items and messages: creation rules and delivery") {
       envelope("<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
                "<t:Subject>All day</t:Subject><t:Start>2026-03-15T00:00:00+01:00</t:Start>"
                "<t:End>2026-03-16T00:00:00.000+01:00</t:End><t:IsAllDayEvent>true</t:IsAllDayEvent>"
+               "<t:StartTimeZone Id=\"W. Europe Standard Time\"/>"
+               "<t:EndTimeZone Id=\"W. Europe Standard Time\"/>"
                "</t:CalendarItem></m:Items></m:CreateItem>"));
   auto allday =
       emu.ews(get_item(item_id(berlin.body).id, "<t:BaseShape>AllProperties</t:BaseShape>"));
@@ -830,6 +832,79 @@ TEST_CASE("tasks - calendar items and messages: creation rules and delivery") {
   CHECK(item_id(drafts.body).id.size() > 0);
   CHECK(find_in("drafts", "user@example.test").body.find("<t:IsDraft>true</t:IsDraft>") !=
         std::string::npos);
+}
+
+TEST_CASE("all-day events: the start back and the end forward to the event zone's midnights") {
+  // Exchange's documented rule, in the zone of the appointment, else of the request
+  // (TimeZoneContext), else UTC.
+  Emulator emu;
+  emu.add_user("user@example.test");
+  auto create = [&](const std::string& start, const std::string& end, const std::string& zones,
+                    const std::string& header = "") {
+    return emu.ews(envelope(
+        "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
+        "<t:Subject>Off</t:Subject><t:Start>" + start + "</t:Start><t:End>" + end +
+            "</t:End><t:IsAllDayEvent>true</t:IsAllDayEvent>" + zones +
+            "</t:CalendarItem></m:Items></m:CreateItem>",
+        header));
+  };
+  auto times = [&](const Response& created) {
+    auto got = emu.ews(get_item(item_id(created.body).id, "<t:BaseShape>AllProperties</t:BaseShape>"));
+    return first(got.body, "<t:Start>([^<]+)</t:Start>") + " " +
+           first(got.body, "<t:End>([^<]+)</t:End>");
+  };
+  const std::string berlin = "<t:StartTimeZone Id=\"W. Europe Standard Time\"/>"
+                             "<t:EndTimeZone Id=\"W. Europe Standard Time\"/>";
+  struct Case {
+    std::string start, end, zones, header, expected;
+  };
+  const std::vector<Case> cases = {
+      // 13:00 to 13:00 UTC: the midnight before, the midnight after.
+      {"2026-06-06T13:00:00Z", "2026-06-06T14:00:00Z", "", "",
+       "2026-06-06T00:00:00Z 2026-06-07T00:00:00Z"},
+      {"2026-06-06T00:00:00Z", "2026-06-07T00:00:00Z", "", "",
+       "2026-06-06T00:00:00Z 2026-06-07T00:00:00Z"},
+      // Berlin's midnights stay; UTC midnights are 01:00/02:00 there and move.
+      {"2026-06-05T22:00:00Z", "2026-06-06T22:00:00Z", berlin, "",
+       "2026-06-05T22:00:00Z 2026-06-06T22:00:00Z"},
+      {"2026-06-06T00:00:00Z", "2026-06-07T00:00:00Z", berlin, "",
+       "2026-06-05T22:00:00Z 2026-06-07T22:00:00Z"},
+      // The request's zone when the item names none.
+      {"2026-01-10T12:00:00Z", "2026-01-10T12:30:00Z", "",
+       "<t:TimeZoneContext><t:TimeZoneDefinition Id=\"Eastern Standard Time\"/>"
+       "</t:TimeZoneContext>",
+       "2026-01-10T05:00:00Z 2026-01-11T05:00:00Z"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.start << " " << c.zones << c.header);
+    auto r = create(c.start, c.end, c.zones, c.header);
+    REQUIRE(response_code(r.body) == "NoError");
+    CHECK(times(r) == c.expected);
+  }
+  // A zone Windows does not know.
+  auto bad = create("2026-06-06T00:00:00Z", "2026-06-07T00:00:00Z",
+                    "<t:StartTimeZone Id=\"Mars Standard Time\"/>");
+  CHECK(response_code(bad.body) == "ErrorTimeZone");
+  // An update that moves the start keeps the rule too.
+  auto made = create("2026-06-05T22:00:00Z", "2026-06-06T22:00:00Z", berlin);
+  auto moved = emu.ews(envelope(
+      "<m:UpdateItem ConflictResolution=\"AlwaysOverwrite\" "
+      "SendMeetingInvitationsOrCancellations=\"SendToNone\"><m:ItemChanges><t:ItemChange>"
+      "<t:ItemId Id=\"" + item_id(made.body).id + "\"/><t:Updates>" +
+      set_field("calendar:Start", "<t:Start>2026-06-10T09:00:00Z</t:Start>", "CalendarItem") +
+      set_field("calendar:End", "<t:End>2026-06-10T10:00:00Z</t:End>", "CalendarItem") +
+      "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"));
+  REQUIRE(response_code(moved.body) == "NoError");
+  CHECK(times(made) == "2026-06-09T22:00:00Z 2026-06-10T22:00:00Z");
+  // xs:boolean comes back canonical, as Exchange returns it (exchangelib sends "1").
+  auto one = emu.ews(envelope(
+      "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
+      "<t:Subject>One</t:Subject><t:ReminderIsSet>0</t:ReminderIsSet>"
+      "<t:Start>2026-06-06T00:00:00Z</t:Start><t:End>2026-06-07T00:00:00Z</t:End>"
+      "<t:IsAllDayEvent>1</t:IsAllDayEvent></t:CalendarItem></m:Items></m:CreateItem>"));
+  auto got = emu.ews(get_item(item_id(one.body).id, "<t:BaseShape>AllProperties</t:BaseShape>"));
+  CHECK(got.body.find("<t:IsAllDayEvent>true</t:IsAllDayEvent>") != std::string::npos);
+  CHECK(got.body.find("<t:ReminderIsSet>false</t:ReminderIsSet>") != std::string::npos);
 }
 
 TEST_CASE("DeleteItem: MoveToDeletedItems - SoftDelete - HardDelete and required attributes") {

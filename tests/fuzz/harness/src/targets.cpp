@@ -10,7 +10,7 @@ std::span<const Target> targets() {
       {"crm_response", crm_response},     {"crm_emulator", crm_emulator_request},
       {"original_state", original_state}, {"store_value", store_value},
       {"field_codec", field_codec},       {"config", config},
-      {"api_route", api_route},
+      {"api_route", api_route},           {"ews_response", ews_response},
   };
   return kTargets;
 }

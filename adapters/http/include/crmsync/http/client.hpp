@@ -37,6 +37,9 @@ struct Request {
   std::string url;
   Headers headers;
   std::string body;
+  // false for a request the server must see at most once (a create): when a kept-alive
+  // connection takes it and closes without a reply, it fails instead of going out again.
+  bool may_resend = true;
 };
 
 struct Response {

@@ -49,8 +49,10 @@ struct EwsStoreConfig {
 
   int page_size = 100;      // FindItem page, SyncFolderItems MaxChangesReturned
   int get_batch_size = 50;  // ItemIds per GetItem
-  // The all-day event's zone (a Windows zone id) sent as StartTimeZone/EndTimeZone.
-  std::string all_day_time_zone = "UTC";
+  // The user's zone (IANA name, the config's `timezone`; "" = the machine's). Appointments are
+  // written with it as their StartTimeZone/EndTimeZone (its Windows id): an all-day event's
+  // midnights are that zone's, where Exchange moves the start and end of such an event.
+  std::string time_zone;
 
   // Notifications in wait_for_events: a streaming subscription, each GetStreamingEvents
   // connection kept for stream_connection_minutes (1..30, in the server's minutes). Where the

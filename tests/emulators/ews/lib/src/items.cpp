@@ -155,6 +155,24 @@ std::optional<std::string> utc_time(const std::string& v) {
   return std::string(buf);
 }
 
+// Exchange returns xs:boolean values canonically ("1" sent comes back "true"; clients such as
+// exchangelib read only the canonical forms). Its boolean fields are named Is*, Has*, or one of
+// these.
+bool boolean_field(const std::string& name) {
+  static const std::set<std::string> others = {"ReminderIsSet", "AllowNewTimeProposal",
+                                               "MeetingRequestWasSent"};
+  return name.rfind("Is", 0) == 0 || name.rfind("Has", 0) == 0 || others.count(name);
+}
+
+void normalize_booleans(xmlNode* item) {
+  for (xmlNode* c : elements(item)) {
+    if (!elements(c).empty() || !boolean_field(local(c))) continue;
+    const std::string v = text(c);
+    if (v == "1" || v == "0")
+      xmlNodeSetContent(c, reinterpret_cast<const xmlChar*>(v == "1" ? "true" : "false"));
+  }
+}
+
 void normalize_times(xmlNode* n) {
   static const std::set<std::string> free_text = {"Subject",
                                                   "Body",
@@ -287,6 +305,7 @@ std::string store_xml(const ItemData& item) {
 
 ItemData item_from_request(const xmlNode* element) {
   normalize_times(const_cast<xmlNode*>(element));
+  normalize_booleans(const_cast<xmlNode*>(element));
   ItemData item;
   item.kind = local(element);
   for (xmlNode* f : elements(element)) {
@@ -428,6 +447,7 @@ std::optional<std::string> value_at(const ItemData& item, const Path& path) {
 void set_field(ItemData& item, const Path& path, const xmlNode* value) {
   check_kind(item, value);
   normalize_times(const_cast<xmlNode*>(value));
+  normalize_booleans(const_cast<xmlNode*>(value));
   const xmlNode* f = single_field(value);
   std::string name = local(f);
   if (name != path.name)

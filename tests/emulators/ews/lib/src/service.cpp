@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "all_day.hpp"
 #include "util.hpp"
 
 namespace ews_emulator {
@@ -180,7 +181,7 @@ SoapResult Service::handle(const std::string& body, const User& user, std::optio
       std::string(reinterpret_cast<const char*>(ops[0]->ns->href)) != kMNs)
     throw schema_fault({"The SOAP Body must hold one EWS request element.", 1, 1});
 
-  Ctx ctx{user, user.id, user.email};
+  Ctx ctx{user, user.id, user.email, context_zone(env)};
   if (xmlNode* imp = child(child(env, kSoapNs, "Header"), kTNs, "ExchangeImpersonation")) {
     xmlNode* sid = child(imp, kTNs, "ConnectingSID");
     std::string who;
@@ -803,6 +804,7 @@ std::string Service::create_item(const xmlNode* req, const Ctx& ctx) {
         data.set("IsDraft", "<t:IsDraft>true</t:IsDraft>");
         if (!data.find("IsRead")) data.set("IsRead", "<t:IsRead>true</t:IsRead>");
       }
+      snap_all_day(data, ctx.zone);
       Folder f = saved ? *saved : *store_.distinguished(ctx.mailbox, default_folder);
       Item it = save_new(data, f);
       out += ok_msg(
@@ -868,6 +870,7 @@ std::string Service::update_item(const xmlNode* req, const Ctx& ctx) {
           delete_field(data, p);
         }
       }
+      snap_all_day(data, ctx.zone);
       sort_fields(data, schemas_);
       it.xml = store_xml(data);
       it.cn = store_.next_cn();
@@ -882,7 +885,6 @@ std::string Service::update_item(const xmlNode* req, const Ctx& ctx) {
       out += err_msg(op, e, "<m:Items/>");
     }
   }
-  (void)ctx;
   return wrap(op, out);
 }
 

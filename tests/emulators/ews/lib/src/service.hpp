@@ -80,6 +80,7 @@ class Service {
     User user;
     std::int64_t mailbox = 0;
     std::string email;
+    std::string zone;  // the TimeZoneContext header's Windows zone id ("" = UTC)
   };
 
   std::string dispatch(const std::string& op, const xmlNode* req, const Ctx& ctx,

@@ -22,6 +22,10 @@ inline std::string str_attr(const std::string& k, const std::string& v) {
   return kv(k, "<b:value i:type=\"d:string\" xmlns:d=\"http://www.w3.org/2001/XMLSchema\">" + v +
                    "</b:value>");
 }
+inline std::string time_attr(const std::string& k, const std::string& iso_utc) {
+  return kv(k, "<b:value i:type=\"d:dateTime\" xmlns:d=\"http://www.w3.org/2001/XMLSchema\">" +
+                   iso_utc + "</b:value>");
+}
 inline std::string ref(const std::string& logical, const std::string& id) {
   return "<a:Id>" + id + "</a:Id><a:LogicalName>" + logical +
          "</a:LogicalName><a:Name i:nil=\"true\"/>";

@@ -20,6 +20,10 @@ struct Outcome {
 // reader (Retrieve, RetrieveMultiple, RetrieveEntityChanges, ExecuteMultiple, WhoAmI,
 // RetrieveUserPrivileges) and error_from_fault on what it gives.
 Outcome crm_response(std::string_view input);
+// EWS replies as the EWS store adapter reads them: ews::parse_response for every operation it
+// sends, then the readers of response messages (items, sync and find pages, subscriptions,
+// events, folders) and the streamed-body splitter.
+Outcome ews_response(std::string_view input);
 // The CRM emulator's Service::handle on a request body, against a fresh in-memory store.
 Outcome crm_emulator_request(std::string_view input);
 // crmsync::parse_fields; what it accepts must survive serialize_fields -> parse_fields exactly.
