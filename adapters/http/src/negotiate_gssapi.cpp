@@ -3,11 +3,10 @@
 // the client side. Tokens and passwords are never put into messages.
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
-
 #include <openssl/evp.h>
+
 #include <algorithm>
 #include <cctype>
-
 #include <fstream>
 #include <mutex>
 #include <sstream>
