@@ -281,8 +281,25 @@ void parse_ews_auth(Checker& c, const Json& auth, EwsAuthConfig& a) {
     a.type = EwsAuthConfig::Type::kBearer;
     if (!c.object(auth, path, {"type", "token_file"})) return;
     if (auto f = c.existing_file(auth, path, "token_file", true)) a.token_file = *f;
+  } else if (*type == "negotiate" || *type == "ntlm") {
+    // Both names: NTLM (gss-ntlmssp), inside SPNEGO when the server offers Negotiate.
+    a.type = EwsAuthConfig::Type::kNegotiate;
+    if (!c.object(auth, path, {"type", "username", "password_file"})) return;
+    if (auto u = c.string(auth, path, "username", true)) {
+      auto slash = u->find('\\');
+      auto at = u->find('@');
+      const bool down_level = slash != std::string::npos && slash > 0 && slash + 1 < u->size() &&
+                              u->find('\\', slash + 1) == std::string::npos;
+      const bool upn =
+          slash == std::string::npos && at != std::string::npos && at > 0 && at + 1 < u->size();
+      if ((!down_level && !upn) || has_control(*u))
+        c.problem(path + ".username", "must be DOMAIN\\user or user@domain");
+      else
+        a.username = *u;
+    }
+    if (auto f = c.existing_file(auth, path, "password_file", true)) a.password_file = *f;
   } else {
-    c.problem(path + ".type", "must be \"basic\" or \"bearer\" (NTLM is not built)");
+    c.problem(path + ".type", "must be \"basic\", \"bearer\" or \"negotiate\"");
   }
 }
 

@@ -348,6 +348,25 @@ TEST_CASE("store type ews: basic and bearer auth - defaults beside the cache", "
   CHECK(local.ok());
 }
 
+TEST_CASE("store type ews: negotiate (ntlm) auth - down-level and UPN user names",
+          "[config][ews]") {
+  Fixture f;
+  f.write("ews-password", "pw\n");
+  for (const std::string type : {"negotiate", "ntlm"}) {
+    for (const std::string user : {R"(EXAMPLE\\alice)", "alice@example.com"}) {
+      auto c = f.parse(ews_doc(
+          R"({"type":"ews","url":"https://mail.example.org/EWS/Exchange.asmx","mailbox":"alice@example.com",
+              "auth":{"type":")" +
+          type + R"(","username":")" + user + R"(","password_file":"ews-password"}})"));
+      INFO(type << " " << user << ": " << (c.ok() ? "" : c.error().message()));
+      REQUIRE(c.ok());
+      CHECK(c->store.auth.type == EwsAuthConfig::Type::kNegotiate);
+      CHECK(c->store.auth.username == (user == "alice@example.com" ? user : "EXAMPLE\\alice"));
+      CHECK(c->store.auth.password_file == f.dir.file("ews-password"));
+    }
+  }
+}
+
 TEST_CASE("store type ews: each bad key is named with its path - secrets never shown",
           "[config][ews]") {
   Fixture f;
@@ -405,8 +424,28 @@ TEST_CASE("store type ews: each bad key is named with its path - secrets never s
         "auth":{"type":"basic","username":"alice@example.com","password_file":"ews-password"})",
             ""),
        "config.json: store.auth: is required"},
-      {with(R"("type":"basic")", R"("type":"ntlm")"),
-       "config.json: store.auth.type: must be \"basic\" or \"bearer\""},
+      {with(R"("type":"basic")", R"("type":"kerberos")"),
+       "config.json: store.auth.type: must be \"basic\", \"bearer\" or \"negotiate\""},
+      {with(R"("type":"basic","username":"alice@example.com")",
+            R"("type":"negotiate","username":"alice")"),
+       "config.json: store.auth.username: must be DOMAIN\\user or user@domain"},
+      {with(R"("type":"basic","username":"alice@example.com")",
+            R"("type":"negotiate","username":"EXAMPLE\\")"),
+       "config.json: store.auth.username: must be DOMAIN\\user or user@domain"},
+      {with(R"("type":"basic","username":"alice@example.com")",
+            R"("type":"negotiate","username":"\\alice")"),
+       "config.json: store.auth.username: must be DOMAIN\\user or user@domain"},
+      {with(R"("type":"basic","username":"alice@example.com")",
+            R"("type":"ntlm","username":"EXAMPLE\\alice\r\nX-Evil: 1")"),
+       "config.json: store.auth.username: must be DOMAIN\\user or user@domain"},
+      {with(R"("type":"basic","username":"alice@example.com")", R"("type":"negotiate")"),
+       "config.json: store.auth.username: is required"},
+      {with(R"("type":"basic","username":"alice@example.com","password_file":"ews-password")",
+            R"("type":"negotiate","username":"EXAMPLE\\alice","password_file":"missing")"),
+       "config.json: store.auth.password_file: no such file"},
+      {with(R"("type":"basic","username":"alice@example.com","password_file":"ews-password")",
+            R"("type":"negotiate","username":"EXAMPLE\\alice","token_file":"ews-password")"),
+       "config.json: store.auth.token_file: unknown key"},
       {with(R"("username":"alice@example.com")", R"("username":"a:b")"),
        "config.json: store.auth.username: must not contain ':'"},
       {with(R"("username":"alice@example.com",)", ""),
@@ -482,7 +521,8 @@ TEST_CASE("store type mapi: the Outlook profile by name - checked on every platf
 }
 
 TEST_CASE("the example configs have no key or type errors", "[config]") {
-  for (const char* name : {"minimal.json", "full.json", "ews.json", "mapi.json"}) {
+  for (const char* name :
+       {"minimal.json", "full.json", "ews.json", "ews-negotiate.json", "mapi.json"}) {
     INFO(name);
     auto r = load_config(std::string(CRMSYNC_EXAMPLES_DIR) + "/" + name);
     if (r.ok()) continue;

@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 #include <cerrno>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,6 +14,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <limits>
 #include <optional>
 #include <string>
@@ -49,6 +51,7 @@ struct Connection {
   std::unique_ptr<tcp::socket> plain;
   std::unique_ptr<ssl::stream<tcp::socket>> secure;
   beast::flat_buffer buffer;
+  bool authenticated = false;  // NTLM/Negotiate: this connection finished a handshake
 
   tcp::socket& lowest() { return secure ? secure->next_layer() : *plain; }
   void close() {
@@ -79,6 +82,180 @@ Result<bhttp::request<bhttp::string_body>> build_request(const Request& request,
   return req;
 }
 
+// ------------------------------------------------------------ connection-bound auth
+
+constexpr std::size_t kMaxAuthToken = 16 * 1024;  // an NTLM CHALLENGE is well under 1 KiB
+
+std::string base64_encode(const std::string& in) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+// Strict: the alphabet, '=' padding only at the end, whole quanta (missing padding allowed).
+std::optional<std::string> base64_decode(std::string_view in) {
+  while (!in.empty() && in.back() == '=' && in.size() % 4 != 1) {
+    in.remove_suffix(1);
+    if (in.size() % 4 == 0) return std::nullopt;  // more than two '='
+  }
+  if (in.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '+'             ? 62
+            : c == '/'             ? 63
+                                   : -1;
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The WWW-Authenticate challenges of a reply as (scheme, rest) pairs. A header may list several
+// ("Negotiate, NTLM"); a comma inside Basic's realm yields a junk pair nobody asks for.
+std::vector<std::pair<std::string, std::string>> challenges(const Headers& headers) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, value] : headers) {
+    if (!iequal(name, "WWW-Authenticate")) continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string_view part = trim(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (part.empty()) continue;
+      auto space = part.find(' ');
+      out.emplace_back(
+          std::string(part.substr(0, space)),
+          space == std::string_view::npos ? "" : std::string(trim(part.substr(space))));
+    }
+  }
+  return out;
+}
+
+// Drives the handshake of one connection over its legs: which Authorization each leg carries,
+// and when a reply is the final one. NTLM takes two token legs (NEGOTIATE, then AUTHENTICATE
+// after the server's CHALLENGE); a 401 after the second is a refusal.
+class AuthDriver {
+ public:
+  AuthDriver(Authenticator* a, std::string host, std::string origin, std::string* known_scheme)
+      : auth_(a), host_(std::move(host)), origin_(std::move(origin)), known_(known_scheme) {}
+
+  // The Authorization of the first leg: "" (plain request) unless an earlier connection to this
+  // origin told which scheme works, which saves the unauthenticated leg.
+  Result<std::string> first(const Connection& conn) {
+    if (!auth_ || conn.authenticated || known_->empty()) return std::string();
+    return start({*known_});
+  }
+
+  // After a reply on `conn`: the Authorization of the next leg, or nullopt when `status` and
+  // `headers` are the final reply.
+  Result<std::optional<std::string>> next(Connection& conn, int status, const Headers& headers) {
+    if (!auth_) return std::optional<std::string>();
+    if (status != 401) {
+      // An NTLM-authenticated connection; SPNEGO's final token (mutual auth) is not checked:
+      // NTLM's session keys are not used for anything here.
+      if (hs_) {
+        conn.authenticated = true;
+        *known_ = hs_->scheme();
+      }
+      return std::optional<std::string>();
+    }
+    conn.authenticated = false;
+    auto ch = challenges(headers);
+    if (!hs_) {
+      std::vector<std::string> offered;
+      for (const auto& c : ch) offered.push_back(c.first);
+      if (!auth_->accepts(offered)) return std::optional<std::string>();  // someone else's 401
+      auto h = start(offered);
+      if (!h) return h.error();
+      return std::optional<std::string>(*h);
+    }
+    known_->clear();  // the next connection starts without assuming a scheme
+    const std::string scheme = hs_->scheme();
+    if (legs_ >= 2)
+      return Error::Permission("HTTP 401 from " + origin_ + " after the last " + scheme +
+                               " leg: the server refused the credentials");
+    const std::string* token = nullptr;
+    for (const auto& c : ch)
+      if (iequal(c.first, scheme) && !c.second.empty()) token = &c.second;
+    if (!token)
+      return Error::Permission("HTTP 401 from " + origin_ + " without a " + scheme +
+                               " challenge: the server refused the handshake");
+    if (token->size() > kMaxAuthToken * 4 / 3 + 4)
+      return Error::Invalid("the " + scheme + " challenge from " + origin_ + " is too large (" +
+                            std::to_string(token->size()) + " bytes)");
+    auto raw = base64_decode(*token);
+    if (!raw)
+      return Error::Invalid("the " + scheme + " challenge from " + origin_ +
+                            " is not valid base64");
+    auto mine = hs_->step(*raw);
+    if (!mine) return mine.error().context(origin_);
+    if (mine->empty())
+      return Error::Permission("HTTP 401 from " + origin_ + " after a finished " + scheme +
+                               " handshake: the server refused the credentials");
+    ++legs_;
+    return std::optional<std::string>(scheme + " " + base64_encode(*mine));
+  }
+
+  // Token legs sent so far.
+  int legs() const { return legs_; }
+
+ private:
+  Result<std::string> start(const std::vector<std::string>& offered) {
+    auto h = auth_->begin(host_, offered);
+    if (!h) return h.error().context(origin_);
+    hs_ = std::move(*h);
+    auto mine = hs_->step("");
+    if (!mine) return mine.error().context(origin_);
+    legs_ = 1;
+    return hs_->scheme() + " " + base64_encode(*mine);
+  }
+
+  Authenticator* auth_;
+  std::string host_;
+  std::string origin_;
+  std::string* known_;
+  std::unique_ptr<Handshake> hs_;
+  int legs_ = 0;
+};
+
 }  // namespace
 
 struct Client::Impl {
@@ -86,6 +263,7 @@ struct Client::Impl {
   asio::io_context ioc;
   std::unique_ptr<ssl::context> tls;
   std::unique_ptr<Connection> idle;
+  std::string known_scheme;  // the auth scheme the last handshake with this server used
 
   // Runs the io_context until `done` or the deadline; on the deadline closes `conn`'s socket
   // (or runs `cancel`), drains the aborted handlers and returns false.
@@ -250,6 +428,38 @@ struct Client::Impl {
     if (!msg.keep_alive()) conn.close();
     return out;
   }
+
+  // exchange() with the connection-bound handshake when needed. The request, body included,
+  // is resent on each leg: always a complete HTTP message, and EWS bodies are small (a few KiB
+  // more per new connection). `info` describes the last leg (the 401 legs were refused
+  // unacted). A server that closes the connection after its first 401 gets the
+  // handshake on a fresh one; closing later breaks it (kTransient).
+  Result<Response> authed_exchange(std::unique_ptr<Connection>& conn, const Url& url,
+                                   bhttp::request<bhttp::string_body>& req, SendInfo& info,
+                                   bool& got_bytes) {
+    AuthDriver auth(options.authenticator.get(), url.host, conn->origin, &known_scheme);
+    if (options.authenticator) req.erase(bhttp::field::authorization);  // an earlier attempt's
+    auto first = auth.first(*conn);
+    if (!first) return first.error();
+    if (!first->empty()) req.set(bhttp::field::authorization, *first);
+    for (int leg = 0;; ++leg) {
+      if (leg > 0 && !conn->lowest().is_open()) {
+        if (auth.legs() != 1)
+          return Error::Transient(conn->origin + " closed the connection during the " +
+                                  "authentication handshake");
+        auto fresh = connect(url);
+        if (!fresh) return fresh.error();
+        conn = std::move(*fresh);
+      }
+      info = {};
+      auto res = exchange(*conn, req, info, got_bytes);
+      if (!res) return res;
+      auto next = auth.next(*conn, res->status, res->headers);
+      if (!next) return next.error();
+      if (!*next) return res;
+      req.set(bhttp::field::authorization, **next);
+    }
+  }
 };
 
 namespace {
@@ -259,10 +469,7 @@ namespace {
 class StreamReader final : public BodyStream {
  public:
   StreamReader(std::unique_ptr<Client::Impl> impl, std::unique_ptr<Connection> conn)
-      : impl_(std::move(impl)), conn_(std::move(conn)) {
-    parser_.header_limit(64 * 1024);
-    parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
-  }
+      : impl_(std::move(impl)), conn_(std::move(conn)) {}
   ~StreamReader() override {
     conn_->close();
     if (pending_) {  // let the aborted read's handler run while `this` is alive
@@ -271,8 +478,79 @@ class StreamReader final : public BodyStream {
     }
   }
 
-  // Writes the request and reads the reply's header, each within the io deadline.
-  Result<void> start(bhttp::request<bhttp::string_body>& req) {
+  // Writes the request and reads the reply's header, each within the io deadline; with an
+  // authenticator, first the handshake's legs on this connection (see authed_exchange).
+  Result<void> start(const Url& url, bhttp::request<bhttp::string_body>& req) {
+    AuthDriver auth(impl_->options.authenticator.get(), url.host, conn_->origin,
+                    &impl_->known_scheme);
+    auto first = auth.first(*conn_);
+    if (!first) return first.error();
+    if (!first->empty()) req.set(bhttp::field::authorization, *first);
+    for (int leg = 0;; ++leg) {
+      if (leg > 0 && !conn_->lowest().is_open()) {
+        if (auth.legs() != 1)
+          return Error::Transient(conn_->origin + " closed the connection during the " +
+                                  "authentication handshake");
+        auto fresh = impl_->connect(url);
+        if (!fresh) return fresh.error();
+        conn_ = std::move(*fresh);
+      }
+      parser_.emplace();
+      parser_->header_limit(64 * 1024);
+      parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+      if (auto r = write_and_read_header(req); !r) return r;
+      status_ = static_cast<int>(parser_->get().result_int());
+      Headers headers;
+      for (const auto& field : parser_->get())
+        headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+      auto next = auth.next(*conn_, status_, headers);
+      if (!next) return next.error();
+      if (!*next) return Ok();  // the reply (a 401 too when no handshake answers it)
+      // The 401's (small) body must be read off before the next leg on this connection.
+      if (auto r = drain(); !r) return r;
+      if (!parser_->get().keep_alive()) conn_->close();
+      req.set(bhttp::field::authorization, **next);
+    }
+  }
+
+  int status() const override { return status_; }
+
+  Result<bool> read(std::string& out, std::chrono::milliseconds timeout) override {
+    if (ended_) return false;
+    if (!pending_) {
+      if (parser_->is_done()) return finish();
+      parser_->get().body().data = chunk_.data();
+      parser_->get().body().size = chunk_.size();
+      pending_ = true;
+      done_ = false;
+      auto on_read = [this](error_code e, std::size_t) {
+        ec_ = e;
+        done_ = true;
+      };
+      if (conn_->secure)
+        bhttp::async_read_some(*conn_->secure, conn_->buffer, *parser_, on_read);
+      else
+        bhttp::async_read_some(*conn_->plain, conn_->buffer, *parser_, on_read);
+    }
+    impl_->ioc.restart();
+    if (timeout > std::chrono::milliseconds(0))
+      impl_->ioc.run_for(timeout);
+    else
+      impl_->ioc.poll();      // only what has arrived already
+    if (!done_) return true;  // nothing yet; the read stays pending
+    pending_ = false;
+    out.append(chunk_.data(), chunk_.size() - parser_->get().body().size);
+    if (ec_ && ec_ != bhttp::error::need_buffer) {
+      ended_ = true;
+      conn_->close();
+      return Error::Transient("the stream from " + conn_->origin + " broke: " + ec_.message());
+    }
+    if (parser_->is_done()) return finish();
+    return true;
+  }
+
+ private:
+  Result<void> write_and_read_header(bhttp::request<bhttp::string_body>& req) {
     bool done = false;
     error_code ec;
     auto on_done = [&](error_code e, std::size_t) {
@@ -289,9 +567,9 @@ class StreamReader final : public BodyStream {
       return Error::Transient("cannot send the request to " + conn_->origin + ": " + ec.message());
     done = false;
     if (conn_->secure)
-      bhttp::async_read_header(*conn_->secure, conn_->buffer, parser_, on_done);
+      bhttp::async_read_header(*conn_->secure, conn_->buffer, *parser_, on_done);
     else
-      bhttp::async_read_header(*conn_->plain, conn_->buffer, parser_, on_done);
+      bhttp::async_read_header(*conn_->plain, conn_->buffer, *parser_, on_done);
     if (!impl_->wait(done, impl_->options.io_timeout, [&] { conn_->close(); }))
       return Error::Transient("timeout waiting for the reply of " + conn_->origin);
     if (ec == bhttp::error::header_limit)
@@ -299,47 +577,37 @@ class StreamReader final : public BodyStream {
     if (ec)
       return Error::Transient("connection to " + conn_->origin +
                               " lost before the reply: " + ec.message());
-    status_ = static_cast<int>(parser_.get().result_int());
     return Ok();
   }
 
-  int status() const override { return status_; }
-
-  Result<bool> read(std::string& out, std::chrono::milliseconds timeout) override {
-    if (ended_) return false;
-    if (!pending_) {
-      if (parser_.is_done()) return finish();
-      parser_.get().body().data = chunk_.data();
-      parser_.get().body().size = chunk_.size();
-      pending_ = true;
-      done_ = false;
-      auto on_read = [this](error_code e, std::size_t) {
-        ec_ = e;
-        done_ = true;
+  // Reads the rest of a handshake leg's 401 reply (at most 64 KiB) within the io deadline.
+  Result<void> drain() {
+    std::size_t total = 0;
+    while (!parser_->is_done()) {
+      parser_->get().body().data = chunk_.data();
+      parser_->get().body().size = chunk_.size();
+      bool done = false;
+      error_code ec;
+      auto on_read = [&](error_code e, std::size_t) {
+        ec = e;
+        done = true;
       };
       if (conn_->secure)
-        bhttp::async_read_some(*conn_->secure, conn_->buffer, parser_, on_read);
+        bhttp::async_read_some(*conn_->secure, conn_->buffer, *parser_, on_read);
       else
-        bhttp::async_read_some(*conn_->plain, conn_->buffer, parser_, on_read);
+        bhttp::async_read_some(*conn_->plain, conn_->buffer, *parser_, on_read);
+      if (!impl_->wait(done, impl_->options.io_timeout, [&] { conn_->close(); }))
+        return Error::Transient("timeout reading a 401 reply of " + conn_->origin);
+      if (ec && ec != bhttp::error::need_buffer)
+        return Error::Transient("connection to " + conn_->origin +
+                                " lost during the authentication handshake: " + ec.message());
+      total += chunk_.size() - parser_->get().body().size;
+      if (total > 64 * 1024)
+        return Error::Invalid("a 401 reply of " + conn_->origin + " is larger than 64 KiB");
     }
-    impl_->ioc.restart();
-    if (timeout > std::chrono::milliseconds(0))
-      impl_->ioc.run_for(timeout);
-    else
-      impl_->ioc.poll();      // only what has arrived already
-    if (!done_) return true;  // nothing yet; the read stays pending
-    pending_ = false;
-    out.append(chunk_.data(), chunk_.size() - parser_.get().body().size);
-    if (ec_ && ec_ != bhttp::error::need_buffer) {
-      ended_ = true;
-      conn_->close();
-      return Error::Transient("the stream from " + conn_->origin + " broke: " + ec_.message());
-    }
-    if (parser_.is_done()) return finish();
-    return true;
+    return Ok();
   }
 
- private:
   bool finish() {
     ended_ = true;
     conn_->close();
@@ -348,7 +616,8 @@ class StreamReader final : public BodyStream {
 
   std::unique_ptr<Client::Impl> impl_;  // its io_context outlives the connection
   std::unique_ptr<Connection> conn_;
-  bhttp::response_parser<bhttp::buffer_body> parser_;
+  // One per leg of the handshake; the last one reads the streamed reply.
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
   std::array<char, 16 * 1024> chunk_{};
   int status_ = 0;
   bool pending_ = false;
@@ -370,10 +639,11 @@ Result<std::unique_ptr<BodyStream>> Client::open_stream(const Request& request) 
   if (!built.ok()) return built.error();
   auto impl = std::make_unique<Impl>();
   impl->options = impl_->options;
+  impl->known_scheme = impl_->known_scheme;
   auto conn = impl->connect(*url);
   if (!conn.ok()) return conn.error();
   auto reader = std::make_unique<StreamReader>(std::move(impl), std::move(*conn));
-  if (auto r = reader->start(*built); !r.ok()) return r.error();
+  if (auto r = reader->start(*url, *built); !r.ok()) return r.error();
   return std::unique_ptr<BodyStream>(std::move(reader));
 }
 
@@ -412,7 +682,7 @@ Result<Response> Client::send(const Request& request, SendInfo* info_out) {
     }
     bool got_bytes = false;
     SendInfo attempt_info;
-    auto res = impl_->exchange(*conn, req, attempt_info, got_bytes);
+    auto res = impl_->authed_exchange(conn, *url, req, attempt_info, got_bytes);
     const bool resent = info.request_written || info.resent_after_write;
     info = attempt_info;
     info.resent_after_write = resent && attempt > 0;

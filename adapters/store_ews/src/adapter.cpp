@@ -481,7 +481,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       auto auth = authorization();
       if (!auth) return auth.error();
       http::Request r = req;
-      r.headers.emplace_back("Authorization", *auth);
+      if (!auth->empty()) r.headers.emplace_back("Authorization", *auth);
       r.may_resend = may_repeat;  // a CreateItem that may have been acted on never goes twice
       http::SendInfo info;
       auto res = transport_->send(r, &info);
@@ -532,7 +532,10 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       std::this_thread::sleep_for(d);
   }
 
+  // The Authorization header; "" for negotiate, which the transport's authenticator adds per
+  // connection.
   Result<std::string> authorization() {
+    if (config_.auth.type == EwsAuth::Type::kNegotiate) return std::string();
     if (config_.auth.type == EwsAuth::Type::kBearer) {
       auto token = read_secret(config_.auth.token_file, "token");
       if (!token) return token.error();
@@ -1094,7 +1097,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       back_off();
       return false;
     }
-    req.headers.emplace_back("Authorization", *auth);
+    if (!auth->empty()) req.headers.emplace_back("Authorization", *auth);
     auto stream = transport_->open_stream(req);
     if (!stream.ok()) {
       if (stream.error().is(ErrorKind::kInvalid))
@@ -1213,6 +1216,9 @@ Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& confi
     return Error::Invalid("EWS basic auth needs username and password_file");
   if (config.auth.type == EwsAuth::Type::kBearer && config.auth.token_file.empty())
     return Error::Invalid("EWS bearer auth needs token_file");
+  if (config.auth.type == EwsAuth::Type::kNegotiate &&
+      (config.auth.username.empty() || config.auth.password_file.empty()))
+    return Error::Invalid("EWS negotiate auth needs username and password_file");
   if (config.impersonate && config.mailbox.empty())
     return Error::Invalid("EWS impersonation needs the mailbox address");
   if (config.page_size < 1 || config.page_size > 1000)
@@ -1234,6 +1240,13 @@ Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& confi
   options.io_timeout = config.request_timeout;
   options.max_response_bytes = config.max_response_bytes;
   options.user_agent = "crmsync-ews";
+  if (config.auth.type == EwsAuth::Type::kNegotiate) {
+    // Now rather than at the first request: a missing gss-ntlmssp is a setup error.
+    if (auto ok = http::negotiate_available(); !ok) return ok.error().context("EWS negotiate auth");
+    auto a = http::make_negotiate_authenticator({config.auth.username, config.auth.password_file});
+    if (!a) return a.error().context("EWS negotiate auth");
+    options.authenticator = std::move(*a);
+  }
   return open_ews_store(config, clock, std::make_unique<http::Client>(options));
 }
 

@@ -46,8 +46,17 @@ EwsStoreConfig ews_config(const Config::Store& store) {
   c.url = store.url;
   c.mailbox = store.mailbox;
   c.impersonate = store.impersonate;
-  c.auth.type = store.auth.type == EwsAuthConfig::Type::kBearer ? EwsAuth::Type::kBearer
-                                                                : EwsAuth::Type::kBasic;
+  switch (store.auth.type) {
+    case EwsAuthConfig::Type::kBasic:
+      c.auth.type = EwsAuth::Type::kBasic;
+      break;
+    case EwsAuthConfig::Type::kBearer:
+      c.auth.type = EwsAuth::Type::kBearer;
+      break;
+    case EwsAuthConfig::Type::kNegotiate:
+      c.auth.type = EwsAuth::Type::kNegotiate;
+      break;
+  }
   c.auth.username = store.auth.username;
   c.auth.password_file = store.auth.password_file;
   c.auth.token_file = store.auth.token_file;

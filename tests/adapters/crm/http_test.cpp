@@ -6,12 +6,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
 
 #include "crmsync/http/client.hpp"
 #include "crmsync/test/spawn.hpp"
+#include "crmsync/test/temp_dir.hpp"
 #include "support.hpp"
 
 using namespace crmsync;
@@ -377,4 +379,122 @@ TEST_CASE(
   auto refused = plain.open_stream({"POST", "http://127.0.0.1:1/", {}, ""});
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().is(ErrorKind::kInvalid));
+}
+
+// ------------------------------------------------------------ NTLM/Negotiate against hostile
+// servers (the successful handshake runs against ews-emulator's GSSAPI acceptor in
+// tests/adapters/ews/negotiate_test.cpp).
+
+namespace {
+
+std::shared_ptr<Authenticator> ntlm_authenticator(const std::string& password_file) {
+  auto a = make_negotiate_authenticator({"EXAMPLE\\alice", password_file});
+  REQUIRE(a.ok());
+  return *a;
+}
+
+}  // namespace
+
+TEST_CASE("NTLM: hostile or broken challenges are clear errors - no crash", "[http][negotiate]") {
+  if (auto ok = negotiate_available(); !ok) {
+    WARN("NTLM test skipped: " << ok.error().message());
+    return;
+  }
+  crmsync::test::TempDir dir;
+  const std::string password_file = dir.file("pw");
+  std::ofstream(password_file) << "pw\n";
+  struct Case {
+    std::string name;
+    crmtest::ServerReply challenge;  // the answer to the NEGOTIATE leg
+    ErrorKind kind;
+    std::string message;
+  };
+  auto with_header = [](std::string value) {
+    crmtest::ServerReply r;
+    r.status = 401;
+    r.headers = {{"WWW-Authenticate", std::move(value)}};
+    return r;
+  };
+  crmtest::ServerReply dropped;
+  dropped.close_no_reply = true;
+  crmtest::ServerReply no_header;
+  no_header.status = 401;
+  // Past the client's 64 KiB header cap (Beast's own server caps one field below that).
+  crmtest::ServerReply oversized_header = with_header("Negotiate " + std::string(40'000, 'A'));
+  oversized_header.headers.emplace_back("X-Padding", std::string(30'000, 'B'));
+  const std::vector<Case> cases = {
+      {"bad base64", with_header("Negotiate !!not*base64$$"), ErrorKind::kInvalid,
+       "not valid base64"},
+      {"bad padding", with_header("Negotiate QUJD===="), ErrorKind::kInvalid, "not valid base64"},
+      {"no NTLM token", with_header("Negotiate aGVsbG8gd29ybGQsIG5vIE5UTE0gaGVyZQ=="),
+       ErrorKind::kInvalid, "cannot answer the server's Negotiate challenge"},
+      {"oversized token", with_header("Negotiate " + std::string(40'000, 'A')), ErrorKind::kInvalid,
+       "too large"},
+      {"oversized header", oversized_header, ErrorKind::kInvalid, "too large"},
+      {"bare scheme", with_header("Negotiate"), ErrorKind::kPermission,
+       "without a Negotiate challenge"},
+      {"another scheme's token", with_header("NTLM TlRMTVNTUAACAAAA"), ErrorKind::kPermission,
+       "without a Negotiate challenge"},
+      {"no WWW-Authenticate", no_header, ErrorKind::kPermission, "without a Negotiate challenge"},
+      {"dropped", dropped, ErrorKind::kTransient, "lost"},
+  };
+  for (const auto& c : cases) {
+    for (bool stream : {false, true}) {
+      INFO(c.name << (stream ? " (open_stream)" : " (send)"));
+      std::atomic<int> legs{0};
+      crmtest::TestServer server([&](const crmtest::ServerRequest& r) {
+        ++legs;
+        const std::string auth = r.header("Authorization");
+        if (auth.rfind("Negotiate ", 0) == 0) return c.challenge;
+        crmtest::ServerReply first;
+        first.status = 401;
+        first.headers = {{"WWW-Authenticate", "Negotiate, NTLM, Basic realm=\"x, y\""}};
+        return first;
+      });
+      ClientOptions options;
+      options.authenticator = ntlm_authenticator(password_file);
+      options.io_timeout = 5s;
+      Client client(options);
+      Request req{"POST",
+                  "http://127.0.0.1:" + std::to_string(server.port()) + "/EWS",
+                  {{"Content-Type", "text/xml"}},
+                  "<body/>"};
+      Error error = Error::Internal("no error");
+      if (stream) {
+        auto s = client.open_stream(req);
+        REQUIRE_FALSE(s.ok());
+        error = s.error();
+      } else {
+        auto r = client.send(req);
+        REQUIRE_FALSE(r.ok());
+        error = r.error();
+      }
+      INFO(error.describe());
+      CHECK(error.is(c.kind));
+      CHECK_THAT(error.message(), Catch::Contains(c.message));
+      CHECK(legs.load() == 2);
+    }
+  }
+}
+
+TEST_CASE("NTLM: a 401 offering only Basic is the caller's reply - no handshake",
+          "[http][negotiate]") {
+  if (auto ok = negotiate_available(); !ok) {
+    WARN("NTLM test skipped: " << ok.error().message());
+    return;
+  }
+  crmtest::TestServer server([](const crmtest::ServerRequest& r) {
+    crmtest::ServerReply reply;
+    reply.status = r.header("Authorization").empty() ? 401 : 400;
+    reply.headers = {{"WWW-Authenticate", "Basic realm=\"ews\""}};
+    return reply;
+  });
+  ClientOptions options;
+  options.authenticator = ntlm_authenticator("/nonexistent/never-read");
+  Client client(options);
+  auto r =
+      client.send({"POST", "http://127.0.0.1:" + std::to_string(server.port()) + "/", {}, "x"});
+  REQUIRE(r.ok());
+  CHECK(r->status == 401);
+  CHECK(server.requests() == 1);
 }

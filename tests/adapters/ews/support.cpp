@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "crmsync/test/process.hpp"
+#include "rapidjson/document.h"
 
 namespace ewstest {
 
@@ -147,7 +148,7 @@ Emulator* Emulator::shared(std::string* why) {
   static Emulator* instance = [] {
     auto* e = new Emulator();
     static std::string reason;
-    if (!e->start(EWS_EMULATOR_PATH, &reason)) {
+    if (!e->start(EWS_EMULATOR_PATH, {}, &reason)) {
       delete e;
       return static_cast<Emulator*>(nullptr);
     }
@@ -162,7 +163,21 @@ Emulator* Emulator::shared(std::string* why) {
 #endif
 }
 
-bool Emulator::start(const std::string& path, std::string* why) {
+std::unique_ptr<Emulator> Emulator::launch(const std::vector<std::string>& extra_args,
+                                           std::string* why) {
+#ifdef EWS_EMULATOR_PATH
+  std::unique_ptr<Emulator> e(new Emulator());
+  if (!e->start(EWS_EMULATOR_PATH, extra_args, why)) return nullptr;
+  return e;
+#else
+  (void)extra_args;
+  if (why) *why = "ews-emulator is not part of this build";
+  return nullptr;
+#endif
+}
+
+bool Emulator::start(const std::string& path, const std::vector<std::string>& extra_args,
+                     std::string* why) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "ews-emulator-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) return false;
   dir_ = tmpl;
@@ -174,8 +189,12 @@ bool Emulator::start(const std::string& path, std::string* why) {
     ::dup2(fds[1], STDOUT_FILENO);
     ::close(fds[0]);
     ::close(fds[1]);
-    ::execl(path.c_str(), path.c_str(), "--listen", "127.0.0.1:0", "--db", db.c_str(),
-            static_cast<char*>(nullptr));
+    std::vector<std::string> args = {path, "--listen", "127.0.0.1:0", "--db", db};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(path.c_str(), argv.data());
     ::_exit(127);
   }
   ::close(fds[1]);
@@ -254,6 +273,36 @@ bool Emulator::add_user(const std::string& email, const std::string& password) {
 
 bool Emulator::set_faults(const std::string& json) {
   return admin_post(admin_url("/admin/faults"), json);
+}
+
+crmsync::Result<crmsync::http::Response> Emulator::admin(const std::string& method,
+                                                         const std::string& path,
+                                                         const std::string& json) {
+  crmsync::http::Client client;
+  crmsync::http::Request r;
+  r.method = method;
+  r.url = admin_url(path);
+  r.body = json;
+  if (method == "POST") r.headers.emplace_back("Content-Type", "application/json");
+  return client.send(r);
+}
+
+std::vector<std::pair<std::string, int>> Emulator::logged() {
+  std::vector<std::pair<std::string, int>> out;
+  auto res = admin("GET", "/admin/requests");
+  if (!res || res->status != 200) return out;
+  rapidjson::Document doc;
+  doc.Parse(res->body.c_str());
+  if (!doc.IsArray()) return out;
+  for (const auto& e : doc.GetArray())
+    if (e.IsObject() && e.HasMember("status") && e["status"].IsInt() &&
+        e.HasMember("soap_action") && e["soap_action"].IsString()) {
+      std::string action = e["soap_action"].GetString();
+      action = action.substr(action.rfind('/') + 1);
+      if (!action.empty() && action.back() == '"') action.pop_back();
+      out.emplace_back(action, e["status"].GetInt());
+    }
+  return out;
 }
 
 TcpProxy::TcpProxy(unsigned short upstream_port) : upstream_(upstream_port) {

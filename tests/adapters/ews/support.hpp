@@ -121,6 +121,9 @@ class Emulator {
  public:
   // nullptr (and a reason) when the emulator was not built or did not start.
   static Emulator* shared(std::string* why);
+  // A process of its own with extra arguments (e.g. {"--ntlm-schemes", "NTLM"}).
+  static std::unique_ptr<Emulator> launch(const std::vector<std::string>& extra_args,
+                                          std::string* why);
   ~Emulator();
   unsigned short port() const { return port_; }
   std::string url() const {
@@ -133,10 +136,16 @@ class Emulator {
   bool add_user(const std::string& email, const std::string& password);
   // POST /admin/faults with a JSON object.
   bool set_faults(const std::string& json);
+  // Any admin call ("GET"/"POST", "/admin/...", a JSON body for POST).
+  crmsync::Result<crmsync::http::Response> admin(const std::string& method, const std::string& path,
+                                                 const std::string& json = "");
+  // The EWS requests logged since the last reset (GET /admin/requests), in order, as
+  // (operation from SOAPAction, HTTP status); 401 for each handshake leg.
+  std::vector<std::pair<std::string, int>> logged();
 
  private:
   Emulator() = default;
-  bool start(const std::string& path, std::string* why);
+  bool start(const std::string& path, const std::vector<std::string>& extra_args, std::string* why);
   std::filesystem::path dir_;
   int pid_ = -1;
   int out_fd_ = -1;

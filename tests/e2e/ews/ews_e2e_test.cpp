@@ -13,6 +13,7 @@
 #include <iterator>
 #include <regex>
 
+#include "crmsync/http/auth.hpp"
 #include "crmsync/http/client.hpp"
 #include "crmsync/model/value.hpp"
 #include "crmsync/test/crm_requests.hpp"
@@ -84,8 +85,10 @@ struct EwsEnv {
   std::uint16_t ews_port = 0;
   std::string user_zone;  // the zone Alice set in Outlook on the web ("" = UTC)
 
-  // `timezone`: the config's (the user's zone for crmsync; "" = the machine's).
-  explicit EwsEnv(const std::string& timezone = "") {
+  // `timezone`: the config's (the user's zone for crmsync; "" = the machine's). `ntlm`: crmsync
+  // signs in to Exchange with NTLM (store.auth "negotiate") as Alice's default NTLM account on
+  // the emulator, example.com\alice; exchangelib keeps using Basic.
+  explicit EwsEnv(const std::string& timezone = "", bool ntlm = false) {
     crm = std::make_unique<test::Spawned>(
         std::vector<std::string>{CRM_EMULATOR_BIN, "--listen", "127.0.0.1:0", "--db",
                                  dir.file("crm.db")},
@@ -112,8 +115,11 @@ struct EwsEnv {
         
         "store":{"type":"ews","url":")"
                           << ews_url() << R"(","mailbox":")" << kMailbox << R"(",
-                 "auth":{"type":"basic","username":")"
-                          << kMailbox << R"(","password_file":"ews-password"},
+                 "auth":)"
+                          << (ntlm ? R"({"type":"negotiate","username":"example.com\\alice")"
+                                   : std::string(R"({"type":"basic","username":")") + kMailbox +
+                                         "\"")
+                          << R"(,"password_file":"ews-password"},
                  "request_timeout_ms":30000},
         "crm":{"url":"http://127.0.0.1:)"
                           << crm_port << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
@@ -460,6 +466,32 @@ TEST_CASE("P1 P5: crmsyncd with an Exchange mailbox - the lease is kept in the m
   CHECK(daemon.wait(30s) == std::optional<int>(0));
   INFO(log());
   CHECK(log().find("store events:") == std::string::npos);  // no failing event reads
+}
+
+TEST_CASE("crmsync once signs in to Exchange with NTLM (store.auth negotiate)",
+          "[e2e][ews][negotiate]") {
+  SKIP_WITHOUT_EXCHANGELIB();
+  if (auto ok = http::negotiate_available(); !ok) {
+    WARN("NTLM test skipped: " << ok.error().message());
+    return;
+  }
+  EwsEnv env(/*timezone=*/"", /*ntlm=*/true);
+  std::string id = env.user(
+      {"create", "contact", R"({"given_name":"Ada","surname":"Lovelace","tracked":true})"});
+  env.sync();
+  std::string crm_id = env.crm_id("contact", id);
+  CHECK(env.record("contact", crm_id)["lastname"] == "Lovelace");
+  // crmsync's requests went through the handshake: 401 legs, then answers, and no Basic.
+  rapidjson::Document log;
+  log.Parse(admin(env.ews_port, "GET", "/admin/requests").c_str());
+  REQUIRE(log.IsArray());
+  int refused = 0, answered = 0;
+  for (const auto& e : log.GetArray()) {
+    refused += e["status"].GetInt() == 401;
+    answered += e["status"].GetInt() == 200;
+  }
+  CHECK(refused >= 2);
+  CHECK(answered > refused);
 }
 
 TEST_CASE("config check accepts the EWS store config of the e2e tests", "[e2e][ews]") {

@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   if (auto error = ews_emulator::parse_args(argc, argv, options)) {
     std::cerr << "ews-emulator: " << *error << "\n"
               << "usage: ews-emulator --listen 127.0.0.1:PORT --db FILE [--schemas DIR] "
-                 "[--minute-ms N]\n";
+                 "[--minute-ms N] [--ntlm-schemes Negotiate,NTLM]\n";
     return 2;
   }
   try {

@@ -35,10 +35,11 @@ struct CrmAuthConfig {
 
 // How crmsync signs in to Exchange Web Services (store.type "ews").
 struct EwsAuthConfig {
-  enum class Type { kBasic, kBearer };
+  // negotiate ("ntlm" is the same): NTLM through GSSAPI with gss-ntlmssp, per connection.
+  enum class Type { kBasic, kBearer, kNegotiate };
   Type type = Type::kBasic;
-  std::string username;       // basic
-  std::string password_file;  // basic: read per request, never kept in the config
+  std::string username;       // basic; negotiate: "DOMAIN\\user" or "user@domain"
+  std::string password_file;  // basic, negotiate: re-read, never kept in the config
   std::string token_file;     // bearer: read per request (another process refreshes it)
 };
 

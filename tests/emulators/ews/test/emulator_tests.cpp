@@ -1359,3 +1359,62 @@ TEST_CASE("exchangelib (an independent EWS client) creates - reads - updates and
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("exchangelib round trip OK") != std::string::npos);
 }
+
+// NTLM through an independent client: exchangelib with requests_ntlm (pure Python NTLM)
+// against the emulator's GSSAPI acceptor, for a user who may not use Basic.
+TEST_CASE("exchangelib signs in with NTLM - Basic refused for a negotiate user") {
+  if (crmsync::test::run_program({"/usr/bin/python3", "-c", "import exchangelib, requests_ntlm"})
+          .exit_code != 0) {
+    WARN("python3-exchangelib or python3-requests-ntlm is not installed: test skipped");
+    return;
+  }
+  Emulator emu;
+  auto made = emu.admin(http::verb::post, "/admin/users",
+                        R"({"email":"ada@example.test","password":"s3cret","auth":"negotiate",)"
+                        R"("ntlm_user":"EXAMPLE\\ada"})");
+  if (made.status == 400 && made.body.find("NTLM is not available") != std::string::npos) {
+    WARN("NTLM test skipped: " << made.body);
+    return;
+  }
+  REQUIRE(made.status == 200);
+  const std::string url = "http://127.0.0.1:" + std::to_string(emu.port()) + "/EWS/Exchange.asmx";
+  // A 401 offers Negotiate and NTLM; Basic with the right password is refused for this user.
+  auto basic = emu.ews(create_contact("Basic"), "ada@example.test", "s3cret");
+  CHECK(basic.status == 401);
+  CHECK(basic.headers["WWW-Authenticate"].find("Negotiate") != std::string::npos);
+  CHECK(basic.headers["WWW-Authenticate"].find("NTLM") != std::string::npos);
+
+  auto r = crmsync::test::run_program({"/usr/bin/python3", EWS_EXCHANGELIB_SCRIPT, url,
+                                       "ada@example.test", "s3cret", "EXAMPLE\\ada"});
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err << "\nemulator:\n" << emu.stderr_text());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("exchangelib round trip OK") != std::string::npos);
+
+  // The wrong password fails with NTLM too (exchangelib reports the 401).
+  auto wrong = crmsync::test::run_program({"/usr/bin/python3", EWS_EXCHANGELIB_SCRIPT, url,
+                                           "ada@example.test", "nope", "EXAMPLE\\ada"});
+  CHECK(wrong.exit_code != 0);
+  CHECK(wrong.out.find("exchangelib round trip OK") == std::string::npos);
+}
+
+TEST_CASE("admin: NTLM users are checked") {
+  Emulator emu;
+  auto post = [&](const std::string& json) {
+    return emu.admin(http::verb::post, "/admin/users", json);
+  };
+  auto bad_auth = post(R"({"email":"a@example.test","password":"p","auth":"kerberos"})");
+  CHECK(bad_auth.status == 400);
+  // Users whose address makes no NTLM account are no NTLM duplicates of each other.
+  CHECK(post(R"({"email":"local-one","password":"p"})").status == 200);
+  CHECK(post(R"({"email":"local-two","password":"p"})").status == 200);
+  if (post(R"({"email":"n@example.test","password":"p","auth":"negotiate"})").status == 400) {
+    WARN("NTLM not available in this emulator: the rest is skipped");
+    return;
+  }
+  CHECK(post(R"({"email":"b@example.test","password":"p","ntlm_user":"nodomain"})").status == 400);
+  CHECK(post(R"({"email":"c@example.test","password":"p","ntlm_user":"A:B\\c"})").status == 400);
+  CHECK(post(R"({"email":"d@example.test","password":"p\nq","auth":"negotiate"})").status == 400);
+  // The default NTLM account of n@example.test is example.test\n: taken.
+  CHECK(post(R"({"email":"e@example.test","password":"p","ntlm_user":"EXAMPLE.TEST\\n"})").status ==
+        409);
+}

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Drive ews-emulator with exchangelib, an EWS client written independently of crmsync.
 
-Usage: exchangelib_roundtrip.py URL EMAIL PASSWORD
+Usage: exchangelib_roundtrip.py URL EMAIL PASSWORD [NTLM_USER]
 Creates, reads, updates and deletes a contact, a task and a calendar item through a
 fixed service endpoint (no autodiscover). Exits non-zero with a message on any mismatch.
+With NTLM_USER ("DOMAIN\\user") it signs in with NTLM (exchangelib's requests_ntlm, written
+independently of GSSAPI) instead of Basic.
 """
 import sys
 
-from exchangelib import (BASIC, DELEGATE, Account, CalendarItem, Configuration, Contact,
+from exchangelib import (BASIC, DELEGATE, NTLM, Account, CalendarItem, Configuration, Contact,
                          Credentials, EWSDate, EWSDateTime, Task, UTC)
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber
 
@@ -29,8 +31,13 @@ def gone(folder, item_id):
 
 def main():
     url, email, password = sys.argv[1:4]
-    config = Configuration(service_endpoint=url, credentials=Credentials(email, password),
-                           auth_type=BASIC)
+    ntlm_user = sys.argv[4] if len(sys.argv) > 4 else None
+    if ntlm_user:
+        config = Configuration(service_endpoint=url, credentials=Credentials(ntlm_user, password),
+                               auth_type=NTLM)
+    else:
+        config = Configuration(service_endpoint=url, credentials=Credentials(email, password),
+                               auth_type=BASIC)
     account = Account(email, config=config, autodiscover=False, access_type=DELEGATE)
 
     # Notifications and sync, parsed by exchangelib: a pull and a streaming

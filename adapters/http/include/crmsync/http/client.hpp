@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "crmsync/http/auth.hpp"
 #include "crmsync/model/result.hpp"
 
 namespace crmsync::http {
@@ -57,6 +58,11 @@ struct ClientOptions {
   std::chrono::milliseconds io_timeout{60'000};       // writing the request, reading the reply
   std::size_t max_response_bytes = 64u << 20;
   std::string user_agent = "crmsync";
+  // Connection-bound authentication (NTLM/Negotiate); null = none. A connection answers the
+  // server's first 401 with the handshake, resending the request on each leg, and stays
+  // authenticated while it is kept alive; a fresh connection (open_stream's included) does it
+  // again. A 401 after the last leg is kPermission.
+  std::shared_ptr<Authenticator> authenticator;
 };
 
 // What happened to one exchange besides its outcome (for idempotency decisions).

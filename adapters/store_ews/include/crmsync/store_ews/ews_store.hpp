@@ -18,11 +18,16 @@ struct EwsAuth {
   enum class Type {
     kBasic,   // Authorization: Basic username:<contents of password_file>
     kBearer,  // Authorization: Bearer <contents of token_file>
+    // NTLM through GSSAPI (gss-ntlmssp), inside SPNEGO when the server offers Negotiate:
+    // username ("DOMAIN\\user" or "user@domain") + password_file, per connection.
+    kNegotiate,
   };
   Type type = Type::kBasic;
   std::string username;
-  std::string password_file;  // re-read per request, trailing whitespace trimmed
-  std::string token_file;     // re-read per request (token refresh by another process)
+  // Re-read per request (negotiate: whenever a connection authenticates), trailing whitespace
+  // trimmed.
+  std::string password_file;
+  std::string token_file;  // re-read per request (token refresh by another process)
 };
 
 struct EwsStoreConfig {

@@ -6,10 +6,18 @@
 
 #include "ews_emulator/server.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <list>
 #include <random>
+#include <sstream>
+#include <variant>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -17,6 +25,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include "negotiate.hpp"
 #include "service.hpp"
 #include "store.hpp"
 #include "util.hpp"
@@ -65,16 +74,37 @@ bool iequals(std::string_view a, std::string_view b) {
   return lower(a) == lower(b);
 }
 
+// NTLM authenticates a connection, not a request: the handshake's state and its outcome live
+// with the connection, and a new connection starts over.
+struct ConnAuth {
+  std::unique_ptr<Acceptor> acceptor;  // a handshake in progress
+  std::string scheme;                  // its scheme as the client wrote it
+  std::string email;                   // the user this connection authenticated as
+};
+
 class App {
  public:
-  App(const Options& o, const Schemas& schemas) : store_(o.db), service_(store_, schemas) {}
+  App(const Options& o, const Schemas& schemas)
+      : store_(o.db), service_(store_, schemas), options_(o) {
+    ntlm_unavailable_ = negotiate_unavailable();
+    // gss-ntlmssp reads its users from NTLM_USER_FILE: a private file in a temp dir of ours.
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ews-emulator-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory");
+    user_dir_ = tmpl;
+    ::setenv("NTLM_USER_FILE", (user_dir_ / "ntlm-users").c_str(), 1);
+    write_user_file();
+  }
+  ~App() {
+    std::error_code ec;
+    std::filesystem::remove_all(user_dir_, ec);
+  }
 
   Service& service() { return service_; }
 
-  Outcome handle(const Request& req, const tcp::endpoint& peer) {
+  Outcome handle(const Request& req, const tcp::endpoint& peer, ConnAuth& conn) {
     std::string target(req.target());
     if (target.rfind("/admin/", 0) == 0) return Outcome{admin(req, peer, target)};
-    Outcome o = soap(req);
+    Outcome o = soap(req, conn);
     if (log_.size() >= kLogEntries) log_.pop_front();
     log_.push_back(LogEntry{
         std::string(req.method_string()), target, std::string(req[http::field::soapaction]),
@@ -106,38 +136,104 @@ class App {
     return std::uniform_real_distribution<double>(0, 1)(faults_.rng) < rate;
   }
 
-  std::optional<User> authenticate(const Request& req) {
-    std::string auth(req[http::field::authorization]);
-    auto space = auth.find(' ');
-    if (space == std::string::npos) return std::nullopt;
-    std::string scheme = lower(auth.substr(0, space));
-    std::string cred = auth.substr(space + 1);
-    while (!cred.empty() && cred.front() == ' ') cred.erase(0, 1);
-    if (scheme == "bearer") return store_.user_by_token(cred);
-    if (scheme != "basic") return std::nullopt;
-    auto decoded = base64_decode(cred);
-    if (!decoded) return std::nullopt;
-    auto colon = decoded->find(':');
-    if (colon == std::string::npos) return std::nullopt;
-    auto user = store_.user_by_email(decoded->substr(0, colon));
-    if (!user || user->password != decoded->substr(colon + 1)) return std::nullopt;
-    return user;
+  // A 401 offering every scheme this server takes; `token` continues a handshake instead.
+  Reply unauthorized(const Request& req, const std::string& scheme = "",
+                     const std::string& token = "") {
+    Reply r = make(req, http::status::unauthorized, "", "text/plain");
+    if (!scheme.empty()) {
+      r.set(http::field::www_authenticate, scheme + " " + base64_encode(token));
+      return r;
+    }
+    r.set(http::field::www_authenticate, "Basic realm=\"ews-emulator\"");
+    r.insert(http::field::www_authenticate, "Bearer");
+    if (ntlm_unavailable_.empty() && options_.offer_negotiate)
+      r.insert(http::field::www_authenticate, "Negotiate");
+    if (ntlm_unavailable_.empty() && options_.offer_ntlm)
+      r.insert(http::field::www_authenticate, "NTLM");
+    return r;
   }
 
-  Outcome soap(const Request& req) {
+  // The user of this request, or the reply that refuses it (a 401 that may carry the next
+  // token of an NTLM handshake). `final_token`: SPNEGO's last word for a 200.
+  std::variant<User, Reply> authenticate(const Request& req, ConnAuth& conn,
+                                         std::string& final_token) {
+    std::string auth(req[http::field::authorization]);
+    auto space = auth.find(' ');
+    std::string scheme = lower(auth.substr(0, space));
+    std::string cred = space == std::string::npos ? "" : auth.substr(space + 1);
+    while (!cred.empty() && cred.front() == ' ') cred.erase(0, 1);
+    if (auth.empty() && !conn.email.empty()) {
+      if (auto u = store_.user_by_email(conn.email)) return *u;  // an NTLM-authenticated connection
+      conn.email.clear();
+    }
+    if ((scheme == "negotiate" && options_.offer_negotiate) ||
+        (scheme == "ntlm" && options_.offer_ntlm)) {
+      if (!ntlm_unavailable_.empty()) return unauthorized(req);
+      conn.email.clear();
+      auto token = base64_decode(cred);
+      if (!token || token->empty()) {
+        conn.acceptor.reset();
+        return unauthorized(req);
+      }
+      // A first leg (NTLM's NEGOTIATE, SPNEGO's NegTokenInit) always starts over, as IIS does.
+      const bool first_leg =
+          token->rfind(std::string("NTLMSSP\0\1\0\0\0", 12), 0) == 0 || token->front() == '\x60';
+      if (!conn.acceptor || first_leg || lower(auth.substr(0, space)) != lower(conn.scheme)) {
+        conn.acceptor = std::make_unique<Acceptor>();
+        conn.scheme = auth.substr(0, space);
+      }
+      Acceptor::Step step = conn.acceptor->step(*token);
+      if (step.state == Acceptor::Step::kContinue)
+        return unauthorized(req, conn.scheme, step.token);
+      conn.acceptor.reset();
+      if (step.state == Acceptor::Step::kFailed) {
+        std::cerr << "ews-emulator: NTLM authentication failed: " << step.error << "\n";
+        return unauthorized(req);
+      }
+      for (const User& u : store_.users())
+        if (iequals(u.ntlm_user, step.name)) {
+          conn.email = u.email;
+          final_token = step.token;
+          return u;
+        }
+      std::cerr << "ews-emulator: NTLM user " << step.name << " has no mailbox\n";
+      return unauthorized(req);
+    }
+    std::optional<User> user;
+    if (scheme == "bearer") {
+      user = store_.user_by_token(cred);
+    } else if (scheme == "basic") {
+      auto decoded = base64_decode(cred);
+      auto colon = decoded ? decoded->find(':') : std::string::npos;
+      if (colon != std::string::npos) {
+        user = store_.user_by_email(decoded->substr(0, colon));
+        if (user && user->password != decoded->substr(colon + 1)) user.reset();
+      }
+    }
+    // A user made with auth "negotiate" is refused Basic and Bearer, as an on-premises server
+    // with only Windows authentication is.
+    if (!user || user->auth == "negotiate") return unauthorized(req);
+    return *user;
+  }
+
+  Outcome soap(const Request& req, ConnAuth& conn) {
     std::string target(req.target());
     std::string path = target.substr(0, target.find('?'));
     if (!iequals(path, "/EWS/Exchange.asmx"))
       return {make(req, http::status::not_found, "not found\n", "text/plain")};
     if (req.method() != http::verb::post)
       return {make(req, http::status::method_not_allowed, "POST only\n", "text/plain")};
-    auto user = authenticate(req);
-    if (!user) {
-      Reply r = make(req, http::status::unauthorized, "", "text/plain");
-      r.set(http::field::www_authenticate, "Basic realm=\"ews-emulator\"");
-      r.insert(http::field::www_authenticate, "Bearer");
-      return {std::move(r)};
-    }
+    std::string final_token;
+    auto authenticated = authenticate(req, conn, final_token);
+    if (auto* refused = std::get_if<Reply>(&authenticated)) return {std::move(*refused)};
+    const User* user = &std::get<User>(authenticated);
+    Outcome out = soap_as(req, user);
+    if (!final_token.empty())
+      out.reply.set(http::field::www_authenticate, conn.scheme + " " + base64_encode(final_token));
+    return out;
+  }
+
+  Outcome soap_as(const Request& req, const User* user) {
     Outcome out;
     out.latency_ms = faults_.latency_ms;
     if (req.body().size() > kSoapLimit) {
@@ -215,9 +311,39 @@ class App {
           return json_error(req, http::status::bad_request,
                             "\"email\" and \"password\" must be strings");
         std::string email = doc["email"].GetString();
+        std::string password = doc["password"].GetString();
+        std::string auth = "any";
+        if (doc.HasMember("auth")) {
+          if (!doc["auth"].IsString() || (doc["auth"].GetString() != std::string("any") &&
+                                          doc["auth"].GetString() != std::string("negotiate")))
+            return json_error(req, http::status::bad_request,
+                              "\"auth\" must be \"any\" or \"negotiate\"");
+          auth = doc["auth"].GetString();
+        }
+        // The NTLM account: "DOMAIN\\user"; by default the address's domain and local part.
+        auto at = email.find('@');
+        std::string ntlm_user =
+            at == std::string::npos ? "" : email.substr(at + 1) + "\\" + email.substr(0, at);
+        if (doc.HasMember("ntlm_user")) {
+          if (!doc["ntlm_user"].IsString())
+            return json_error(req, http::status::bad_request, "\"ntlm_user\" must be a string");
+          ntlm_user = doc["ntlm_user"].GetString();
+        }
+        if (auth == "negotiate" && !ntlm_unavailable_.empty())
+          return json_error(req, http::status::bad_request,
+                            "NTLM is not available: " + ntlm_unavailable_);
+        if (auto why = ntlm_account_problem(ntlm_user, password); !why.empty()) {
+          if (auth == "negotiate" || doc.HasMember("ntlm_user"))
+            return json_error(req, http::status::bad_request, why);
+          ntlm_user.clear();  // a user for Basic/Bearer whose address makes no NTLM account
+        }
         if (store_.user_by_email(email))
           return json_error(req, http::status::conflict, "this user already exists");
-        User u = store_.add_user(email, doc["password"].GetString());
+        for (const User& other : store_.users())
+          if (!ntlm_user.empty() && iequals(other.ntlm_user, ntlm_user))
+            return json_error(req, http::status::conflict, "this NTLM user already exists");
+        User u = store_.add_user(email, password, auth, ntlm_user);
+        write_user_file();
         rapidjson::StringBuffer b;
         rapidjson::Writer<rapidjson::StringBuffer> w(b);
         w.StartObject();
@@ -234,6 +360,7 @@ class App {
       if (target == "/admin/reset" && req.method() == http::verb::post) {
         store_.reset();
         service_.reset();
+        write_user_file();
         log_.clear();
         faults_ = FaultConfig{};
         return json(req, http::status::ok, "{}");
@@ -299,8 +426,41 @@ class App {
     return json(req, http::status::ok, b.GetString());
   }
 
+  // "" when `account` ("DOMAIN\\user") and `password` fit a line DOMAIN:user:password.
+  static std::string ntlm_account_problem(const std::string& account, const std::string& password) {
+    auto slash = account.find('\\');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == account.size() ||
+        account.find_first_of(":\r\n", 0) != std::string::npos ||
+        account.find('\\', slash + 1) != std::string::npos)
+      return "\"ntlm_user\" must be DOMAIN\\user (no ':')";
+    if (password.find_first_of("\r\n") != std::string::npos)
+      return "an NTLM user's password cannot contain line breaks";
+    return "";
+  }
+
+  // NTLM_USER_FILE from the users (0600; replaced whole, so the plugin never reads half).
+  void write_user_file() {
+    const auto path = user_dir_ / "ntlm-users";
+    const auto tmp = user_dir_ / "ntlm-users.tmp";
+    {
+      std::ofstream f(tmp, std::ios::trunc);
+      ::chmod(tmp.c_str(), 0600);
+      for (const User& u : store_.users()) {
+        auto slash = u.ntlm_user.find('\\');
+        if (slash == std::string::npos) continue;
+        f << u.ntlm_user.substr(0, slash) << ':' << u.ntlm_user.substr(slash + 1) << ':'
+          << u.password << '\n';
+      }
+      if (!f) throw std::runtime_error("cannot write " + tmp.string());
+    }
+    std::filesystem::rename(tmp, path);
+  }
+
   Store store_;
   Service service_;
+  Options options_;
+  std::string ntlm_unavailable_;
+  std::filesystem::path user_dir_;
   FaultConfig faults_;
   std::deque<LogEntry> log_;
 };
@@ -379,6 +539,7 @@ asio::awaitable<void> stream_events(beast::tcp_stream& stream, App& app, const R
 
 asio::awaitable<void> serve(beast::tcp_stream& stream, App& app, tcp::endpoint peer) {
   beast::flat_buffer buffer;
+  ConnAuth auth;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(kHardLimit);
@@ -397,7 +558,7 @@ asio::awaitable<void> serve(beast::tcp_stream& stream, App& app, tcp::endpoint p
     }
     if (ec) co_return;
     Request req = parser.release();
-    Outcome o = app.handle(req, peer);
+    Outcome o = app.handle(req, peer, auth);
     if (o.latency_ms > 0) {
       asio::steady_timer t(co_await asio::this_coro::executor);
       t.expires_after(std::chrono::milliseconds(o.latency_ms));
@@ -475,6 +636,19 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
         return "bad --minute-ms";
       }
       if (o.minute_ms < 10) return "--minute-ms must be at least 10";
+    } else if (a == "--ntlm-schemes") {
+      std::string v;
+      if (!value(v)) return "--ntlm-schemes needs Negotiate,NTLM or one of them";
+      o.offer_negotiate = o.offer_ntlm = false;
+      std::stringstream list(v);
+      for (std::string item; std::getline(list, item, ',');) {
+        if (iequals(item, "negotiate"))
+          o.offer_negotiate = true;
+        else if (iequals(item, "ntlm"))
+          o.offer_ntlm = true;
+        else
+          return "--ntlm-schemes: unknown scheme " + item;
+      }
     } else {
       return "unknown argument " + a;
     }

@@ -43,7 +43,8 @@ class Stmt {
 
 const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS users(id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE,
-  password TEXT, token TEXT UNIQUE);
+  password TEXT, token TEXT UNIQUE, auth TEXT NOT NULL DEFAULT 'any',
+  ntlm_user TEXT COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS folders(id TEXT PRIMARY KEY, mailbox INTEGER, name TEXT,
   parent TEXT, display TEXT);
 CREATE TABLE IF NOT EXISTS items(id TEXT PRIMARY KEY, mailbox INTEGER, folder TEXT, kind TEXT,
@@ -73,7 +74,7 @@ const char* kFolders[][2] = {
 };
 
 User read_user(Stmt& s) {
-  return User{s.i64(0), s.str(1), s.str(2), s.str(3)};
+  return User{s.i64(0), s.str(1), s.str(2), s.str(3), s.str(4), s.str(5)};
 }
 Folder read_folder(Stmt& s) {
   return Folder{s.str(0), s.i64(1), s.str(2), s.str(3), s.str(4)};
@@ -121,17 +122,22 @@ void Store::reset() {
       "DELETE FROM sync_states; DELETE FROM events; DELETE FROM counters;");
 }
 
-User Store::add_user(const std::string& email, const std::string& password) {
+User Store::add_user(const std::string& email, const std::string& password, const std::string& auth,
+                     const std::string& ntlm_user) {
   User u;
   u.email = email;
   u.password = password;
+  u.auth = auth;
+  u.ntlm_user = ntlm_user;
   u.token = base64_encode(random_bytes(24));
   for (auto& c : u.token)
     if (c == '+' || c == '/') c = 'x';
-  Stmt(db_, "INSERT INTO users(email,password,token) VALUES(?,?,?)")
+  Stmt(db_, "INSERT INTO users(email,password,token,auth,ntlm_user) VALUES(?,?,?,?,?)")
       .bind(1, email)
       .bind(2, password)
       .bind(3, u.token)
+      .bind(4, auth)
+      .bind(5, ntlm_user)
       .step();
   u.id = sqlite3_last_insert_rowid(db_);
   auto add = [&](const std::string& name, const std::string& parent, const std::string& display) {
@@ -152,21 +158,21 @@ User Store::add_user(const std::string& email, const std::string& password) {
 }
 
 std::optional<User> Store::user_by_email(const std::string& email) {
-  Stmt s(db_, "SELECT id,email,password,token FROM users WHERE email=?");
+  Stmt s(db_, "SELECT id,email,password,token,auth,ntlm_user FROM users WHERE email=?");
   s.bind(1, email);
   if (!s.step()) return std::nullopt;
   return read_user(s);
 }
 
 std::optional<User> Store::user_by_token(const std::string& token) {
-  Stmt s(db_, "SELECT id,email,password,token FROM users WHERE token=?");
+  Stmt s(db_, "SELECT id,email,password,token,auth,ntlm_user FROM users WHERE token=?");
   s.bind(1, token);
   if (!s.step()) return std::nullopt;
   return read_user(s);
 }
 
 std::vector<User> Store::users() {
-  Stmt s(db_, "SELECT id,email,password,token FROM users ORDER BY id");
+  Stmt s(db_, "SELECT id,email,password,token,auth,ntlm_user FROM users ORDER BY id");
   std::vector<User> out;
   while (s.step()) out.push_back(read_user(s));
   return out;

@@ -16,6 +16,8 @@ struct User {
   std::string email;
   std::string password;
   std::string token;
+  std::string auth = "any";  // "any" (Basic, Bearer, NTLM) or "negotiate" (NTLM only)
+  std::string ntlm_user;     // "DOMAIN\\user" for NTLM
 };
 
 struct Folder {
@@ -62,7 +64,8 @@ class Store {
   void reset();
 
   // Creates the user and the mailbox's distinguished folders.
-  User add_user(const std::string& email, const std::string& password);
+  User add_user(const std::string& email, const std::string& password,
+                const std::string& auth = "any", const std::string& ntlm_user = "");
   std::optional<User> user_by_email(const std::string& email);
   std::optional<User> user_by_token(const std::string& token);
   std::vector<User> users();

@@ -15,6 +15,9 @@ struct Options {
   // Length of an EWS "minute" (subscription Timeout, ConnectionTimeout; keep-alives
   // go out every half minute). Tests shorten it; 60000 otherwise.
   int minute_ms = 60000;
+  // The connection-bound schemes a 401 offers besides Basic and Bearer (--ntlm-schemes).
+  bool offer_negotiate = true;  // WWW-Authenticate: Negotiate (SPNEGO carrying NTLMSSP)
+  bool offer_ntlm = true;       // WWW-Authenticate: NTLM (bare NTLMSSP)
 };
 
 // Parse argv; returns an error message on bad usage.
