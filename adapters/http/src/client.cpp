@@ -20,6 +20,7 @@
 #include <string>
 
 #include "crmsync/http/client.hpp"
+#include "crmsync/http/credentials.hpp"
 
 namespace crmsync::http {
 namespace {
@@ -85,55 +86,6 @@ Result<bhttp::request<bhttp::string_body>> build_request(const Request& request,
 // ------------------------------------------------------------ connection-bound auth
 
 constexpr std::size_t kMaxAuthToken = 16 * 1024;  // an NTLM CHALLENGE is well under 1 KiB
-
-std::string base64_encode(const std::string& in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    unsigned v =
-        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
-// Strict: the alphabet, '=' padding only at the end, whole quanta (missing padding allowed).
-std::optional<std::string> base64_decode(std::string_view in) {
-  while (!in.empty() && in.back() == '=' && in.size() % 4 != 1) {
-    in.remove_suffix(1);
-    if (in.size() % 4 == 0) return std::nullopt;  // more than two '='
-  }
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
-            : c >= 'a' && c <= 'z' ? c - 'a' + 26
-            : c >= '0' && c <= '9' ? c - '0' + 52
-            : c == '+'             ? 62
-            : c == '/'             ? 63
-                                   : -1;
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 bool iequal(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

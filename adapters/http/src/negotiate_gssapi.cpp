@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "crmsync/http/auth.hpp"
+#include "crmsync/http/credentials.hpp"
 
 namespace crmsync::http {
 namespace {
@@ -168,16 +169,7 @@ class GssAuthenticator final : public Authenticator {
 
  private:
   Result<std::string> read_password() const {
-    std::ifstream f(options_.password_file, std::ios::binary);
-    if (!f) return Error::Permission("cannot read the NTLM password file");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    std::string s = ss.str();
-    while (!s.empty() &&
-           (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
-      s.pop_back();
-    if (s.empty()) return Error::Permission("the NTLM password file is empty");
-    return s;
+    return read_secret_file(options_.password_file, "NTLM password");
   }
 
   // The credential for `mech`, acquired again only when the password changed: gss-ntlmssp

@@ -14,6 +14,7 @@
 #include "zone.hpp"
 #include "crmsync/core/lease.hpp"
 #include "crmsync/core/sqlite.hpp"
+#include "crmsync/http/credentials.hpp"
 #include "crmsync/store_ews/ews_store.hpp"
 
 namespace crmsync {
@@ -25,42 +26,8 @@ using ews::Message;
 
 constexpr int kStateVersion = 1;
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 Result<std::string> read_secret(const std::string& path, std::string_view what) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Error::Permission("cannot read the EWS " + std::string(what) + " file");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() &&
-         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
-    s.pop_back();
-  if (s.empty()) return Error::Permission("the EWS " + std::string(what) + " file is empty");
-  return s;
+  return http::read_secret_file(path, "EWS " + std::string(what));
 }
 
 std::string_view action_text(Action a) {
@@ -543,7 +510,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     }
     auto password = read_secret(config_.auth.password_file, "password");
     if (!password) return password.error();
-    return "Basic " + base64(config_.auth.username + ":" + *password);
+    return "Basic " + http::base64_encode(config_.auth.username + ":" + *password);
   }
 
   // ------------------------------------------------------------ items
@@ -651,8 +618,8 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   }
 
   // The new item's id from a CreateItem response message.
-  Result<ItemRef> created_ref(const Message& m) {
-    if (!m.ok()) return ews::error_of(m).context("create");
+  Result<ItemRef> created_ref(const Message& m, std::string_view what = "create") {
+    if (!m.ok()) return ews::error_of(m).context(std::string(what));
     const soap::Element* items = m.element.child(ews::kMNs, "Items");
     if (!items) return Error::Invalid("CreateItem reply without Items");
     auto raw = ews::items_of(*items);
@@ -760,14 +727,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   Result<ItemRef> create_hidden(std::string_view item_class, const ews::Props& props) {
     auto msgs = call("CreateItem", ews::create_hidden(item_class, props), false);
     if (!msgs) return msgs.error();
-    const Message& m = msgs->front();
-    if (!m.ok()) return ews::error_of(m).context("hidden item");
-    const soap::Element* items = m.element.child(ews::kMNs, "Items");
-    if (!items) return Error::Invalid("CreateItem reply without Items");
-    auto raw = ews::items_of(*items);
-    if (!raw) return raw.error();
-    if (raw->size() != 1) return Error::Invalid("CreateItem reply without one item");
-    return raw->front().ref;
+    return created_ref(msgs->front(), "hidden item");
   }
 
   // Every hidden item of a class, oldest first (creation time, then the queue's sequence).

@@ -16,18 +16,7 @@
 using namespace crmsync;
 using namespace std::chrono_literals;
 
-namespace {
-
-NewStoreItem contact(std::string first, std::string last) {
-  NewStoreItem n;
-  n.folder = Folder::kContacts;
-  n.item.kind = ItemKind::kContact;
-  n.item.fields["FirstName"] = std::move(first);
-  n.item.fields["LastName"] = std::move(last);
-  return n;
-}
-
-}  // namespace
+using ewstest::contact;
 
 TEST_CASE("S1: another client's changes become events - our own are not repeated",
           "[ews][emulator]") {

@@ -86,14 +86,7 @@ std::shared_ptr<http::Authenticator> authenticator(const std::string& user,
   return *a;
 }
 
-NewStoreItem contact(std::string first, std::string last) {
-  NewStoreItem n;
-  n.folder = Folder::kContacts;
-  n.item.kind = ItemKind::kContact;
-  n.item.fields["FirstName"] = std::move(first);
-  n.item.fields["LastName"] = std::move(last);
-  return n;
-}
+using ewstest::contact;
 
 }  // namespace
 

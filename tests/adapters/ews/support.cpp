@@ -415,4 +415,13 @@ std::string unique_email() {
   return "user" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "@example.org";
 }
 
+crmsync::NewStoreItem contact(std::string first, std::string last) {
+  crmsync::NewStoreItem n;
+  n.folder = crmsync::Folder::kContacts;
+  n.item.kind = crmsync::ItemKind::kContact;
+  n.item.fields["FirstName"] = std::move(first);
+  n.item.fields["LastName"] = std::move(last);
+  return n;
+}
+
 }  // namespace ewstest

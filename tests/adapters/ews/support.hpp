@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "crmsync/core/store_adapter.hpp"
 #include "crmsync/http/client.hpp"
 #include "crmsync/test/process.hpp"
 
@@ -189,5 +190,8 @@ crmsync::test::RunResult mailbox_user(const std::string& url, const std::string&
 
 // A unique mailbox address for this process.
 std::string unique_email();
+
+// A contact with a first and a last name, for the contacts folder.
+crmsync::NewStoreItem contact(std::string first, std::string last);
 
 }  // namespace ewstest

@@ -5,7 +5,6 @@
 #include <unicode/unistr.h>
 
 #include <cstdio>
-#include <ctime>
 #include <memory>
 #include <optional>
 
@@ -33,23 +32,7 @@ std::optional<std::int64_t> parse_utc_seconds(const std::string& v) {
   if (std::sscanf(v.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &Y, &M, &D, &h, &m, &sec, &z) != 7 ||
       z != 'Z')
     return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = Y - 1900;
-  tm.tm_mon = M - 1;
-  tm.tm_mday = D;
-  tm.tm_hour = h;
-  tm.tm_min = m;
-  tm.tm_sec = sec;
-  return static_cast<std::int64_t>(timegm(&tm));
-}
-
-std::string format_utc_seconds(std::int64_t s) {
-  std::time_t t = static_cast<std::time_t>(s);
-  std::tm out{};
-  gmtime_r(&t, &out);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &out);
-  return buf;
+  return utc_seconds(Y, M, D, h, m, sec);
 }
 
 std::unique_ptr<icu::TimeZone> windows_zone(const std::string& windows_id) {

@@ -140,19 +140,7 @@ std::optional<std::string> utc_time(const std::string& v) {
   } else {
     return std::nullopt;
   }
-  std::tm tm{};
-  tm.tm_year = Y - 1900;
-  tm.tm_mon = M - 1;
-  tm.tm_mday = D;
-  tm.tm_hour = h;
-  tm.tm_min = m;
-  tm.tm_sec = sec;
-  std::time_t t = timegm(&tm) - offset * 60;
-  std::tm out{};
-  gmtime_r(&t, &out);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &out);
-  return std::string(buf);
+  return format_utc_seconds(utc_seconds(Y, M, D, h, m, sec) - offset * 60);
 }
 
 // Exchange returns xs:boolean values canonically ("1" sent comes back "true"; clients such as

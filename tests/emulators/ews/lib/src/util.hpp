@@ -23,6 +23,10 @@ std::optional<std::string> open_opaque(char kind, std::string_view text);
 std::string be64(std::uint64_t v);
 std::uint64_t from_be64(std::string_view s);
 
+// Seconds since the epoch of a UTC calendar time, and back as xs:dateTime with a Z suffix.
+std::int64_t utc_seconds(int year, int month, int day, int hour, int minute, int second);
+std::string format_utc_seconds(std::int64_t seconds);
+
 // Current UTC time as xs:dateTime with a Z suffix, second precision.
 std::string now_utc();
 // Milliseconds since the epoch, for ordering.
