@@ -109,6 +109,31 @@ TEST_CASE("X1: a record from CRM creates one store item carrying its CRM id") {
   second_run_changes_nothing(w);
 }
 
+TEST_CASE("X1 S1 S3: the store is read a page at a time - one call per page, not per item") {
+  World w;
+  w.settings.page_size = 10;
+  w.settings.reconcile_batch = 50;
+  w.restart();
+  for (int i = 0; i < 25; ++i)
+    w.crm.seed(CrmEntity::kContact, {{"lastname", text(("Page" + std::to_string(i)).c_str())}});
+  w.reset_counters();
+  w.sync();
+  // X1: the 25 new records' look-ups in 3 calls (pages of 10), none one by one.
+  CHECK(w.store.counters().find_manys == 3);
+  CHECK(w.store.counters().finds == 0);
+  CHECK(w.items(ItemKind::kContact).size() == 25);
+
+  // S1: the next cycle reads back the 25 create events a page at a time; S3 checks its batch
+  // of mapped items in one call too.
+  w.reset_counters();
+  w.sync();
+  CHECK(w.store.counters().gets == 0);
+  CHECK(w.store.counters().get_manys >= 3);
+  CHECK(w.store.counters().get_manys <= 5);  // 3 event pages, S2's changed items, S3's batch
+  CHECK(w.store_writes() == 0);
+  second_run_changes_nothing(w);
+}
+
 TEST_CASE("C2: the original state is written with the sync and equals both sides (M5)") {
   World w;
   EntryId id = w.add(ItemKind::kTask, {{"Subject", text("Call")}, {"Importance", text("High")}});

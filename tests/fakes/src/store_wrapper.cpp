@@ -17,10 +17,21 @@ Result<std::vector<StoreItem>> StoreWrapper::scan_modified_since(ItemKind kind, 
   return inner_.scan_modified_since(kind, since);
 }
 Result<StoreItem> StoreWrapper::get(const EntryId& id) {
+  ++counters_.gets;
   return inner_.get(id);
 }
+std::vector<Result<StoreItem>> StoreWrapper::get_many(const std::vector<EntryId>& ids) {
+  ++counters_.get_manys;
+  return inner_.get_many(ids);
+}
 Result<std::optional<StoreItem>> StoreWrapper::find_by_crm_id(const CrmId& id) {
+  ++counters_.finds;
   return inner_.find_by_crm_id(id);
+}
+std::vector<Result<std::optional<StoreItem>>> StoreWrapper::find_by_crm_ids(
+    const std::vector<CrmId>& ids) {
+  ++counters_.find_manys;
+  return inner_.find_by_crm_ids(ids);
 }
 Result<StoreItem> StoreWrapper::create(const NewStoreItem& item) {
   if (auto f = take_fault()) return *f;

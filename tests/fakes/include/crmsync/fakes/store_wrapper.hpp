@@ -14,7 +14,10 @@ class StoreWrapper : public StoreAdapter {
 
   Result<std::vector<StoreItem>> scan_modified_since(ItemKind kind, UtcTime since) override;
   Result<StoreItem> get(const EntryId& id) override;
+  std::vector<Result<StoreItem>> get_many(const std::vector<EntryId>& ids) override;
   Result<std::optional<StoreItem>> find_by_crm_id(const CrmId& id) override;
+  std::vector<Result<std::optional<StoreItem>>> find_by_crm_ids(
+      const std::vector<CrmId>& ids) override;
   Result<StoreItem> create(const NewStoreItem& item) override;
   Result<std::string> update(const EntryId& id, const std::string& expected_change_key,
                              const FieldMap& changes, const std::optional<CrmLink>& link) override;
@@ -26,6 +29,9 @@ class StoreWrapper : public StoreAdapter {
 
   struct Counters {
     int creates = 0, updates = 0, deletes = 0;
+    // Reads: calls of get / get_many and find_by_crm_id / find_by_crm_ids (the many-id calls
+    // are what a store like EWS answers with one request).
+    int gets = 0, get_manys = 0, finds = 0, find_manys = 0;
     int writes() const { return creates + updates + deletes; }
   };
   const Counters& counters() const { return counters_; }
