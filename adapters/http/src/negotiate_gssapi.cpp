@@ -7,9 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include "crmsync/http/auth.hpp"
 #include "crmsync/http/credentials.hpp"

@@ -3,11 +3,9 @@
 // state file, a pull subscription for waiting, and the lease and handoff queue as hidden
 // items in the mailbox's root folder.
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "codec.hpp"
