@@ -347,7 +347,7 @@ void parse_mapi_store(Checker& c, const Json& store, Config& cfg) {
   auto p = c.string(store, "store", "profile", true);
   if (!p) return;
   // MAPI's profile names are at most 64 characters (cchProfileNameMax).
-  if (p->empty() || p->size() > 64 || has_control(*p) || p->find_first_not_of(' ') == std::string::npos)
+  if (p->size() > 64 || has_control(*p) || p->find_first_not_of(' ') == std::string::npos)
     c.problem("store.profile",
               "must be the name of an Outlook (MAPI) profile, 1 to 64 characters, e.g. Outlook");
   else

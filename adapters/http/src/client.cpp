@@ -15,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -381,21 +382,24 @@ struct Client::Impl {
     return out;
   }
 
-  // exchange() with the connection-bound handshake when needed. The request, body included,
-  // is resent on each leg: always a complete HTTP message, and EWS bodies are small (a few KiB
-  // more per new connection). `info` describes the last leg (the 401 legs were refused
-  // unacted). A server that closes the connection after its first 401 gets the
-  // handshake on a fresh one; closing later breaks it (kTransient).
-  Result<Response> authed_exchange(std::unique_ptr<Connection>& conn, const Url& url,
-                                   bhttp::request<bhttp::string_body>& req, SendInfo& info,
-                                   bool& got_bytes) {
+  // The legs of a connection-bound handshake (none without an authenticator or a 401 it
+  // answers): `leg` sends `req` on the connection and gives the reply's status and headers;
+  // after a 401 the handshake answers, `between` readies the connection for the next leg and
+  // `req` goes again with the next token. The request, body included, is resent on each leg:
+  // always a complete HTTP message, and EWS bodies are small (a few KiB more per new
+  // connection). A server that closes the connection after its first 401 gets the handshake
+  // on a fresh one; closing later breaks it (kTransient).
+  using Leg = std::function<Result<std::pair<int, Headers>>(Connection&)>;
+  Result<void> with_handshake(std::unique_ptr<Connection>& conn, const Url& url,
+                              bhttp::request<bhttp::string_body>& req, const Leg& leg,
+                              const std::function<Result<void>()>& between = {}) {
     AuthDriver auth(options.authenticator.get(), url.host, conn->origin, &known_scheme);
     if (options.authenticator) req.erase(bhttp::field::authorization);  // an earlier attempt's
     auto first = auth.first(*conn);
     if (!first) return first.error();
     if (!first->empty()) req.set(bhttp::field::authorization, *first);
-    for (int leg = 0;; ++leg) {
-      if (leg > 0 && !conn->lowest().is_open()) {
+    for (int n = 0;; ++n) {
+      if (n > 0 && !conn->lowest().is_open()) {
         if (auth.legs() != 1)
           return Error::Transient(conn->origin + " closed the connection during the " +
                                   "authentication handshake");
@@ -403,14 +407,31 @@ struct Client::Impl {
         if (!fresh) return fresh.error();
         conn = std::move(*fresh);
       }
-      info = {};
-      auto res = exchange(*conn, req, info, got_bytes);
-      if (!res) return res;
-      auto next = auth.next(*conn, res->status, res->headers);
+      auto reply = leg(*conn);
+      if (!reply) return reply.error();
+      auto next = auth.next(*conn, reply->first, reply->second);
       if (!next) return next.error();
-      if (!*next) return res;
+      if (!*next) return Ok();  // the reply (a 401 too when no handshake answers it)
+      if (between) CRMSYNC_TRY(between());
       req.set(bhttp::field::authorization, **next);
     }
+  }
+
+  // exchange() within with_handshake. `info` describes the last leg (the 401 legs were
+  // refused unacted).
+  Result<Response> authed_exchange(std::unique_ptr<Connection>& conn, const Url& url,
+                                   bhttp::request<bhttp::string_body>& req, SendInfo& info,
+                                   bool& got_bytes) {
+    std::optional<Response> last;
+    auto done = with_handshake(conn, url, req, [&](Connection& c) -> Result<std::pair<int, Headers>> {
+      info = {};
+      auto res = exchange(c, req, info, got_bytes);
+      if (!res) return res.error();
+      last = std::move(*res);
+      return std::pair<int, Headers>(last->status, last->headers);
+    });
+    if (!done) return done.error();
+    return std::move(*last);
   }
 };
 
@@ -431,38 +452,27 @@ class StreamReader final : public BodyStream {
   }
 
   // Writes the request and reads the reply's header, each within the io deadline; with an
-  // authenticator, first the handshake's legs on this connection (see authed_exchange).
+  // authenticator, first the handshake's legs on this connection (Impl::with_handshake).
   Result<void> start(const Url& url, bhttp::request<bhttp::string_body>& req) {
-    AuthDriver auth(impl_->options.authenticator.get(), url.host, conn_->origin,
-                    &impl_->known_scheme);
-    auto first = auth.first(*conn_);
-    if (!first) return first.error();
-    if (!first->empty()) req.set(bhttp::field::authorization, *first);
-    for (int leg = 0;; ++leg) {
-      if (leg > 0 && !conn_->lowest().is_open()) {
-        if (auth.legs() != 1)
-          return Error::Transient(conn_->origin + " closed the connection during the " +
-                                  "authentication handshake");
-        auto fresh = impl_->connect(url);
-        if (!fresh) return fresh.error();
-        conn_ = std::move(*fresh);
-      }
-      parser_.emplace();
-      parser_->header_limit(64 * 1024);
-      parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-      if (auto r = write_and_read_header(req); !r) return r;
-      status_ = static_cast<int>(parser_->get().result_int());
-      Headers headers;
-      for (const auto& field : parser_->get())
-        headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-      auto next = auth.next(*conn_, status_, headers);
-      if (!next) return next.error();
-      if (!*next) return Ok();  // the reply (a 401 too when no handshake answers it)
-      // The 401's (small) body must be read off before the next leg on this connection.
-      if (auto r = drain(); !r) return r;
-      if (!parser_->get().keep_alive()) conn_->close();
-      req.set(bhttp::field::authorization, **next);
-    }
+    return impl_->with_handshake(
+        conn_, url, req,
+        [&](Connection&) -> Result<std::pair<int, Headers>> {
+          parser_.emplace();
+          parser_->header_limit(64 * 1024);
+          parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+          if (auto r = write_and_read_header(req); !r) return r.error();
+          status_ = static_cast<int>(parser_->get().result_int());
+          Headers headers;
+          for (const auto& field : parser_->get())
+            headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+          return std::pair<int, Headers>(status_, std::move(headers));
+        },
+        [&]() -> Result<void> {
+          // The 401's (small) body must be read off before the next leg on this connection.
+          CRMSYNC_TRY(drain());
+          if (!parser_->get().keep_alive()) conn_->close();
+          return Ok();
+        });
   }
 
   int status() const override { return status_; }

@@ -59,15 +59,19 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   Result<std::vector<StoreItem>> scan_modified_since(ItemKind kind, UtcTime since) override {
     std::vector<StoreItem> out;
     for (Folder f : ews::folders_of(kind)) {
-      std::vector<std::string> ids;
+      std::vector<EntryId> ids;
       CRMSYNC_TRY(find_modified(f, since, false, [&](const ews::RawItem& raw) -> Result<void> {
-        ids.push_back(raw.ref.id);
+        ids.emplace_back(raw.ref.id);
         return Ok();
       }));
-      auto items = read_many(ids);
-      if (!items) return items.error();
-      for (auto& it : *items)
-        if (it.item.modified >= since) out.push_back(std::move(it));
+      for (auto& it : get_many(ids)) {
+        if (it.ok()) {
+          if (it->item.modified >= since) out.push_back(std::move(*it));
+        } else if (!it.error().is(ErrorKind::kNotFound) && !it.error().is(ErrorKind::kInvalid)) {
+          return it.error();
+        }
+        // Gone or not mapped meanwhile, or malformed: get() reports that item (X3).
+      }
     }
     std::stable_sort(out.begin(), out.end(), [](const StoreItem& a, const StoreItem& b) {
       return a.item.modified > b.item.modified;
@@ -177,20 +181,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   }
 
   Result<StoreItem> create(const NewStoreItem& n) override {
-    auto body = ews::create_item(n, zone_id_);
-    if (!body) return body.error();
-    // Not repeated once written: a second CreateItem would make a second item.
-    auto msgs = call("CreateItem", *body, false);
-    if (!msgs) return msgs.error();
-    auto created = created_ref(msgs->front());
-    if (!created) return created.error();
-    const ItemRef ref = *created;
-    CRMSYNC_TRY(record(n.folder, ref, Action::kCreate));
-    auto got = get(EntryId(ref.id));
-    if (!got) return got.error();
-    if (got->change_key != ref.change_key)
-      CRMSYNC_TRY(remember(n.folder, got->entry_id.str(), got->change_key));
-    return got;
+    return std::move(create_many({n}).front());
   }
 
   // One CreateItem per folder and batch of get_batch_size items, then one GetItem for what it
@@ -595,23 +586,14 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
       }
       made.emplace_back(sent[k], std::move(*ref));
     }
-    std::vector<std::string> ids;
-    for (const auto& [i, ref] : made) ids.push_back(ref.id);
-    auto got = read_many(ids);
-    std::map<std::string, StoreItem> by_id;
-    if (got)
-      for (auto& item : *got) by_id.emplace(item.entry_id.str(), std::move(item));
-    for (const auto& [i, ref] : made) {
-      auto it = by_id.find(ref.id);
-      if (it == by_id.end()) {
-        // Made but not read back (the read failed, or the item was changed away at once).
-        out[i] = get(EntryId(ref.id));
-      } else {
-        out[i] = std::move(it->second);
-      }
+    std::vector<EntryId> ids;
+    for (const auto& [i, ref] : made) ids.emplace_back(ref.id);
+    auto got = get_many(ids);
+    for (std::size_t k = 0; k < made.size(); ++k) {
+      const auto& [i, ref] = made[k];
+      out[i] = std::move(got[k]);
       if (out[i].ok() && out[i]->change_key != ref.change_key)
-        if (auto r = remember(folder, out[i]->entry_id.str(), out[i]->change_key); !r.ok())
-          out[i] = r.error();
+        if (auto r = remember(folder, ref.id, out[i]->change_key); !r.ok()) out[i] = r.error();
     }
   }
 
@@ -677,41 +659,6 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     if (!folder || raw->front().item_class.rfind("IPM.Configuration", 0) == 0)
       return Error::NotFound("item " + id.str() + " is not in a synced folder");
     return std::pair<ews::RawItem, Folder>(std::move(raw->front()), *folder);
-  }
-
-  // Batched GetItem, in the order of `ids`; items gone or not mapped meanwhile are left out.
-  Result<std::vector<StoreItem>> read_many(const std::vector<std::string>& ids) {
-    CRMSYNC_TRY(resolve_folders());
-    std::vector<StoreItem> out;
-    const std::size_t batch = static_cast<std::size_t>(std::max(1, config_.get_batch_size));
-    for (std::size_t i = 0; i < ids.size(); i += batch) {
-      std::vector<std::string> chunk(
-          ids.begin() + static_cast<std::ptrdiff_t>(i),
-          ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + batch)));
-      auto msgs = call("GetItem", ews::get_items(chunk, true), true);
-      if (!msgs) return msgs.error();
-      for (const Message& m : *msgs) {
-        if (!m.ok()) {
-          if (m.code == "ErrorItemNotFound") continue;
-          return ews::error_of(m).context("GetItem");
-        }
-        const soap::Element* items = m.element.child(ews::kMNs, "Items");
-        if (!items) return Error::Invalid("GetItem reply without Items");
-        auto raw = ews::items_of(*items);
-        if (!raw) return raw.error();
-        for (const auto& r : *raw) {
-          auto item = ews::to_store_item(r, folder_lookup());
-          if (item.ok()) {
-            out.push_back(std::move(*item));
-          } else if (!item.error().is(ErrorKind::kNotFound) &&
-                     !item.error().is(ErrorKind::kInvalid)) {
-            return item.error();
-          }
-          // kInvalid: a malformed item is skipped here; get() reports it for that item (X3).
-        }
-      }
-    }
-    return out;
   }
 
   // ------------------------------------------------------------ hidden items

@@ -1201,10 +1201,6 @@ std::string find_by_crm_ids(const std::vector<Folder>& folders,
   return out + "</m:ParentFolderIds></m:FindItem>";
 }
 
-std::string find_by_crm_id(const std::vector<Folder>& folders, const std::string& crm_id) {
-  return find_by_crm_ids(folders, {crm_id});
-}
-
 std::string crm_id_of(const RawItem& raw) {
   const std::string* v = ext_value(raw.xml, kCrmId);
   return v ? *v : std::string();

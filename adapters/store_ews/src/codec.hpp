@@ -63,9 +63,8 @@ std::string get_folders(const std::vector<std::string_view>& distinguished);
 // FindItem ids of a folder modified at or after `since`, newest first, one page; with
 // `headers`, also each item's class and Tracked flag (for header_of: no GetItem needed).
 std::string find_modified(Folder folder, UtcTime since, int offset, int max, bool headers);
-// FindItem of the items in the folders whose CRM id is `crm_id` (or one of `crm_ids`: an Or
-// of them), each listed with its CRM id (crm_id_of).
-std::string find_by_crm_id(const std::vector<Folder>& folders, const std::string& crm_id);
+// FindItem of the items in the folders whose CRM id is one of `crm_ids` (an Or of them when
+// there are several), each listed with its CRM id (crm_id_of).
 std::string find_by_crm_ids(const std::vector<Folder>& folders,
                             const std::vector<std::string>& crm_ids);
 std::string sync_folder_items(Folder folder, const std::string& sync_state, int max);

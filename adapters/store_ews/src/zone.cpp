@@ -26,8 +26,6 @@ Result<std::string> windows_zone_id(const std::string& iana) {
   id.toUTF8String(name);
   if (U_FAILURE(status) || canonical.isEmpty())
     return Error::Invalid("time zone '" + name + "' is not in ICU's time zone data");
-  // UTC and its aliases are "UTC" to Exchange too.
-  if (canonical == "Etc/UTC" || canonical == "Etc/GMT" || canonical == "Etc/UCT") return std::string("UTC");
   icu::UnicodeString windows;
   icu::TimeZone::getWindowsID(canonical, windows, status);
   if (U_FAILURE(status) || windows.isEmpty())

@@ -41,8 +41,10 @@ SoapCrmConfig crm_config(const Config& config) {
   return c;
 }
 
-EwsStoreConfig ews_config(const Config::Store& store) {
+EwsStoreConfig ews_config(const Config& config) {
+  const Config::Store& store = config.store;
   EwsStoreConfig c;
+  c.time_zone = config.timezone;  // all-day events' midnights: the user's zone
   c.url = store.url;
   c.mailbox = store.mailbox;
   c.impersonate = store.impersonate;
@@ -111,9 +113,7 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
     rt->store = std::move(*store);
   } else if (config.store.type == "ews") {
     if (auto r = ensure_parent(config.store.state_path, "EWS state"); !r.ok()) return r.error();
-    EwsStoreConfig ews = ews_config(config.store);
-    ews.time_zone = config.timezone;  // all-day events' midnights: the user's zone
-    auto store = open_ews_store(ews, clock);
+    auto store = open_ews_store(ews_config(config), clock);
     if (!store.ok()) return store.error().context("EWS store " + config.store.mailbox);
     rt->store = std::move(*store);
   } else if (config.store.type == "mapi") {

@@ -152,9 +152,9 @@ TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][c
                                  UtcTime::parse("2026-01-01T10:00:00.250Z").value(), 0, 100, false));
   ops.push_back(e::find_modified(Folder::kDrafts, UtcTime{0}, 200, 100, false));
   ops.push_back(e::find_modified(Folder::kCalendar, UtcTime{0}, 0, 100, true));
-  ops.push_back(e::find_by_crm_id({Folder::kContacts, Folder::kTasks, Folder::kCalendar,
+  ops.push_back(e::find_by_crm_ids({Folder::kContacts, Folder::kTasks, Folder::kCalendar,
                                    Folder::kInbox, Folder::kSentItems, Folder::kDrafts},
-                                  guid(9).str()));
+                                  {guid(9).str()}));  // one id: no Or
   ops.push_back(e::find_by_crm_ids({Folder::kContacts, Folder::kTasks},
                                    {guid(9).str(), guid(10).str(), guid(11).str()}));
   ops.push_back(e::sync_folder_items(Folder::kCalendar, "", 100));

@@ -86,6 +86,15 @@ std::shared_ptr<http::Authenticator> authenticator(const std::string& user,
   return *a;
 }
 
+// One GetFolder from a fresh client signing in as `user` with the password in `password_file`.
+Result<http::Response> get_folder_as(const ewstest::Emulator& emu, const std::string& user,
+                                     const std::string& password_file) {
+  http::ClientOptions options;
+  options.authenticator = authenticator(user, password_file);
+  http::Client client(options);
+  return client.send(get_folder(emu));
+}
+
 using ewstest::contact;
 
 }  // namespace
@@ -190,17 +199,11 @@ TEST_CASE("NTLM: a wrong password is kPermission - the password file is re-read"
   CHECK(ok->status == 200);
 
   // An unknown user is refused the same way.
-  http::ClientOptions stranger;
-  stranger.authenticator = authenticator("EXAMPLE\\mallory", dir.file("pw"));
-  http::Client mallory(stranger);
-  auto no = mallory.send(get_folder(*server.emu));
+  auto no = get_folder_as(*server.emu, "EXAMPLE\\mallory", dir.file("pw"));
   REQUIRE_FALSE(no.ok());
   CHECK(no.error().is(ErrorKind::kPermission));
   // An unreadable password file: kPermission naming no secret.
-  http::ClientOptions missing;
-  missing.authenticator = authenticator(server.ntlm_user, dir.file("absent"));
-  http::Client nofile(missing);
-  auto absent = nofile.send(get_folder(*server.emu));
+  auto absent = get_folder_as(*server.emu, server.ntlm_user, dir.file("absent"));
   REQUIRE_FALSE(absent.ok());
   CHECK(absent.error().is(ErrorKind::kPermission));
   CHECK_THAT(absent.error().message(), Catch::Contains("password file"));

@@ -15,71 +15,57 @@ namespace ews_emulator {
 
 namespace {
 
-// The Id attribute of a stored <t:StartTimeZone Id="..."/> field ("" without one).
-std::string zone_id_of(const ItemData& item, const std::string& field) {
-  const Field* f = item.find(field);
+// The element of a stored top-level field, parsed ("" / nullopt readers below when absent).
+struct StoredField {
+  DocPtr doc;
+  xmlNode* element = nullptr;
+};
+StoredField stored(const ItemData& item, const std::string& name) {
+  const Field* f = item.find(name);
   if (!f) return {};
-  auto doc = parse_fragment(f->xml);
-  if (!doc) return {};
-  auto fields = elements(xmlDocGetRootElement(doc.get()));
-  return fields.empty() ? std::string() : attr_or(fields.front(), "Id");
+  StoredField out{parse_fragment(f->xml)};
+  if (out.doc) {
+    auto fields = elements(xmlDocGetRootElement(out.doc.get()));
+    if (!fields.empty()) out.element = fields.front();
+  }
+  return out;
 }
 
-// Stored times are UTC with a Z suffix and whole seconds (items.cpp normalizes them).
-std::optional<std::int64_t> parse_utc_seconds(const std::string& v) {
+// A stored time (UTC with a Z suffix and whole seconds: items.cpp normalizes them) as ICU's
+// milliseconds since 1970.
+std::optional<UDate> time_of(const ItemData& item, const std::string& field) {
+  auto f = stored(item, field);
+  if (!f.element) return std::nullopt;
   int Y, M, D, h, m, sec;
   char z = 0;
-  if (std::sscanf(v.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &Y, &M, &D, &h, &m, &sec, &z) != 7 ||
+  if (std::sscanf(text(f.element).c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &Y, &M, &D, &h, &m, &sec,
+                  &z) != 7 ||
       z != 'Z')
     return std::nullopt;
-  return utc_seconds(Y, M, D, h, m, sec);
+  return static_cast<UDate>(utc_seconds(Y, M, D, h, m, sec)) * 1000.0;
 }
 
+// "" is UTC, as Exchange takes a request without a zone.
 std::unique_ptr<icu::TimeZone> windows_zone(const std::string& windows_id) {
-  if (windows_id.empty() || windows_id == "UTC")
-    return std::unique_ptr<icu::TimeZone>(icu::TimeZone::createTimeZone("Etc/UTC"));
   UErrorCode status = U_ZERO_ERROR;
   icu::UnicodeString iana;
-  icu::TimeZone::getIDForWindowsID(icu::UnicodeString::fromUTF8(windows_id), nullptr, iana,
-                                   status);
+  icu::TimeZone::getIDForWindowsID(icu::UnicodeString::fromUTF8(windows_id.empty() ? "UTC"
+                                                                                   : windows_id),
+                                   nullptr, iana, status);
   if (U_FAILURE(status) || iana.isEmpty())
     throw ItemError{"ErrorTimeZone", "The time zone '" + windows_id + "' is not valid."};
   return std::unique_ptr<icu::TimeZone>(icu::TimeZone::createTimeZone(iana));
 }
 
-// The stored time of a field as ICU's milliseconds since 1970 (nullopt when absent).
-std::optional<UDate> time_of(const ItemData& item, const std::string& field) {
-  const Field* f = item.find(field);
-  if (!f) return std::nullopt;
-  auto doc = parse_fragment(f->xml);
-  if (!doc) return std::nullopt;
-  auto fields = elements(xmlDocGetRootElement(doc.get()));
-  if (fields.empty()) return std::nullopt;
-  auto seconds = parse_utc_seconds(text(fields.front()));
-  if (!seconds) return std::nullopt;
-  return static_cast<UDate>(*seconds) * 1000.0;
-}
-
-// Midnight of the local day of `at` in `zone`; the next one when `up` and `at` is not one.
+// Midnight of the local day of `at` in `zone`; with `up`, the next one unless `at` is one.
 UDate midnight(const icu::TimeZone& zone, UDate at, bool up) {
   UErrorCode status = U_ZERO_ERROR;
   icu::GregorianCalendar cal(zone, status);
   cal.setTime(at, status);
-  cal.set(UCAL_HOUR_OF_DAY, 0);
-  cal.set(UCAL_MINUTE, 0);
-  cal.set(UCAL_SECOND, 0);
-  cal.set(UCAL_MILLISECOND, 0);
-  UDate floor = cal.getTime(status);
-  if (up && floor < at) {
-    cal.setTime(at, status);
-    cal.add(UCAL_DATE, 1, status);
-    cal.set(UCAL_HOUR_OF_DAY, 0);
-    cal.set(UCAL_MINUTE, 0);
-    cal.set(UCAL_SECOND, 0);
-    cal.set(UCAL_MILLISECOND, 0);
-    floor = cal.getTime(status);
-  }
-  return U_FAILURE(status) ? at : floor;
+  for (auto f : {UCAL_HOUR_OF_DAY, UCAL_MINUTE, UCAL_SECOND, UCAL_MILLISECOND}) cal.set(f, 0);
+  if (up && cal.getTime(status) < at) cal.add(UCAL_DATE, 1, status);
+  UDate out = cal.getTime(status);
+  return U_FAILURE(status) ? at : out;
 }
 
 void put_time(ItemData& item, const std::string& field, UDate ms) {
@@ -97,12 +83,11 @@ std::string context_zone(const xmlNode* envelope) {
 
 void snap_all_day(ItemData& item, const std::string& context) {
   if (item.kind != "CalendarItem") return;
-  const Field* all_day = item.find("IsAllDayEvent");
-  if (!all_day || (all_day->xml.find(">true<") == std::string::npos &&
-                   all_day->xml.find(">1<") == std::string::npos))
-    return;
-  std::string start_zone = zone_id_of(item, "StartTimeZone");
-  std::string end_zone = zone_id_of(item, "EndTimeZone");
+  // Booleans are stored canonically (items.cpp).
+  auto all_day = stored(item, "IsAllDayEvent");
+  if (!all_day.element || text(all_day.element) != "true") return;
+  std::string start_zone = attr_or(stored(item, "StartTimeZone").element, "Id");
+  std::string end_zone = attr_or(stored(item, "EndTimeZone").element, "Id");
   if (start_zone.empty()) start_zone = context;
   if (end_zone.empty()) end_zone = start_zone;
   auto start_tz = windows_zone(start_zone);
