@@ -423,13 +423,14 @@ struct Client::Impl {
                                    bhttp::request<bhttp::string_body>& req, SendInfo& info,
                                    bool& got_bytes) {
     std::optional<Response> last;
-    auto done = with_handshake(conn, url, req, [&](Connection& c) -> Result<std::pair<int, Headers>> {
-      info = {};
-      auto res = exchange(c, req, info, got_bytes);
-      if (!res) return res.error();
-      last = std::move(*res);
-      return std::pair<int, Headers>(last->status, last->headers);
-    });
+    auto done =
+        with_handshake(conn, url, req, [&](Connection& c) -> Result<std::pair<int, Headers>> {
+          info = {};
+          auto res = exchange(c, req, info, got_bytes);
+          if (!res) return res.error();
+          last = std::move(*res);
+          return std::pair<int, Headers>(last->status, last->headers);
+        });
     if (!done) return done.error();
     return std::move(*last);
   }

@@ -9,11 +9,11 @@
 #include <thread>
 
 #include "codec.hpp"
-#include "zone.hpp"
 #include "crmsync/core/lease.hpp"
 #include "crmsync/core/sqlite.hpp"
 #include "crmsync/http/credentials.hpp"
 #include "crmsync/store_ews/ews_store.hpp"
+#include "zone.hpp"
 
 namespace crmsync {
 namespace {
@@ -90,10 +90,9 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
         if (h->modified >= since) out.push_back(std::move(*h));
         return Ok();
       }));
-    std::stable_sort(out.begin(), out.end(), [](const StoreItemHeader& a,
-                                                 const StoreItemHeader& b) {
-      return a.modified > b.modified;
-    });
+    std::stable_sort(
+        out.begin(), out.end(),
+        [](const StoreItemHeader& a, const StoreItemHeader& b) { return a.modified > b.modified; });
     return out;
   }
 
@@ -188,7 +187,8 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   // made. A batch whose reply is lost fails whole and is not repeated: the engine redoes each
   // item, and X1 (find_by_crm_id on the pending link) finds those the server had made.
   std::vector<Result<StoreItem>> create_many(const std::vector<NewStoreItem>& items) override {
-    std::vector<Result<StoreItem>> out(items.size(), Result<StoreItem>(Error::Invalid("not created")));
+    std::vector<Result<StoreItem>> out(items.size(),
+                                       Result<StoreItem>(Error::Invalid("not created")));
     std::map<Folder, std::vector<std::size_t>> by_folder;
     for (std::size_t i = 0; i < items.size(); ++i) by_folder[items[i].folder].push_back(i);
     const std::size_t batch = static_cast<std::size_t>(std::max(1, config_.get_batch_size));
@@ -613,8 +613,8 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   Result<void> find_modified(Folder f, UtcTime since, bool headers,
                              const std::function<Result<void>(const ews::RawItem&)>& each) {
     for (int offset = 0;;) {
-      auto msgs = call("FindItem",
-                       ews::find_modified(f, since, offset, config_.page_size, headers), true);
+      auto msgs =
+          call("FindItem", ews::find_modified(f, since, offset, config_.page_size, headers), true);
       if (!msgs) return msgs.error();
       const Message& m = msgs->front();
       if (!m.ok()) return ews::error_of(m).context("scan " + std::string(to_string(f)));

@@ -1072,8 +1072,8 @@ Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMa
   if (kind == ItemKind::kAppointment &&
       (changes.count("Start") || changes.count("End") || changes.count("AllDayEvent")))
     for (const char* field : kZoneFields)
-      updates += "<t:SetItemField><t:FieldURI FieldURI=\"calendar:" + std::string(field) +
-                 "\"/><" + el + ">" + zone_xml(field, zone_id) + "</" + el + "></t:SetItemField>";
+      updates += "<t:SetItemField><t:FieldURI FieldURI=\"calendar:" + std::string(field) + "\"/><" +
+                 el + ">" + zone_xml(field, zone_id) + "</" + el + "></t:SetItemField>";
   for (const auto& [name, value] : changes) {
     const Spec* s = find_spec(kind, name);
     if (s->read_only) {

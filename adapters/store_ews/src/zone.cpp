@@ -1,7 +1,7 @@
 #include "zone.hpp"
 
-#include <unicode/ucal.h>
 #include <unicode/timezone.h>
+#include <unicode/ucal.h>
 #include <unicode/unistr.h>
 
 #include <memory>

@@ -1,8 +1,8 @@
 // The HTTP client against local servers: plain, TLS with a private CA, deadlines, caps.
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -109,8 +109,10 @@ TEST_CASE("a reply closed before any byte: kTransient - request written", "[http
   CHECK(info.request_written);
 }
 
-TEST_CASE("a kept-alive connection dropped after the request: resent once - never when may_resend "
-          "is false", "[http]") {
+TEST_CASE(
+    "a kept-alive connection dropped after the request: resent once - never when may_resend "
+    "is false",
+    "[http]") {
   // The second request on a connection is read and dropped without a reply: the server saw it
   // (and may have acted on it).
   std::atomic<int> seen{0};

@@ -148,13 +148,13 @@ TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][c
   ops.push_back(e::get_items({"A==", "B==", "C=="}, true));
   ops.push_back(e::get_items({"A=="}, false));
   ops.push_back(e::get_folders({"contacts", "tasks", "calendar", "inbox", "sentitems", "drafts"}));
-  ops.push_back(e::find_modified(Folder::kContacts,
-                                 UtcTime::parse("2026-01-01T10:00:00.250Z").value(), 0, 100, false));
+  ops.push_back(e::find_modified(
+      Folder::kContacts, UtcTime::parse("2026-01-01T10:00:00.250Z").value(), 0, 100, false));
   ops.push_back(e::find_modified(Folder::kDrafts, UtcTime{0}, 200, 100, false));
   ops.push_back(e::find_modified(Folder::kCalendar, UtcTime{0}, 0, 100, true));
   ops.push_back(e::find_by_crm_ids({Folder::kContacts, Folder::kTasks, Folder::kCalendar,
-                                   Folder::kInbox, Folder::kSentItems, Folder::kDrafts},
-                                  {guid(9).str()}));  // one id: no Or
+                                    Folder::kInbox, Folder::kSentItems, Folder::kDrafts},
+                                   {guid(9).str()}));  // one id: no Or
   ops.push_back(e::find_by_crm_ids({Folder::kContacts, Folder::kTasks},
                                    {guid(9).str(), guid(10).str(), guid(11).str()}));
   ops.push_back(e::sync_folder_items(Folder::kCalendar, "", 100));
@@ -212,8 +212,8 @@ TEST_CASE("EWS requests: fields in schema order - unknown fields and bad values 
   CHECK(cal.find("t:Organizer") == std::string::npos);  // read-only in EWS
   CHECK(cal.find("t:Duration") == std::string::npos);   // derived from Start and End
 
-  std::string upd = text_of(
-      e::update_item(ItemKind::kContact, {"I", "K"}, {{"FirstName", Value()}}, std::nullopt, kZone));
+  std::string upd = text_of(e::update_item(ItemKind::kContact, {"I", "K"}, {{"FirstName", Value()}},
+                                           std::nullopt, kZone));
   CHECK(upd.find("ConflictResolution=\"NeverOverwrite\"") != std::string::npos);
   CHECK(upd.find("ChangeKey=\"K\"") != std::string::npos);
   CHECK(upd.find("<t:DeleteItemField><t:FieldURI FieldURI=\"contacts:GivenName\"/>") !=
@@ -524,9 +524,8 @@ TEST_CASE("§7 all-day events: appointments carry the user's zone - where their 
           std::string::npos);
     CHECK(upd.find("calendar:EndTimeZone") != std::string::npos);
   }
-  std::string subject = text_of(e::update_item(ItemKind::kAppointment, ref,
-                                               {{"Subject", Value(std::string("x"))}},
-                                               std::nullopt, kZone));
+  std::string subject = text_of(e::update_item(
+      ItemKind::kAppointment, ref, {{"Subject", Value(std::string("x"))}}, std::nullopt, kZone));
   CHECK(subject.find("TimeZone") == std::string::npos);  // the item keeps the zone it has
 }
 

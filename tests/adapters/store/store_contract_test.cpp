@@ -82,8 +82,8 @@ TEMPLATE_TEST_CASE("store contract: create_many makes each item once - a bad ite
   auto s = h.open();
   std::vector<NewStoreItem> batch;
   for (int i = 0; i < 7; ++i) {
-    NewStoreItem n = i % 2 ? task("Task " + std::to_string(i))
-                           : contact("First" + std::to_string(i), "Last");
+    NewStoreItem n =
+        i % 2 ? task("Task " + std::to_string(i)) : contact("First" + std::to_string(i), "Last");
     n.link.tracked = true;
     n.link.crm_id = guid(100 + i);
     n.link.crm_id_pending = true;
@@ -131,8 +131,10 @@ TEMPLATE_TEST_CASE("store contract: create_many makes each item once - a bad ite
   CHECK(s->create_many({}).empty());
 }
 
-TEMPLATE_TEST_CASE("store contract: get_many gives each id's item in order - a missing one alone "
-                   "kNotFound", "[store][contract]", STORES) {
+TEMPLATE_TEST_CASE(
+    "store contract: get_many gives each id's item in order - a missing one alone "
+    "kNotFound",
+    "[store][contract]", STORES) {
   TestType h;
   auto s = h.open();
   std::vector<EntryId> ids;

@@ -334,7 +334,8 @@ TEST_CASE("store type mapi off Windows: the config checks - crmsyncd and once sa
   Env env;
   std::ofstream(env.config) << R"({"profile":"e2e","cache":"state/cache.db",
       "store":{"type":"mapi","profile":"Outlook"},
-      "crm":{"url":"http://127.0.0.1:)" << env.crm_port
+      "crm":{"url":"http://127.0.0.1:)"
+                            << env.crm_port
                             << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
       "http":{"listen":"127.0.0.1:0","token_file":"state/api-token"}})";
   auto check = env.cli({"config", "check"});

@@ -283,10 +283,10 @@ TEST_CASE("§7: an all-day event made in Berlin keeps its day - in CRM and back 
   auto stored = UtcTime::parse(env.show("appointment", id)["last_modified_time"].GetString());
   REQUIRE(stored.ok());
   REQUIRE(test::wait_past_second(stored->ms));
-  env.crm_as_bob(test::crm::update_envelope(
-      "appointment", crm_id,
-      test::crm::time_attr("scheduledstart", "2026-07-15T22:00:00Z") +
-          test::crm::time_attr("scheduledend", "2026-07-16T22:00:00Z")));
+  env.crm_as_bob(
+      test::crm::update_envelope("appointment", crm_id,
+                                 test::crm::time_attr("scheduledstart", "2026-07-15T22:00:00Z") +
+                                     test::crm::time_attr("scheduledend", "2026-07-16T22:00:00Z")));
   env.sync();
   auto item = env.show("appointment", id);
   CHECK(item["is_all_day"].IsTrue());

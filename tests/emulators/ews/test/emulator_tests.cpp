@@ -843,18 +843,20 @@ TEST_CASE("all-day events: the start back and the end forward to the event zone'
                     const std::string& header = "") {
     return emu.ews(envelope(
         "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
-        "<t:Subject>Off</t:Subject><t:Start>" + start + "</t:Start><t:End>" + end +
-            "</t:End><t:IsAllDayEvent>true</t:IsAllDayEvent>" + zones +
-            "</t:CalendarItem></m:Items></m:CreateItem>",
+        "<t:Subject>Off</t:Subject><t:Start>" +
+            start + "</t:Start><t:End>" + end + "</t:End><t:IsAllDayEvent>true</t:IsAllDayEvent>" +
+            zones + "</t:CalendarItem></m:Items></m:CreateItem>",
         header));
   };
   auto times = [&](const Response& created) {
-    auto got = emu.ews(get_item(item_id(created.body).id, "<t:BaseShape>AllProperties</t:BaseShape>"));
+    auto got =
+        emu.ews(get_item(item_id(created.body).id, "<t:BaseShape>AllProperties</t:BaseShape>"));
     return first(got.body, "<t:Start>([^<]+)</t:Start>") + " " +
            first(got.body, "<t:End>([^<]+)</t:End>");
   };
-  const std::string berlin = "<t:StartTimeZone Id=\"W. Europe Standard Time\"/>"
-                             "<t:EndTimeZone Id=\"W. Europe Standard Time\"/>";
+  const std::string berlin =
+      "<t:StartTimeZone Id=\"W. Europe Standard Time\"/>"
+      "<t:EndTimeZone Id=\"W. Europe Standard Time\"/>";
   struct Case {
     std::string start, end, zones, header, expected;
   };
@@ -890,18 +892,19 @@ TEST_CASE("all-day events: the start back and the end forward to the event zone'
   auto moved = emu.ews(envelope(
       "<m:UpdateItem ConflictResolution=\"AlwaysOverwrite\" "
       "SendMeetingInvitationsOrCancellations=\"SendToNone\"><m:ItemChanges><t:ItemChange>"
-      "<t:ItemId Id=\"" + item_id(made.body).id + "\"/><t:Updates>" +
+      "<t:ItemId Id=\"" +
+      item_id(made.body).id + "\"/><t:Updates>" +
       set_field("calendar:Start", "<t:Start>2026-06-10T09:00:00Z</t:Start>", "CalendarItem") +
       set_field("calendar:End", "<t:End>2026-06-10T10:00:00Z</t:End>", "CalendarItem") +
       "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"));
   REQUIRE(response_code(moved.body) == "NoError");
   CHECK(times(made) == "2026-06-09T22:00:00Z 2026-06-10T22:00:00Z");
   // xs:boolean comes back canonical, as Exchange returns it (exchangelib sends "1").
-  auto one = emu.ews(envelope(
-      "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
-      "<t:Subject>One</t:Subject><t:ReminderIsSet>0</t:ReminderIsSet>"
-      "<t:Start>2026-06-06T00:00:00Z</t:Start><t:End>2026-06-07T00:00:00Z</t:End>"
-      "<t:IsAllDayEvent>1</t:IsAllDayEvent></t:CalendarItem></m:Items></m:CreateItem>"));
+  auto one = emu.ews(
+      envelope("<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
+               "<t:Subject>One</t:Subject><t:ReminderIsSet>0</t:ReminderIsSet>"
+               "<t:Start>2026-06-06T00:00:00Z</t:Start><t:End>2026-06-07T00:00:00Z</t:End>"
+               "<t:IsAllDayEvent>1</t:IsAllDayEvent></t:CalendarItem></m:Items></m:CreateItem>"));
   auto got = emu.ews(get_item(item_id(one.body).id, "<t:BaseShape>AllProperties</t:BaseShape>"));
   CHECK(got.body.find("<t:IsAllDayEvent>true</t:IsAllDayEvent>") != std::string::npos);
   CHECK(got.body.find("<t:ReminderIsSet>false</t:ReminderIsSet>") != std::string::npos);

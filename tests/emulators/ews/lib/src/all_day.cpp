@@ -49,9 +49,8 @@ std::optional<UDate> time_of(const ItemData& item, const std::string& field) {
 std::unique_ptr<icu::TimeZone> windows_zone(const std::string& windows_id) {
   UErrorCode status = U_ZERO_ERROR;
   icu::UnicodeString iana;
-  icu::TimeZone::getIDForWindowsID(icu::UnicodeString::fromUTF8(windows_id.empty() ? "UTC"
-                                                                                   : windows_id),
-                                   nullptr, iana, status);
+  icu::TimeZone::getIDForWindowsID(
+      icu::UnicodeString::fromUTF8(windows_id.empty() ? "UTC" : windows_id), nullptr, iana, status);
   if (U_FAILURE(status) || iana.isEmpty())
     throw ItemError{"ErrorTimeZone", "The time zone '" + windows_id + "' is not valid."};
   return std::unique_ptr<icu::TimeZone>(icu::TimeZone::createTimeZone(iana));
@@ -69,9 +68,8 @@ UDate midnight(const icu::TimeZone& zone, UDate at, bool up) {
 }
 
 void put_time(ItemData& item, const std::string& field, UDate ms) {
-  item.set(field, "<t:" + field + ">" +
-                      format_utc_seconds(static_cast<std::int64_t>(ms / 1000.0)) + "</t:" +
-                      field + ">");
+  item.set(field, "<t:" + field + ">" + format_utc_seconds(static_cast<std::int64_t>(ms / 1000.0)) +
+                      "</t:" + field + ">");
 }
 
 }  // namespace
