@@ -107,6 +107,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   // One GetItem per get_batch_size ids; each id's message gives its result as get() would.
   std::vector<Result<StoreItem>> get_many(const std::vector<EntryId>& ids) override {
     std::vector<Result<StoreItem>> out;
+    if (ids.empty()) return out;  // no request, not even for the folders
     out.reserve(ids.size());
     if (auto r = resolve_folders(); !r.ok()) {
       for (std::size_t i = 0; i < ids.size(); ++i) out.emplace_back(r.error());
