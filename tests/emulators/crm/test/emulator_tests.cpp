@@ -23,6 +23,8 @@
 #include <boost/beast.hpp>
 #include <catch2/catch.hpp>
 
+#include "crmsync/test/crm_schema_v8.hpp"
+
 namespace fs = std::filesystem;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -350,14 +352,21 @@ int count_of(const std::string& s, const std::string& needle) {
   return n;
 }
 
-// Validate an envelope against the CRM 2015 schemas with xmllint.
+// The CRM 2015 schemas with the 2016+ members the emulator's records carry (Entity's
+// KeyAttributes and RowVersion: SPEC U6), written once per test process.
+const fs::path& schema_v8() {
+  static TempDir dir;
+  static const fs::path wrapper = crmsync::test::write_crm_schema_v8(kReference, dir.path);
+  return wrapper;
+}
+
+// Validate an envelope against those schemas with xmllint.
 bool xsd_valid(const std::string& envelope, std::string* why = nullptr) {
   TempDir d;
   auto file = d.path / "envelope.xml";
   std::ofstream(file) << envelope;
   auto err = d.path / "xmllint.err";
-  std::string cmd = "xmllint --noout --nonet --schema '" +
-                    (kReference / "crm/xrm2011/xsd/crm-envelope-validate.xsd").string() + "' '" +
+  std::string cmd = "xmllint --noout --nonet --schema '" + schema_v8().string() + "' '" +
                     file.string() + "' 2>'" + err.string() + "'";
   int rc = std::system(cmd.c_str());
   if (rc != 0 && why) *why = read_file(err);
@@ -379,6 +388,30 @@ std::string new_contact(Emulator& e, const std::string& first, const std::string
   INFO(r.body);
   REQUIRE(r.status == 200);
   return created_id(r);
+}
+
+// An UpdateRequest as a Dynamics 2016+ client sends it with optimistic concurrency (SPEC
+// U6): the Target carries its RowVersion, ConcurrencyBehavior names the xrm/7.1 enum.
+std::string conditional_update_req(const std::string& logical, const std::string& id,
+                                   const std::string& attrs, const std::string& row_version,
+                                   const std::string& behavior = "IfRowVersionMatches") {
+  std::string target = "<a:Attributes>" + attrs +
+                       "</a:Attributes><a:EntityState i:nil=\"true\"/><a:FormattedValues/><a:Id>" +
+                       id + "</a:Id><a:KeyAttributes/><a:LogicalName>" + logical +
+                       "</a:LogicalName><a:RelatedEntities/>" +
+                       (row_version.empty() ? std::string("<a:RowVersion i:nil=\"true\"/>")
+                                            : "<a:RowVersion>" + row_version + "</a:RowVersion>");
+  return org_request(
+      "UpdateRequest", "Update",
+      "<a:KeyValuePairOfstringanyType><b:key>Target</b:key><b:value i:type=\"a:Entity\">" + target +
+          "</b:value></a:KeyValuePairOfstringanyType><a:KeyValuePairOfstringanyType><b:key>"
+          "ConcurrencyBehavior</b:key><b:value i:type=\"h:ConcurrencyBehavior\" "
+          "xmlns:h=\"http://schemas.microsoft.com/xrm/7.1/Contracts\">" +
+          behavior + "</b:value></a:KeyValuePairOfstringanyType>");
+}
+
+std::string row_version_of(const Response& r) {
+  return capture(r.body, "<a:RowVersion>([0-9]+)</a:RowVersion>");
 }
 
 }  // namespace
@@ -954,4 +987,141 @@ TEST_CASE("direct operations (not via Execute) work", "[crud]") {
   if (have_reference()) REQUIRE_VALID(del.body);
   auto mismatch = e.soap("Delete", env("<Create " + svc + "/>"));
   CHECK(mismatch.status == 500);
+}
+
+TEST_CASE("U6: records carry their RowVersion - versionnumber moves on every write",
+          "[concurrency]") {
+  Emulator e;
+  auto id = new_contact(e, "Row", "Version");
+  auto first = e.execute(retrieve_req("contact", id, {"firstname", "versionnumber"}));
+  REQUIRE(first.status == 200);
+  if (have_reference()) REQUIRE_VALID(first.body);
+  auto v1 = row_version_of(first);
+  REQUIRE_FALSE(v1.empty());
+  // versionnumber is a BigInt attribute with the same value as the entity's RowVersion.
+  CHECK(capture(first.body,
+                "<b:key>versionnumber</b:key><b:value i:type=\"d:long\"[^>]*>([0-9]+)<") == v1);
+  CHECK(first.body.find("<a:Id>" + id + "</a:Id><a:KeyAttributes/><a:LogicalName>contact<") !=
+        std::string::npos);
+  REQUIRE(e.execute(update_req("contact", id, str_attr("jobtitle", "CEO"))).status == 200);
+  auto second = e.execute(retrieve_req("contact", id, {"jobtitle"}));
+  auto v2 = row_version_of(second);
+  REQUIRE_FALSE(v2.empty());
+  CHECK(std::stoll(v2) > std::stoll(v1));
+  // RetrieveMultiple and RetrieveEntityChanges name the same version.
+  auto listed = e.execute(
+      query("contact", filter("And", condition("lastname", "Equal", "string", "Version")), 50, 1));
+  REQUIRE(listed.status == 200);
+  if (have_reference()) REQUIRE_VALID(listed.body);
+  CHECK(row_version_of(listed) == v2);
+  auto changes = e.execute(changes_req("", 5000));
+  CHECK(changes.body.find("<a:Id>" + id +
+                          "</a:Id><a:KeyAttributes/><a:LogicalName>contact</"
+                          "a:LogicalName><a:RelatedEntities/><a:RowVersion>" +
+                          v2 + "</a:RowVersion>") != std::string::npos);
+}
+
+TEST_CASE(
+    "U6: Update with IfRowVersionMatches and a stale RowVersion is ConcurrencyVersionMismatch",
+    "[concurrency]") {
+  Emulator e;
+  auto id = new_contact(e, "Stale", "Writer");
+  auto version = [&] {
+    return row_version_of(e.execute(retrieve_req("contact", id, {"jobtitle"})));
+  };
+  auto jobtitle = [&] {
+    return capture(e.execute(retrieve_req("contact", id, {"jobtitle"})).body,
+                   "<b:key>jobtitle</b:key><b:value[^>]*>([^<]*)<");
+  };
+  auto v1 = version();
+  auto ok = e.execute(conditional_update_req("contact", id, str_attr("jobtitle", "CEO"), v1));
+  INFO(ok.body);
+  REQUIRE(ok.status == 200);
+  auto v2 = version();
+  CHECK(v2 != v1);
+
+  auto stale = e.execute(conditional_update_req("contact", id, str_attr("jobtitle", "CTO"), v1));
+  CHECK(stale.status == 500);
+  CHECK(error_code(stale) == "-2147088254");  // 0x80060882 ConcurrencyVersionMismatch
+  CHECK(stale.body.find(
+            "The version of the existing record doesn't match the RowVersion property provided.") !=
+        std::string::npos);
+  if (have_reference()) REQUIRE_VALID(stale.body);
+  CHECK(jobtitle() == "CEO");
+  CHECK(version() == v2);  // nothing was written
+
+  auto missing = e.execute(conditional_update_req("contact", id, str_attr("jobtitle", "CTO"), ""));
+  CHECK(missing.status == 500);
+  CHECK(error_code(missing) == "-2147088243");  // 0x8006088D ConcurrencyVersionNotProvided
+  auto unknown =
+      e.execute(conditional_update_req("contact", id, str_attr("jobtitle", "CTO"), v2, "Maybe"));
+  CHECK(unknown.status == 500);
+  CHECK(jobtitle() == "CEO");
+
+  // AlwaysOverwrite and the 7.0 form without ConcurrencyBehavior write whatever the version.
+  CHECK(e.execute(conditional_update_req("contact", id, str_attr("jobtitle", "CTO"), v1,
+                                         "AlwaysOverwrite"))
+            .status == 200);
+  CHECK(jobtitle() == "CTO");
+  CHECK(e.execute(update_req("contact", id, str_attr("jobtitle", "CIO"))).status == 200);
+  CHECK(jobtitle() == "CIO");
+}
+
+TEST_CASE("U6: an update hook lands another user's edit before the next Update of the record",
+          "[concurrency][admin]") {
+  Emulator e;
+  auto bob = capture(
+      e.admin(http::verb::post, "/admin/users", R"({"fullname":"Bob Other","token":"bob"})").body,
+      "\"systemuserid\":\"([0-9a-f-]{36})\"");
+  REQUIRE_FALSE(bob.empty());
+  auto id = new_contact(e, "Hooked", "Record");
+  auto bystander = new_contact(e, "Not", "Hooked");
+  auto v1 = row_version_of(e.execute(retrieve_req("contact", id, {"firstname"})));
+  auto hook =
+      e.admin(http::verb::post, "/admin/hooks",
+              R"({"before_update":[{"entity":"contact","id":")" + id + R"(","systemuserid":")" +
+                  bob + R"(","attributes":{"jobtitle":"CFO","telephone1":null}}]})");
+  INFO(hook.body);
+  REQUIRE(hook.status == 200);
+  // Another record's update leaves the hook waiting.
+  CHECK(e.execute(update_req("contact", bystander, str_attr("jobtitle", "x"))).status == 200);
+
+  auto r = e.execute(conditional_update_req("contact", id, str_attr("firstname", "Janet"), v1));
+  CHECK(r.status == 500);
+  CHECK(error_code(r) == "-2147088254");
+  auto now = e.execute(retrieve_req("contact", id, {"firstname", "jobtitle", "modifiedby"}));
+  CHECK(now.body.find(">CFO<") != std::string::npos);     // Bob's edit landed
+  CHECK(now.body.find(">Hooked<") != std::string::npos);  // ours did not
+  CHECK(capture(now.body,
+                "<b:key>modifiedby</b:key><b:value i:type=\"a:EntityReference\"><a:Id>("
+                "[0-9a-f-]{36})<") == bob);
+  // The hook fired once: re-read, and the update goes through.
+  auto v2 = row_version_of(now);
+  auto again = e.execute(conditional_update_req("contact", id, str_attr("firstname", "Janet"), v2));
+  CHECK(again.status == 200);
+  auto after = e.execute(retrieve_req("contact", id, {"firstname", "jobtitle"}));
+  CHECK(after.body.find(">Janet<") != std::string::npos);
+  CHECK(after.body.find(">CFO<") != std::string::npos);
+
+  // {} clears waiting hooks; bad hooks are refused.
+  REQUIRE(e.admin(http::verb::post, "/admin/hooks",
+                  R"({"before_update":[{"entity":"contact","id":")" + id +
+                      R"(","attributes":{"jobtitle":"CMO"}}]})")
+              .status == 200);
+  REQUIRE(e.admin(http::verb::post, "/admin/hooks", "{}").status == 200);
+  auto v3 = row_version_of(e.execute(retrieve_req("contact", id, {"firstname"})));
+  CHECK(e.execute(conditional_update_req("contact", id, str_attr("firstname", "Jan"), v3)).status ==
+        200);
+  CHECK(e.admin(http::verb::post, "/admin/hooks", "[1]").status == 400);
+  CHECK(e.admin(http::verb::post, "/admin/hooks", R"({"after_update":[]})").status == 400);
+  CHECK(e.admin(http::verb::post, "/admin/hooks",
+                R"({"before_update":[{"entity":"nope","id":")" + id + R"(","attributes":{}}]})")
+            .status == 400);
+  CHECK(e.admin(http::verb::post, "/admin/hooks",
+                R"({"before_update":[{"entity":"contact","id":"x","attributes":{}}]})")
+            .status == 400);
+  CHECK(e.admin(http::verb::post, "/admin/hooks",
+                R"({"before_update":[{"entity":"contact","id":")" + id +
+                    R"(","attributes":{"jobtitle":[1]}}]})")
+            .status == 400);
 }

@@ -28,6 +28,10 @@ inline constexpr int kSqlTimeout = -2147204784;           // 0x80044150
 inline constexpr int kBatchSizeExceeded = -2147220715;    // 0x80040315 (memory; not re-checked)
 inline constexpr int kRequestNotSupported = -2147220970;  // unknown message: generic
 inline constexpr int kDeserialization = -2147220970;      // malformed envelope
+// Optimistic concurrency (UpdateRequest.ConcurrencyBehavior = IfRowVersionMatches); codes as
+// Microsoft's "Optimistic concurrency" documentation handles them.
+inline constexpr int kConcurrencyVersionMismatch = -2147088254;     // 0x80060882
+inline constexpr int kConcurrencyVersionNotProvided = -2147088243;  // 0x8006088D
 }  // namespace err
 
 // A fault answered as s:Fault + OrganizationServiceFault.

@@ -252,6 +252,7 @@ class App {
       }
       if (target == "/admin/faults" && req.method() == http::verb::post)
         return set_faults(req, doc);
+      if (target == "/admin/hooks" && req.method() == http::verb::post) return set_hooks(req, doc);
       if (target == "/admin/requests" && req.method() == http::verb::get) return requests(req);
       if (target == "/admin/stats" && req.method() == http::verb::get)
         return json(req, http::status::ok, "{\"requests\":" + std::to_string(logged_) + "}");
@@ -298,6 +299,88 @@ class App {
       }
     }
     faults_ = f;
+    return json(req, http::status::ok, "{}");
+  }
+
+  // A JSON value as the attribute's type wants it (strings, numbers, booleans, null).
+  static std::optional<Value> simple_value(const AttrMeta& meta, const rapidjson::Value& v) {
+    if (v.IsNull()) return Value{};
+    switch (meta.type) {
+      case AttrType::String:
+      case AttrType::Memo:
+        if (v.IsString()) return Value::str(std::string(v.GetString(), v.GetStringLength()));
+        break;
+      case AttrType::DateTime:
+        if (v.IsString())
+          if (auto t = normalize_datetime(v.GetString()); !t.empty()) return Value::datetime(t);
+        break;
+      case AttrType::Guid:
+        if (v.IsString())
+          if (auto g = normalize_guid(v.GetString()); !g.empty()) return Value::guid(g);
+        break;
+      case AttrType::Int:
+        if (v.IsInt64()) return Value::integer(v.GetInt64());
+        break;
+      case AttrType::OptionSet:
+        if (v.IsInt64()) return Value::option(v.GetInt64());
+        break;
+      case AttrType::Bool:
+        if (v.IsBool()) return Value::boolean(v.GetBool());
+        break;
+      default:
+        break;
+    }
+    return std::nullopt;
+  }
+
+  // POST /admin/hooks {"before_update":[{"entity","id","systemuserid","attributes"}]}: see
+  // UpdateHook. {} drops the waiting hooks.
+  Reply set_hooks(const Request& req, const rapidjson::Document& doc) {
+    std::vector<UpdateHook> hooks;
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+      std::string k = it->name.GetString();
+      if (k != "before_update")
+        return json_error(req, http::status::bad_request, "unknown key \"" + k + "\"");
+      if (!it->value.IsArray())
+        return json_error(req, http::status::bad_request, "\"before_update\" must be an array");
+      for (const auto& h : it->value.GetArray()) {
+        auto text = [&](const char* m) {
+          return h.IsObject() && h.HasMember(m) && h[m].IsString() ? std::string(h[m].GetString())
+                                                                   : std::string();
+        };
+        UpdateHook hook;
+        hook.entity = text("entity");
+        const EntityMeta* meta = find_entity(hook.entity);
+        if (!meta || hook.entity == "activityparty" || hook.entity == "privilege")
+          return json_error(req, http::status::bad_request,
+                            "a hook needs a known \"entity\" (got \"" + hook.entity + "\")");
+        hook.id = normalize_guid(text("id"));
+        if (hook.id.empty())
+          return json_error(req, http::status::bad_request, "a hook needs a GUID \"id\"");
+        if (h.HasMember("systemuserid")) {
+          hook.caller = normalize_guid(text("systemuserid"));
+          if (hook.caller.empty() || !store_.user_by_id(hook.caller))
+            return json_error(req, http::status::bad_request,
+                              "\"systemuserid\" must name a user of the organization");
+        }
+        if (!h.HasMember("attributes") || !h["attributes"].IsObject())
+          return json_error(req, http::status::bad_request,
+                            "a hook needs an \"attributes\" object");
+        for (auto a = h["attributes"].MemberBegin(); a != h["attributes"].MemberEnd(); ++a) {
+          std::string name = a->name.GetString();
+          auto am = meta->attrs.find(name);
+          std::optional<Value> v =
+              am == meta->attrs.end() ? std::nullopt : simple_value(am->second, a->value);
+          if (!v)
+            return json_error(req, http::status::bad_request,
+                              "attribute \"" + name + "\" of " + hook.entity +
+                                  ": unknown, or a value this hook cannot set");
+          hook.attributes[name] = std::move(*v);
+        }
+        hooks.push_back(std::move(hook));
+      }
+    }
+    service_.set_update_hooks(std::move(hooks));
     return json(req, http::status::ok, "{}");
   }
 

@@ -414,8 +414,9 @@ void write_pair(std::string& out, const std::string& key, const Value& v) {
   out += "</a:KeyValuePairOfstringanyType>";
 }
 
-// Entity members in DataContract order. v8_members adds KeyAttributes/RowVersion
-// (CRM 2016+, used only inside RetrieveEntityChanges, which the 7.0 schema cannot check).
+// Entity members in DataContract order. v8_members adds KeyAttributes/RowVersion, as
+// Dynamics 2016 and later send them with every record (the RowVersion is what an update
+// with ConcurrencyBehavior IfRowVersionMatches must name); party entities go without.
 void write_entity_members(std::string& out, const Record& rec, bool v8_members) {
   out += "<a:Attributes>";
   for (const auto& [k, v] : rec.attrs)
@@ -672,6 +673,7 @@ struct Ctx {
   Store& store;
   const User& caller;
   std::unordered_map<std::string, std::string> names;  // id -> display name cache
+  std::vector<UpdateHook>* hooks = nullptr;            // waiting update hooks (admin API)
 
   std::string name_of(const EntityRef& r) {
     auto it = names.find(r.id);
@@ -930,15 +932,51 @@ std::string do_create(Ctx& ctx, Record in) {
   return id;
 }
 
-void do_update(Ctx& ctx, Record in) {
+// UpdateRequest.ConcurrencyBehavior and the Target's RowVersion (SPEC U6).
+struct Concurrency {
+  bool if_row_version_matches = false;
+  std::string row_version;  // empty: none given
+};
+
+void do_update(Ctx& ctx, Record in, const Concurrency& cc = {});
+
+// Another user's edit, committed before the update that triggers it goes on (UpdateHook).
+void fire_update_hook(Ctx& ctx, const std::string& entity, const std::string& id) {
+  if (!ctx.hooks) return;
+  auto it = std::find_if(ctx.hooks->begin(), ctx.hooks->end(),
+                         [&](const UpdateHook& h) { return h.entity == entity && h.id == id; });
+  if (it == ctx.hooks->end()) return;
+  UpdateHook hook = std::move(*it);
+  ctx.hooks->erase(it);
+  std::optional<User> as = hook.caller.empty() ? std::nullopt : ctx.store.user_by_id(hook.caller);
+  Ctx other{ctx.store, as ? *as : ctx.caller, {}, nullptr};
+  do_update(other, Record{entity, id, std::move(hook.attributes)});
+  // Every Update runs in a transaction of its own that holds nothing else yet: commit the
+  // other user's edit now, so that a fault of the triggering update cannot roll it back.
+  ctx.store.commit();
+  ctx.store.begin();
+}
+
+void do_update(Ctx& ctx, Record in, const Concurrency& cc) {
   const EntityMeta& m = entity_or_fault(in.entity);
   std::string id = in.id;
   if (auto it = in.attrs.find(m.primary_id); it != in.attrs.end() && !it->second.is_null())
     id = it->second.s;
   if (id.empty()) fail(err::kInvalidArgument, "Entity Id must be specified for Update");
+  if (!ctx.store.get(m.name, id)) not_found(m.name, id);
+  fire_update_hook(ctx, m.name, id);
   auto rec = ctx.store.get(m.name, id);
   if (!rec) not_found(m.name, id);
   if (m.name == "privilege") fail(err::kInvalidArgument, "privilege records are read-only.");
+  if (cc.if_row_version_matches) {
+    if (cc.row_version.empty())
+      fail(err::kConcurrencyVersionNotProvided,
+           "The RowVersion property must be provided when the value of ConcurrencyBehavior is "
+           "IfVersionMatches.");
+    if (cc.row_version != std::to_string(rec->version))
+      fail(err::kConcurrencyVersionMismatch,
+           "The version of the existing record doesn't match the RowVersion property provided.");
+  }
   Attributes attrs = validate(ctx, m, in.attrs);
   apply_state(m, attrs, &rec->attrs, id);
   for (auto& [k, v] : attrs) {
@@ -984,7 +1022,7 @@ std::string do_retrieve(Ctx& ctx, const std::string& entity, const std::string& 
   auto rec = ctx.store.get(m.name, id);
   if (!rec) not_found(m.name, id);
   std::string out;
-  write_entity_members(out, project(ctx, m, *rec, cs), false);
+  write_entity_members(out, project(ctx, m, *rec, cs), true);
   return out;
 }
 
@@ -1086,7 +1124,7 @@ std::string do_retrieve_multiple(Ctx& ctx, const Query& q) {
   std::string out = "<a:Entities>";
   for (std::size_t i = first; i < last; ++i) {
     out += "<a:Entity>";
-    write_entity_members(out, project(ctx, m, rows[keys[i].second], q.columns), false);
+    write_entity_members(out, project(ctx, m, rows[keys[i].second], q.columns), true);
     out += "</a:Entity>";
   }
   out += "</a:Entities><a:EntityName>" + m.name + "</a:EntityName>";
@@ -1182,6 +1220,21 @@ std::string do_entity_changes(Ctx& ctx, const std::map<std::string, const XMLEle
   return out;
 }
 
+// ConcurrencyBehavior is an xrm/7.1 enum, serialized by name; absent or nil is Default.
+Concurrency parse_concurrency(const std::map<std::string, const XMLElement*>& ps,
+                              const XMLElement* target) {
+  Concurrency out;
+  const XMLElement* b = param(ps, "ConcurrencyBehavior", false);
+  std::string behavior = b && !xml::is_nil(b) ? xml::text(b) : "Default";
+  if (behavior == "IfRowVersionMatches")
+    out.if_row_version_matches = true;
+  else if (behavior != "Default" && behavior != "AlwaysOverwrite")
+    fail(err::kDeserialization, "Invalid ConcurrencyBehavior value '" + behavior + "'");
+  if (auto* rv = child(target, "RowVersion"); rv && !xml::is_nil(rv))
+    out.row_version = xml::text(rv);
+  return out;
+}
+
 std::string guid_pair(const std::string& key, const std::string& id) {
   std::string out;
   write_pair(out, key, Value::guid(id));
@@ -1214,7 +1267,8 @@ class Dispatcher {
           "<a:KeyValuePairOfstringanyType><b:key>Entity</b:key><b:value i:type=\"a:Entity\">" +
           body + "</b:value></a:KeyValuePairOfstringanyType>";
     } else if (name == "Update") {
-      do_update(ctx_, parse_entity(param(ps, "Target")));
+      const XMLElement* target = param(ps, "Target");
+      do_update(ctx_, parse_entity(target), parse_concurrency(ps, target));
     } else if (name == "Delete") {
       EntityRef t = parse_ref(param(ps, "Target"));
       do_delete(ctx_, t.logical, t.id);
@@ -1403,6 +1457,7 @@ bool Service::set_sync_privilege(const std::string& user_id, bool granted) {
 }
 
 void Service::reset() {
+  hooks_.clear();
   store_.begin();
   store_.wipe();
   store_.commit();
@@ -1509,7 +1564,7 @@ std::string Service::handle(std::string_view soap_action, const std::string& bod
       fail(err::kDeserialization,
            "The SOAPAction '" + action + "' does not match the body element '" + oq.local + "'.");
   }
-  Ctx ctx{store_, caller, {}};
+  Ctx ctx{store_, caller, {}, &hooks_};
   Dispatcher d(ctx, *this);
   const std::string& name = oq.local;
   std::string out;

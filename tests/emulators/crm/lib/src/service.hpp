@@ -3,11 +3,23 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "model.hpp"
 #include "store.hpp"
 
 namespace crm_emulator {
+
+// A test hook (POST /admin/hooks): on the next Update of the record `entity`/`id`, from
+// anyone, `attributes` are first written as the user `caller` (a systemuserid; empty: the
+// updating caller) and committed on their own, so that the record's version moves between
+// a client's read and its write. Fires once.
+struct UpdateHook {
+  std::string entity;
+  std::string id;
+  std::string caller;
+  Attributes attributes;
+};
 
 class Service {
  public:
@@ -22,7 +34,9 @@ class Service {
   void ensure_org();  // ids, privileges; idempotent
   std::string add_user(const std::string& fullname, const std::string& token);
   bool set_sync_privilege(const std::string& user_id, bool granted);
-  void reset();
+  void reset();  // also drops waiting hooks
+  // Replaces the waiting update hooks (empty: none).
+  void set_update_hooks(std::vector<UpdateHook> hooks) { hooks_ = std::move(hooks); }
   // Demo organization; returns the demo user.
   User seed_demo(const std::string& token);
 
@@ -31,6 +45,7 @@ class Service {
 
  private:
   Store& store_;
+  std::vector<UpdateHook> hooks_;
 };
 
 }  // namespace crm_emulator

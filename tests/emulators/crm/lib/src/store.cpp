@@ -306,7 +306,9 @@ std::int64_t Store::next_seq() {
 
 void Store::write_record(Record& rec, bool insert) {
   rec.version = next_seq();
-  rec.attrs["versionnumber"] = Value::integer(rec.version);
+  Value version = Value::integer(rec.version);
+  version.type = Value::Type::Long;  // a BigInt attribute, as Dynamics types it (d:long)
+  rec.attrs["versionnumber"] = version;
   auto json = attributes_to_json(rec.attrs);
   auto text = [&](const char* a) {
     auto it = rec.attrs.find(a);
