@@ -904,7 +904,7 @@ struct Engine::Impl {
       if (!a.ok()) return a.error();
       attrs = std::move(*a);
       if (!attrs.empty()) {
-        auto r = crm.update(m.entity, m.crm_id, attrs);
+        auto r = crm.update(m.entity, m.crm_id, attrs, rec.row_version);
         if (!r.ok())
           return r.error().context(std::string(to_string(m.entity)) + " " + m.crm_id.str());
         ++report.to_crm;

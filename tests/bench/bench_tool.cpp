@@ -221,7 +221,7 @@ int change_crm(const Args& a) {
   const auto stamp = std::to_string(system_clock().now().ms);
   for (long i = 0; i < up; ++i)
     must(crm->update(CrmEntity::kContact, contacts[static_cast<std::size_t>(i * step)],
-                     {{"jobtitle", Value{"Changed " + stamp}}}),
+                     {{"jobtitle", Value{"Changed " + stamp}}}, ""),  // another user's edit
          "update");
   for (long i = up; i < up + del; ++i)
     must(crm->remove(CrmEntity::kContact, contacts[static_cast<std::size_t>(i * step)]), "delete");

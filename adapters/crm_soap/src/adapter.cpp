@@ -174,11 +174,20 @@ class SoapCrmAdapter final : public CrmAdapter {
     return Ok();
   }
 
-  Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override {
+  Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes,
+                      const std::string& row_version) override {
     const std::string what = entity_name(entity) + " " + id.str();
     CRMSYNC_TRY(check(attributes, what));
     auto split = split_state(attributes);
     if (!split.ok()) return split.error().context(what);
+    if (!row_version.empty()) {
+      // U6: one conditional Update; a ConcurrencyVersionMismatch fault is kConflict.
+      auto body =
+          call(crm_soap::update_request(entity_name(entity), id, conditional(*split), row_version),
+               "Update " + what);
+      if (!body.ok()) return body.error();
+      return Ok();
+    }
     if (!split->rest.empty()) {
       auto body =
           call(crm_soap::update_request(entity_name(entity), id, split->rest), "Update " + what);
@@ -271,6 +280,12 @@ class SoapCrmAdapter final : public CrmAdapter {
           results[i] = Error::Invalid(what + ": create needs a client-chosen id");
           continue;
         }
+        if (op.type == T::kUpdate && !op.row_version.empty()) {
+          per_op[i].push_back(
+              {crm_soap::update_request(name, op.id, conditional(*split), op.row_version), i,
+               false});
+          continue;
+        }
         if (op.type == T::kCreate || !split->rest.empty())
           per_op[i].push_back({op.type == T::kCreate
                                    ? crm_soap::create_request(name, op.id, split->rest)
@@ -353,6 +368,17 @@ class SoapCrmAdapter final : public CrmAdapter {
     std::vector<std::string> s = auth_ ? auth_->secrets() : std::vector<std::string>{};
     if (!config_.auth.client_secret.empty()) s.push_back(config_.auth.client_secret);
     return s;
+  }
+
+  // The attributes of a conditional Update (U6): state and status go with the others.
+  // Servers that send RowVersion (Dynamics CRM 2015 Update 1 and later) set statecode and
+  // statuscode through Update, and SetState after the Update would be a second write that
+  // no version guards.
+  static FieldMap conditional(const SplitState& split) {
+    FieldMap attrs = split.rest;
+    if (split.state) attrs.insert_or_assign("statecode", Value{*split.state});
+    if (split.status) attrs.insert_or_assign("statuscode", Value{*split.status});
+    return attrs;
   }
 
   static std::string primary_key(CrmEntity entity) {

@@ -93,8 +93,9 @@ void write_attribute(XmlWriter& w, std::string_view key, const Value& v) {
   w.close();
 }
 
+// Members in DataContract order; RowVersion (8.0) comes last, after RelatedEntities.
 void write_entity_body(XmlWriter& w, std::string_view entity, const CrmId& id,
-                       const FieldMap& attrs) {
+                       const FieldMap& attrs, const std::string& row_version = {}) {
   w.open("a:Attributes");
   for (const auto& [k, v] : attrs) write_attribute(w, k, v);
   w.close();
@@ -103,6 +104,7 @@ void write_entity_body(XmlWriter& w, std::string_view entity, const CrmId& id,
   w.leaf("a:Id", id.is_nil() ? "00000000-0000-0000-0000-000000000000" : id.str());
   w.leaf("a:LogicalName", entity);
   w.open("a:RelatedEntities").close();
+  if (!row_version.empty()) w.leaf("a:RowVersion", row_version);
 }
 
 void write_party_list(XmlWriter& w, std::string_view tag, const PartyList& parties) {
@@ -263,13 +265,25 @@ RequestWriter create_request(std::string_view entity, const CrmId& id, const Fie
   };
 }
 
-RequestWriter update_request(std::string_view entity, const CrmId& id, const FieldMap& attrs) {
-  return [entity = std::string(entity), id, attrs](XmlWriter& w, std::string_view tag) {
+RequestWriter update_request(std::string_view entity, const CrmId& id, const FieldMap& attrs,
+                             const std::string& row_version) {
+  return [entity = std::string(entity), id, attrs, row_version](XmlWriter& w,
+                                                                std::string_view tag) {
     write_request(w, tag, "a:UpdateRequest", "Update", [&](XmlWriter& w) {
       param_open(w, "Target");
       w.open("b:value").attr("i:type", "a:Entity");
-      write_entity_body(w, entity, id, attrs);
+      write_entity_body(w, entity, id, attrs, row_version);
       w.close().close();
+      if (!row_version.empty()) {
+        // An xrm/7.1 enum, serialized by member name (DataContract).
+        param_open(w, "ConcurrencyBehavior");
+        w.open("b:value")
+            .attr("i:type", "h:ConcurrencyBehavior")
+            .attr("xmlns:h", kXrm71Ns)
+            .text("IfRowVersionMatches")
+            .close();
+        w.close();
+      }
     });
   };
 }
@@ -456,6 +470,7 @@ struct RawEntity {
   std::string logical_name;
   CrmId id;
   FieldMap attributes;
+  std::string row_version;
 };
 
 Result<RawEntity> read_raw_entity(const Element& e);
@@ -570,6 +585,11 @@ Result<RawEntity> read_raw_entity(const Element& e) {
     if (!parsed.ok()) return parsed.error();
     out.id = *parsed;
   }
+  if (const Element* v = e.child(kXrmNs, "RowVersion"); v && !v->nil()) {
+    out.row_version = trim(v->text());
+    if (out.row_version.size() > 100 || !soap::is_xml_text(out.row_version))
+      return Error::Invalid("Entity RowVersion is not a version");
+  }
   return out;
 }
 
@@ -588,6 +608,7 @@ Result<CrmRecord> to_record(RawEntity raw) {
   }
   if (raw.id.is_nil()) return Error::Invalid(raw.logical_name + " record without an id");
   r.id = raw.id;
+  r.row_version = std::move(raw.row_version);
   raw.attributes.erase(pk);
   if (auto it = raw.attributes.find("modifiedon"); it != raw.attributes.end())
     if (const auto* t = std::get_if<UtcTime>(&it->second)) r.modified_on = *t;

@@ -41,7 +41,12 @@ Result<void> check_attributes(const FieldMap& attributes);
 RequestWriter create_request(std::string_view entity, const CrmId& id, const FieldMap& attrs);
 RequestWriter retrieve_request(std::string_view entity, const CrmId& id,
                                const std::vector<std::string>& columns);
-RequestWriter update_request(std::string_view entity, const CrmId& id, const FieldMap& attrs);
+// With a row_version the update is conditional (SPEC U6): the Target carries RowVersion and
+// ConcurrencyBehavior is IfRowVersionMatches (Dynamics CRM 2015 Update 1 and later), so the
+// server refuses it with ConcurrencyVersionMismatch when the record moved. Without one: the
+// 7.0 form, no condition.
+RequestWriter update_request(std::string_view entity, const CrmId& id, const FieldMap& attrs,
+                             const std::string& row_version = {});
 RequestWriter delete_request(std::string_view entity, const CrmId& id);
 RequestWriter set_state_request(std::string_view entity, const CrmId& id, int state, int status);
 RequestWriter who_am_i_request();

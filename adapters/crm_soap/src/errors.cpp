@@ -85,6 +85,9 @@ Error error_from_fault(const soap::Fault& fault) {
       return Error::Conflict(described);
     case kObjectDoesNotExist:
       return Error::NotFound(described);
+    case kConcurrencyVersionMismatch:
+      // CRM moved since the record was read (SPEC U6): read it again and merge again.
+      return Error::Conflict(described);
     case kExpiredVersionStamp:
       // The change-tracking token is too old (or not this org's): re-read everything.
       return Error::Conflict("change tracking token expired; a full sync is needed: " + described);
@@ -104,7 +107,8 @@ Error error_from_fault(const soap::Fault& fault) {
       return Error::Permission(described);
     default:
       // Validation (0x80044331 length, 0x80041103 unknown attribute, 0x80040203 invalid
-      // argument, plug-in aborts...): final for this item, with the server's words.
+      // argument, 0x8006088D no RowVersion where IfRowVersionMatches needs one, plug-in
+      // aborts...): final for this item, with the server's words.
       return Error::Invalid(described);
   }
 }

@@ -14,6 +14,8 @@ namespace crmsync::crm_soap {
 inline constexpr std::int64_t kDuplicateRecord = -2147220937;      // 0x80040237
 inline constexpr std::int64_t kObjectDoesNotExist = -2147220969;   // 0x80040217
 inline constexpr std::int64_t kExpiredVersionStamp = -2147204270;  // 0x80044352
+// An update with ConcurrencyBehavior IfRowVersionMatches met another version of the record.
+inline constexpr std::int64_t kConcurrencyVersionMismatch = -2147088254;  // 0x80060882
 
 // A fault (top-level or one ExecuteMultiple item) as an Error.
 Error error_from_fault(const soap::Fault& fault);

@@ -253,7 +253,8 @@ TEST_CASE("create with a state: Create without it - then SetState", "[adapter][c
   CHECK(f.request_name(1) == "SetState");
 }
 
-TEST_CASE("update: state through SetState - the rest through Update", "[adapter][update]") {
+TEST_CASE("update without a row version: state through SetState - the rest through Update",
+          "[adapter][update]") {
   Fixture f;
   f.reply(ok(response("Update")));
   f.reply(ok(response("SetState", "", "c")));
@@ -261,7 +262,8 @@ TEST_CASE("update: state through SetState - the rest through Update", "[adapter]
               ->update(CrmEntity::kTask, kId,
                        {{"subject", std::string("new")},
                         {"statecode", std::int64_t{1}},
-                        {"statuscode", std::int64_t{5}}})
+                        {"statuscode", std::int64_t{5}}},
+                       "")
               .ok());
   REQUIRE(f.state->requests.size() == 2);
   CHECK(f.request_name(0) == "Update");
@@ -276,7 +278,7 @@ TEST_CASE("update: state through SetState - the rest through Update", "[adapter]
         "task", kId.str(),
         kv("statecode", R"(<b:value i:type="a:OptionSetValue"><a:Value>0</a:Value></b:value>)"))));
     f.reply(ok(response("SetState", "", "c")));
-    REQUIRE(f.adapter->update(CrmEntity::kTask, kId, {{"statuscode", std::int64_t{3}}}).ok());
+    REQUIRE(f.adapter->update(CrmEntity::kTask, kId, {{"statuscode", std::int64_t{3}}}, "").ok());
     REQUIRE(f.state->requests.size() == 2);
     CHECK(f.request_name(0) == "Retrieve");
     CHECK(f.request_name(1) == "SetState");
@@ -285,7 +287,7 @@ TEST_CASE("update: state through SetState - the rest through Update", "[adapter]
 
 TEST_CASE("update refuses text that cannot be sent - without a request", "[adapter][update]") {
   Fixture f;
-  auto r = f.adapter->update(CrmEntity::kTask, kId, {{"subject", std::string("a\x02")}});
+  auto r = f.adapter->update(CrmEntity::kTask, kId, {{"subject", std::string("a\x02")}}, "");
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().is(ErrorKind::kInvalid));
   CHECK(f.state->requests.empty());
@@ -700,4 +702,69 @@ TEST_CASE("a delete whose reply was lost and whose retry finds nothing succeeded
   auto r = f.adapter->remove(CrmEntity::kTask, kId);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().is(ErrorKind::kNotFound));
+}
+
+TEST_CASE("U6: an update with a row version is one conditional Update - state included",
+          "[adapter][update]") {
+  Fixture f;
+  f.reply(ok(response("Update")));
+  REQUIRE(f.adapter
+              ->update(CrmEntity::kTask, kId,
+                       {{"subject", std::string("new")},
+                        {"statecode", std::int64_t{1}},
+                        {"statuscode", std::int64_t{5}}},
+                       "1289570")
+              .ok());
+  REQUIRE(f.state->requests.size() == 1);  // no SetState: it would not be conditional
+  CHECK(f.request_name(0) == "Update");
+  const std::string& body = f.state->requests[0].body;
+  CHECK_THAT(body, Catch::Contains("<a:RowVersion>1289570</a:RowVersion>"));
+  CHECK_THAT(body, Catch::Contains(">IfRowVersionMatches</b:value>"));
+  CHECK_THAT(body, Catch::Contains("<b:key>statecode</b:key><b:value "
+                                   "i:type=\"a:OptionSetValue\"><a:Value>1</a:Value>"));
+  CHECK_THAT(body, Catch::Contains("<b:key>statuscode</b:key>"));
+
+  SECTION("in a batch too") {
+    f.state->requests.clear();
+    f.reply(ok(response(
+        "ExecuteMultiple",
+        kv("IsFaulted",
+           R"(<b:value i:type="d:boolean" xmlns:d="http://www.w3.org/2001/XMLSchema">false</b:value>)") +
+            kv("Responses",
+               R"(<b:value i:type="g:OrganizationResponseCollection" xmlns:g="http://schemas.microsoft.com/xrm/2012/Contracts"/>)"))));
+    CrmOperation op;
+    op.type = CrmOperation::Type::kUpdate;
+    op.entity = CrmEntity::kTask;
+    op.id = kId;
+    op.attributes = {{"subject", std::string("x")}, {"statecode", std::int64_t{1}}};
+    op.row_version = "77";
+    auto r = f.adapter->execute_batch({op});
+    REQUIRE(r.ok());
+    REQUIRE((*r)[0].ok());
+    REQUIRE(f.state->requests.size() == 1);
+    CHECK_THAT(f.state->requests[0].body, Catch::Contains("<a:RowVersion>77</a:RowVersion>"));
+    CHECK_THAT(f.state->requests[0].body, !Catch::Contains("SetState"));
+  }
+}
+
+TEST_CASE("U6: ConcurrencyVersionMismatch is kConflict and is not retried", "[adapter][update]") {
+  Fixture f;
+  f.reply(fault(-2147088254,
+                "The version of the existing record doesn't match the RowVersion property "
+                "provided."));
+  auto r = f.adapter->update(CrmEntity::kContact, kId, {{"jobtitle", std::string("CEO")}}, "41");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().is(ErrorKind::kConflict));
+  CHECK_THAT(r.error().message(), Catch::Contains("doesn't match the RowVersion"));
+  CHECK(f.state->requests.size() == 1);
+  CHECK(f.waits.empty());
+
+  // No version where one is required is the client's fault: final for the item.
+  f.reply(fault(-2147088243,
+                "The RowVersion property must be provided when the value of ConcurrencyBehavior "
+                "is IfVersionMatches."));
+  auto missing =
+      f.adapter->update(CrmEntity::kContact, kId, {{"jobtitle", std::string("CEO")}}, "41");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().is(ErrorKind::kInvalid));
 }

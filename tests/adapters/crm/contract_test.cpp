@@ -172,13 +172,13 @@ TEST_CASE("contract: update sets only the given attributes - null clears", "[con
   const CrmId id = CrmId::generate();
   REQUIRE(
       env.crm->create(CrmEntity::kContact, id, contact("Jane", "Doe", "jane@example.com")).ok());
-  REQUIRE(env.crm->update(CrmEntity::kContact, id, {{"firstname", std::string("Janet")}}).ok());
+  REQUIRE(env.crm->update(CrmEntity::kContact, id, {{"firstname", std::string("Janet")}}, "").ok());
   auto rec = env.crm->retrieve(CrmEntity::kContact, id);
   REQUIRE(rec.ok());
   CHECK(text(*rec, "firstname") == "Janet");
   CHECK(text(*rec, "lastname") == "Doe");
   CHECK(text(*rec, "emailaddress1") == "jane@example.com");
-  REQUIRE(env.crm->update(CrmEntity::kContact, id, {{"emailaddress1", Value{}}}).ok());
+  REQUIRE(env.crm->update(CrmEntity::kContact, id, {{"emailaddress1", Value{}}}, "").ok());
   rec = env.crm->retrieve(CrmEntity::kContact, id);
   REQUIRE(rec.ok());
   auto e = text(*rec, "emailaddress1");
@@ -212,7 +212,7 @@ TEST_CASE("contract: delete - then not found", "[contract][emulator]") {
   auto again = env.crm->remove(CrmEntity::kTask, id);
   REQUIRE_FALSE(again.ok());
   CHECK(again.error().is(ErrorKind::kNotFound));
-  auto update_missing = env.crm->update(CrmEntity::kTask, id, {{"subject", std::string("x")}});
+  auto update_missing = env.crm->update(CrmEntity::kTask, id, {{"subject", std::string("x")}}, "");
   REQUIRE_FALSE(update_missing.ok());
   CHECK(update_missing.error().is(ErrorKind::kNotFound));
 }
@@ -224,7 +224,7 @@ TEST_CASE("contract: set_state - and state through update", "[contract][emulator
   auto rec = env.crm->retrieve(CrmEntity::kTask, id);
   REQUIRE(rec.ok());
   CHECK(integer(*rec, "statecode") == 0);
-  REQUIRE(env.crm->update(CrmEntity::kTask, id, {{"statuscode", std::int64_t{3}}}).ok());
+  REQUIRE(env.crm->update(CrmEntity::kTask, id, {{"statuscode", std::int64_t{3}}}, "").ok());
   rec = env.crm->retrieve(CrmEntity::kTask, id);
   REQUIRE(rec.ok());
   CHECK(integer(*rec, "statuscode") == 3);
@@ -290,7 +290,8 @@ TEST_CASE("contract: changes_since pages - tokens and deletions", "[contract][em
   CHECK(quiet->new_or_updated.empty());
   CHECK(quiet->removed.empty());
 
-  REQUIRE(env.crm->update(CrmEntity::kContact, ids[1], {{"firstname", std::string("New")}}).ok());
+  REQUIRE(
+      env.crm->update(CrmEntity::kContact, ids[1], {{"firstname", std::string("New")}}, "").ok());
   REQUIRE(env.crm->remove(CrmEntity::kContact, ids[2]).ok());
   const CrmId added = CrmId::generate();
   REQUIRE(env.crm->create(CrmEntity::kContact, added, contact("Add", "Ed", "a@example.com")).ok());
@@ -350,7 +351,8 @@ TEST_CASE("contract: without change tracking: modified_since and sweep_ids",
   for (std::size_t i = 1; i < all.size(); ++i) CHECK(all[i - 1].modified_on <= all[i].modified_on);
   CHECK(text(all[0], "subject").rfind("T", 0) == 0);
   // Only what changed at or after the newest timestamp comes back.
-  REQUIRE(env.crm->update(CrmEntity::kTask, ids[0], {{"subject", std::string("changed")}}).ok());
+  REQUIRE(
+      env.crm->update(CrmEntity::kTask, ids[0], {{"subject", std::string("changed")}}, "").ok());
   auto rec = env.crm->retrieve(CrmEntity::kTask, ids[0]);
   REQUIRE(rec.ok());
   auto recent = collect([&](int page, const std::string& cookie) {

@@ -35,6 +35,7 @@ void FakeCrm::fail_next(int calls, Error e) {
 
 void FakeCrm::touch(Stored& s) {
   s.version = ++seq_;
+  s.record.row_version = row_versions_ ? std::to_string(s.version) : std::string();
   // CRM keeps seconds; a write always moves modifiedon forward.
   UtcTime now = clock_.now();
   s.record.modified_on = std::max(now, UtcTime{s.record.modified_on.ms + 1});
@@ -179,12 +180,21 @@ Result<void> FakeCrm::create(CrmEntity entity, const CrmId& id, const FieldMap& 
   return Ok();
 }
 
-Result<void> FakeCrm::update(CrmEntity entity, const CrmId& id, const FieldMap& attributes) {
+Result<void> FakeCrm::update(CrmEntity entity, const CrmId& id, const FieldMap& attributes,
+                             const std::string& row_version) {
   if (auto f = take_write_fault()) return *f;
   auto it = records_.find(id);
   if (it == records_.end() || it->second.record.entity != entity)
     return Error::NotFound(std::string(to_string(entity)) + " With Id = " + id.str() +
                            " Does Not Exist");
+  if (auto hook = update_hooks_.find(id); hook != update_hooks_.end() && !hook->second.empty()) {
+    FieldMap other = std::move(hook->second.front());
+    hook->second.pop_front();
+    edit(id, other);
+  }
+  if (!row_version.empty() && row_version != it->second.record.row_version)
+    return Error::Conflict(
+        "The version of the existing record doesn't match the RowVersion property provided.");
   CRMSYNC_TRY(check_lengths(attributes));
   ++counters_.updates;
   for (const auto& [k, v] : attributes) {
@@ -213,7 +223,7 @@ Result<void> FakeCrm::set_state(CrmEntity entity, const CrmId& id, int state, in
   ++counters_.set_states;
   return update(
       entity, id,
-      {{"statecode", Value{std::int64_t{state}}}, {"statuscode", Value{std::int64_t{status}}}});
+      {{"statecode", Value{std::int64_t{state}}}, {"statuscode", Value{std::int64_t{status}}}}, "");
 }
 
 Result<std::vector<CrmRecord>> FakeCrm::find_contacts_by_emails(
@@ -245,7 +255,7 @@ Result<std::vector<Result<void>>> FakeCrm::execute_batch(const std::vector<CrmOp
         out.push_back(create(op.entity, op.id, op.attributes));
         break;
       case CrmOperation::Type::kUpdate:
-        out.push_back(update(op.entity, op.id, op.attributes));
+        out.push_back(update(op.entity, op.id, op.attributes, op.row_version));
         break;
       case CrmOperation::Type::kDelete:
         out.push_back(remove(op.entity, op.id));

@@ -17,6 +17,10 @@ struct CrmRecord {
   FieldMap attributes;
   UtcTime modified_on;
   std::optional<CrmId> owner;  // ownerid's id
+  // The record's version as read (Entity.RowVersion, Dynamics CRM 2015 Update 1 and later):
+  // an update made with it is applied only while the record is still that version (U6).
+  // Empty when the server sends none.
+  std::string row_version;
 };
 
 struct CrmIdentity {
@@ -56,13 +60,15 @@ struct CrmOperation {
   FieldMap attributes;  // create/update
   int state = 0;        // set state
   int status = -1;
+  std::string row_version;  // update: as CrmAdapter::update
 };
 
 // Contract for every CRM adapter. Synchronous, one thread at a time; each call is bounded
 // by the adapter's deadlines and retries transient failures itself (honouring Retry-After)
 // up to its budget, then returns kTransient. Errors: kNotFound (no such record),
-// kConflict (duplicate id on create), kInvalid (the server rejected the data, e.g. a value
-// too long: the message says which), kPermission (auth or privilege), kTransient.
+// kConflict (duplicate id on create; on update: the record is no longer the row version the
+// update was made against), kInvalid (the server rejected the data, e.g. a value too long:
+// the message says which), kPermission (auth or privilege), kTransient.
 class CrmAdapter {
  public:
   CrmAdapter() = default;
@@ -94,8 +100,12 @@ class CrmAdapter {
   virtual Result<CrmRecord> retrieve(CrmEntity entity, const CrmId& id) = 0;
   // Creates a record with a client-chosen id (SPEC X1). kConflict if the id exists.
   virtual Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) = 0;
-  // Sets only the given attributes (null clears).
-  virtual Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes) = 0;
+  // Sets only the given attributes (null clears), only if the record is still at
+  // `row_version` (the CrmRecord::row_version it was read with; SPEC U6): otherwise nothing is
+  // written and the result is kConflict (CRM moved: read it again and merge again). An empty
+  // row_version writes whatever the version (a server that sends none).
+  virtual Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes,
+                              const std::string& row_version) = 0;
   virtual Result<void> remove(CrmEntity entity, const CrmId& id) = 0;
   virtual Result<void> set_state(CrmEntity entity, const CrmId& id, int state, int status) = 0;
   // Contacts whose emailaddress1, 2 or 3 equals one of `addresses`, compared as CRM compares

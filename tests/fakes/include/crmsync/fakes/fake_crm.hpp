@@ -29,7 +29,9 @@ class FakeCrm final : public CrmAdapter {
                                   const std::string& paging_cookie) override;
   Result<CrmRecord> retrieve(CrmEntity entity, const CrmId& id) override;
   Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override;
-  Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override;
+  // With a row version, only while the record is still at it (kConflict otherwise: U6).
+  Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes,
+                      const std::string& row_version) override;
   Result<void> remove(CrmEntity entity, const CrmId& id) override;
   Result<void> set_state(CrmEntity entity, const CrmId& id, int state, int status) override;
   Result<std::vector<CrmRecord>> find_contacts_by_emails(
@@ -53,10 +55,17 @@ class FakeCrm final : public CrmAdapter {
   // A record created or edited by someone in CRM (not counted as the daemon's writes).
   CrmId seed(CrmEntity entity, FieldMap attributes, std::optional<CrmId> owner = std::nullopt);
   void edit(const CrmId& id, const FieldMap& attributes);
+  // Someone edits the record in CRM when the daemon next updates it: after the daemon read
+  // the record, before its write lands (U6). Each call arms one such edit, for one update.
+  void edit_before_next_update(const CrmId& id, FieldMap attributes) {
+    update_hooks_[id].push_back(std::move(attributes));
+  }
   void reassign(const CrmId& id, const CrmId& owner);
   void erase(const CrmId& id);
   std::optional<CrmRecord> find(const CrmId& id) const;
   std::vector<CrmRecord> all(CrmEntity entity) const;
+  // A CRM before 2015 Update 1: records come without a row version (U6). Set before seeding.
+  void set_row_versions(bool on) { row_versions_ = on; }
   // Attributes longer than this are refused like CRM's max-length fault (kInvalid).
   void set_max_length(std::string attribute, std::size_t n) { max_length_[attribute] = n; }
 
@@ -113,6 +122,8 @@ class FakeCrm final : public CrmAdapter {
   std::map<std::string, std::size_t, std::less<>> max_length_;
   Counters counters_;
   std::set<CrmEntity> no_tracking_;
+  std::map<CrmId, std::deque<FieldMap>> update_hooks_;
+  bool row_versions_ = true;
   Result<CrmRecordPage> page_of(std::vector<CrmRecord> all, int page_number);
 };
 
