@@ -61,6 +61,10 @@ CREATE TABLE conflicts (
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
+    // 2: the row version the CRM record of a change row was read with (SPEC U6).
+    R"sql(
+ALTER TABLE sync_changes ADD COLUMN crm_row_version TEXT;
+)sql",
 };
 
 constexpr std::array<std::pair<StoreChange, std::string_view>, 6> kStoreChanges{{
@@ -272,7 +276,7 @@ class SqliteCache final : public Cache {
         "SELECT change_id, map_id, store_change, store_timestamp, store_surface, crm_change, "
         "crm_timestamp, crm_record, crm_owner, attempts, next_attempt, last_error, held, "
         "(SELECT object_type FROM id_mapping m WHERE m.map_id = c.map_id), "
-        "(SELECT crm_id FROM id_mapping m WHERE m.map_id = c.map_id) "
+        "(SELECT crm_id FROM id_mapping m WHERE m.map_id = c.map_id), crm_row_version "
         "FROM sync_changes c WHERE change_id > ? ORDER BY change_id LIMIT ?");
     if (!s.ok()) return s.error();
     (*s)->bind(1, after).bind(2, static_cast<std::int64_t>(limit));
@@ -284,7 +288,7 @@ class SqliteCache final : public Cache {
         "SELECT change_id, map_id, store_change, store_timestamp, store_surface, crm_change, "
         "crm_timestamp, crm_record, crm_owner, attempts, next_attempt, last_error, held, "
         "(SELECT object_type FROM id_mapping m WHERE m.map_id = c.map_id), "
-        "(SELECT crm_id FROM id_mapping m WHERE m.map_id = c.map_id) "
+        "(SELECT crm_id FROM id_mapping m WHERE m.map_id = c.map_id), crm_row_version "
         "FROM sync_changes c WHERE map_id = ?");
     if (!s.ok()) return s.error();
     (*s)->bind(1, id.value());
@@ -605,6 +609,7 @@ class SqliteCache final : public Cache {
         rec.modified_on = c.crm_timestamp;
         if (!s.is_null(8))
           if (auto o = CrmId::parse(s.text(8)); o.ok()) rec.owner = *o;
+        if (!s.is_null(15)) rec.row_version = s.text(15);
         c.crm_record = std::move(rec);
       }
       c.attempts = static_cast<int>(s.int64(9));
@@ -636,8 +641,9 @@ class SqliteCache final : public Cache {
   Result<void> merge_change(MapId id, const ChangeNote& c) {
     auto s = db_.cached(
         "INSERT INTO sync_changes(map_id, store_change, store_timestamp, store_surface, "
-        "crm_change, crm_timestamp, crm_record, crm_owner) VALUES (?1, coalesce(?2, 'none'), "
-        "coalesce(?3, 0), coalesce(?4, 'none'), coalesce(?5, 'none'), coalesce(?6, 0), ?7, ?8) "
+        "crm_change, crm_timestamp, crm_record, crm_owner, crm_row_version) VALUES (?1, "
+        "coalesce(?2, 'none'), coalesce(?3, 0), coalesce(?4, 'none'), coalesce(?5, 'none'), "
+        "coalesce(?6, 0), ?7, ?8, ?9) "
         "ON CONFLICT(map_id) DO UPDATE SET "
         "store_change = coalesce(?2, store_change), "
         "store_timestamp = coalesce(?3, store_timestamp), "
@@ -646,6 +652,7 @@ class SqliteCache final : public Cache {
         "crm_timestamp = coalesce(?6, crm_timestamp), "
         "crm_record = CASE WHEN ?5 IS NULL THEN crm_record ELSE ?7 END, "
         "crm_owner = CASE WHEN ?5 IS NULL THEN crm_owner ELSE ?8 END, "
+        "crm_row_version = CASE WHEN ?5 IS NULL THEN crm_row_version ELSE ?9 END, "
         "next_attempt = 0, held = 0");
     if (!s.ok()) return s.error();
     Statement& st = **s;
@@ -661,6 +668,7 @@ class SqliteCache final : public Cache {
       if (c.crm_record) {
         st.bind(7, serialize_fields(c.crm_record->attributes));
         if (c.crm_record->owner) st.bind(8, c.crm_record->owner->str());
+        if (!c.crm_record->row_version.empty()) st.bind(9, c.crm_record->row_version);
       }
     }
     return st.run();

@@ -325,3 +325,52 @@ TEST_CASE("C3: kill -9 in the middle of writes leaves a sound cache with every c
   for (int i = 0; i <= last; ++i)
     CHECK(cache->mapping_by_entry_id(EntryId("E" + std::to_string(i))).value().has_value());
 }
+
+TEST_CASE("C4 U6: a version 1 cache migrates - change rows keep the CRM record's row version") {
+  TempDir dir;
+  MapId id;
+  CrmId crm_id;
+  {
+    auto cache = std::move(Cache::open(dir.file("c.db")).value());
+    Mapping m = contact_mapping("E1");
+    crm_id = m.crm_id;
+    ChangeNote note;
+    note.store = StoreChange::kUpdate;
+    id = cache->insert_mapping(m, note).value();
+  }
+  // What a cache written before U6 looks like: schema 1, no row version column.
+  raw_exec(dir.file("c.db"),
+           "ALTER TABLE sync_changes DROP COLUMN crm_row_version; PRAGMA user_version=1;");
+  REQUIRE(raw_user_version(dir.file("c.db")) == 1);
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  CHECK(raw_user_version(dir.file("c.db")) == Cache::kSchemaVersion);
+  auto kept = cache->pending_change_of(id).value();
+  REQUIRE(kept);
+  CHECK(kept->store_change == StoreChange::kUpdate);
+  CHECK_FALSE(kept->crm_record);
+
+  CrmRecord rec;
+  rec.id = crm_id;
+  rec.attributes = {{"firstname", Value{std::string("Bo")}}};
+  rec.modified_on = UtcTime{2000};
+  rec.row_version = "1289570";
+  ChangeNote crm;
+  crm.crm = CrmChange::kUpsert;
+  crm.crm_timestamp = UtcTime{2000};
+  crm.crm_record = rec;
+  REQUIRE(cache->note_change(id, crm).ok());
+  auto row = cache->pending_changes(0, 10).value();
+  REQUIRE(row.size() == 1);
+  REQUIRE(row[0].crm_record);
+  CHECK(row[0].crm_record->row_version == "1289570");
+  // A store-side note leaves the CRM side, version and all, as it was.
+  ChangeNote store;
+  store.store = StoreChange::kUpdate;
+  REQUIRE(cache->note_change(id, store).ok());
+  CHECK(cache->pending_change_of(id).value()->crm_record->row_version == "1289570");
+  // A newer CRM note without a version (a server that sends none) clears it.
+  rec.row_version.clear();
+  crm.crm_record = rec;
+  REQUIRE(cache->note_change(id, crm).ok());
+  CHECK(cache->pending_change_of(id).value()->crm_record->row_version.empty());
+}

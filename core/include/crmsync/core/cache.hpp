@@ -110,7 +110,7 @@ struct EntityCounts {
 
 class Cache {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the cache; migrates an older schema forward; refuses (kCorrupt) a
   // newer one without touching the file (SPEC C4).
