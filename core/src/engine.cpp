@@ -864,53 +864,134 @@ struct Engine::Impl {
     return cache.commit_applied(m, c.row.change_id, {});
   }
 
-  // Writes a merge to both sides (store first, then CRM: M2) and records it (C2, X2).
-  Result<void> write_merge(const PendingChange& row, Mapping& m, const StoreItem& item,
-                           const CrmRecord& rec, const MergeOutcome& out,
-                           const std::optional<CrmLink>& link) {
-    std::vector<ConflictRecord> conflicts;
+  // U6: conditional CRM updates a merge tries before the item waits for a later cycle (E1).
+  static constexpr int kCrmWriteAttempts = 3;
+
+  static std::vector<ConflictRecord> conflict_records(const MergeOutcome& out, UtcTime at) {
+    std::vector<ConflictRecord> records;
     for (const auto& c : out.conflicts) {
-      ConflictRecord rec_c;
-      rec_c.field = c.field;
-      rec_c.store_value = c.store_value;
-      rec_c.crm_value = c.crm_value;
-      rec_c.winner = c.crm_won ? "crm" : "store";
-      rec_c.at = clock.now();
-      conflicts.push_back(std::move(rec_c));
+      ConflictRecord r;
+      r.field = c.field;
+      r.store_value = c.store_value;
+      r.crm_value = c.crm_value;
+      r.winner = c.crm_won ? "crm" : "store";
+      r.at = at;
+      records.push_back(std::move(r));
     }
-    // M3, C3: the losing values are kept before either side is overwritten; after a crash
-    // in between, the replayed merge sees both sides equal and would not know them.
-    if (!conflicts.empty()) {
-      CRMSYNC_TRY(cache.commit_applied(m, 0, conflicts));
-      CRMSYNC_TRY(make_durable());
-    }
+    return records;
+  }
+
+  // M3, C3: the losing values are kept before either side is overwritten; after a crash in
+  // between, the replayed merge sees both sides equal and would not know them.
+  Result<void> keep_conflicts(Mapping& m, const std::vector<ConflictRecord>& conflicts) {
+    if (conflicts.empty()) return Ok();
+    CRMSYNC_TRY(cache.commit_applied(m, 0, conflicts));
+    return make_durable();
+  }
+
+  // Merges `in` and writes the outcome to both sides (store first, then CRM: M2), then
+  // records it (C2, X2). The CRM update is conditional on the row version `rec` was read
+  // with (U6): when CRM moved meanwhile, the record is read again and merged again with the
+  // store side as the user left it, and the store gets what that merge changes; at most
+  // kCrmWriteAttempts times, then the item stays pending (E1). CRM is never overwritten blind.
+  Result<void> write_merge(const PendingChange& row, Mapping& m, const StoreItem& item,
+                           const CrmRecord& rec, const MergeInput& in,
+                           const std::optional<CrmLink>& link) {
+    MergeOutcome out = merge_fields(in);
+    std::vector<ConflictRecord> conflicts = conflict_records(out, clock.now());
+    CRMSYNC_TRY(keep_conflicts(m, conflicts));
     std::string key = item.change_key;
     // The item must end up tracked, with the record's id and no pending create (X1).
     std::optional<CrmLink> set_link = link;
     if (!set_link && item.link != tracked_link(m)) set_link = tracked_link(m);
+    bool counted = false;  // in report.to_store
+    auto count_store_write = [&] {
+      if (counted) return;
+      counted = true;
+      ++report.to_store;
+      count(m.entity, "crm-to-store");
+    };
     if (!out.to_store.empty() || set_link) {
       auto r = store.update(item.entry_id, item.change_key, out.to_store, set_link);
       if (!r.ok()) return r.error().context("store item " + item.entry_id.str());
       key = *r;
-      if (!out.to_store.empty()) {
-        ++report.to_store;
-        count(m.entity, "crm-to-store");
-      }
+      if (!out.to_store.empty()) count_store_write();
       crash("merge.store-written");
     }
+    const std::string what = std::string(to_string(m.entity)) + " " + m.crm_id.str();
+    CrmRecord current = rec;
+    FieldMap in_store = out.to_store;  // the store fields this merge has written so far
     FieldMap attrs;
-    if (!out.to_crm.empty()) {
-      auto a = store_to_crm(m.entity, out.to_crm, rec.attributes, ctx());
-      if (!a.ok()) return a.error();
-      attrs = std::move(*a);
-      if (!attrs.empty()) {
-        auto r = crm.update(m.entity, m.crm_id, attrs, rec.row_version);
-        if (!r.ok())
-          return r.error().context(std::string(to_string(m.entity)) + " " + m.crm_id.str());
-        ++report.to_crm;
-        count(m.entity, "store-to-crm");
-        crash("merge.crm-written");
+    // A record read without a version (a change noted before U6) is read again first; a
+    // server that sends none gets the update without a condition.
+    bool reread = current.row_version.empty();
+    for (int tries = 0;;) {
+      attrs.clear();
+      if (!out.to_crm.empty()) {
+        auto a = store_to_crm(m.entity, out.to_crm, current.attributes, ctx());
+        if (!a.ok()) return a.error();
+        attrs = std::move(*a);
       }
+      if (attrs.empty()) break;
+      if (!reread) {
+        auto r = crm.update(m.entity, m.crm_id, attrs, current.row_version);
+        if (r.ok()) {
+          ++report.to_crm;
+          count(m.entity, "store-to-crm");
+          crash("merge.crm-written");
+          break;
+        }
+        if (!r.error().is(ErrorKind::kConflict)) return r.error().context(what);
+        if (++tries >= kCrmWriteAttempts)
+          return Error::Conflict(what + ": the record changed in CRM again at each of " +
+                                 std::to_string(kCrmWriteAttempts) +
+                                 " attempts to write the merge; it waits for the next sync (" +
+                                 r.error().message() + ")");
+      }
+      reread = false;
+      auto fresh = crm.retrieve(m.entity, m.crm_id);
+      if (!fresh.ok()) return fresh.error().context(what);
+      auto conv = crm_to_store(m.entity, fresh->attributes, ctx());
+      if (!conv.ok()) return conv.error().context("CRM " + what);
+      MergeInput again = in;
+      again.crm = &*conv;
+      again.crm_modified = fresh->modified_on;
+      MergeOutcome next = merge_fields(again);
+      std::vector<ConflictRecord> found;
+      for (auto& c : conflict_records(next, clock.now())) {
+        bool known = std::any_of(conflicts.begin(), conflicts.end(), [&](const auto& k) {
+          return k.field == c.field && equivalent(k.store_value, c.store_value) &&
+                 equivalent(k.crm_value, c.crm_value);
+        });
+        if (!known) found.push_back(std::move(c));
+      }
+      CRMSYNC_TRY(keep_conflicts(m, found));
+      conflicts.insert(conflicts.end(), found.begin(), found.end());
+      // The store holds the user's values but where this merge wrote; it must hold them but
+      // where the new merge writes (a field whose CRM change was undone meanwhile goes back).
+      auto user_value = [&](const std::string& name) {
+        auto it = in.store->find(name);
+        return it == in.store->end() ? Value{} : it->second;
+      };
+      FieldMap fix;
+      for (const FieldMap* fields : {&in_store, &next.to_store})
+        for (const auto& field : *fields) {
+          const std::string& name = field.first;
+          auto w = next.to_store.find(name);
+          Value want = w != next.to_store.end() ? w->second : user_value(name);
+          auto h = in_store.find(name);
+          Value have = h != in_store.end() ? h->second : user_value(name);
+          if (!equivalent(want, have)) fix.insert_or_assign(name, want);
+        }
+      if (!fix.empty()) {
+        auto r = store.update(item.entry_id, key, fix, std::nullopt);
+        if (!r.ok()) return r.error().context("store item " + item.entry_id.str());
+        key = *r;
+        count_store_write();
+        for (const auto& [name, value] : fix) in_store.insert_or_assign(name, value);
+      }
+      current = std::move(*fresh);
+      out = std::move(next);
     }
     report.conflicts += static_cast<std::int64_t>(conflicts.size());
     m.entry_id = item.entry_id;
@@ -918,10 +999,10 @@ struct Engine::Impl {
     m.store_change_key = key;
     m.linked = true;
     m.create_pending = false;
-    if (rec.owner) m.owner = rec.owner;
+    if (current.owner) m.owner = current.owner;
     if (auto s = int_attr(attrs, "statecode"))
       m.crm_state = s;
-    else if (auto s2 = int_attr(rec.attributes, "statecode"))
+    else if (auto s2 = int_attr(current.attributes, "statecode"))
       m.crm_state = s2;
     return cache.commit_applied(m, row.change_id, {});
   }
@@ -949,7 +1030,7 @@ struct Engine::Impl {
         FieldMap base = syncable_fields(rec.entity, *conv, true);
         MergeInput in{rec.entity, &(*found)->item.fields, (*found)->item.modified,
                       &*conv,     rec.modified_on,        &base};
-        return write_merge(row, m, **found, rec, merge_fields(in), std::nullopt);
+        return write_merge(row, m, **found, rec, in, std::nullopt);
       }
       NewStoreItem fresh;
       fresh.folder = default_folder(store_kind_of(rec.entity));
@@ -970,7 +1051,7 @@ struct Engine::Impl {
     if (!item->link.tracked) return apply_store_removal(row, m, StoreChange::kUntrack);
     MergeInput in{m.entity, &item->item.fields, item->item.modified,
                   &*conv,   rec.modified_on,    m.linked && m.original ? &*m.original : nullptr};
-    return write_merge(row, m, *item, rec, merge_fields(in), std::nullopt);
+    return write_merge(row, m, *item, rec, in, std::nullopt);
   }
 
   // D6–D9: a record deleted in CRM, or one that left the filter (R2).
@@ -1053,7 +1134,7 @@ struct Engine::Impl {
           report.notices.push_back("E2: contact " + item.entry_id.str() +
                                    " linked to the existing CRM contact " + rec.id.str() +
                                    " with the same e-mail address " + email);
-          return write_merge(row, m, item, rec, merge_fields(in), tracked_link(m));
+          return write_merge(row, m, item, rec, in, tracked_link(m));
         }
       }
     }
@@ -1081,7 +1162,7 @@ struct Engine::Impl {
         if (!conv.ok()) return conv.error();
         MergeInput in{m.entity, &item.item.fields,     item.item.modified,
                       &*conv,   existing->modified_on, nullptr};
-        return write_merge(row, m, item, *existing, merge_fields(in), tracked_link(m));
+        return write_merge(row, m, item, *existing, in, tracked_link(m));
       }
       if (!existing.error().is(ErrorKind::kNotFound)) return existing.error();
     }
@@ -1112,7 +1193,7 @@ struct Engine::Impl {
     if (!conv.ok()) return conv.error();
     MergeInput in{m.entity, &item->item.fields, item->item.modified,
                   &*conv,   rec->modified_on,   m.original ? &*m.original : nullptr};
-    return write_merge(row, m, *item, *rec, merge_fields(in), std::nullopt);
+    return write_merge(row, m, *item, *rec, in, std::nullopt);
   }
 
   // D1–D5, D11: the user deleted or untracked an item in the store.
