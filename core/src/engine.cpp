@@ -15,6 +15,9 @@ constexpr std::string_view kUserKey = "crm.user_id";
 constexpr std::string_view kCursorKey = "store.event_cursor";
 constexpr std::string_view kWatermarkKey = "store.watermark";
 constexpr std::string_view kWatermarkPendingKey = "store.watermark.pending";
+// D10: deletions made on each side since the user last confirmed (--allow-mass-delete).
+constexpr std::string_view kDeletedInStoreKey = "d10.deleted_in_store";
+constexpr std::string_view kDeletedInCrmKey = "d10.deleted_in_crm";
 std::string token_key(CrmEntity e) {
   return "crm.token." + std::string(to_string(e));
 }
@@ -116,6 +119,9 @@ struct Engine::Impl {
   std::function<bool()> may_act;
   bool hold_store_deletions = false;
   bool hold_crm_deletions = false;
+  // D10: deletions made since the last confirmation, read from and kept in the cache.
+  std::int64_t deleted_in_store = 0;
+  std::int64_t deleted_in_crm = 0;
 
   Impl(Cache& c, StoreAdapter& s, CrmAdapter& r, Clock& k, EngineSettings st, CrashPoints* cp)
       : cache(c), store(s), crm(r), clock(k), settings(std::move(st)), crash_points(cp) {}
@@ -551,32 +557,58 @@ struct Engine::Impl {
 
   // ---- D10 ------------------------------------------------------------------
 
+  // The guard counts the deletions pending now plus those made since the user last
+  // confirmed, kept across cycles and restarts: S3 records at most reconcile_batch missing
+  // items a cycle, so a vanished mailbox would otherwise reach CRM a slice at a time, each
+  // slice under the minimum. The share is of the items synced at the last confirmation
+  // (those linked now plus those deleted since).
   void guard_mass_deletes() {
     auto pending = must(cache.pending_deletions());
     std::int64_t linked = must(cache.linked_count());
+    if (allow_mass_delete) {  // the user confirmed what was counted so far
+      deleted_in_store = deleted_in_crm = 0;
+      must(cache.set_meta({{std::string(kDeletedInStoreKey), std::nullopt},
+                           {std::string(kDeletedInCrmKey), std::nullopt}}));
+    } else {
+      deleted_in_store = meta_int(kDeletedInStoreKey);
+      deleted_in_crm = meta_int(kDeletedInCrmKey);
+    }
+    const std::int64_t base = linked + deleted_in_store + deleted_in_crm;
     auto too_many = [&](std::int64_t n) {
       return n >= settings.mass_delete_min &&
-             static_cast<double>(n) > settings.mass_delete_ratio * static_cast<double>(linked);
+             static_cast<double>(n) > settings.mass_delete_ratio * static_cast<double>(base);
     };
-    hold_store_deletions = too_many(pending.in_store) && !allow_mass_delete;
-    hold_crm_deletions = too_many(pending.in_crm) && !allow_mass_delete;
+    hold_store_deletions =
+        pending.in_store > 0 && too_many(pending.in_store + deleted_in_store) && !allow_mass_delete;
+    hold_crm_deletions =
+        pending.in_crm > 0 && too_many(pending.in_crm + deleted_in_crm) && !allow_mass_delete;
     must(cache.hold_deletions(Cache::Side::kStore, hold_store_deletions));
     must(cache.hold_deletions(Cache::Side::kCrm, hold_crm_deletions));
-    if (hold_store_deletions) {
-      report.held_deletions += pending.in_store;
-      report.notices.push_back("D10: " + std::to_string(pending.in_store) +
-                               " deletions in the mailbox held back (over " +
+    auto notice = [&](std::int64_t held, std::int64_t made, std::string_view where) {
+      report.held_deletions += held;
+      std::string since =
+          made > 0 ? " (and " + std::to_string(made) + " made since the last confirmation)" : "";
+      report.notices.push_back("D10: " + std::to_string(held) + " deletions in " +
+                               std::string(where) + " held back" + since + ": over " +
                                std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " +
-                               std::to_string(linked) +
-                               " synced items); run a sync with --allow-mass-delete to apply them");
-    }
-    if (hold_crm_deletions) {
-      report.held_deletions += pending.in_crm;
-      report.notices.push_back(
-          "D10: " + std::to_string(pending.in_crm) + " deletions in CRM held back (over " +
-          std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " + std::to_string(linked) +
-          " synced items); run a sync with --allow-mass-delete to apply them");
-    }
+                               std::to_string(base) +
+                               " synced items; run a sync with --allow-mass-delete to apply them");
+    };
+    if (hold_store_deletions) notice(pending.in_store, deleted_in_store, "the mailbox");
+    if (hold_crm_deletions) notice(pending.in_crm, deleted_in_crm, "CRM");
+  }
+
+  std::int64_t meta_int(std::string_view key) {
+    auto v = must(cache.get_meta(std::string(key)));
+    return v ? std::stoll(*v) : 0;
+  }
+
+  // A deletion made on one side counts towards D10 until the user confirms; written in the
+  // batch that records the deletion as applied (C3: a crash loses both or neither).
+  void count_deletion(std::int64_t& counter, std::string_view key) {
+    if (allow_mass_delete) return;
+    ++counter;
+    must(cache.set_meta({{std::string(key), std::to_string(counter)}}));
   }
 
   // ---- 2 and 3: apply ---------------------------------------------------------
@@ -1011,6 +1043,7 @@ struct Engine::Impl {
       auto r = store.remove(m.entry_id);
       if (!r.ok() && !r.error().is(ErrorKind::kNotFound)) return r.error();
       ++report.deleted_in_store;
+      count_deletion(deleted_in_store, kDeletedInStoreKey);
     } else {
       auto r = store.update(m.entry_id, item->change_key, {}, CrmLink{});
       if (!r.ok()) return r.error();
@@ -1148,6 +1181,7 @@ struct Engine::Impl {
       auto r = crm.remove(m.entity, m.crm_id);
       if (!r.ok() && !r.error().is(ErrorKind::kNotFound)) return r.error();
       ++report.deleted_in_crm;
+      count_deletion(deleted_in_crm, kDeletedInCrmKey);
       crash("store-removal.crm-deleted");
     }
     if (m.entity == CrmEntity::kContact && is_delete && m.linked) {

@@ -823,6 +823,70 @@ TEST_CASE("D10: a mass deletion is held back until the user allows it") {
   }
 }
 
+TEST_CASE(
+    "D10: tasks that vanish from the mailbox without events are never deleted from CRM "
+    "a reconciliation slice at a time") {
+  // S3 records at most reconcile_batch missing items a cycle: each slice alone is under the
+  // guard's minimum, so the guard must count what it let through since the last confirmation.
+  const int linked = GENERATE(30, 300);
+  const std::size_t batch = GENERATE(std::size_t{5}, std::size_t{10}, std::size_t{50});
+  const bool restarts = GENERATE(false, true);
+  CAPTURE(linked, batch, restarts);
+  World w;
+  w.settings.reconcile_batch = batch;
+  w.restart();
+  for (int i = 0; i < linked; ++i) w.crm.seed(CrmEntity::kTask, {{"subject", text("t")}});
+  // Settled: the events of the daemon's own creates are read, so nothing but S3 can see
+  // the items go (an event read before would find them missing and count them all at once).
+  w.settle();
+  std::vector<EntryId> ids;
+  for (const auto& t : w.items(ItemKind::kTask)) ids.push_back(t.entry_id);
+  REQUIRE(ids.size() == static_cast<std::size_t>(linked));
+  w.vanish(ids);
+  const int cycles = static_cast<int>(static_cast<std::size_t>(linked) / batch) + 5;
+  CycleReport last;
+  for (int i = 0; i < cycles; ++i) {
+    if (restarts) w.restart();
+    last = w.sync();
+  }
+  // What one cycle could delete unheld is all that may go: fewer than the minimum, or no
+  // more than the share of the items synced at the last confirmation.
+  const auto may_go =
+      std::max<std::int64_t>(w.settings.mass_delete_min - 1,
+                             static_cast<std::int64_t>(w.settings.mass_delete_ratio * linked));
+  CHECK(static_cast<std::int64_t>(w.crm.all(CrmEntity::kTask).size()) >= linked - may_go);
+  CHECK(last.result == CycleResult::kMassDeleteHeld);
+  CycleOptions allow;
+  allow.allow_mass_delete = true;
+  for (int i = 0; i < cycles && !w.crm.all(CrmEntity::kTask).empty(); ++i) w.sync(allow);
+  CHECK(w.crm.all(CrmEntity::kTask).empty());
+}
+
+TEST_CASE("D10: a confirmation clears the count of deletions; later ones are counted afresh") {
+  World w;
+  w.settings.reconcile_batch = 10;
+  w.restart();
+  for (int i = 0; i < 60; ++i) w.crm.seed(CrmEntity::kTask, {{"subject", text("t")}});
+  w.settle();
+  std::vector<EntryId> ids;
+  for (const auto& t : w.items(ItemKind::kTask)) ids.push_back(t.entry_id);
+  w.vanish(std::vector<EntryId>(ids.begin(), ids.begin() + 40));
+  CycleReport r;
+  for (int i = 0; i < 8; ++i) r = w.sync();
+  REQUIRE(r.result == CycleResult::kMassDeleteHeld);
+  CHECK_THAT(r.notices.back(), Catch::Contains("since the last confirmation"));
+  const auto held_at = w.crm.all(CrmEntity::kTask).size();
+  CHECK(held_at >= 30u);  // 60 synced: at most half went unconfirmed
+  CycleOptions allow;
+  allow.allow_mass_delete = true;
+  for (int i = 0; i < 8; ++i) w.sync(allow);
+  REQUIRE(w.crm.all(CrmEntity::kTask).size() == 20u);
+  // Counted afresh: five more vanish and go, under the minimum.
+  w.vanish(std::vector<EntryId>(ids.begin() + 40, ids.begin() + 45));
+  for (int i = 0; i < 4; ++i) CHECK(w.sync().result == CycleResult::kOk);
+  CHECK(w.crm.all(CrmEntity::kTask).size() == 15u);
+}
+
 // ---------------------------------------------------------------------------
 // §8 settings and privileges
 
