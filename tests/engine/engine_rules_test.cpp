@@ -342,6 +342,23 @@ TEST_CASE("R2: activities where the user is only a party are in the filter") {
   CHECK(field(appts[0], "Subject") == text("Invited"));
 }
 
+TEST_CASE("R2: phone calls, letters and faxes where the user is only a party are in the filter") {
+  World w;
+  PartyList me{{"me@x.org", "Me", EntityRef{"systemuser", w.crm.me(), ""}}};
+  for (CrmEntity e : {CrmEntity::kPhoneCall, CrmEntity::kLetter, CrmEntity::kFax}) {
+    const std::string name(to_string(e));
+    w.crm.seed(e, {{"subject", Value{name + " to me"}}, {"to", Value{me}}}, w.crm.other_user());
+    w.crm.seed(e, {{"subject", Value{name + " from me"}}, {"from", Value{me}}}, w.crm.other_user());
+    w.crm.seed(e, {{"subject", Value{name + " not mine"}}}, w.crm.other_user());
+  }
+  w.sync();
+  std::set<std::string> subjects;
+  for (const auto& t : w.items(ItemKind::kTask))
+    subjects.insert(w.item(t.entry_id).item.text("Subject"));
+  CHECK(subjects == std::set<std::string>{"phonecall to me", "phonecall from me", "letter to me",
+                                          "letter from me", "fax to me", "fax from me"});
+}
+
 // ---------------------------------------------------------------------------
 // §3 merging
 

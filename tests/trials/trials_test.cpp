@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
-#include <set>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include <rapidjson/document.h>
@@ -322,9 +322,10 @@ TEST_CASE("C3: crmsync once killed at every crash point of a mixed cycle", "[tri
 // a reconciliation batch at a time. Without the user's confirmation CRM loses at most what one
 // cycle may delete unheld; with it (--allow-mass-delete), exactly the vanished tasks go.
 // Nothing is duplicated, and the tasks still in the mailbox stay linked on both sides.
-TEST_CASE("D10: tasks vanished without events, random counts and kills - never deleted from "
-          "CRM unconfirmed",
-          "[trials][vanish]") {
+TEST_CASE(
+    "D10: tasks vanished without events at random counts and kills are never deleted "
+    "from CRM unconfirmed",
+    "[trials][vanish]") {
   const int n = trials_count(4);
   const std::uint64_t first = first_seed();
   int failed = 0;
@@ -382,9 +383,10 @@ TEST_CASE("D10: tasks vanished without events, random counts and kills - never d
         }
         if (!confirmed && deleted > may_go) {
           t.losses.lost += deleted - may_go;
-          bad.push_back(fmt::format("{} tasks deleted from CRM without a confirmation (at most "
-                                    "{} may go)",
-                                    deleted, may_go));
+          bad.push_back(
+              fmt::format("{} tasks deleted from CRM without a confirmation (at most "
+                          "{} may go)",
+                          deleted, may_go));
         }
         if (confirmed && deleted != vanish)
           bad.push_back(fmt::format("confirmed: {} of the {} vanished tasks deleted in CRM",
@@ -406,8 +408,7 @@ TEST_CASE("D10: tasks vanished without events, random counts and kills - never d
       }
       if (last.exit_code != 0 && last.exit_code != 4)
         bad.push_back("unconfirmed once exits " + std::to_string(last.exit_code));
-      if (vanish > may_go && last.exit_code != 4)
-        bad.push_back("a held mass deletion must exit 4");
+      if (vanish > may_go && last.exit_code != 4) bad.push_back("a held mass deletion must exit 4");
       check(false);
       // Confirmed: one full S3 pass over the mailbox (a batch a run), then no more writes.
       for (int run = 0; run < linked / batch + 2; ++run) {
@@ -424,9 +425,10 @@ TEST_CASE("D10: tasks vanished without events, random counts and kills - never d
     test::record_result(t.line("vanished", seed, bad.size()));
     if (!bad.empty()) {
       ++failed;
-      report("D10: tasks vanished without events, random counts and kills - never deleted "
-             "from CRM unconfirmed",
-             seed, bad, log);
+      report(
+          "D10: tasks vanished without events at random counts and kills are never deleted "
+          "from CRM unconfirmed",
+          seed, bad, log);
     }
   }
   WARN(fmt::format("D10 vanished trials: {} from seed {}, {} failed", n, first, failed));

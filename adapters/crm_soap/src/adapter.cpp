@@ -145,9 +145,7 @@ class SoapCrmAdapter final : public CrmAdapter {
     crm_soap::Query q;
     q.entity = entity_name(entity);
     q.columns = {primary_key(entity), "ownerid"};
-    for (const auto& f : mapping_for(entity).fields)
-      if (f.converter == Converter::kParties)
-        for (auto a : f.crm_attributes) q.columns.emplace_back(a);
+    for (auto& c : mapping_for(entity).party_columns()) q.columns.push_back(std::move(c));
     q.order_ascending = {primary_key(entity)};
     return query_page(q, page_number, paging_cookie, "RetrieveMultiple " + q.entity + " ids");
   }

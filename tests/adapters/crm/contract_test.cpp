@@ -372,6 +372,38 @@ TEST_CASE("contract: without change tracking: modified_since and sweep_ids",
   CHECK(present == std::set<std::string>{ids[0].str(), ids[2].str()});
 }
 
+TEST_CASE("R2: phone calls, letters and faxes come with their parties, for the filter",
+          "[contract][emulator]") {
+  Env env;
+  const CrmId me = CrmId::parse(env.user_id).value();
+  PartyList to_me{Party{"alice@example.com", "", EntityRef{"systemuser", me, ""}}};
+  for (CrmEntity e : {CrmEntity::kPhoneCall, CrmEntity::kLetter, CrmEntity::kFax}) {
+    INFO(to_string(e));
+    const CrmId id = CrmId::generate();
+    REQUIRE(env.crm->create(e, id, {{"subject", std::string("call me")}, {"to", to_me}}).ok());
+    auto check = [&](const CrmRecord& rec) {
+      auto it = rec.attributes.find("to");
+      REQUIRE(it != rec.attributes.end());
+      const auto* parties = std::get_if<PartyList>(&it->second);
+      REQUIRE(parties);
+      REQUIRE(parties->size() == 1);
+      REQUIRE(parties->front().ref);
+      CHECK(parties->front().ref->id == me);
+    };
+    auto rec = env.crm->retrieve(e, id);
+    REQUIRE(rec.ok());
+    check(*rec);
+    auto page = env.crm->changes_since(e, "", 1, "");
+    REQUIRE(page.ok());
+    REQUIRE(page->new_or_updated.size() == 1);
+    check(page->new_or_updated.front());
+    auto swept = env.crm->sweep_ids(e, 1, "");
+    REQUIRE(swept.ok());
+    REQUIRE(swept->records.size() == 1);
+    check(swept->records.front());
+  }
+}
+
 TEST_CASE("contract: execute_batch - one result per operation", "[contract][emulator]") {
   Env env;
   const CrmId a = CrmId::generate(), b = CrmId::generate(), missing = CrmId::generate();
