@@ -190,13 +190,19 @@ struct Engine::Impl {
     return false;
   }
 
+  // G1, G5: CRM -> store for this entity (e-mail: G1 only; tracking is not a CRM -> store
+  // sync, and G5 leaves e-mail alone).
+  bool crm_to_store_on(CrmEntity entity) const {
+    if (!settings.entity_enabled(entity)) return false;
+    return entity == CrmEntity::kEmail || sync_privilege;
+  }
+
   // ---- 1. prepare ---------------------------------------------------------
 
   void prepare_crm() {
     if (only || !primary_like()) return;  // P3: only the primary writes CRM -> store
     for (CrmEntity entity : kAllCrmEntities) {
-      if (entity != CrmEntity::kEmail && (!settings.entity_enabled(entity) || !sync_privilege))
-        continue;  // G1, G5
+      if (!crm_to_store_on(entity)) continue;
       if (!crm.supports_change_tracking(entity)) {
         prepare_crm_without_tracking(entity);
         continue;
@@ -1145,7 +1151,9 @@ struct Engine::Impl {
     if (!conv.ok()) return conv.error();
     MergeInput in{m.entity, &item->item.fields, item->item.modified,
                   &*conv,   rec->modified_on,   m.original ? &*m.original : nullptr};
-    return write_merge(row, m, *item, *rec, merge_fields(in), std::nullopt);
+    return write_merge(row, m, *item, *rec,
+                       crm_to_store_on(m.entity) ? merge_fields(in) : merge_store_changes_only(in),
+                       std::nullopt);
   }
 
   // D1–D5, D11: the user deleted or untracked an item in the store.

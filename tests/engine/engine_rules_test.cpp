@@ -947,6 +947,64 @@ TEST_CASE("G5: without the Sync to Outlook privilege nothing comes from CRM - tr
   CHECK_THAT(r.notices[0], Catch::Contains("prvSyncToOutlook"));
 }
 
+TEST_CASE(
+    "G1 G5: a store-side update goes to CRM and brings nothing back when CRM -> store is off") {
+  const bool privilege_off = GENERATE(false, true);
+  CAPTURE(privilege_off);
+  World w;
+  EntryId e = w.add(ItemKind::kContact, {{"FirstName", text("Ann")},
+                                         {"LastName", text("Lee")},
+                                         {"JobTitle", text("Clerk")},
+                                         {"Department", text("Sales")}});
+  w.sync();
+  CrmId id = *w.item(e).link.crm_id;
+  if (privilege_off)
+    w.crm.set_sync_privilege(false);  // G5
+  else
+    w.settings.entities[CrmEntity::kContact] = false;  // G1
+  w.restart();
+  // CRM changes two fields; the user then edits one of them and another in the mailbox.
+  w.crm.edit(id, {{"jobtitle", text("Manager")}, {"department", text("CRM's")}});
+  w.clock.advance(std::chrono::seconds(5));
+  w.mailbox
+      ->set(e, {{"FirstName", text("Anne")}, {"Department", text("Mailbox's")}}, Surface::kNone)
+      .value();
+  w.sync();
+  const StoreItem item = w.item(e);
+  CHECK(field(item, "FirstName") == text("Anne"));
+  CHECK(field(item, "JobTitle") == text("Clerk"));  // CRM's value stays in CRM
+  CHECK(field(item, "Department") == text("Mailbox's"));
+  const CrmRecord rec = w.crm.find(id).value();
+  CHECK(attr(rec, "firstname") == text("Anne"));
+  CHECK(attr(rec, "jobtitle") == text("Manager"));
+  CHECK(attr(rec, "department") == text("Mailbox's"));
+  // M3: CRM's department lost to the mailbox's, and is kept.
+  auto conflicts = w.cache->conflicts(10).value();
+  REQUIRE(conflicts.size() == 1);
+  CHECK(conflicts[0].field == "Department");
+  CHECK(conflicts[0].crm_value == text("CRM's"));
+  CHECK(conflicts[0].winner == "store");
+  // A second run changes nothing.
+  w.reset_counters();
+  w.sync();
+  CHECK(w.store_writes() == 0);
+  CHECK(w.crm_writes() == 0);
+}
+
+TEST_CASE("G1: with e-mail switched off CRM is not asked for e-mail changes") {
+  World w;
+  w.settings.entities[CrmEntity::kEmail] = false;
+  w.restart();
+  w.crm.seed(CrmEntity::kEmail, {{"subject", text("someone else's mail")}});
+  w.reset_counters();
+  w.sync();
+  // One change request per entity that syncs down (page size 500: one page each).
+  CHECK(w.crm.counters().change_requests == static_cast<int>(std::size(kAllCrmEntities)) - 1);
+  EntryId e = w.add(ItemKind::kEmail, {{"Subject", text("tracked anyway")}});
+  w.sync();
+  CHECK(w.item(e).link.crm_id);  // tracking from the store still works
+}
+
 // ---------------------------------------------------------------------------
 // §9 errors and conflicts
 
