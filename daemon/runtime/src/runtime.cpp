@@ -85,6 +85,7 @@ Result<void> ensure_parent(const std::string& file, const char* what) {
 EngineSettings engine_settings(const Config& config, const TimeZone* zone) {
   EngineSettings s;
   s.role = config.role;
+  s.client_id = config.client_id;  // names this client in the handoff queue (T5)
   s.entities = config.sync.entities;
   s.update_company_field = config.sync.update_company_field;
   s.reconcile_batch = static_cast<std::size_t>(config.sync.reconcile_batch);
