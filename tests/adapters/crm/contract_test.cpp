@@ -12,8 +12,6 @@
 using namespace crmsync;
 using namespace std::chrono_literals;
 
-#ifdef CRM_EMULATOR_PATH
-
 namespace {
 
 struct Env {
@@ -540,11 +538,3 @@ TEST_CASE("contract: injected transient faults are retried", "[contract][emulato
   REQUIRE(who.ok());
   CHECK(env.waits.size() == 1);
 }
-
-#else
-
-TEST_CASE("contract suite: crm-emulator not built", "[contract][emulator]") {
-  WARN("crm-emulator target not available; the CrmAdapter contract suite did not run");
-}
-
-#endif

@@ -16,6 +16,7 @@
 #include "crmsync/http/client.hpp"
 #include "crmsync/model/value.hpp"
 #include "crmsync/test/crm_requests.hpp"
+#include "crmsync/test/prerequisite.hpp"
 #include "crmsync/test/process.hpp"
 #include "crmsync/test/spawn.hpp"
 #include "crmsync/test/temp_dir.hpp"
@@ -354,10 +355,7 @@ TEST_CASE("store type mapi off Windows: the config checks - crmsyncd and once sa
 
 TEST_CASE("the status page in headless Chromium shows the counts", "[e2e][daemon][chromium]") {
   const std::string chromium = "/usr/bin/chromium";
-  if (!exists(chromium)) {
-    WARN("SKIPPED: " << chromium << " is not installed (scripts/setup installs Debian's chromium)");
-    return;
-  }
+  REQUIRE_PREREQUISITE(test::prereq::kChromium, exists(chromium));
   Env env;
   env.start_daemon();
   REQUIRE(env.cli({"sync", "--wait"}).exit_code == 0);
