@@ -65,6 +65,15 @@ bool party_has(const FieldMap& attrs, std::string_view name, const CrmId& user) 
   return false;
 }
 
+// U7: a tracked e-mail is a completed activity: Sent from the sent items (outgoing), Received
+// otherwise; never a draft (statuscode 1) or Pending Send (6), which CRM would send.
+constexpr std::int64_t kEmailCompleted = 1;
+constexpr std::int64_t kEmailSent = 3;
+constexpr std::int64_t kEmailReceived = 4;
+std::int64_t tracked_email_status(Folder folder) {
+  return folder == Folder::kSentItems ? kEmailSent : kEmailReceived;
+}
+
 std::chrono::milliseconds backoff(int attempts) {
   // 30 s, 1 min, 2 min ... capped at one hour (E1).
   auto d = std::chrono::seconds(30) * (1LL << std::min(attempts, 7));
@@ -772,7 +781,7 @@ struct Engine::Impl {
           }
           if (!r.ok()) item_failed(row, r.error());
         },
-        [&](const std::vector<PendingChange>& rows) { read_ahead_new_contacts(rows); },
+        [&](const std::vector<PendingChange>& rows) { read_ahead_new_items(rows); },
         [&] { send_creates(); });
     page = PageReadAhead{};
   }
@@ -781,9 +790,11 @@ struct Engine::Impl {
 
   // What a page of store-to-crm rows needs from both sides, fetched once for the page.
   struct PageReadAhead {
-    std::map<EntryId, StoreItem> items;  // new contacts, read for their e-mail address
+    std::map<EntryId, StoreItem> items;  // new contacts and e-mails, read for their addresses
     std::set<std::string> looked_up;     // lower-cased addresses asked for (E2)
     std::map<std::string, std::vector<CrmRecord>> matches;  // address -> CRM contacts
+    std::set<std::string> parties_looked_up;  // lower-cased e-mail party addresses (U7)
+    std::map<std::string, std::vector<EntityRef>> parties;  // address -> users and contacts
   };
   PageReadAhead page;
   // A create decided and checked, waiting for the page's ExecuteMultiple.
@@ -795,8 +806,9 @@ struct Engine::Impl {
   };
   std::vector<PendingCreate> creates;
 
-  // E2 for a whole page: the new tracked contacts' addresses in one lookup.
-  void read_ahead_new_contacts(const std::vector<PendingChange>& rows) {
+  // For a whole page of new items: E2's lookup of the new tracked contacts' addresses, and
+  // U7's lookup of the new tracked e-mails' party addresses, one request (or a few) each.
+  void read_ahead_new_items(const std::vector<PendingChange>& rows) {
     page = PageReadAhead{};
     std::vector<EntryId> ids;
     for (const auto& row : rows) {
@@ -804,19 +816,33 @@ struct Engine::Impl {
         continue;
       if (row.held || row.next_attempt > clock.now()) continue;
       auto m = must(cache.mapping(row.map_id));
-      if (!m || m->linked || m->entity != CrmEntity::kContact) continue;
+      if (!m || m->linked) continue;
+      if (m->entity != CrmEntity::kContact && m->entity != CrmEntity::kEmail) continue;
       if (only && !only->count(m->entry_id)) continue;
       ids.push_back(m->entry_id);
     }
     auto items = read_all(ids);
-    std::vector<std::string> addresses;
+    std::vector<std::string> addresses, party_addresses;
     for (std::size_t i = 0; i < ids.size(); ++i) {
       auto& item = items[i];
       if (!item.ok()) continue;  // the row's own step reads it again and decides
-      std::string email = ascii_lower(item->item.text("Email1Address"));
-      if (!email.empty() && !item->link.crm_id_pending && page.looked_up.insert(email).second)
-        addresses.push_back(email);
+      if (item->item.kind == ItemKind::kEmail) {
+        if (classify(item->item.kind, item->folder) != ItemClass::kDraftMail)
+          for (auto& a : unresolved_addresses(item->item.fields))
+            if (page.parties_looked_up.insert(a).second) party_addresses.push_back(std::move(a));
+      } else {
+        std::string email = ascii_lower(item->item.text("Email1Address"));
+        if (!email.empty() && !item->link.crm_id_pending && page.looked_up.insert(email).second)
+          addresses.push_back(email);
+      }
       page.items.emplace(ids[i], std::move(*item));
+    }
+    if (!party_addresses.empty()) {
+      auto found = crm.find_parties_by_emails(party_addresses);
+      if (found.ok())
+        for (auto& p : *found) page.parties[p.address].push_back(std::move(p.record));
+      else  // each e-mail asks again and handles the failure as its own (E1, E3)
+        page.parties_looked_up.clear();
     }
     if (addresses.empty()) return;
     auto found = crm.find_contacts_by_emails(addresses);
@@ -825,6 +851,86 @@ struct Engine::Impl {
       return;
     }
     group_by_address(*found, page.looked_up, page.matches);
+  }
+
+  // The lower-cased addresses of an e-mail's parties (From, To, Cc) that name no record yet.
+  static std::vector<std::string> unresolved_addresses(const FieldMap& fields) {
+    std::vector<std::string> out;
+    for (const char* f : {"From", "To", "Cc"}) {
+      auto it = fields.find(f);
+      if (it == fields.end()) continue;
+      if (const auto* list = std::get_if<PartyList>(&it->second))
+        for (const auto& p : *list)
+          if (!p.ref && !p.address.empty()) out.push_back(ascii_lower(p.address));
+    }
+    return out;
+  }
+
+  // U7: the parties of a tracked e-mail resolved to CRM records by address, as CRM resolves
+  // a promoted e-mail's: a system user (internalemailaddress) first, else a contact
+  // (emailaddress1-3); an address that matches no record, or several of one kind, keeps only
+  // its address (addressused). Addresses the page's lookup did not cover are asked now, in
+  // one request for the whole e-mail.
+  Result<void> resolve_parties(FieldMap& attrs) {
+    std::vector<std::string> missing;
+    for (const char* a : {"from", "to", "cc"}) {
+      auto it = attrs.find(a);
+      if (it == attrs.end()) continue;
+      if (const auto* list = std::get_if<PartyList>(&it->second))
+        for (const auto& p : *list)
+          if (!p.ref && !p.address.empty())
+            if (auto l = ascii_lower(p.address); page.parties_looked_up.insert(l).second)
+              missing.push_back(std::move(l));
+    }
+    if (!missing.empty()) {
+      auto found = crm.find_parties_by_emails(missing);
+      if (!found.ok()) {
+        for (const auto& a : missing) page.parties_looked_up.erase(a);
+        return found.error();
+      }
+      for (auto& p : *found) page.parties[p.address].push_back(std::move(p.record));
+    }
+    for (const char* a : {"from", "to", "cc"}) {
+      auto it = attrs.find(a);
+      if (it == attrs.end()) continue;
+      auto* list = std::get_if<PartyList>(&it->second);
+      if (!list) continue;
+      for (auto& p : *list) {
+        if (p.ref || p.address.empty()) continue;
+        auto found = page.parties.find(ascii_lower(p.address));
+        if (found != page.parties.end()) p.ref = party_record(found->second);
+      }
+    }
+    return Ok();
+  }
+
+  // The one record an address stands for among its matches: the system user, else the
+  // contact; none when there is no match or several of the first kind that matches.
+  static std::optional<EntityRef> party_record(const std::vector<EntityRef>& matches) {
+    for (const char* kind : {"systemuser", "contact"}) {
+      std::set<CrmId> ids;
+      for (const auto& r : matches)
+        if (r.entity == kind) ids.insert(r.id);
+      if (ids.size() == 1) return EntityRef{kind, *ids.begin(), ""};
+      if (ids.size() > 1) return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  // U7: what a tracked e-mail's create carries beyond the mapped fields: its direction, its
+  // completed state (Sent or Received, set through SetState after the create), its parties
+  // resolved to CRM records, and the user as the sender of outgoing mail that names none.
+  Result<void> complete_email(const StoreItem& item, FieldMap& attrs) {
+    const bool outgoing = item.folder == Folder::kSentItems;
+    attrs.insert_or_assign("directioncode", Value{outgoing});
+    attrs.insert_or_assign("statecode", Value{kEmailCompleted});
+    attrs.insert_or_assign("statuscode", Value{tracked_email_status(item.folder)});
+    auto from = attrs.find("from");
+    const auto* senders = from == attrs.end() ? nullptr : std::get_if<PartyList>(&from->second);
+    if (outgoing && (senders == nullptr || senders->empty()))
+      attrs.insert_or_assign("from",
+                             Value{PartyList{Party{"", "", EntityRef{"systemuser", me, ""}}}});
+    return resolve_parties(attrs);
   }
 
   static void group_by_address(const std::vector<CrmRecord>& records,
@@ -1116,6 +1222,15 @@ struct Engine::Impl {
     if (maybe_in_crm) {
       auto existing = crm.retrieve(m.entity, m.crm_id);
       if (existing.ok()) {  // created by an earlier attempt or another client: link to it
+        if (m.entity == CrmEntity::kEmail && is_open_state(m.entity, existing->attributes)) {
+          // U7: that attempt stopped between the create and its SetState: complete it now.
+          const std::int64_t status = tracked_email_status(item.folder);
+          CRMSYNC_TRY(crm.set_state(m.entity, m.crm_id, static_cast<int>(kEmailCompleted),
+                                    static_cast<int>(status)));
+          existing->attributes.insert_or_assign("statecode", Value{kEmailCompleted});
+          existing->attributes.insert_or_assign("statuscode", Value{status});
+          crash("store-to-crm.email-completed");
+        }
         auto conv = crm_to_store(m.entity, existing->attributes, ctx());
         if (!conv.ok()) return conv.error();
         MergeInput in{m.entity, &item.item.fields,     item.item.modified,
@@ -1127,8 +1242,10 @@ struct Engine::Impl {
 
     auto attrs = store_to_crm(m.entity, item.item.fields, {}, ctx());
     if (!attrs.ok()) return attrs.error().context("store item " + item.entry_id.str());
-    if (m.entity == CrmEntity::kEmail)
-      attrs->insert_or_assign("directioncode", Value{item.folder == Folder::kSentItems});
+    if (m.entity == CrmEntity::kEmail) {
+      auto completed = complete_email(item, *attrs);
+      if (!completed.ok()) return completed.error().context("store item " + item.entry_id.str());
+    }
     creates.push_back(PendingCreate{row, m, std::move(item), std::move(*attrs)});
     return Ok();  // sent with the page's other creates (send_creates)
   }

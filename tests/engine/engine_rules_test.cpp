@@ -545,6 +545,167 @@ TEST_CASE("T4: after tracking only Regarding and the tracked state of an e-mail 
   CHECK(attr(*w.crm.find(id), "regardingobjectid") == Value{other});
 }
 
+// ---------------------------------------------------------------------------
+// U7: a tracked e-mail lands in CRM as a completed activity, never as a draft
+
+namespace {
+
+Party address(const char* a, const char* name = "") {
+  return Party{a, name, std::nullopt};
+}
+
+const PartyList& parties(const CrmRecord& r, const char* name) {
+  static const PartyList none;
+  auto it = r.attributes.find(name);
+  return it == r.attributes.end() || !std::holds_alternative<PartyList>(it->second)
+             ? none
+             : std::get<PartyList>(it->second);
+}
+
+// "contact:GUID <address>", "systemuser:GUID <address>" or "<address>" per party.
+std::multiset<std::string> described(const PartyList& list) {
+  std::multiset<std::string> out;
+  for (const auto& p : list)
+    out.insert((p.ref ? p.ref->entity + ":" + p.ref->id.str() + " " : std::string()) + "<" +
+               p.address + ">");
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "U7: a tracked received e-mail lands in CRM completed, received, incoming, sender "
+    "resolved to the contact") {
+  World w;
+  CrmId rita = w.crm.seed(CrmEntity::kContact, {{"lastname", text("Sender")},
+                                                {"emailaddress2", text("Rita@Example.com")}});
+  w.crm.set_user_email(w.crm.me(), "me@corp.example");
+  EntryId e = w.add(
+      ItemKind::kEmail,
+      {{"Subject", text("Quote")},
+       {"From", Value{PartyList{address("rita@example.com", "Rita")}}},
+       {"To", Value{PartyList{address("Me@Corp.example", "Me"), address("nobody@example.org")}}},
+       {"ReceivedTime", Value{at("2025-03-01T08:00:00Z")}}},
+      true, Surface::kExplorer);
+  w.sync();
+  REQUIRE(w.crm.all(CrmEntity::kEmail).size() == 1);
+  CrmRecord rec = w.record_of(e);
+  CHECK(attr(rec, "statecode") == i64(1));   // Completed
+  CHECK(attr(rec, "statuscode") == i64(4));  // Received
+  CHECK(attr(rec, "directioncode") == Value{false});
+  CHECK(attr(rec, "actualend") == Value{at("2025-03-01T08:00:00Z")});
+  CHECK(described(parties(rec, "from")) ==
+        std::multiset<std::string>{"contact:" + rita.str() + " <rita@example.com>"});
+  CHECK(described(parties(rec, "to")) ==
+        std::multiset<std::string>{"systemuser:" + w.crm.me().str() + " <Me@Corp.example>",
+                                   "<nobody@example.org>"});
+  CHECK_FALSE(w.item(e).link.crm_id_pending);
+  second_run_changes_nothing(w);
+}
+
+TEST_CASE(
+    "U7: a tracked sent e-mail lands in CRM completed, sent, outgoing, from the user - "
+    "recipients resolved where exactly one record matches") {
+  World w;
+  CrmId bob = w.crm.seed(CrmEntity::kContact,
+                         {{"lastname", text("Bob")}, {"emailaddress1", text("bob@example.com")}});
+  w.crm.seed(CrmEntity::kContact,
+             {{"lastname", text("Twin 1")}, {"emailaddress1", text("twin@example.com")}});
+  w.crm.seed(CrmEntity::kContact,
+             {{"lastname", text("Twin 2")}, {"emailaddress3", text("twin@example.com")}});
+  w.crm.set_user_email(w.crm.other_user(), "colleague@corp.example");
+  EntryId e =
+      w.mailbox
+          ->add(ItemKind::kEmail, Folder::kSentItems,
+                {{"Subject", text("Offer")},
+                 {"To", Value{PartyList{address("bob@example.com", "Bob")}}},
+                 {"Cc",
+                  Value{PartyList{address("twin@example.com"), address("colleague@corp.example")}}},
+                 {"SentTime", Value{at("2025-03-02T09:30:00Z")}}},
+                true, Surface::kExplorer)
+          .value();
+  w.sync();
+  CrmRecord rec = w.record_of(e);
+  CHECK(attr(rec, "statecode") == i64(1));   // Completed
+  CHECK(attr(rec, "statuscode") == i64(3));  // Sent: CRM has nothing left to send
+  CHECK(attr(rec, "directioncode") == Value{true});
+  CHECK(attr(rec, "actualend") == Value{at("2025-03-02T09:30:00Z")});
+  // The mailbox's user sent it (the item names no sender).
+  CHECK(described(parties(rec, "from")) ==
+        std::multiset<std::string>{"systemuser:" + w.crm.me().str() + " <>"});
+  CHECK(described(parties(rec, "to")) ==
+        std::multiset<std::string>{"contact:" + bob.str() + " <bob@example.com>"});
+  // Two contacts share twin@: left unresolved rather than guessed.
+  CHECK(described(parties(rec, "cc")) ==
+        std::multiset<std::string>{"<twin@example.com>", "systemuser:" + w.crm.other_user().str() +
+                                                             " <colleague@corp.example>"});
+  second_run_changes_nothing(w);
+}
+
+TEST_CASE("U7: the parties of a page of tracked e-mails are looked up in one request") {
+  World w;
+  w.crm.seed(CrmEntity::kContact, {{"lastname", text("A")}, {"emailaddress1", text("a@x.org")}});
+  for (const char* who : {"a@x.org", "b@x.org", "c@x.org"})
+    w.add(ItemKind::kEmail, {{"Subject", text(who)}, {"From", Value{PartyList{address(who)}}}});
+  w.reset_counters();
+  w.sync();
+  CHECK(w.crm.all(CrmEntity::kEmail).size() == 3);
+  CHECK(w.crm.counters().party_lookups == 1);
+  for (const auto& rec : w.crm.all(CrmEntity::kEmail)) CHECK(attr(rec, "statuscode") == i64(4));
+}
+
+TEST_CASE("U7 T3: a draft tracked and then sent lands completed and sent") {
+  World w;
+  auto draft = w.mailbox
+                   ->add(ItemKind::kEmail, Folder::kDrafts, {{"Subject", text("Draft")}}, true,
+                         Surface::kInspector)
+                   .value();
+  w.sync();
+  CHECK(w.crm.all(CrmEntity::kEmail).empty());
+  w.mailbox->send(draft).value();
+  w.sync();
+  CrmRecord rec = w.record_of(draft);
+  CHECK(attr(rec, "statecode") == i64(1));
+  CHECK(attr(rec, "statuscode") == i64(3));
+}
+
+TEST_CASE("U7 X1: a tracked e-mail whose create reply was lost is created once - completed") {
+  World w;
+  EntryId e = w.add(ItemKind::kEmail, {{"Subject", text("Once")}});
+  w.crm.drop_next_create_reply();
+  w.sync();
+  w.sync();
+  REQUIRE(w.crm.all(CrmEntity::kEmail).size() == 1);
+  CrmRecord rec = w.record_of(e);
+  CHECK(attr(rec, "statecode") == i64(1));
+  CHECK(attr(rec, "statuscode") == i64(4));
+  CHECK_FALSE(w.item(e).link.crm_id_pending);
+  second_run_changes_nothing(w);
+}
+
+TEST_CASE("U7 X1: an e-mail an earlier attempt left open in CRM is completed - not created again") {
+  World w;
+  EntryId e = w.add(ItemKind::kEmail, {{"Subject", text("Half done")}});
+  // An earlier attempt (a crash, or a roaming client) stamped its id on the item and created
+  // the record, but did not get to complete it.
+  const CrmId id = CrmId::generate();
+  StoreItem item = w.item(e);
+  CrmLink link = item.link;
+  link.crm_id = id;
+  link.crm_id_pending = true;
+  w.mailbox->update(e, item.change_key, {}, link).value();
+  REQUIRE(w.crm.create(CrmEntity::kEmail, id, {{"subject", text("Half done")}}).ok());
+  REQUIRE(attr(*w.crm.find(id), "statecode") == i64(0));
+  w.sync();
+  REQUIRE(w.crm.all(CrmEntity::kEmail).size() == 1);
+  CrmRecord rec = *w.crm.find(id);
+  CHECK(attr(rec, "statecode") == i64(1));
+  CHECK(attr(rec, "statuscode") == i64(4));
+  CHECK(w.item(e).link.crm_id == id);
+  CHECK_FALSE(w.item(e).link.crm_id_pending);
+  second_run_changes_nothing(w);
+}
+
 TEST_CASE("T5 P3: a secondary client does not sync non-e-mail items - e-mail tracking works") {
   World w;
   w.settings.role = Role::kSecondary;

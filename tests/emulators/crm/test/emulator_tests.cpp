@@ -758,6 +758,155 @@ TEST_CASE("SetState validates the state/status pair per entity", "[state]") {
             .status == 500);
 }
 
+// An activity party of a party list: a record (partyid) and/or an address (addressused).
+std::string party(const std::string& logical, const std::string& id, const std::string& address) {
+  std::string attrs;
+  if (!logical.empty())
+    attrs +=
+        "<a:KeyValuePairOfstringanyType><b:key>partyid</b:key><b:value "
+        "i:type=\"a:EntityReference\">" +
+        ref(logical, id) + "</b:value></a:KeyValuePairOfstringanyType>";
+  if (!address.empty()) attrs += str_attr("addressused", address);
+  return "<a:Entity>" + entity("activityparty", "", attrs) + "</a:Entity>";
+}
+std::string parties_attr(const std::string& k, const std::string& parties) {
+  return "<a:KeyValuePairOfstringanyType><b:key>" + k +
+         "</b:key><b:value i:type=\"a:EntityCollection\"><a:Entities>" + parties +
+         "</a:Entities><a:EntityName>activityparty</a:EntityName><a:MinActiveRowVersion "
+         "i:nil=\"true\"/><a:MoreRecords>false</a:MoreRecords><a:PagingCookie "
+         "i:nil=\"true\"/><a:TotalRecordCount>-1</a:TotalRecordCount>"
+         "<a:TotalRecordCountLimitExceeded>false</a:TotalRecordCountLimitExceeded></b:value>"
+         "</a:KeyValuePairOfstringanyType>";
+}
+std::string bool_attr(const std::string& k, bool v) {
+  return "<a:KeyValuePairOfstringanyType><b:key>" + k +
+         "</b:key><b:value i:type=\"d:boolean\" xmlns:d=\"http://www.w3.org/2001/XMLSchema\">" +
+         (v ? "true" : "false") + "</b:value></a:KeyValuePairOfstringanyType>";
+}
+std::string option_value(const std::string& body, const std::string& key) {
+  return capture(
+      body, "<b:key>" + key + "</b:key><b:value i:type=\"a:OptionSetValue\"><a:Value>([0-9]+)<");
+}
+
+TEST_CASE("U7: an e-mail is created open, then completed as received or sent through SetState",
+          "[state][email]") {
+  Emulator e;
+  auto contact = new_contact(e, "Rita", "Sender");
+  auto mail = [&](bool outgoing) {
+    auto r = e.execute(create_req(
+        "email", "",
+        str_attr("subject", outgoing ? "Sent one" : "Received one") +
+            bool_attr("directioncode", outgoing) +
+            parties_attr("from", party("contact", contact, "rita@example.com")) +
+            parties_attr(
+                "to", party("systemuser", e.user_id(), "") + party("", "", "nobody@example.org"))));
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return created_id(r);
+  };
+  auto received = mail(false);
+  auto sent = mail(true);
+  // Created open, as a draft: that is what a Create gives.
+  auto draft = e.execute(retrieve_req("email", received, {"statecode", "statuscode"}));
+  CHECK(option_value(draft.body, "statecode") == "0");
+  CHECK(option_value(draft.body, "statuscode") == "1");
+  CHECK(e.execute(set_state_req("email", received, 1, 4)).status == 200);
+  CHECK(e.execute(set_state_req("email", sent, 1, 3)).status == 200);
+  auto r = e.execute(
+      retrieve_req("email", received, {"statecode", "statuscode", "directioncode", "from", "to"}));
+  REQUIRE(r.status == 200);
+  if (have_reference()) REQUIRE_VALID(r.body);
+  CHECK(option_value(r.body, "statecode") == "1");
+  CHECK(option_value(r.body, "statuscode") == "4");
+  CHECK(r.body.find("<b:key>directioncode</b:key><b:value i:type=\"d:boolean\" "
+                    "xmlns:d=\"http://www.w3.org/2001/XMLSchema\">false<") != std::string::npos);
+  // Parties come back as activityparty entities: partyid and/or addressused, and the
+  // participation type of their attribute (from 1, to 2).
+  CHECK(count_of(r.body, "<a:LogicalName>activityparty</a:LogicalName>") == 3);
+  CHECK(r.body.find("<a:Id>" + contact + "</a:Id><a:LogicalName>contact</a:LogicalName>") !=
+        std::string::npos);
+  CHECK(r.body.find("<a:Id>" + e.user_id() + "</a:Id><a:LogicalName>systemuser</a:LogicalName>") !=
+        std::string::npos);
+  CHECK(r.body.find(">rita@example.com<") != std::string::npos);
+  CHECK(r.body.find(">nobody@example.org<") != std::string::npos);
+  auto masks = capture_all(r.body,
+                           "<b:key>participationtypemask</b:key><b:value "
+                           "i:type=\"a:OptionSetValue\"><a:Value>([0-9]+)<");
+  CHECK(std::multiset<std::string>(masks.begin(), masks.end()) ==
+        std::multiset<std::string>{"1", "2", "2"});
+  auto s = e.execute(retrieve_req("email", sent, {"statecode", "statuscode"}));
+  CHECK(option_value(s.body, "statecode") == "1");
+  CHECK(option_value(s.body, "statuscode") == "3");
+
+  // Each status belongs to its state: Received and Sent are Completed reasons, Draft is Open.
+  auto other = mail(false);
+  auto bad = e.execute(set_state_req("email", other, 0, 4));
+  CHECK(bad.status == 500);
+  CHECK(error_code(bad) == "-2147220989");
+  CHECK(bad.body.find("4 is not a valid status code for state code emailState.Open") !=
+        std::string::npos);
+  if (have_reference()) REQUIRE_VALID(bad.body);
+  CHECK(error_code(e.execute(set_state_req("email", other, 1, 1))) == "-2147220989");
+  CHECK(error_code(e.execute(set_state_req("email", other, 2, 4))) == "-2147220989");
+  CHECK(error_code(e.execute(set_state_req("email", other, 3, 4))) == "-2147220989");
+  auto still = e.execute(retrieve_req("email", other, {"statecode", "statuscode"}));
+  CHECK(option_value(still.body, "statuscode") == "1");
+}
+
+TEST_CASE("U7: an e-mail's Create cannot carry a completed state - SetState does that",
+          "[state][email]") {
+  Emulator e;
+  auto both = e.execute(
+      create_req("email", "",
+                 str_attr("subject", "x") + opt_attr("statecode", 1) + opt_attr("statuscode", 4)));
+  CHECK(both.status == 500);
+  CHECK(error_code(both) == "-2147220989");
+  if (have_reference()) REQUIRE_VALID(both.body);
+  auto status_only =
+      e.execute(create_req("email", "", str_attr("subject", "x") + opt_attr("statuscode", 3)));
+  CHECK(status_only.status == 500);
+  CHECK(status_only.body.find("3 is not a valid status code for state code emailState.Open") !=
+        std::string::npos);
+  auto records = e.admin(http::verb::get, "/admin/records/email");
+  CHECK(records.body.find("\"id\"") == std::string::npos);  // nothing was created
+  // Open reasons are fine on Create.
+  auto draft =
+      e.execute(create_req("email", "", str_attr("subject", "x") + opt_attr("statuscode", 1)));
+  CHECK(draft.status == 200);
+}
+
+TEST_CASE("U7: a system user's e-mail address (admin API) is found by RetrieveMultiple",
+          "[email][admin]") {
+  Emulator e;
+  auto added = e.admin(http::verb::post, "/admin/users",
+                       R"({"fullname":"Colin League","token":"colin-token",)"
+                       R"("internalemailaddress":"Colin@Example.com"})");
+  REQUIRE(added.status == 200);
+  auto colin = capture(added.body, "\"systemuserid\":\"([0-9a-f-]{36})\"");
+  REQUIRE_FALSE(colin.empty());
+  auto q = org_request(
+      "RetrieveMultipleRequest", "RetrieveMultiple",
+      "<a:KeyValuePairOfstringanyType><b:key>Query</b:key><b:value "
+      "i:type=\"a:QueryExpression\"><a:ColumnSet>" +
+          columns({"fullname", "internalemailaddress"}) + "</a:ColumnSet><a:Criteria>" +
+          filter("And", condition("internalemailaddress", "In", "string", "colin@example.com")) +
+          "</a:Criteria><a:Distinct>false</a:Distinct><a:EntityName>systemuser</"
+          "a:EntityName><a:LinkEntities/><a:Orders/><a:PageInfo><a:Count>50</"
+          "a:Count><a:PageNumber>1</a:PageNumber><a:PagingCookie "
+          "i:nil=\"true\"/><a:ReturnTotalRecordCount>false</a:ReturnTotalRecordCount></"
+          "a:PageInfo><a:NoLock>false</a:NoLock></b:value></a:KeyValuePairOfstringanyType>");
+  auto r = e.execute(q);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  if (have_reference()) REQUIRE_VALID(r.body);
+  CHECK(count_of(r.body, "<a:LogicalName>systemuser</a:LogicalName>") == 1);
+  CHECK(r.body.find("<a:Id>" + colin + "</a:Id>") != std::string::npos);
+  CHECK(r.body.find(">Colin@Example.com<") != std::string::npos);
+  auto bad = e.admin(http::verb::post, "/admin/users",
+                     R"({"fullname":"X","token":"x-token","internalemailaddress":5})");
+  CHECK(bad.status == 400);
+}
+
 TEST_CASE("over-long strings and unknown attributes are faults", "[validation]") {
   Emulator e;
   auto r = e.execute(create_req("contact", "", str_attr("firstname", std::string(51, 'x'))));
