@@ -132,7 +132,8 @@ TEST_CASE("a good token maps to its caller", "[token]") {
 }
 
 TEST_CASE("refusals say what is wrong", "[token][hostile]") {
-  Key k("k1"), other("k1"), stranger("k2");
+  // Made once: Catch runs the case again for each section, and RSA keys take time to make.
+  static const Key k("k1"), other("k1"), stranger("k2");
   auto keys = keys_of("{\"keys\":[" + k.jwk() + "]}");
   const std::string good = k.jwt(user_claims(now() + 600));
 
