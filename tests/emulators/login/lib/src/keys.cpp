@@ -133,8 +133,8 @@ std::string random_user_code() {
   return out;
 }
 
-std::string derived_id(const std::string& seed) {
-  return guid_from(sha256(seed));
+std::string pairwise_subject(const std::string& seed) {
+  return base64url_encode(sha256(seed));
 }
 
 }  // namespace login_emulator

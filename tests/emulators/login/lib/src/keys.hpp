@@ -35,7 +35,7 @@ std::string random_token(std::size_t bytes);
 std::string random_guid();
 // A user code as Entra shows them: 9 characters of A-Z and 2-9 (no 0/O, 1/I).
 std::string random_user_code();
-// A deterministic GUID-shaped value from a string (SHA-256): pairwise subjects and the like.
-std::string derived_id(const std::string& seed);
+// A pairwise subject: base64url of SHA-256 of `seed` (43 characters, like Entra's sub).
+std::string pairwise_subject(const std::string& seed);
 
 }  // namespace login_emulator

@@ -565,7 +565,7 @@ Reply Service::issue_user_tokens(const Request& req, const User& user, const std
   const std::int64_t now = now_s();
   const int life = access_lifetime();
   const std::string iss = issuer(req);
-  const std::string sub = emulator::token::base64url_encode(derived_id(user.oid + "|" + client_id));
+  const std::string sub = pairwise_subject(user.oid + "|" + client_id);
   std::string access = key_.sign_jwt(Obj()
                                          .s("aud", scope->resource)
                                          .s("iss", iss)
