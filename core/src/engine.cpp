@@ -15,6 +15,9 @@ constexpr std::string_view kUserKey = "crm.user_id";
 constexpr std::string_view kCursorKey = "store.event_cursor";
 constexpr std::string_view kWatermarkKey = "store.watermark";
 constexpr std::string_view kWatermarkPendingKey = "store.watermark.pending";
+// D10: deletions made on each side since the user last confirmed (--allow-mass-delete).
+constexpr std::string_view kDeletedInStoreKey = "d10.deleted_in_store";
+constexpr std::string_view kDeletedInCrmKey = "d10.deleted_in_crm";
 std::string token_key(CrmEntity e) {
   return "crm.token." + std::string(to_string(e));
 }
@@ -60,6 +63,15 @@ bool party_has(const FieldMap& attrs, std::string_view name, const CrmId& user) 
     for (const auto& p : *parties)
       if (p.ref && p.ref->id == user) return true;
   return false;
+}
+
+// U7: a tracked e-mail is a completed activity: Sent from the sent items (outgoing), Received
+// otherwise; never a draft (statuscode 1) or Pending Send (6), which CRM would send.
+constexpr std::int64_t kEmailCompleted = 1;
+constexpr std::int64_t kEmailSent = 3;
+constexpr std::int64_t kEmailReceived = 4;
+std::int64_t tracked_email_status(Folder folder) {
+  return folder == Folder::kSentItems ? kEmailSent : kEmailReceived;
 }
 
 std::chrono::milliseconds backoff(int attempts) {
@@ -116,6 +128,9 @@ struct Engine::Impl {
   std::function<bool()> may_act;
   bool hold_store_deletions = false;
   bool hold_crm_deletions = false;
+  // D10: deletions made since the last confirmation, read from and kept in the cache.
+  std::int64_t deleted_in_store = 0;
+  std::int64_t deleted_in_crm = 0;
 
   Impl(Cache& c, StoreAdapter& s, CrmAdapter& r, Clock& k, EngineSettings st, CrashPoints* cp)
       : cache(c), store(s), crm(r), clock(k), settings(std::move(st)), crash_points(cp) {}
@@ -184,13 +199,19 @@ struct Engine::Impl {
     return false;
   }
 
+  // G1, G5: CRM -> store for this entity (e-mail: G1 only; tracking is not a CRM -> store
+  // sync, and G5 leaves e-mail alone).
+  bool crm_to_store_on(CrmEntity entity) const {
+    if (!settings.entity_enabled(entity)) return false;
+    return entity == CrmEntity::kEmail || sync_privilege;
+  }
+
   // ---- 1. prepare ---------------------------------------------------------
 
   void prepare_crm() {
     if (only || !primary_like()) return;  // P3: only the primary writes CRM -> store
     for (CrmEntity entity : kAllCrmEntities) {
-      if (entity != CrmEntity::kEmail && (!settings.entity_enabled(entity) || !sync_privilege))
-        continue;  // G1, G5
+      if (!crm_to_store_on(entity)) continue;
       if (!crm.supports_change_tracking(entity)) {
         prepare_crm_without_tracking(entity);
         continue;
@@ -551,32 +572,58 @@ struct Engine::Impl {
 
   // ---- D10 ------------------------------------------------------------------
 
+  // The guard counts the deletions pending now plus those made since the user last
+  // confirmed, kept across cycles and restarts: S3 records at most reconcile_batch missing
+  // items a cycle, so a vanished mailbox would otherwise reach CRM a slice at a time, each
+  // slice under the minimum. The share is of the items synced at the last confirmation
+  // (those linked now plus those deleted since).
   void guard_mass_deletes() {
     auto pending = must(cache.pending_deletions());
     std::int64_t linked = must(cache.linked_count());
+    if (allow_mass_delete) {  // the user confirmed what was counted so far
+      deleted_in_store = deleted_in_crm = 0;
+      must(cache.set_meta({{std::string(kDeletedInStoreKey), std::nullopt},
+                           {std::string(kDeletedInCrmKey), std::nullopt}}));
+    } else {
+      deleted_in_store = meta_int(kDeletedInStoreKey);
+      deleted_in_crm = meta_int(kDeletedInCrmKey);
+    }
+    const std::int64_t base = linked + deleted_in_store + deleted_in_crm;
     auto too_many = [&](std::int64_t n) {
       return n >= settings.mass_delete_min &&
-             static_cast<double>(n) > settings.mass_delete_ratio * static_cast<double>(linked);
+             static_cast<double>(n) > settings.mass_delete_ratio * static_cast<double>(base);
     };
-    hold_store_deletions = too_many(pending.in_store) && !allow_mass_delete;
-    hold_crm_deletions = too_many(pending.in_crm) && !allow_mass_delete;
+    hold_store_deletions =
+        pending.in_store > 0 && too_many(pending.in_store + deleted_in_store) && !allow_mass_delete;
+    hold_crm_deletions =
+        pending.in_crm > 0 && too_many(pending.in_crm + deleted_in_crm) && !allow_mass_delete;
     must(cache.hold_deletions(Cache::Side::kStore, hold_store_deletions));
     must(cache.hold_deletions(Cache::Side::kCrm, hold_crm_deletions));
-    if (hold_store_deletions) {
-      report.held_deletions += pending.in_store;
-      report.notices.push_back("D10: " + std::to_string(pending.in_store) +
-                               " deletions in the mailbox held back (over " +
+    auto notice = [&](std::int64_t held, std::int64_t made, std::string_view where) {
+      report.held_deletions += held;
+      std::string since =
+          made > 0 ? " (and " + std::to_string(made) + " made since the last confirmation)" : "";
+      report.notices.push_back("D10: " + std::to_string(held) + " deletions in " +
+                               std::string(where) + " held back" + since + ": over " +
                                std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " +
-                               std::to_string(linked) +
-                               " synced items); run a sync with --allow-mass-delete to apply them");
-    }
-    if (hold_crm_deletions) {
-      report.held_deletions += pending.in_crm;
-      report.notices.push_back(
-          "D10: " + std::to_string(pending.in_crm) + " deletions in CRM held back (over " +
-          std::to_string(int(settings.mass_delete_ratio * 100)) + "% of " + std::to_string(linked) +
-          " synced items); run a sync with --allow-mass-delete to apply them");
-    }
+                               std::to_string(base) +
+                               " synced items; run a sync with --allow-mass-delete to apply them");
+    };
+    if (hold_store_deletions) notice(pending.in_store, deleted_in_store, "the mailbox");
+    if (hold_crm_deletions) notice(pending.in_crm, deleted_in_crm, "CRM");
+  }
+
+  std::int64_t meta_int(std::string_view key) {
+    auto v = must(cache.get_meta(std::string(key)));
+    return v ? std::stoll(*v) : 0;
+  }
+
+  // A deletion made on one side counts towards D10 until the user confirms; written in the
+  // batch that records the deletion as applied (C3: a crash loses both or neither).
+  void count_deletion(std::int64_t& counter, std::string_view key) {
+    if (allow_mass_delete) return;
+    ++counter;
+    must(cache.set_meta({{std::string(key), std::to_string(counter)}}));
   }
 
   // ---- 2 and 3: apply ---------------------------------------------------------
@@ -734,7 +781,7 @@ struct Engine::Impl {
           }
           if (!r.ok()) item_failed(row, r.error());
         },
-        [&](const std::vector<PendingChange>& rows) { read_ahead_new_contacts(rows); },
+        [&](const std::vector<PendingChange>& rows) { read_ahead_new_items(rows); },
         [&] { send_creates(); });
     page = PageReadAhead{};
   }
@@ -743,9 +790,11 @@ struct Engine::Impl {
 
   // What a page of store-to-crm rows needs from both sides, fetched once for the page.
   struct PageReadAhead {
-    std::map<EntryId, StoreItem> items;  // new contacts, read for their e-mail address
+    std::map<EntryId, StoreItem> items;  // new contacts and e-mails, read for their addresses
     std::set<std::string> looked_up;     // lower-cased addresses asked for (E2)
     std::map<std::string, std::vector<CrmRecord>> matches;  // address -> CRM contacts
+    std::set<std::string> parties_looked_up;  // lower-cased e-mail party addresses (U7)
+    std::map<std::string, std::vector<EntityRef>> parties;  // address -> users and contacts
   };
   PageReadAhead page;
   // A create decided and checked, waiting for the page's ExecuteMultiple.
@@ -757,8 +806,9 @@ struct Engine::Impl {
   };
   std::vector<PendingCreate> creates;
 
-  // E2 for a whole page: the new tracked contacts' addresses in one lookup.
-  void read_ahead_new_contacts(const std::vector<PendingChange>& rows) {
+  // For a whole page of new items: E2's lookup of the new tracked contacts' addresses, and
+  // U7's lookup of the new tracked e-mails' party addresses, one request (or a few) each.
+  void read_ahead_new_items(const std::vector<PendingChange>& rows) {
     page = PageReadAhead{};
     std::vector<EntryId> ids;
     for (const auto& row : rows) {
@@ -766,19 +816,33 @@ struct Engine::Impl {
         continue;
       if (row.held || row.next_attempt > clock.now()) continue;
       auto m = must(cache.mapping(row.map_id));
-      if (!m || m->linked || m->entity != CrmEntity::kContact) continue;
+      if (!m || m->linked) continue;
+      if (m->entity != CrmEntity::kContact && m->entity != CrmEntity::kEmail) continue;
       if (only && !only->count(m->entry_id)) continue;
       ids.push_back(m->entry_id);
     }
     auto items = read_all(ids);
-    std::vector<std::string> addresses;
+    std::vector<std::string> addresses, party_addresses;
     for (std::size_t i = 0; i < ids.size(); ++i) {
       auto& item = items[i];
       if (!item.ok()) continue;  // the row's own step reads it again and decides
-      std::string email = ascii_lower(item->item.text("Email1Address"));
-      if (!email.empty() && !item->link.crm_id_pending && page.looked_up.insert(email).second)
-        addresses.push_back(email);
+      if (item->item.kind == ItemKind::kEmail) {
+        if (classify(item->item.kind, item->folder) != ItemClass::kDraftMail)
+          for (auto& a : unresolved_addresses(item->item.fields))
+            if (page.parties_looked_up.insert(a).second) party_addresses.push_back(std::move(a));
+      } else {
+        std::string email = ascii_lower(item->item.text("Email1Address"));
+        if (!email.empty() && !item->link.crm_id_pending && page.looked_up.insert(email).second)
+          addresses.push_back(email);
+      }
       page.items.emplace(ids[i], std::move(*item));
+    }
+    if (!party_addresses.empty()) {
+      auto found = crm.find_parties_by_emails(party_addresses);
+      if (found.ok())
+        for (auto& p : *found) page.parties[p.address].push_back(std::move(p.record));
+      else  // each e-mail asks again and handles the failure as its own (E1, E3)
+        page.parties_looked_up.clear();
     }
     if (addresses.empty()) return;
     auto found = crm.find_contacts_by_emails(addresses);
@@ -787,6 +851,86 @@ struct Engine::Impl {
       return;
     }
     group_by_address(*found, page.looked_up, page.matches);
+  }
+
+  // The lower-cased addresses of an e-mail's parties (From, To, Cc) that name no record yet.
+  static std::vector<std::string> unresolved_addresses(const FieldMap& fields) {
+    std::vector<std::string> out;
+    for (const char* f : {"From", "To", "Cc"}) {
+      auto it = fields.find(f);
+      if (it == fields.end()) continue;
+      if (const auto* list = std::get_if<PartyList>(&it->second))
+        for (const auto& p : *list)
+          if (!p.ref && !p.address.empty()) out.push_back(ascii_lower(p.address));
+    }
+    return out;
+  }
+
+  // U7: the parties of a tracked e-mail resolved to CRM records by address, as CRM resolves
+  // a promoted e-mail's: a system user (internalemailaddress) first, else a contact
+  // (emailaddress1-3); an address that matches no record, or several of one kind, keeps only
+  // its address (addressused). Addresses the page's lookup did not cover are asked now, in
+  // one request for the whole e-mail.
+  Result<void> resolve_parties(FieldMap& attrs) {
+    std::vector<std::string> missing;
+    for (const char* a : {"from", "to", "cc"}) {
+      auto it = attrs.find(a);
+      if (it == attrs.end()) continue;
+      if (const auto* list = std::get_if<PartyList>(&it->second))
+        for (const auto& p : *list)
+          if (!p.ref && !p.address.empty())
+            if (auto l = ascii_lower(p.address); page.parties_looked_up.insert(l).second)
+              missing.push_back(std::move(l));
+    }
+    if (!missing.empty()) {
+      auto found = crm.find_parties_by_emails(missing);
+      if (!found.ok()) {
+        for (const auto& a : missing) page.parties_looked_up.erase(a);
+        return found.error();
+      }
+      for (auto& p : *found) page.parties[p.address].push_back(std::move(p.record));
+    }
+    for (const char* a : {"from", "to", "cc"}) {
+      auto it = attrs.find(a);
+      if (it == attrs.end()) continue;
+      auto* list = std::get_if<PartyList>(&it->second);
+      if (!list) continue;
+      for (auto& p : *list) {
+        if (p.ref || p.address.empty()) continue;
+        auto found = page.parties.find(ascii_lower(p.address));
+        if (found != page.parties.end()) p.ref = party_record(found->second);
+      }
+    }
+    return Ok();
+  }
+
+  // The one record an address stands for among its matches: the system user, else the
+  // contact; none when there is no match or several of the first kind that matches.
+  static std::optional<EntityRef> party_record(const std::vector<EntityRef>& matches) {
+    for (const char* kind : {"systemuser", "contact"}) {
+      std::set<CrmId> ids;
+      for (const auto& r : matches)
+        if (r.entity == kind) ids.insert(r.id);
+      if (ids.size() == 1) return EntityRef{kind, *ids.begin(), ""};
+      if (ids.size() > 1) return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  // U7: what a tracked e-mail's create carries beyond the mapped fields: its direction, its
+  // completed state (Sent or Received, set through SetState after the create), its parties
+  // resolved to CRM records, and the user as the sender of outgoing mail that names none.
+  Result<void> complete_email(const StoreItem& item, FieldMap& attrs) {
+    const bool outgoing = item.folder == Folder::kSentItems;
+    attrs.insert_or_assign("directioncode", Value{outgoing});
+    attrs.insert_or_assign("statecode", Value{kEmailCompleted});
+    attrs.insert_or_assign("statuscode", Value{tracked_email_status(item.folder)});
+    auto from = attrs.find("from");
+    const auto* senders = from == attrs.end() ? nullptr : std::get_if<PartyList>(&from->second);
+    if (outgoing && (senders == nullptr || senders->empty()))
+      attrs.insert_or_assign("from",
+                             Value{PartyList{Party{"", "", EntityRef{"systemuser", me, ""}}}});
+    return resolve_parties(attrs);
   }
 
   static void group_by_address(const std::vector<CrmRecord>& records,
@@ -889,15 +1033,17 @@ struct Engine::Impl {
     return make_durable();
   }
 
-  // Merges `in` and writes the outcome to both sides (store first, then CRM: M2), then
-  // records it (C2, X2). The CRM update is conditional on the row version `rec` was read
+  using MergeFn = MergeOutcome (*)(const MergeInput&);
+
+  // Merges `in` (with `merge`) and writes the outcome to both sides (store first, then CRM:
+  // M2), then records it (C2, X2). The CRM update is conditional on the row version `rec` was read
   // with (U6): when CRM moved meanwhile, the record is read again and merged again with the
   // store side as the user left it, and the store gets what that merge changes; at most
   // kCrmWriteAttempts times, then the item stays pending (E1). CRM is never overwritten blind.
   Result<void> write_merge(const PendingChange& row, Mapping& m, const StoreItem& item,
                            const CrmRecord& rec, const MergeInput& in,
-                           const std::optional<CrmLink>& link) {
-    MergeOutcome out = merge_fields(in);
+                           const std::optional<CrmLink>& link, MergeFn merge = merge_fields) {
+    MergeOutcome out = merge(in);
     std::vector<ConflictRecord> conflicts = conflict_records(out, clock.now());
     CRMSYNC_TRY(keep_conflicts(m, conflicts));
     std::string key = item.change_key;
@@ -956,7 +1102,7 @@ struct Engine::Impl {
       MergeInput again = in;
       again.crm = &*conv;
       again.crm_modified = fresh->modified_on;
-      MergeOutcome next = merge_fields(again);
+      MergeOutcome next = merge(again);
       std::vector<ConflictRecord> found;
       for (auto& c : conflict_records(next, clock.now())) {
         bool known = std::any_of(conflicts.begin(), conflicts.end(), [&](const auto& k) {
@@ -1092,6 +1238,7 @@ struct Engine::Impl {
       auto r = store.remove(m.entry_id);
       if (!r.ok() && !r.error().is(ErrorKind::kNotFound)) return r.error();
       ++report.deleted_in_store;
+      count_deletion(deleted_in_store, kDeletedInStoreKey);
     } else {
       auto r = store.update(m.entry_id, item->change_key, {}, CrmLink{});
       if (!r.ok()) return r.error();
@@ -1158,6 +1305,15 @@ struct Engine::Impl {
     if (maybe_in_crm) {
       auto existing = crm.retrieve(m.entity, m.crm_id);
       if (existing.ok()) {  // created by an earlier attempt or another client: link to it
+        if (m.entity == CrmEntity::kEmail && is_open_state(m.entity, existing->attributes)) {
+          // U7: that attempt stopped between the create and its SetState: complete it now.
+          const std::int64_t status = tracked_email_status(item.folder);
+          CRMSYNC_TRY(crm.set_state(m.entity, m.crm_id, static_cast<int>(kEmailCompleted),
+                                    static_cast<int>(status)));
+          existing->attributes.insert_or_assign("statecode", Value{kEmailCompleted});
+          existing->attributes.insert_or_assign("statuscode", Value{status});
+          crash("store-to-crm.email-completed");
+        }
         auto conv = crm_to_store(m.entity, existing->attributes, ctx());
         if (!conv.ok()) return conv.error();
         MergeInput in{m.entity, &item.item.fields,     item.item.modified,
@@ -1169,8 +1325,10 @@ struct Engine::Impl {
 
     auto attrs = store_to_crm(m.entity, item.item.fields, {}, ctx());
     if (!attrs.ok()) return attrs.error().context("store item " + item.entry_id.str());
-    if (m.entity == CrmEntity::kEmail)
-      attrs->insert_or_assign("directioncode", Value{item.folder == Folder::kSentItems});
+    if (m.entity == CrmEntity::kEmail) {
+      auto completed = complete_email(item, *attrs);
+      if (!completed.ok()) return completed.error().context("store item " + item.entry_id.str());
+    }
     creates.push_back(PendingCreate{row, m, std::move(item), std::move(*attrs)});
     return Ok();  // sent with the page's other creates (send_creates)
   }
@@ -1193,7 +1351,9 @@ struct Engine::Impl {
     if (!conv.ok()) return conv.error();
     MergeInput in{m.entity, &item->item.fields, item->item.modified,
                   &*conv,   rec->modified_on,   m.original ? &*m.original : nullptr};
-    return write_merge(row, m, *item, *rec, in, std::nullopt);
+    // G1, G5: with CRM -> store off, only the store's changes go (the retry merges alike).
+    return write_merge(row, m, *item, *rec, in, std::nullopt,
+                       crm_to_store_on(m.entity) ? merge_fields : merge_store_changes_only);
   }
 
   // D1–D5, D11: the user deleted or untracked an item in the store.
@@ -1229,6 +1389,7 @@ struct Engine::Impl {
       auto r = crm.remove(m.entity, m.crm_id);
       if (!r.ok() && !r.error().is(ErrorKind::kNotFound)) return r.error();
       ++report.deleted_in_crm;
+      count_deletion(deleted_in_crm, kDeletedInCrmKey);
       crash("store-removal.crm-deleted");
     }
     if (m.entity == CrmEntity::kContact && is_delete && m.linked) {

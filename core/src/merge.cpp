@@ -87,4 +87,24 @@ MergeOutcome merge_fields(const MergeInput& in) {
   return out;
 }
 
+MergeOutcome merge_store_changes_only(const MergeInput& in) {
+  MergeOutcome out;
+  for (const auto& f : mapping_for(in.entity).fields) {
+    if (f.direction == Direction::kStoreToCrmOnce) continue;
+    const std::string name(f.store_field);
+    const Value& s = get(*in.store, name);
+    const Value& c = get(*in.crm, name);
+    const Value& base = in.original ? get(*in.original, name) : c;
+    if (f.direction == Direction::kCrmToStore) {  // the daemon's one-way fields stay put
+      put(out.merged, name, in.original ? base : s);
+      continue;
+    }
+    put(out.merged, name, s);
+    if (equivalent(s, base)) continue;
+    out.to_crm.insert_or_assign(name, s);
+    if (!equivalent(c, base) && !equivalent(c, s)) out.conflicts.push_back({name, s, c, false});
+  }
+  return out;
+}
+
 }  // namespace crmsync

@@ -59,7 +59,12 @@ int run_daemon(const std::string& config_path, ServiceControl& control) {
   // Declared before the worker and the server, so it is destroyed last: the handlers still
   // queued (sessions, waiters' replies) are dropped after both are gone and touch neither.
   net::io_context io;
-  SyncWorker worker(config, system_clock(), CRMSYNC_VERSION);
+  RuntimeOptions runtime_options;
+  runtime_options.windows_service = control.windows_service();  // MAPI_NT_SERVICE
+  SyncWorker worker(config, system_clock(), CRMSYNC_VERSION,
+                    [runtime_options](const Config& c, CrashPoints* cp) {
+                      return open_runtime(c, system_clock(), cp, runtime_options);
+                    });
   worker.on_exit([&io] { net::post(io, [&io] { io.stop(); }); });
   auto opened = worker.start().get();
   if (!opened.ok()) {

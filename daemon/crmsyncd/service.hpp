@@ -32,12 +32,22 @@ class ServiceControl {
     std::lock_guard lock(mutex_);
     return stop_requested_;
   }
+  // True when the Windows service control manager started the process (not a console).
+  void set_windows_service(bool on) {
+    std::lock_guard lock(mutex_);
+    windows_service_ = on;
+  }
+  bool windows_service() const {
+    std::lock_guard lock(mutex_);
+    return windows_service_;
+  }
 
  private:
   mutable std::mutex mutex_;
   std::function<void()> stop_;
   std::function<void()> reload_;
   bool stop_requested_ = false;
+  bool windows_service_ = false;
 };
 
 // Delivers the platform's stop and reload requests to `control` (handlers run on `io`).

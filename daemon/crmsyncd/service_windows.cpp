@@ -57,6 +57,7 @@ DWORD WINAPI control_handler(DWORD code, DWORD, LPVOID, LPVOID) {
 void WINAPI service_entry(DWORD, LPWSTR*) {
   g_scm.handle = RegisterServiceCtrlHandlerExW(kServiceName, control_handler, nullptr);
   if (!g_scm.handle) return;
+  g_scm.control.set_windows_service(true);
   report(SERVICE_RUNNING);
   g_scm.exit_code = (*g_scm.body)(g_scm.argc, g_scm.argv, g_scm.control);
   report(SERVICE_STOPPED, g_scm.exit_code == 0 ? NO_ERROR : ERROR_SERVICE_SPECIFIC_ERROR);

@@ -49,6 +49,10 @@ void verify_mixed(World& w) {
   CHECK(w.crm.all(CrmEntity::kTask).size() == 1);  // "Removed" went (D4), "CrmTask" stays
   CHECK(w.crm.all(CrmEntity::kAppointment).size() == 1);
   CHECK(w.crm.all(CrmEntity::kEmail).size() == 1);
+  for (const auto& mail : w.crm.all(CrmEntity::kEmail)) {  // U7: completed as received
+    CHECK(mail.attributes.at("statecode") == Value{std::int64_t{1}});
+    CHECK(mail.attributes.at("statuscode") == Value{std::int64_t{4}});
+  }
   CHECK(w.items(ItemKind::kContact).size() == 4);
   CHECK(w.items(ItemKind::kTask).size() == 1);  // the erased phone call left the store (D8)
   for (auto& i : w.items(ItemKind::kContact)) {

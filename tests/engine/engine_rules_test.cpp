@@ -342,6 +342,23 @@ TEST_CASE("R2: activities where the user is only a party are in the filter") {
   CHECK(field(appts[0], "Subject") == text("Invited"));
 }
 
+TEST_CASE("R2: phone calls, letters and faxes where the user is only a party are in the filter") {
+  World w;
+  PartyList me{{"me@x.org", "Me", EntityRef{"systemuser", w.crm.me(), ""}}};
+  for (CrmEntity e : {CrmEntity::kPhoneCall, CrmEntity::kLetter, CrmEntity::kFax}) {
+    const std::string name(to_string(e));
+    w.crm.seed(e, {{"subject", Value{name + " to me"}}, {"to", Value{me}}}, w.crm.other_user());
+    w.crm.seed(e, {{"subject", Value{name + " from me"}}, {"from", Value{me}}}, w.crm.other_user());
+    w.crm.seed(e, {{"subject", Value{name + " not mine"}}}, w.crm.other_user());
+  }
+  w.sync();
+  std::set<std::string> subjects;
+  for (const auto& t : w.items(ItemKind::kTask))
+    subjects.insert(w.item(t.entry_id).item.text("Subject"));
+  CHECK(subjects == std::set<std::string>{"phonecall to me", "phonecall from me", "letter to me",
+                                          "letter from me", "fax to me", "fax from me"});
+}
+
 // ---------------------------------------------------------------------------
 // §3 merging
 
@@ -526,6 +543,167 @@ TEST_CASE("T4: after tracking only Regarding and the tracked state of an e-mail 
   w.mailbox->set_regarding(e, other, Surface::kExplorer).value();
   w.sync();
   CHECK(attr(*w.crm.find(id), "regardingobjectid") == Value{other});
+}
+
+// ---------------------------------------------------------------------------
+// U7: a tracked e-mail lands in CRM as a completed activity, never as a draft
+
+namespace {
+
+Party address(const char* a, const char* name = "") {
+  return Party{a, name, std::nullopt};
+}
+
+const PartyList& parties(const CrmRecord& r, const char* name) {
+  static const PartyList none;
+  auto it = r.attributes.find(name);
+  return it == r.attributes.end() || !std::holds_alternative<PartyList>(it->second)
+             ? none
+             : std::get<PartyList>(it->second);
+}
+
+// "contact:GUID <address>", "systemuser:GUID <address>" or "<address>" per party.
+std::multiset<std::string> described(const PartyList& list) {
+  std::multiset<std::string> out;
+  for (const auto& p : list)
+    out.insert((p.ref ? p.ref->entity + ":" + p.ref->id.str() + " " : std::string()) + "<" +
+               p.address + ">");
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "U7: a tracked received e-mail lands in CRM completed, received, incoming, sender "
+    "resolved to the contact") {
+  World w;
+  CrmId rita = w.crm.seed(CrmEntity::kContact, {{"lastname", text("Sender")},
+                                                {"emailaddress2", text("Rita@Example.com")}});
+  w.crm.set_user_email(w.crm.me(), "me@corp.example");
+  EntryId e = w.add(
+      ItemKind::kEmail,
+      {{"Subject", text("Quote")},
+       {"From", Value{PartyList{address("rita@example.com", "Rita")}}},
+       {"To", Value{PartyList{address("Me@Corp.example", "Me"), address("nobody@example.org")}}},
+       {"ReceivedTime", Value{at("2025-03-01T08:00:00Z")}}},
+      true, Surface::kExplorer);
+  w.sync();
+  REQUIRE(w.crm.all(CrmEntity::kEmail).size() == 1);
+  CrmRecord rec = w.record_of(e);
+  CHECK(attr(rec, "statecode") == i64(1));   // Completed
+  CHECK(attr(rec, "statuscode") == i64(4));  // Received
+  CHECK(attr(rec, "directioncode") == Value{false});
+  CHECK(attr(rec, "actualend") == Value{at("2025-03-01T08:00:00Z")});
+  CHECK(described(parties(rec, "from")) ==
+        std::multiset<std::string>{"contact:" + rita.str() + " <rita@example.com>"});
+  CHECK(described(parties(rec, "to")) ==
+        std::multiset<std::string>{"systemuser:" + w.crm.me().str() + " <Me@Corp.example>",
+                                   "<nobody@example.org>"});
+  CHECK_FALSE(w.item(e).link.crm_id_pending);
+  second_run_changes_nothing(w);
+}
+
+TEST_CASE(
+    "U7: a tracked sent e-mail lands in CRM completed, sent, outgoing, from the user - "
+    "recipients resolved where exactly one record matches") {
+  World w;
+  CrmId bob = w.crm.seed(CrmEntity::kContact,
+                         {{"lastname", text("Bob")}, {"emailaddress1", text("bob@example.com")}});
+  w.crm.seed(CrmEntity::kContact,
+             {{"lastname", text("Twin 1")}, {"emailaddress1", text("twin@example.com")}});
+  w.crm.seed(CrmEntity::kContact,
+             {{"lastname", text("Twin 2")}, {"emailaddress3", text("twin@example.com")}});
+  w.crm.set_user_email(w.crm.other_user(), "colleague@corp.example");
+  EntryId e =
+      w.mailbox
+          ->add(ItemKind::kEmail, Folder::kSentItems,
+                {{"Subject", text("Offer")},
+                 {"To", Value{PartyList{address("bob@example.com", "Bob")}}},
+                 {"Cc",
+                  Value{PartyList{address("twin@example.com"), address("colleague@corp.example")}}},
+                 {"SentTime", Value{at("2025-03-02T09:30:00Z")}}},
+                true, Surface::kExplorer)
+          .value();
+  w.sync();
+  CrmRecord rec = w.record_of(e);
+  CHECK(attr(rec, "statecode") == i64(1));   // Completed
+  CHECK(attr(rec, "statuscode") == i64(3));  // Sent: CRM has nothing left to send
+  CHECK(attr(rec, "directioncode") == Value{true});
+  CHECK(attr(rec, "actualend") == Value{at("2025-03-02T09:30:00Z")});
+  // The mailbox's user sent it (the item names no sender).
+  CHECK(described(parties(rec, "from")) ==
+        std::multiset<std::string>{"systemuser:" + w.crm.me().str() + " <>"});
+  CHECK(described(parties(rec, "to")) ==
+        std::multiset<std::string>{"contact:" + bob.str() + " <bob@example.com>"});
+  // Two contacts share twin@: left unresolved rather than guessed.
+  CHECK(described(parties(rec, "cc")) ==
+        std::multiset<std::string>{"<twin@example.com>", "systemuser:" + w.crm.other_user().str() +
+                                                             " <colleague@corp.example>"});
+  second_run_changes_nothing(w);
+}
+
+TEST_CASE("U7: the parties of a page of tracked e-mails are looked up in one request") {
+  World w;
+  w.crm.seed(CrmEntity::kContact, {{"lastname", text("A")}, {"emailaddress1", text("a@x.org")}});
+  for (const char* who : {"a@x.org", "b@x.org", "c@x.org"})
+    w.add(ItemKind::kEmail, {{"Subject", text(who)}, {"From", Value{PartyList{address(who)}}}});
+  w.reset_counters();
+  w.sync();
+  CHECK(w.crm.all(CrmEntity::kEmail).size() == 3);
+  CHECK(w.crm.counters().party_lookups == 1);
+  for (const auto& rec : w.crm.all(CrmEntity::kEmail)) CHECK(attr(rec, "statuscode") == i64(4));
+}
+
+TEST_CASE("U7 T3: a draft tracked and then sent lands completed and sent") {
+  World w;
+  auto draft = w.mailbox
+                   ->add(ItemKind::kEmail, Folder::kDrafts, {{"Subject", text("Draft")}}, true,
+                         Surface::kInspector)
+                   .value();
+  w.sync();
+  CHECK(w.crm.all(CrmEntity::kEmail).empty());
+  w.mailbox->send(draft).value();
+  w.sync();
+  CrmRecord rec = w.record_of(draft);
+  CHECK(attr(rec, "statecode") == i64(1));
+  CHECK(attr(rec, "statuscode") == i64(3));
+}
+
+TEST_CASE("U7 X1: a tracked e-mail whose create reply was lost is created once - completed") {
+  World w;
+  EntryId e = w.add(ItemKind::kEmail, {{"Subject", text("Once")}});
+  w.crm.drop_next_create_reply();
+  w.sync();
+  w.sync();
+  REQUIRE(w.crm.all(CrmEntity::kEmail).size() == 1);
+  CrmRecord rec = w.record_of(e);
+  CHECK(attr(rec, "statecode") == i64(1));
+  CHECK(attr(rec, "statuscode") == i64(4));
+  CHECK_FALSE(w.item(e).link.crm_id_pending);
+  second_run_changes_nothing(w);
+}
+
+TEST_CASE("U7 X1: an e-mail an earlier attempt left open in CRM is completed - not created again") {
+  World w;
+  EntryId e = w.add(ItemKind::kEmail, {{"Subject", text("Half done")}});
+  // An earlier attempt (a crash, or a roaming client) stamped its id on the item and created
+  // the record, but did not get to complete it.
+  const CrmId id = CrmId::generate();
+  StoreItem item = w.item(e);
+  CrmLink link = item.link;
+  link.crm_id = id;
+  link.crm_id_pending = true;
+  w.mailbox->update(e, item.change_key, {}, link).value();
+  REQUIRE(w.crm.create(CrmEntity::kEmail, id, {{"subject", text("Half done")}}).ok());
+  REQUIRE(attr(*w.crm.find(id), "statecode") == i64(0));
+  w.sync();
+  REQUIRE(w.crm.all(CrmEntity::kEmail).size() == 1);
+  CrmRecord rec = *w.crm.find(id);
+  CHECK(attr(rec, "statecode") == i64(1));
+  CHECK(attr(rec, "statuscode") == i64(4));
+  CHECK(w.item(e).link.crm_id == id);
+  CHECK_FALSE(w.item(e).link.crm_id_pending);
+  second_run_changes_nothing(w);
 }
 
 TEST_CASE("T5 P3: a secondary client does not sync non-e-mail items - e-mail tracking works") {
@@ -823,6 +1001,70 @@ TEST_CASE("D10: a mass deletion is held back until the user allows it") {
   }
 }
 
+TEST_CASE(
+    "D10: tasks that vanish from the mailbox without events are never deleted from CRM "
+    "a reconciliation slice at a time") {
+  // S3 records at most reconcile_batch missing items a cycle: each slice alone is under the
+  // guard's minimum, so the guard must count what it let through since the last confirmation.
+  const int linked = GENERATE(30, 300);
+  const std::size_t batch = GENERATE(std::size_t{5}, std::size_t{10}, std::size_t{50});
+  const bool restarts = GENERATE(false, true);
+  CAPTURE(linked, batch, restarts);
+  World w;
+  w.settings.reconcile_batch = batch;
+  w.restart();
+  for (int i = 0; i < linked; ++i) w.crm.seed(CrmEntity::kTask, {{"subject", text("t")}});
+  // Settled: the events of the daemon's own creates are read, so nothing but S3 can see
+  // the items go (an event read before would find them missing and count them all at once).
+  w.settle();
+  std::vector<EntryId> ids;
+  for (const auto& t : w.items(ItemKind::kTask)) ids.push_back(t.entry_id);
+  REQUIRE(ids.size() == static_cast<std::size_t>(linked));
+  w.vanish(ids);
+  const int cycles = static_cast<int>(static_cast<std::size_t>(linked) / batch) + 5;
+  CycleReport last;
+  for (int i = 0; i < cycles; ++i) {
+    if (restarts) w.restart();
+    last = w.sync();
+  }
+  // What one cycle could delete unheld is all that may go: fewer than the minimum, or no
+  // more than the share of the items synced at the last confirmation.
+  const auto may_go =
+      std::max<std::int64_t>(w.settings.mass_delete_min - 1,
+                             static_cast<std::int64_t>(w.settings.mass_delete_ratio * linked));
+  CHECK(static_cast<std::int64_t>(w.crm.all(CrmEntity::kTask).size()) >= linked - may_go);
+  CHECK(last.result == CycleResult::kMassDeleteHeld);
+  CycleOptions allow;
+  allow.allow_mass_delete = true;
+  for (int i = 0; i < cycles && !w.crm.all(CrmEntity::kTask).empty(); ++i) w.sync(allow);
+  CHECK(w.crm.all(CrmEntity::kTask).empty());
+}
+
+TEST_CASE("D10: a confirmation clears the count of deletions; later ones are counted afresh") {
+  World w;
+  w.settings.reconcile_batch = 10;
+  w.restart();
+  for (int i = 0; i < 60; ++i) w.crm.seed(CrmEntity::kTask, {{"subject", text("t")}});
+  w.settle();
+  std::vector<EntryId> ids;
+  for (const auto& t : w.items(ItemKind::kTask)) ids.push_back(t.entry_id);
+  w.vanish(std::vector<EntryId>(ids.begin(), ids.begin() + 40));
+  CycleReport r;
+  for (int i = 0; i < 8; ++i) r = w.sync();
+  REQUIRE(r.result == CycleResult::kMassDeleteHeld);
+  CHECK_THAT(r.notices.back(), Catch::Contains("since the last confirmation"));
+  const auto held_at = w.crm.all(CrmEntity::kTask).size();
+  CHECK(held_at >= 30u);  // 60 synced: at most half went unconfirmed
+  CycleOptions allow;
+  allow.allow_mass_delete = true;
+  for (int i = 0; i < 8; ++i) w.sync(allow);
+  REQUIRE(w.crm.all(CrmEntity::kTask).size() == 20u);
+  // Counted afresh: five more vanish and go, under the minimum.
+  w.vanish(std::vector<EntryId>(ids.begin() + 40, ids.begin() + 45));
+  for (int i = 0; i < 4; ++i) CHECK(w.sync().result == CycleResult::kOk);
+  CHECK(w.crm.all(CrmEntity::kTask).size() == 15u);
+}
+
 // ---------------------------------------------------------------------------
 // §8 settings and privileges
 
@@ -864,6 +1106,64 @@ TEST_CASE("G5: without the Sync to Outlook privilege nothing comes from CRM - tr
   CHECK(w.item(c).link.crm_id);
   REQUIRE_FALSE(r.notices.empty());
   CHECK_THAT(r.notices[0], Catch::Contains("prvSyncToOutlook"));
+}
+
+TEST_CASE(
+    "G1 G5: a store-side update goes to CRM and brings nothing back when CRM -> store is off") {
+  const bool privilege_off = GENERATE(false, true);
+  CAPTURE(privilege_off);
+  World w;
+  EntryId e = w.add(ItemKind::kContact, {{"FirstName", text("Ann")},
+                                         {"LastName", text("Lee")},
+                                         {"JobTitle", text("Clerk")},
+                                         {"Department", text("Sales")}});
+  w.sync();
+  CrmId id = *w.item(e).link.crm_id;
+  if (privilege_off)
+    w.crm.set_sync_privilege(false);  // G5
+  else
+    w.settings.entities[CrmEntity::kContact] = false;  // G1
+  w.restart();
+  // CRM changes two fields; the user then edits one of them and another in the mailbox.
+  w.crm.edit(id, {{"jobtitle", text("Manager")}, {"department", text("CRM's")}});
+  w.clock.advance(std::chrono::seconds(5));
+  w.mailbox
+      ->set(e, {{"FirstName", text("Anne")}, {"Department", text("Mailbox's")}}, Surface::kNone)
+      .value();
+  w.sync();
+  const StoreItem item = w.item(e);
+  CHECK(field(item, "FirstName") == text("Anne"));
+  CHECK(field(item, "JobTitle") == text("Clerk"));  // CRM's value stays in CRM
+  CHECK(field(item, "Department") == text("Mailbox's"));
+  const CrmRecord rec = w.crm.find(id).value();
+  CHECK(attr(rec, "firstname") == text("Anne"));
+  CHECK(attr(rec, "jobtitle") == text("Manager"));
+  CHECK(attr(rec, "department") == text("Mailbox's"));
+  // M3: CRM's department lost to the mailbox's, and is kept.
+  auto conflicts = w.cache->conflicts(10).value();
+  REQUIRE(conflicts.size() == 1);
+  CHECK(conflicts[0].field == "Department");
+  CHECK(conflicts[0].crm_value == text("CRM's"));
+  CHECK(conflicts[0].winner == "store");
+  // A second run changes nothing.
+  w.reset_counters();
+  w.sync();
+  CHECK(w.store_writes() == 0);
+  CHECK(w.crm_writes() == 0);
+}
+
+TEST_CASE("G1: with e-mail switched off CRM is not asked for e-mail changes") {
+  World w;
+  w.settings.entities[CrmEntity::kEmail] = false;
+  w.restart();
+  w.crm.seed(CrmEntity::kEmail, {{"subject", text("someone else's mail")}});
+  w.reset_counters();
+  w.sync();
+  // One change request per entity that syncs down (page size 500: one page each).
+  CHECK(w.crm.counters().change_requests == static_cast<int>(std::size(kAllCrmEntities)) - 1);
+  EntryId e = w.add(ItemKind::kEmail, {{"Subject", text("tracked anyway")}});
+  w.sync();
+  CHECK(w.item(e).link.crm_id);  // tracking from the store still works
 }
 
 // ---------------------------------------------------------------------------

@@ -71,6 +71,16 @@ StoreItem World::item(const EntryId& id) {
   return *i;
 }
 
+void World::vanish(const std::vector<EntryId>& ids) {
+  auto db = sql::Database::open(dir.file("mailbox.db")).value();
+  db.exec("BEGIN").value();
+  for (const auto& id : ids) {
+    auto s = db.prepare("DELETE FROM items WHERE entry_id = ?").value();
+    s.bind(1, id.str()).run().value();
+  }
+  db.exec("COMMIT").value();
+}
+
 bool World::exists(const EntryId& id) {
   return mailbox->get(id).ok();
 }

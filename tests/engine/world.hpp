@@ -31,6 +31,9 @@ struct World {
   // The user in the mailbox.
   EntryId add(ItemKind kind, FieldMap fields, bool track = true, Surface via = Surface::kNone);
   StoreItem item(const EntryId& id);
+  // The items leave the mailbox file with no event behind them (MAPI notifications lost
+  // while the daemon was down, a recreated profile): only S3 reconciliation can see it.
+  void vanish(const std::vector<EntryId>& ids);
   bool exists(const EntryId& id);
   std::vector<StoreItem> items(ItemKind kind);
   // The CRM record linked to a store item.

@@ -248,3 +248,28 @@ TEST_CASE("redact() masks tokens and secrets", "[service][logging]") {
         R"({"access_token":"***","expires_in":3600})");
   CHECK(redact("connection refused") == "connection refused");
 }
+
+TEST_CASE("T5: the handoff queue names the secondary that queued a change (engine_settings)",
+          "[service]") {
+  test::TempDir dir;
+  Config config;
+  config.client_id = "laptop-7";
+  config.role = Role::kSecondary;
+  auto settings = engine_settings(config, nullptr);
+  CHECK(settings.client_id == "laptop-7");
+  CHECK(settings.role == Role::kSecondary);
+  auto mailbox = open_mock_mailbox(dir.file("mailbox.db"), system_clock());
+  REQUIRE(mailbox.ok());
+  auto cache = Cache::open(dir.file("cache.db"));
+  REQUIRE(cache.ok());
+  fakes::FakeCrm crm(system_clock());
+  Engine engine(**cache, **mailbox, crm, system_clock(), settings);
+  auto id = (*mailbox)->add(ItemKind::kContact, std::nullopt,
+                            {{"LastName", Value(std::string("Queued"))}}, true, Surface::kExplorer);
+  REQUIRE(id.ok());
+  CHECK(engine.run_cycle({}).result == CycleResult::kOk);
+  auto queued = (*mailbox)->handoff_queue()->peek(10);
+  REQUIRE(queued.ok());
+  REQUIRE_FALSE(queued->empty());
+  for (const auto& q : *queued) CHECK(q.client_id == "laptop-7");
+}

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include <rapidjson/document.h>
@@ -314,4 +315,121 @@ TEST_CASE("C3: crmsync once killed at every crash point of a mixed cycle", "[tri
   }
   WARN(fmt::format("{}: {} workloads from seed {}, {} crash points", name, n, first, points));
   CHECK(points > 5);
+}
+
+// D10 with real processes: tasks vanish from the mailbox file with no event behind them, and
+// `crmsync once` runs again and again (killed at random instants or not) while S3 finds them
+// a reconciliation batch at a time. Without the user's confirmation CRM loses at most what one
+// cycle may delete unheld; with it (--allow-mass-delete), exactly the vanished tasks go.
+// Nothing is duplicated, and the tasks still in the mailbox stay linked on both sides.
+TEST_CASE(
+    "D10: tasks vanished without events at random counts and kills are never deleted "
+    "from CRM unconfirmed",
+    "[trials][vanish]") {
+  const int n = trials_count(4);
+  const std::uint64_t first = first_seed();
+  int failed = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t seed = first + static_cast<std::uint64_t>(i);
+    std::string log;
+    std::vector<std::string> bad;
+    Tally t;
+    try {
+      World w(seed);
+      Rng& r = w.rng();
+      const int linked = r.uniform(22, 90);
+      const int batch = r.uniform(std::max(3, linked / 12), 25);
+      const int vanish = r.uniform(1, linked);
+      const int may_go = std::max(19, linked / 2);  // D10's defaults: min 20, ratio 50%
+      log += fmt::format("linked {} reconcile_batch {} vanish {}\n", linked, batch, vanish);
+      w.set_sync_options(fmt::format(R"("reconcile_batch":{})", batch));
+      auto all = w.crm_create_tasks(linked);
+      if (!w.quiesce(log)) throw std::runtime_error("no quiescence before the tasks vanish");
+      auto gone = w.vanish_store_tasks(vanish);
+      const std::set<std::string> gone_set(gone.begin(), gone.end());
+      const int rounds = linked / batch + 3;
+      for (int round = 1; round <= rounds; ++round) {
+        auto p = w.start_once();
+        ++t.runs;
+        if (r.chance(0.4)) {
+          log += fmt::format("round {}: once, killed at random\n", round);
+          log += kill_after(*p, ms(r.uniform(0, 400)), &t.kills) + "\n";
+        } else {
+          auto rc = p->wait(120s);
+          log += fmt::format("round {}: once, exit {}\n", round, rc ? *rc : -2);
+        }
+      }
+      // Whatever was not confirmed: the vanished tasks deleted from CRM stay within the guard.
+      auto check = [&](bool confirmed) {
+        std::map<std::string, int> seen;
+        const auto records = w.crm_tasks();
+        for (const auto& rec : records) ++seen[rec.id];
+        int deleted = 0;
+        for (const auto& id : all) {
+          if (seen[id] > 1) {
+            t.losses.duplicates += seen[id] - 1;
+            bad.push_back("CRM task " + id + " is there " + std::to_string(seen[id]) + " times");
+          }
+          if (seen[id] > 0) continue;
+          if (!gone_set.count(id)) {
+            ++t.losses.lost;
+            bad.push_back("CRM task " + id + " was deleted though its store copy is there");
+          }
+          ++deleted;
+        }
+        if (records.size() != all.size() - static_cast<std::size_t>(deleted)) {
+          t.losses.duplicates += 1;
+          bad.push_back("CRM holds tasks nobody created");
+        }
+        if (!confirmed && deleted > may_go) {
+          t.losses.lost += deleted - may_go;
+          bad.push_back(
+              fmt::format("{} tasks deleted from CRM without a confirmation (at most "
+                          "{} may go)",
+                          deleted, may_go));
+        }
+        if (confirmed && deleted != vanish)
+          bad.push_back(fmt::format("confirmed: {} of the {} vanished tasks deleted in CRM",
+                                    deleted, vanish));
+        auto tasks = w.mailbox().list(ItemKind::kTask);
+        if (!tasks.ok() || tasks->size() != all.size() - gone.size())
+          bad.push_back("the mailbox's task count changed beyond the vanished ones");
+        else
+          for (const auto& task : *tasks)
+            if (!task.link.tracked || !task.link.crm_id)
+              bad.push_back("mailbox task " + task.entry_id.str() + " lost its CRM link");
+      };
+      // Unconfirmed runs end held (exit 4) or, for small counts, with every task reconciled.
+      test::RunResult last;
+      for (int run = 0; run < rounds; ++run) {
+        last = w.run_cli({"once"});
+        log += fmt::format("-- once exit {}\n{}", last.exit_code, last.out);
+        if (last.exit_code == 4) break;
+      }
+      if (last.exit_code != 0 && last.exit_code != 4)
+        bad.push_back("unconfirmed once exits " + std::to_string(last.exit_code));
+      if (vanish > may_go && last.exit_code != 4) bad.push_back("a held mass deletion must exit 4");
+      check(false);
+      // Confirmed: one full S3 pass over the mailbox (a batch a run), then no more writes.
+      for (int run = 0; run < linked / batch + 2; ++run) {
+        auto c = w.run_cli({"once", "--allow-mass-delete"});
+        log += fmt::format("-- once --allow-mass-delete exit {}\n{}", c.exit_code, c.out);
+      }
+      if (!w.quiesce(log, 8, {"--allow-mass-delete"}))
+        bad.push_back("no quiescence after the confirmation");
+      check(true);
+      count_faults(w, t);
+    } catch (const std::exception& e) {
+      bad.push_back(std::string("harness: ") + e.what());
+    }
+    test::record_result(t.line("vanished", seed, bad.size()));
+    if (!bad.empty()) {
+      ++failed;
+      report(
+          "D10: tasks vanished without events at random counts and kills are never deleted "
+          "from CRM unconfirmed",
+          seed, bad, log);
+    }
+  }
+  WARN(fmt::format("D10 vanished trials: {} from seed {}, {} failed", n, first, failed));
 }

@@ -111,8 +111,14 @@ void World::write_config() {
       << R"("cache":"state/cache.db","store":{"type":"mock","path":"mailbox.db"},)"
       << R"("crm":{"url":"http://127.0.0.1:)" << port_
       << R"(/","auth":{"type":"bearer","token_file":"crm-token"},"request_timeout_ms":)"
-      << request_timeout_ms() << R"(},"sync":{"interval_minutes":0},)"
+      << request_timeout_ms() << R"(},"sync":{"interval_minutes":0)"
+      << (sync_options_.empty() ? "" : "," + sync_options_) << R"(},)"
       << R"("http":{"listen":"127.0.0.1:0","token_file":"state/api-token"}})";
+}
+
+void World::set_sync_options(const std::string& members) {
+  sync_options_ = members;
+  write_config();
 }
 
 std::string World::describe_files() const {
@@ -145,12 +151,14 @@ test::RunResult World::run_cli(std::vector<std::string> args) const {
   return test::run_program(args);
 }
 
-bool World::quiesce(std::string& log, int max_runs) {
+bool World::quiesce(std::string& log, int max_runs, const std::vector<std::string>& extra) {
   static const std::regex writes(
       "to store: (\\d+)  to CRM: (\\d+)  deleted in store: (\\d+)  deleted in CRM: (\\d+)\\n"
       "unlinked: (\\d+)");
   for (int i = 0; i < max_runs; ++i) {
-    auto r = run_cli({"once"});
+    std::vector<std::string> args{"once"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run_cli(args);
     log += fmt::format("-- quiesce run {} exit {}\n{}{}", i + 1, r.exit_code, r.out, r.err);
     std::smatch m;
     if (r.exit_code != 0 || !std::regex_search(r.out, m, writes)) continue;
@@ -183,7 +191,15 @@ std::vector<RequestLogEntry> World::requests() {
 }
 
 std::vector<CrmRecordView> World::crm_contacts() {
-  auto d = admin_json(port_, "GET", "/admin/records/contact");
+  return crm_records("contact");
+}
+
+std::vector<CrmRecordView> World::crm_tasks() {
+  return crm_records("task");
+}
+
+std::vector<CrmRecordView> World::crm_records(const std::string& entity) {
+  auto d = admin_json(port_, "GET", "/admin/records/" + entity);
   std::vector<CrmRecordView> out;
   for (const auto& e : d.GetArray()) {
     CrmRecordView r;
@@ -268,6 +284,48 @@ std::string World::crm_create() {
     throw std::runtime_error("CRM create as the other user failed: " + body);
   contacts_.push_back(c);
   return "crm create " + c.last_name;
+}
+
+std::vector<std::string> World::crm_create_tasks(int n) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    std::string id = CrmId::generate().str();
+    std::string attrs = str_attr("subject", fmt::format("Vanishing {}", i + 1)) +
+                        ref_attr("ownerid", "systemuser", user_id_);  // open, the user's (D4)
+    std::string body;
+    if (!crm_execute(org_request("CreateRequest", "Create", target_entity("task", id, attrs)),
+                     &body))
+      throw std::runtime_error("CRM task create as the other user failed: " + body);
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+std::vector<std::string> World::vanish_store_tasks(int n) {
+  auto tasks = mailbox_->list(ItemKind::kTask);
+  if (!tasks.ok()) throw std::runtime_error("mailbox list: " + tasks.error().describe());
+  std::vector<std::string> gone;
+  sqlite3* db = nullptr;
+  if (sqlite3_open(dir_.file("mailbox.db").c_str(), &db) != SQLITE_OK)
+    throw std::runtime_error("cannot open the mailbox file");
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_stmt* del = nullptr;
+  sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  sqlite3_prepare_v2(db, "DELETE FROM items WHERE entry_id = ?", -1, &del, nullptr);
+  for (const auto& t : *tasks) {
+    if (static_cast<int>(gone.size()) == n) break;
+    if (!t.link.tracked || !t.link.crm_id) continue;
+    sqlite3_bind_text(del, 1, t.entry_id.str().c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(del) != SQLITE_DONE) break;
+    sqlite3_reset(del);
+    gone.push_back(t.link.crm_id->str());
+  }
+  sqlite3_finalize(del);
+  const bool ok = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  sqlite3_close(db);
+  if (!ok || static_cast<int>(gone.size()) != n)
+    throw std::runtime_error(fmt::format("vanished {} of {} tasks", gone.size(), n));
+  return gone;
 }
 
 std::optional<EntryId> World::find_store_copy(ModelContact& c) {

@@ -99,18 +99,31 @@ class World {
   std::string file(const std::string& name) const { return dir_.file(name); }
   // Runs `crmsync once` until a run exits 0 having written nothing (at most `max_runs`);
   // false (with the outputs in `log`) otherwise.
-  bool quiesce(std::string& log, int max_runs = 8);
+  bool quiesce(std::string& log, int max_runs = 8, const std::vector<std::string>& extra = {});
+  // Extra "key":value members of the config's "sync" object (e.g. "reconcile_batch":10).
+  void set_sync_options(const std::string& members);
 
   // ---- the emulator's admin API ---------------------------------------------
   void set_faults(const std::string& json);
   void clear_faults() { set_faults("{}"); }
   std::vector<RequestLogEntry> requests();
   std::vector<CrmRecordView> crm_contacts();
+  std::vector<CrmRecordView> crm_tasks();
+
+  // ---- D10: items that vanish without events ------------------------------------
+  // `n` open tasks created in CRM by the second user, owned by the sync user (D4 deletes
+  // them in CRM when their store copies go); their ids.
+  std::vector<std::string> crm_create_tasks(int n);
+  // Removes `n` of the mailbox's tracked tasks straight from its file, leaving no event
+  // behind (lost notifications, a recreated profile): only S3 reconciliation sees them go.
+  // Returns the CRM ids of the removed items.
+  std::vector<std::string> vanish_store_tasks(int n);
 
   // ---- the workload ----------------------------------------------------------
   // One random user action on either side; returns a line describing it (for the log).
   std::string random_op(bool allow_crm, bool allow_delete);
   const std::vector<ModelContact>& model() const { return contacts_; }
+  MockMailbox& mailbox() { return *mailbox_; }
 
   // ---- the checks (after quiescence) -------------------------------------------
   // Every violated invariant, one line each; empty = all hold. Adds to `losses`.
@@ -123,6 +136,7 @@ class World {
  private:
   std::string store_create();
   std::string crm_create();
+  std::vector<CrmRecordView> crm_records(const std::string& entity);
   std::string store_edit();
   std::string crm_edit();
   std::string store_delete();
@@ -142,6 +156,7 @@ class World {
   std::unique_ptr<MockMailbox> mailbox_;
   std::vector<ModelContact> contacts_;
   int counter_ = 0;
+  std::string sync_options_;
 };
 
 }  // namespace crmsync::trials

@@ -332,3 +332,15 @@ TEST_CASE("The CRM columns asked for include what the rules need") {
        {"ownerid", "modifiedon", "statecode", "statuscode", "scheduledstart", "organizer"})
     CHECK(std::find(cols.begin(), cols.end(), c) != cols.end());
 }
+
+TEST_CASE("R2: the party columns of phone calls, letters and faxes are asked for") {
+  for (CrmEntity e : {CrmEntity::kPhoneCall, CrmEntity::kLetter, CrmEntity::kFax}) {
+    INFO(to_string(e));
+    auto cols = mapping_for(e).crm_columns();
+    for (const char* c : {"ownerid", "from", "to"})
+      CHECK(std::find(cols.begin(), cols.end(), c) != cols.end());
+    CHECK(mapping_for(e).party_columns() == std::vector<std::string>{"from", "to"});
+  }
+  CHECK(mapping_for(CrmEntity::kContact).party_columns().empty());
+  CHECK(mapping_for(CrmEntity::kTask).party_columns().empty());
+}

@@ -12,6 +12,7 @@
 #include "codec.hpp"
 #include "crmsync/crm_soap/transport.hpp"
 #include "crmsync/model/mapping.hpp"
+#include "crmsync/model/text.hpp"
 #include "errors.hpp"
 
 namespace crmsync {
@@ -145,9 +146,7 @@ class SoapCrmAdapter final : public CrmAdapter {
     crm_soap::Query q;
     q.entity = entity_name(entity);
     q.columns = {primary_key(entity), "ownerid"};
-    for (const auto& f : mapping_for(entity).fields)
-      if (f.converter == Converter::kParties)
-        for (auto a : f.crm_attributes) q.columns.emplace_back(a);
+    for (auto& c : mapping_for(entity).party_columns()) q.columns.push_back(std::move(c));
     q.order_ascending = {primary_key(entity)};
     return query_page(q, page_number, paging_cookie, "RetrieveMultiple " + q.entity + " ids");
   }
@@ -247,6 +246,72 @@ class SoapCrmAdapter final : public CrmAdapter {
                                 " pages of matches");
         q.paging_cookie = parsed->paging_cookie;
       }
+    }
+    return out;
+  }
+
+  Result<std::vector<EmailParty>> find_parties_by_emails(
+      const std::vector<std::string>& addresses) override {
+    std::set<std::string> wanted;
+    for (const auto& a : addresses) {
+      if (a.empty() || !soap::is_xml_text(a))
+        return Error::Invalid("find parties: invalid e-mail address");
+      wanted.insert(ascii_lower(a));
+    }
+    // Per chunk of addresses: one RetrieveMultiple of system users, one of contacts.
+    constexpr std::size_t kChunk = 200;
+    const std::vector<std::string> all(wanted.begin(), wanted.end());
+    std::vector<EmailParty> out;
+    std::set<std::string> seen;  // address + record: a record listed once per address
+    auto add = [&](const std::string& entity, const CrmId& id, const FieldMap& attrs,
+                   std::initializer_list<const char*> address_attrs, const std::string& name) {
+      for (const char* a : address_attrs) {
+        auto it = attrs.find(a);
+        const auto* text = it == attrs.end() ? nullptr : std::get_if<std::string>(&it->second);
+        if (text == nullptr) continue;
+        std::string address = ascii_lower(*text);
+        if (wanted.count(address) && seen.insert(address + " " + id.str()).second)
+          out.push_back({address, EntityRef{entity, id, name}});
+      }
+    };
+    auto name_of = [](const FieldMap& attrs) {
+      auto it = attrs.find("fullname");
+      const auto* s = it == attrs.end() ? nullptr : std::get_if<std::string>(&it->second);
+      return s ? *s : std::string();
+    };
+    for (std::size_t first = 0; first < all.size(); first += kChunk) {
+      std::vector<std::string> chunk(
+          all.begin() + static_cast<std::ptrdiff_t>(first),
+          all.begin() + static_cast<std::ptrdiff_t>(std::min(first + kChunk, all.size())));
+      crm_soap::Query users;
+      users.entity = "systemuser";
+      users.columns = {"systemuserid", "fullname", "internalemailaddress"};
+      users.conditions = {{"internalemailaddress", "In", chunk, "d:string"}};
+      users.order_ascending = {"systemuserid"};
+      CRMSYNC_TRY(each_page(users, [&](const soap::Element& body) -> Result<PageEnd> {
+        auto page = finish(crm_soap::parse_retrieve_multiple_any(body, "systemuserid"),
+                           "RetrieveMultiple systemuser");
+        if (!page.ok()) return page.error();
+        for (const auto& r : page->records)
+          add("systemuser", r.id, r.attributes, {"internalemailaddress"}, name_of(r.attributes));
+        return PageEnd{page->more, page->paging_cookie};
+      }));
+      crm_soap::Query contacts;
+      contacts.entity = "contact";
+      contacts.columns = {"contactid", "fullname", "emailaddress1", "emailaddress2",
+                          "emailaddress3"};
+      for (const char* a : {"emailaddress1", "emailaddress2", "emailaddress3"})
+        contacts.conditions.push_back({a, "In", chunk, "d:string"});
+      contacts.filter_operator = "Or";
+      contacts.order_ascending = {"contactid"};
+      CRMSYNC_TRY(each_page(contacts, [&](const soap::Element& body) -> Result<PageEnd> {
+        auto page = finish(crm_soap::parse_retrieve_multiple(body), "RetrieveMultiple contact");
+        if (!page.ok()) return page.error();
+        for (const auto& r : page->records)
+          add("contact", r.id, r.attributes, {"emailaddress1", "emailaddress2", "emailaddress3"},
+              name_of(r.attributes));
+        return PageEnd{page->more, page->paging_cookie};
+      }));
     }
     return out;
   }
@@ -383,6 +448,28 @@ class SoapCrmAdapter final : public CrmAdapter {
 
   static std::string primary_key(CrmEntity entity) {
     return entity == CrmEntity::kContact ? "contactid" : "activityid";
+  }
+
+  struct PageEnd {
+    bool more = false;
+    std::string paging_cookie;
+  };
+  // Every page of a query: on_page reads one reply and says whether another page follows.
+  template <class OnPage>
+  Result<void> each_page(crm_soap::Query q, OnPage on_page) {
+    const std::string what = "RetrieveMultiple " + q.entity;
+    q.page_size = config_.page_size;
+    for (int page = 1;; ++page) {
+      q.page_number = page;
+      auto body = call(crm_soap::retrieve_multiple_request(q), what);
+      if (!body.ok()) return body.error();
+      auto end = on_page(*body);
+      if (!end.ok()) return end.error();
+      if (!end->more) return Ok();
+      if (page >= kMaxPages)
+        return Error::Invalid(what + ": more than " + std::to_string(kMaxPages) + " pages");
+      q.paging_cookie = end->paging_cookie;
+    }
   }
 
   Result<CrmRecordPage> query_page(crm_soap::Query q, int page_number,

@@ -111,11 +111,11 @@ void write_party_list(XmlWriter& w, std::string_view tag, const PartyList& parti
   w.open(tag).attr("i:type", "a:EntityCollection");
   w.open("a:Entities");
   for (const auto& p : parties) {
+    // A resolved party names its record and keeps the address it was matched on (as CRM
+    // does); an unresolved one is its address alone.
     FieldMap attrs;
-    if (p.ref)
-      attrs["partyid"] = *p.ref;
-    else
-      attrs["addressused"] = p.address;
+    if (p.ref) attrs["partyid"] = *p.ref;
+    if (!p.address.empty()) attrs["addressused"] = p.address;
     w.open("a:Entity");
     write_entity_body(w, "activityparty", CrmId{}, attrs);
     w.close();
@@ -677,6 +677,34 @@ Result<EntityPage> parse_retrieve_multiple(const Element& body) {
       auto rec = to_record(std::move(raw.value()));
       if (!rec.ok()) return rec.error();
       page.records.push_back(std::move(rec.value()));
+    }
+  }
+  if (const Element* more = (*v)->child(kXrmNs, "MoreRecords")) {
+    auto b = parse_bool("MoreRecords", more->text());
+    if (!b.ok()) return b.error();
+    page.more = *b;
+  }
+  if (const Element* c = (*v)->child(kXrmNs, "PagingCookie"); c && !c->nil())
+    page.paging_cookie = c->text();
+  return page;
+}
+
+Result<AnyPage> parse_retrieve_multiple_any(const Element& body, std::string_view primary_id) {
+  auto v = required_value(body, "EntityCollection");
+  if (!v.ok()) return v.error();
+  AnyPage page;
+  if (const Element* entities = (*v)->child(kXrmNs, "Entities")) {
+    for (const auto& e : entities->children()) {
+      if (!e.is(kXrmNs, "Entity")) continue;
+      auto raw = read_raw_entity(e);
+      if (!raw.ok()) return raw.error();
+      AnyRecord r{std::move(raw->logical_name), raw->id, std::move(raw->attributes)};
+      if (r.id.is_nil())
+        if (auto it = r.attributes.find(primary_id); it != r.attributes.end())
+          if (const auto* s = std::get_if<std::string>(&it->second))
+            if (auto id = CrmId::parse(*s); id.ok()) r.id = *id;
+      if (r.id.is_nil()) return Error::Invalid(r.entity.substr(0, 60) + " record without an id");
+      page.records.push_back(std::move(r));
     }
   }
   if (const Element* more = (*v)->child(kXrmNs, "MoreRecords")) {

@@ -100,6 +100,19 @@ struct EntityPage {
   std::string paging_cookie;
 };
 Result<EntityPage> parse_retrieve_multiple(const soap::Element& body);
+// A RetrieveMultiple reply of an entity the model does not hold (systemuser, ...): each
+// record's logical name, id (Entity/Id, else its `primary_id` attribute) and attributes.
+struct AnyRecord {
+  std::string entity;
+  CrmId id;
+  FieldMap attributes;
+};
+struct AnyPage {
+  std::vector<AnyRecord> records;
+  bool more = false;
+  std::string paging_cookie;
+};
+Result<AnyPage> parse_retrieve_multiple_any(const soap::Element& body, std::string_view primary_id);
 Result<CrmChangePage> parse_entity_changes(const soap::Element& body);
 Result<std::vector<CrmId>> parse_user_privileges(const soap::Element& body);
 struct BatchItem {

@@ -16,8 +16,9 @@ bool resolve(HMODULE m, const char* name, F& out) {
   return out != nullptr;
 }
 
-HRESULT initialize(const Api& api) {
-  MAPIINIT_0 init{MAPI_INIT_VERSION, MAPI_MULTITHREAD_NOTIFICATIONS};
+HRESULT initialize(const Api& api, bool windows_service) {
+  MAPIINIT_0 init{MAPI_INIT_VERSION,
+                  MAPI_MULTITHREAD_NOTIFICATIONS | (windows_service ? MAPI_NT_SERVICE : 0UL)};
   return api.initialize(&init);
 }
 
@@ -60,13 +61,14 @@ Result<std::unique_ptr<Session>> Session::logon(const MapiStoreConfig& config) {
   auto api = load_api(config.library);
   if (!api) return api.error();
   std::unique_ptr<Session> s(new Session(std::move(*api)));
-  if (HRESULT h = initialize(*s->api_); FAILED(h))
+  s->windows_service_ = config.windows_service;
+  if (HRESULT h = initialize(*s->api_, s->windows_service_); FAILED(h))
     return initialize_failed(static_cast<std::uint32_t>(h));
   s->initialized_ = 1;
   s->opening_thread_ = GetCurrentThreadId();
   // No UI ever (a service has no desktop): an explicit profile, no dialog, no mail spooler.
-  const ULONG flags =
-      MAPI_EXTENDED | MAPI_UNICODE | MAPI_NEW_SESSION | MAPI_EXPLICIT_PROFILE | MAPI_NO_MAIL;
+  const ULONG flags = MAPI_EXTENDED | MAPI_UNICODE | MAPI_NEW_SESSION | MAPI_EXPLICIT_PROFILE |
+                      MAPI_NO_MAIL | (config.windows_service ? MAPI_NT_SERVICE : 0UL);
   std::u16string name = std::move(*profile);
   if (HRESULT h = s->api_->logon(0, reinterpret_cast<LPTSTR>(name.data()), nullptr, flags,
                                  s->session_.out());
@@ -81,7 +83,7 @@ Result<void> Session::enter_thread() {
   if (me == opening_thread_ || me == extra_thread_) return Ok();
   if (extra_thread_ != 0)
     return Error::Internal("the MAPI store is used from a third thread (one worker only)");
-  if (HRESULT h = initialize(*api_); FAILED(h))
+  if (HRESULT h = initialize(*api_, windows_service_); FAILED(h))
     return initialize_failed(static_cast<std::uint32_t>(h));
   extra_thread_ = me;
   ++initialized_;

@@ -122,7 +122,8 @@ class Session {
   std::shared_ptr<Api> api_;
   DWORD opening_thread_ = 0;
   DWORD extra_thread_ = 0;
-  int initialized_ = 0;  // MAPIInitialize calls to undo
+  int initialized_ = 0;           // MAPIInitialize calls to undo
+  bool windows_service_ = false;  // MAPI_NT_SERVICE on every MAPIInitialize
   Com<IMAPISession> session_;
 };
 

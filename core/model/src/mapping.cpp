@@ -478,7 +478,26 @@ std::vector<std::string> EntityMapping::crm_columns() const {
   for (auto a : {"ownerid", "modifiedon", "statecode", "statuscode"}) add(a);
   if (entity != CrmEntity::kContact) add("scheduledstart");
   if (entity == CrmEntity::kEmail) add("directioncode");
+  for (const auto& c : party_columns()) add(c);
   return cols;
+}
+
+std::vector<std::string> EntityMapping::party_columns() const {
+  switch (entity) {
+    case CrmEntity::kPhoneCall:
+    case CrmEntity::kLetter:
+    case CrmEntity::kFax:
+      return {"from", "to"};
+    case CrmEntity::kAppointment: {
+      std::vector<std::string> cols;
+      for (const auto& f : fields)
+        if (f.converter == Converter::kParties)
+          for (auto a : f.crm_attributes) cols.emplace_back(a);
+      return cols;
+    }
+    default:
+      return {};
+  }
 }
 
 const FieldMapping* EntityMapping::find_store_field(std::string_view name) const {

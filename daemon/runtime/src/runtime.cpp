@@ -85,6 +85,7 @@ Result<void> ensure_parent(const std::string& file, const char* what) {
 EngineSettings engine_settings(const Config& config, const TimeZone* zone) {
   EngineSettings s;
   s.role = config.role;
+  s.client_id = config.client_id;  // names this client in the handoff queue (T5)
   s.entities = config.sync.entities;
   s.update_company_field = config.sync.update_company_field;
   s.reconcile_batch = static_cast<std::size_t>(config.sync.reconcile_batch);
@@ -95,7 +96,8 @@ EngineSettings engine_settings(const Config& config, const TimeZone* zone) {
 }
 
 Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock,
-                                              CrashPoints* crash_points) {
+                                              CrashPoints* crash_points,
+                                              [[maybe_unused]] const RuntimeOptions& options) {
   auto rt = std::make_unique<Runtime>();
   auto zone = make_time_zone(config.timezone);
   if (!zone.ok()) return zone.error().context("timezone");
@@ -120,6 +122,7 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
 #if CRMSYNC_HAVE_MAPI
     MapiStoreConfig mapi;
     mapi.profile = config.store.profile;
+    mapi.windows_service = options.windows_service;
     auto store = open_mapi_store(mapi, clock);
     if (!store.ok()) return store.error().context("MAPI profile " + config.store.profile);
     rt->store = std::move(*store);

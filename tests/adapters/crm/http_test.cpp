@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "crmsync/http/client.hpp"
+#include "crmsync/test/prerequisite.hpp"
 #include "crmsync/test/spawn.hpp"
 #include "crmsync/test/temp_dir.hpp"
 #include "support.hpp"
@@ -166,12 +167,11 @@ TEST_CASE("a reply larger than the cap is kInvalid", "[http][hostile]") {
 
 TEST_CASE("HTTPS with a private CA: verified - and refused when untrusted or mismatched",
           "[http][tls]") {
+  REQUIRE_PREREQUISITE(test::prereq::kOpenssl, test::on_path("openssl"), "not on PATH");
   crmtest::TempDir dir;
   auto pki = crmtest::make_test_pki(dir.path(), "localhost");
-  if (pki.ca_cert.empty()) {
-    WARN("openssl CLI could not make a test CA; skipping");
-    return;
-  }
+  INFO("openssl: " << pki.log);
+  REQUIRE_FALSE(pki.ca_cert.empty());
   crmtest::TestServer server(
       [](const auto&) {
         crmtest::ServerReply r;
@@ -398,10 +398,8 @@ std::shared_ptr<Authenticator> ntlm_authenticator(const std::string& password_fi
 }  // namespace
 
 TEST_CASE("NTLM: hostile or broken challenges are clear errors - no crash", "[http][negotiate]") {
-  if (auto ok = negotiate_available(); !ok) {
-    WARN("NTLM test skipped: " << ok.error().message());
-    return;
-  }
+  auto ntlm = negotiate_available();
+  REQUIRE_PREREQUISITE(test::prereq::kNtlm, ntlm.ok(), ntlm ? "" : ntlm.error().message());
   crmsync::test::TempDir dir;
   const std::string password_file = dir.file("pw");
   std::ofstream(password_file) << "pw\n";
@@ -481,10 +479,8 @@ TEST_CASE("NTLM: hostile or broken challenges are clear errors - no crash", "[ht
 
 TEST_CASE("NTLM: a 401 offering only Basic is the caller's reply - no handshake",
           "[http][negotiate]") {
-  if (auto ok = negotiate_available(); !ok) {
-    WARN("NTLM test skipped: " << ok.error().message());
-    return;
-  }
+  auto ntlm = negotiate_available();
+  REQUIRE_PREREQUISITE(test::prereq::kNtlm, ntlm.ok(), ntlm ? "" : ntlm.error().message());
   crmtest::TestServer server([](const crmtest::ServerRequest& r) {
     crmtest::ServerReply reply;
     reply.status = r.header("Authorization").empty() ? 401 : 400;

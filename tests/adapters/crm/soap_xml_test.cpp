@@ -90,11 +90,8 @@ TEST_CASE("oversized XML is refused before parsing", "[soap][hostile]") {
 }
 
 TEST_CASE("parse_envelope reads the captured OrganizationServiceFault", "[soap]") {
-  auto ref = crmtest::reference_dir();
-  if (!ref) {
-    WARN("reference folder not found; skipping");
-    return;
-  }
+  auto ref = crmtest::require_reference();
+  if (!ref) return;
   auto xml =
       crmtest::read_text(*ref / "crm/xrm2011/samples/resp-fault-object-does-not-exist.soap11.xml");
   auto env = parse_envelope(xml);

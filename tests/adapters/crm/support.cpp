@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "crmsync/test/prerequisite.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -16,12 +18,35 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+const fs::path kReference = CRMSYNC_REFERENCE_DIR;
+const fs::path kEnvelopeXsd = fs::path("crm") / "xrm2011" / "xsd" / "crm-envelope-validate.xsd";
+}  // namespace
+
 std::optional<fs::path> reference_dir() {
-#ifdef CRMSYNC_REFERENCE_DIR
-  fs::path p = CRMSYNC_REFERENCE_DIR;
-  if (fs::exists(p / "crm" / "xrm2011" / "xsd" / "crm-envelope-validate.xsd")) return p;
-#endif
+  if (fs::exists(kReference / kEnvelopeXsd)) return kReference;
   return std::nullopt;
+}
+
+std::optional<fs::path> require_reference() {
+  auto ref = reference_dir();
+  if (!crmsync::test::prerequisite(crmsync::test::prereq::kReference, ref.has_value(),
+                                   "no " + (kReference / kEnvelopeXsd).string()))
+    return std::nullopt;
+  return ref;
+}
+
+std::optional<fs::path> require_schema_check() {
+  auto ref = require_reference();
+#ifdef CRMSYNC_XMLLINT
+  const bool xmllint = true;
+#else
+  const bool xmllint = false;
+#endif
+  if (!crmsync::test::prerequisite(crmsync::test::prereq::kXmllint, xmllint,
+                                   "not found when the build was configured"))
+    return std::nullopt;
+  return ref;
 }
 
 std::string read_text(const fs::path& p) {
@@ -51,8 +76,13 @@ std::string xmllint_errors(const std::string& xml, const fs::path& xsd) {
     std::ofstream f(doc, std::ios::binary);
     f << xml;
   }
-  std::string cmd = "xmllint --noout --nonet --schema '" + xsd.string() + "' '" + doc.string() +
-                    "' > '" + out.string() + "' 2>&1";
+#ifdef CRMSYNC_XMLLINT
+  const std::string xmllint = CRMSYNC_XMLLINT;
+#else
+  const std::string xmllint = "xmllint";
+#endif
+  std::string cmd = "'" + xmllint + "' --noout --nonet --schema '" + xsd.string() + "' '" +
+                    doc.string() + "' > '" + out.string() + "' 2>&1";
   int rc = std::system(cmd.c_str());
   if (rc == 0) return {};
   std::string text = read_text(out);
@@ -191,7 +221,7 @@ TestPki make_test_pki(const fs::path& dir, const std::string& dns_name) {
       " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
       " -out server.pem -days 2 -extfile ext.cnf";
   std::string cmd = "(" + cmds + ") > " + d + "/openssl.log 2>&1";
-  if (std::system(cmd.c_str()) != 0) return {};
+  if (std::system(cmd.c_str()) != 0) return {{}, {}, {}, read_text(dir / "openssl.log")};
   return pki;
 }
 

@@ -17,8 +17,13 @@ namespace crmtest {
 
 namespace fs = std::filesystem;
 
-// The shared reference folder, or nullopt (tests then print a message and skip).
+// The shared reference folder, or nullopt.
 std::optional<fs::path> reference_dir();
+// The reference folder for a test that needs it. When it is missing the test fails (CI) or is
+// marked skipped (crmsync/test/prerequisite.hpp) and nullopt is returned.
+std::optional<fs::path> require_reference();
+// The same for a schema check, which also needs xmllint (found at configure time).
+std::optional<fs::path> require_schema_check();
 std::string read_text(const fs::path& p);
 
 // A fresh temporary directory, removed when this goes out of scope.
@@ -32,7 +37,8 @@ class TempDir {
   fs::path path_;
 };
 
-// Runs xmllint --noout --schema xsd on the text; returns "" when valid, its output otherwise.
+// Runs xmllint --noout --schema xsd on the text; returns "" when valid, its output otherwise
+// (require_schema_check() first).
 std::string xmllint_errors(const std::string& xml, const fs::path& xsd);
 
 struct ServerRequest {
@@ -72,9 +78,12 @@ class TestServer {
   std::atomic<int> requests_{0};
 };
 
-// A private CA and a server certificate for `dns_name`, made with the openssl CLI.
+// A private CA and a server certificate for `dns_name`, made with the openssl CLI (which must
+// be on PATH: the caller checks crmsync::test::prereq::kOpenssl); on failure the paths are empty
+// and `log` says what openssl said.
 struct TestPki {
   fs::path ca_cert, server_cert, server_key;
+  std::string log;
 };
 TestPki make_test_pki(const fs::path& dir, const std::string& dns_name);
 

@@ -116,19 +116,13 @@ std::string as_served(std::string s) {
   return s;
 }
 
-#define NEED_REFERENCE()                                                          \
-  if (ewstest::reference_dir().empty()) {                                         \
-    WARN("skipped: the reference folder (../shared/reference/ews) is not there"); \
-    return;                                                                       \
-  }
+#define NEED_REFERENCE() \
+  if (!ewstest::require_reference()) return
 
 }  // namespace
 
 TEST_CASE("EWS requests validate against the Exchange 2010 SP2 schema", "[ews][codec][schema]") {
-  if (auto why = ewstest::schema_check_unavailable(); !why.empty()) {
-    WARN("skipped: " << why);
-    return;
-  }
+  if (!ewstest::require_schema_check()) return;
   std::vector<std::string> ops;
   ops.push_back(text_of(e::create_item(full_contact(), kZone)));
   ops.push_back(text_of(e::create_item(full_task(), kZone)));

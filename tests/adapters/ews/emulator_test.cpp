@@ -189,10 +189,7 @@ TEST_CASE("T5: the handoff queue keeps order across clients - remove takes one",
 
 TEST_CASE("every request the adapter sends validates against the official schema",
           "[ews][emulator][schema]") {
-  if (auto why = ewstest::schema_check_unavailable(); !why.empty()) {
-    WARN("skipped: " << why);
-    return;
-  }
+  if (!ewstest::require_schema_check()) return;
   test::EwsHarness h;
   auto s = h.open();
   NewStoreItem c = contact("Ann", "Lee");
@@ -763,10 +760,7 @@ std::int64_t ms_between(std::chrono::steady_clock::time_point a,
 
 TEST_CASE("S1: a contact saved through exchangelib wakes wait_for_events at once (streaming)",
           "[ews][emulator][streaming]") {
-  if (auto why = ewstest::exchangelib_unavailable(); !why.empty()) {
-    WARN("skipped: " << why);
-    return;
-  }
+  if (!ewstest::require_exchangelib()) return;
   test::EwsHarness h;
   auto c = h.config();
   c.poll_interval = std::chrono::hours(1);  // a pull poll could not wake the wait in time
@@ -804,9 +798,11 @@ TEST_CASE("S1: a contact saved through exchangelib wakes wait_for_events at once
   CHECK_THAT(subscribe[0], Catch::Contains("StreamingSubscriptionRequest"));
   auto streams = sent(h, "GetStreamingEvents");
   REQUIRE(streams.size() == 1);
-  std::string errors = ewstest::schema_errors({subscribe[0], streams[0]});
-  INFO(errors);
-  CHECK(errors.empty());
+  if (ewstest::require_schema_check()) {
+    std::string errors = ewstest::schema_errors({subscribe[0], streams[0]});
+    INFO(errors);
+    CHECK(errors.empty());
+  }
 }
 
 TEST_CASE("S1: a dropped stream reconnects - later events still wake the wait",

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "crmsync/test/prerequisite.hpp"
 #include "crmsync/test/process.hpp"
 #include "rapidjson/document.h"
 
@@ -52,25 +53,35 @@ std::string sample(const std::string& name) {
   return ss.str();
 }
 
-std::string schema_check_unavailable() {
-  if (reference_dir().empty()) return "the reference folder (../shared/reference/ews) is not there";
-#ifndef XMLLINT_PATH
-  return "xmllint was not found at configure time (libxml2-utils)";
+bool require_reference() {
+  const auto xsd = std::filesystem::path(CRMSYNC_REFERENCE_DIR) / "ews" / "exchange2010_sp2" /
+                   "ews-envelope-validate.xsd";
+  return crmsync::test::prerequisite(crmsync::test::prereq::kReference, !reference_dir().empty(),
+                                     "no " + xsd.string());
+}
+
+bool require_schema_check() {
+#ifdef CRMSYNC_XMLLINT
+  const bool xmllint = true;
 #else
-  return {};
+  const bool xmllint = false;
 #endif
+  const bool reference = require_reference();
+  return crmsync::test::prerequisite(crmsync::test::prereq::kXmllint, xmllint,
+                                     "not found when the build was configured") &&
+         reference;
 }
 
 std::string schema_errors(const std::vector<std::string>& envelopes) {
   std::string dir = reference_dir();
   if (dir.empty()) return "no reference folder";
-#ifndef XMLLINT_PATH
+#ifndef CRMSYNC_XMLLINT
   return "xmllint was not found at configure time (libxml2-utils)";
 #else
   std::string tmpl = (std::filesystem::temp_directory_path() / "ews-validate-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) return "mkdtemp failed";
   std::filesystem::path tmp(tmpl);
-  std::vector<std::string> argv = {XMLLINT_PATH, "--noout", "--schema",
+  std::vector<std::string> argv = {CRMSYNC_XMLLINT, "--noout", "--schema",
                                    dir + "/exchange2010_sp2/ews-envelope-validate.xsd"};
   for (std::size_t i = 0; i < envelopes.size(); ++i) {
     auto file = tmp / ("request-" + std::to_string(i) + ".xml");
@@ -395,10 +406,10 @@ void TcpProxy::run() {
   while (!peer.empty()) close_pair(peer.begin()->first);
 }
 
-std::string exchangelib_unavailable() {
-  if (crmsync::test::run_program({"/usr/bin/python3", "-c", "import exchangelib"}).exit_code != 0)
-    return "python3-exchangelib is not installed (Debian package; scripts/setup installs it)";
-  return {};
+bool require_exchangelib() {
+  return crmsync::test::prerequisite(
+      crmsync::test::prereq::kExchangelib,
+      crmsync::test::run_program({"/usr/bin/python3", "-c", "import exchangelib"}).exit_code == 0);
 }
 
 crmsync::test::RunResult mailbox_user(const std::string& url, const std::string& email,

@@ -28,10 +28,14 @@ std::string reference_dir();
 // The text of a sample in reference/ews/samples ("" when absent).
 std::string sample(const std::string& name);
 
-// Why schema validation cannot run here ("" when it can): no reference folder, no xmllint.
-std::string schema_check_unavailable();
+// For a test that needs the reference folder / schema validation (the folder and xmllint,
+// found at configure time): true when it is there; otherwise the test fails (CI) or is marked
+// skipped (crmsync/test/prerequisite.hpp) and false is returned.
+bool require_reference();
+bool require_schema_check();
 // Validates whole SOAP envelopes with xmllint against the Exchange 2010 SP2 schema set.
-// Returns "" when every document is valid, else xmllint's complaints.
+// Returns "" when every document is valid, else xmllint's complaints (require_schema_check()
+// first).
 std::string schema_errors(const std::vector<std::string>& envelopes);
 
 // A scripted Transport: records requests, answers from a queue or a function.
@@ -181,9 +185,10 @@ class TcpProxy {
   std::thread thread_;
 };
 
-// Runs tests/support/mailbox_user.py (exchangelib) against `url` as `email`; "" when exchangelib
-// is there, else why the test cannot use it.
-std::string exchangelib_unavailable();
+// Runs tests/support/mailbox_user.py (exchangelib) against `url` as `email`. A test that uses it
+// calls require_exchangelib() first: false (after failing the test under CI, or marking it
+// skipped) when python3-exchangelib is not installed.
+bool require_exchangelib();
 crmsync::test::RunResult mailbox_user(const std::string& url, const std::string& email,
                                       const std::string& password,
                                       const std::vector<std::string>& args);

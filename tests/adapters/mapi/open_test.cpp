@@ -15,14 +15,18 @@ struct FakeMapi {
   HMODULE module = LoadLibraryW(L"crmsync-fake-mapi.dll");
   void (*set)(long, long) = nullptr;
   void (*counts)(int*, int*, int*, const wchar_t**) = nullptr;
+  void (*flags)(unsigned long*, unsigned long*) = nullptr;
   FakeMapi() {
     REQUIRE(module != nullptr);
     set = reinterpret_cast<void (*)(long, long)>(
         reinterpret_cast<void*>(GetProcAddress(module, "fake_mapi_set")));
     counts = reinterpret_cast<void (*)(int*, int*, int*, const wchar_t**)>(
         reinterpret_cast<void*>(GetProcAddress(module, "fake_mapi_counts")));
+    flags = reinterpret_cast<void (*)(unsigned long*, unsigned long*)>(
+        reinterpret_cast<void*>(GetProcAddress(module, "fake_mapi_flags")));
     REQUIRE(set);
     REQUIRE(counts);
+    REQUIRE(flags);
   }
   ~FakeMapi() { FreeLibrary(module); }
 };
@@ -113,4 +117,25 @@ TEST_CASE("MAPI open maps an unreachable server at logon to kTransient", "[mapi]
   Error e = open_error(config("crmsync-fake-mapi.dll"));
   CHECK(e.is(ErrorKind::kTransient));
   CHECK(e.message().find("not reachable") != std::string::npos);
+}
+
+TEST_CASE(
+    "MAPI_NT_SERVICE goes to MAPIInitialize and MAPILogonEx only when crmsyncd runs as a "
+    "Windows service",
+    "[mapi][open]") {
+  constexpr unsigned long kNtService = 0x00010000;    // MAPI_NT_SERVICE, mapidefs.h
+  constexpr unsigned long kMultithread = 0x00000001;  // MAPI_MULTITHREAD_NOTIFICATIONS
+  FakeMapi fake;
+  for (bool service : {false, true}) {
+    INFO("windows_service " << service);
+    fake.set(0, static_cast<long>(0x80040111));  // initialize ok, logon fails
+    auto c = config("crmsync-fake-mapi.dll");
+    c.windows_service = service;
+    open_error(c);
+    unsigned long init = 0, logon = 0;
+    fake.flags(&init, &logon);
+    CHECK((init & kMultithread) != 0);
+    CHECK(((init & kNtService) != 0) == service);
+    CHECK(((logon & kNtService) != 0) == service);
+  }
 }

@@ -11,11 +11,13 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "crmsync/http/client.hpp"
 #include "crmsync/model/value.hpp"
 #include "crmsync/test/crm_requests.hpp"
+#include "crmsync/test/prerequisite.hpp"
 #include "crmsync/test/process.hpp"
 #include "crmsync/test/spawn.hpp"
 #include "crmsync/test/temp_dir.hpp"
@@ -43,6 +45,7 @@ struct Env {
   std::unique_ptr<test::Spawned> emulator;
   std::unique_ptr<test::Spawned> daemon;
   std::uint16_t crm_port = 0;
+  std::string crm_user_id;  // the seeded sync user
 
   Env() {
     emulator = std::make_unique<test::Spawned>(
@@ -57,8 +60,9 @@ struct Env {
     auto user = emulator->read_line(20s);
     REQUIRE(user);
     std::smatch u;
-    REQUIRE(std::regex_match(*user, u, std::regex("user \\S+ token (\\S+)")));
-    std::ofstream(dir.file("crm-token")) << u[1] << "\n";
+    REQUIRE(std::regex_match(*user, u, std::regex("user (\\S+) token (\\S+)")));
+    crm_user_id = u[1];
+    std::ofstream(dir.file("crm-token")) << u[2] << "\n";
     write_config();
   }
   ~Env() {
@@ -354,10 +358,7 @@ TEST_CASE("store type mapi off Windows: the config checks - crmsyncd and once sa
 
 TEST_CASE("the status page in headless Chromium shows the counts", "[e2e][daemon][chromium]") {
   const std::string chromium = "/usr/bin/chromium";
-  if (!exists(chromium)) {
-    WARN("SKIPPED: " << chromium << " is not installed (scripts/setup installs Debian's chromium)");
-    return;
-  }
+  REQUIRE_PREREQUISITE(test::prereq::kChromium, exists(chromium));
   Env env;
   env.start_daemon();
   REQUIRE(env.cli({"sync", "--wait"}).exit_code == 0);
@@ -492,6 +493,45 @@ std::string admin(const Env& env, const std::string& method, const std::string& 
   return r->body;
 }
 
+// Creates a record as the user of `token` (someone else in CRM); returns its id.
+std::string crm_create_as(const Env& env, const std::string& token, const std::string& logical,
+                          const std::string& attrs_xml) {
+  http::Request req;
+  req.url = "http://127.0.0.1:" + std::to_string(env.crm_port) + test::crm::kOrganizationPath;
+  req.headers = {{"Content-Type", "text/xml; charset=utf-8"},
+                 {"SOAPAction", test::crm::kExecuteAction},
+                 {"Authorization", "Bearer " + token}};
+  req.body = test::crm::execute_envelope(test::crm::org_request(
+      "CreateRequest", "Create",
+      test::crm::target_entity(logical, "00000000-0000-0000-0000-000000000000", attrs_xml)));
+  http::Client client;
+  auto r = client.send(req);
+  REQUIRE(r.ok());
+  INFO(r->body);
+  REQUIRE(r->status == 200);
+  std::smatch m;
+  REQUIRE(
+      std::regex_search(r->body, m, std::regex("<b:key>id</b:key><b:value[^>]*>([0-9a-f-]{36})<")));
+  return m[1];
+}
+
+// "logicalname:id <addressused> mask" per party of a party-list attribute of /admin/records.
+std::multiset<std::string> parties_of(const rapidjson::Value& record, const char* attribute) {
+  std::multiset<std::string> out;
+  const auto& attrs = record["attributes"];
+  if (!attrs.HasMember(attribute)) return out;
+  for (const auto& p : attrs[attribute].GetArray()) {
+    std::string one;
+    if (p.HasMember("partyid"))
+      one = std::string(p["partyid"]["logicalname"].GetString()) + ":" +
+            p["partyid"]["id"].GetString() + " ";
+    one += "<" + std::string(p.HasMember("addressused") ? p["addressused"].GetString() : "") +
+           "> " + std::to_string(p["participationtypemask"].GetInt());
+    out.insert(one);
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("M2: the paper's A/B/C example through crmsync once and the CRM emulator",
@@ -605,4 +645,77 @@ TEST_CASE("P1 P2 P5: two daemons on one mailbox: one primary - a dead primary is
   CHECK(status(desk_cfg)["lease"]["epoch"].GetInt64() == 3);
   desk->signal(SIGTERM);
   CHECK(desk->wait(30s) == std::optional<int>(0));
+}
+
+TEST_CASE(
+    "U7: a tracked received and a tracked sent mail reach CRM through crmsync once as "
+    "completed activities - status - direction - resolved and unresolved parties",
+    "[e2e][once][email]") {
+  Env env;
+  auto colleague = admin(env, "POST", "/admin/users",
+                         R"({"fullname":"Colin League","token":"colin-token",)"
+                         R"("internalemailaddress":"colin@corp.example"})");
+  std::smatch cm;
+  REQUIRE(std::regex_search(colleague, cm, std::regex("\"systemuserid\":\"([0-9a-f-]{36})\"")));
+  const std::string colin = cm[1];
+  const std::string rita =
+      crm_create_as(env, "colin-token", "contact",
+                    test::crm::str_attr("lastname", "Sender") +
+                        test::crm::str_attr("emailaddress1", "rita@e2e.example"));
+  std::string received =
+      env.add({"email", "--track", "--folder", "inbox", "Subject=Quote",
+               "From=Rita <Rita@e2e.example>", "To=Colin <colin@corp.example>; nobody@e2e.example",
+               "ReceivedTime=2025-03-01T08:00:00Z", "MessageId=<q1@e2e.example>"});
+  std::string sent =
+      env.add({"email", "--track", "--folder", "sentitems", "Subject=Offer", "To=rita@e2e.example",
+               "Cc=stranger@e2e.example", "SentTime=2025-03-02T09:30:00Z"});
+  auto run = env.cli({"once"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(env.has_crm_id(received));
+  REQUIRE(env.has_crm_id(sent));
+  const std::string received_id = env.show(received)["crm_id"].GetString();
+  const std::string sent_id = env.show(sent)["crm_id"].GetString();
+
+  rapidjson::Document records;
+  records.Parse(admin(env, "GET", "/admin/records/email").c_str());
+  REQUIRE(records.IsArray());
+  REQUIRE(records.Size() == 2);
+  int checked = 0;
+  for (const auto& r : records.GetArray()) {
+    const auto& a = r["attributes"];
+    if (std::string(r["id"].GetString()) == received_id) {
+      ++checked;
+      CHECK(a["statecode"].GetInt() == 1);   // Completed
+      CHECK(a["statuscode"].GetInt() == 4);  // Received
+      CHECK(a["directioncode"].GetBool() == false);
+      CHECK(std::string(a["actualend"].GetString()) == "2025-03-01T08:00:00Z");
+      CHECK(parties_of(r, "from") ==
+            std::multiset<std::string>{"contact:" + rita + " <Rita@e2e.example> 1"});
+      CHECK(parties_of(r, "to") ==
+            std::multiset<std::string>{"systemuser:" + colin + " <colin@corp.example> 2",
+                                       "<nobody@e2e.example> 2"});
+    } else if (std::string(r["id"].GetString()) == sent_id) {
+      ++checked;
+      CHECK(a["statecode"].GetInt() == 1);   // Completed
+      CHECK(a["statuscode"].GetInt() == 3);  // Sent
+      CHECK(a["directioncode"].GetBool() == true);
+      CHECK(parties_of(r, "from") ==
+            std::multiset<std::string>{"systemuser:" + env.crm_user_id + " <> 1"});
+      CHECK(parties_of(r, "to") ==
+            std::multiset<std::string>{"contact:" + rita + " <rita@e2e.example> 2"});
+      CHECK(parties_of(r, "cc") == std::multiset<std::string>{"<stranger@e2e.example> 3"});
+    }
+  }
+  CHECK(checked == 2);
+  // Never a draft CRM could send: no SendEmail, the state came through SetState.
+  auto log = admin(env, "GET", "/admin/requests");
+  CHECK_THAT(log, !Catch::Contains("SendEmail"));
+  CHECK_THAT(log, Catch::Contains("SetState"));
+  // A second run changes nothing.
+  auto again = env.cli({"once"});
+  CHECK(again.exit_code == 0);
+  rapidjson::Document after;
+  after.Parse(admin(env, "GET", "/admin/records/email").c_str());
+  CHECK(after.Size() == 2);
 }

@@ -247,6 +247,31 @@ Result<std::vector<CrmRecord>> FakeCrm::find_contacts_by_emails(
   return out;
 }
 
+Result<std::vector<EmailParty>> FakeCrm::find_parties_by_emails(
+    const std::vector<std::string>& addresses) {
+  ++counters_.party_lookups;
+  if (auto f = take_fault()) return *f;
+  std::set<std::string> wanted;
+  for (const auto& a : addresses) wanted.insert(ascii_lower(a));
+  std::vector<EmailParty> out;
+  for (const auto& [user, address] : user_emails_)
+    if (wanted.count(ascii_lower(address)))
+      out.push_back({ascii_lower(address), EntityRef{"systemuser", user, ""}});
+  for (const auto& [id, s] : records_) {
+    if (s.record.entity != CrmEntity::kContact) continue;
+    std::set<std::string> own;
+    for (const char* a : {"emailaddress1", "emailaddress2", "emailaddress3"}) {
+      auto it = s.record.attributes.find(a);
+      const auto* text =
+          it == s.record.attributes.end() ? nullptr : std::get_if<std::string>(&it->second);
+      if (text != nullptr && wanted.count(ascii_lower(*text)) &&
+          own.insert(ascii_lower(*text)).second)
+        out.push_back({ascii_lower(*text), EntityRef{"contact", id, ""}});
+    }
+  }
+  return out;
+}
+
 Result<std::vector<Result<void>>> FakeCrm::execute_batch(const std::vector<CrmOperation>& ops) {
   std::vector<Result<void>> out;
   for (const auto& op : ops) {

@@ -51,6 +51,13 @@ struct CrmRecordPage {
   int page_number = 1;
 };
 
+// A CRM record an e-mail address belongs to: a system user by internalemailaddress or a
+// contact by emailaddress1, 2 or 3 (the parties of a tracked e-mail, SPEC §7 and U7).
+struct EmailParty {
+  std::string address;  // the address as asked, lower-cased
+  EntityRef record;     // logical name "systemuser" or "contact", id, and name when known
+};
+
 // One request of a batch (ExecuteMultiple) and its outcome.
 struct CrmOperation {
   enum class Type { kCreate, kUpdate, kDelete, kSetState };
@@ -99,6 +106,8 @@ class CrmAdapter {
   // The record with the given columns (empty = the mapping's columns), or kNotFound.
   virtual Result<CrmRecord> retrieve(CrmEntity entity, const CrmId& id) = 0;
   // Creates a record with a client-chosen id (SPEC X1). kConflict if the id exists.
+  // statecode/statuscode among the attributes are applied after the create, as CRM wants
+  // (SetState): a tracked e-mail is created open, then completed as received or sent (U7).
   virtual Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) = 0;
   // Sets only the given attributes (null clears), only if the record is still at
   // `row_version` (the CrmRecord::row_version it was read with; SPEC U6): otherwise nothing is
@@ -111,6 +120,12 @@ class CrmAdapter {
   // Contacts whose emailaddress1, 2 or 3 equals one of `addresses`, compared as CRM compares
   // text (case-insensitively): the E2 lookup of a whole page of new contacts in a few requests.
   virtual Result<std::vector<CrmRecord>> find_contacts_by_emails(
+      const std::vector<std::string>& addresses) = 0;
+  // The system users (internalemailaddress) and contacts (emailaddress1, 2, 3) whose address
+  // equals one of `addresses`, compared case-insensitively: one entry per address and record,
+  // users and contacts alike (choosing among several is the caller's business). A few
+  // requests for any number of addresses: the party lookup of a page of tracked e-mails.
+  virtual Result<std::vector<EmailParty>> find_parties_by_emails(
       const std::vector<std::string>& addresses) = 0;
   // Runs the operations in order (ExecuteMultiple, ContinueOnError); one result each.
   // The outer Result fails only when the batch as a whole could not be sent.

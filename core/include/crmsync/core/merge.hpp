@@ -41,4 +41,10 @@ struct MergeInput {
 // mapping's fields are looked at.
 MergeOutcome merge_fields(const MergeInput& in);
 
+// G1, G5: CRM -> store is off for the entity, store -> CRM still works. The store's changed
+// fields go to CRM and nothing comes back (to_store stays empty): a field CRM changed too
+// keeps the store's value, and CRM's is kept in a conflict record (M3, crm_won = false).
+// With an empty base, CRM's values are the base.
+MergeOutcome merge_store_changes_only(const MergeInput& in);
+
 }  // namespace crmsync

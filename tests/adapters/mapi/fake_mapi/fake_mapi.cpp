@@ -12,6 +12,14 @@ int g_init_calls = 0;
 int g_uninit_calls = 0;
 int g_logon_calls = 0;
 wchar_t g_profile[256] = {};
+unsigned long g_init_flags = 0;   // MAPIINIT_0.ulFlags of the last MAPIInitialize
+unsigned long g_logon_flags = 0;  // flags of the last MAPILogonEx
+
+// MAPIINIT_0 as mapix.h lays it out: ulVersion, then ulFlags.
+struct MapiInit {
+  unsigned long version;
+  unsigned long flags;
+};
 
 }  // namespace
 
@@ -32,8 +40,14 @@ __declspec(dllexport) void fake_mapi_counts(int* init, int* uninit, int* logon,
   *profile = g_profile;
 }
 
-__declspec(dllexport) long WINAPI MAPIInitialize(void*) {
+__declspec(dllexport) void fake_mapi_flags(unsigned long* init, unsigned long* logon) {
+  *init = g_init_flags;
+  *logon = g_logon_flags;
+}
+
+__declspec(dllexport) long WINAPI MAPIInitialize(void* init) {
   ++g_init_calls;
+  g_init_flags = init ? static_cast<MapiInit*>(init)->flags : 0;
   return g_init_hr;
 }
 
@@ -42,8 +56,9 @@ __declspec(dllexport) void WINAPI MAPIUninitialize() {
 }
 
 __declspec(dllexport) long WINAPI
-    MAPILogonEx(ULONG_PTR, wchar_t* profile, wchar_t*, ULONG, void** session) {
+    MAPILogonEx(ULONG_PTR, wchar_t* profile, wchar_t*, ULONG flags, void** session) {
   ++g_logon_calls;
+  g_logon_flags = flags;
   if (profile) wcsncpy(g_profile, profile, 255);
   *session = nullptr;
   return g_logon_hr;

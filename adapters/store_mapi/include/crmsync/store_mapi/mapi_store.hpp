@@ -20,6 +20,9 @@ struct MapiStoreConfig {
   std::string library = "mapi32.dll";
   // Events (advise-sink notifications) kept in memory for events_after; the oldest go first.
   std::size_t max_events = 100'000;
+  // crmsyncd runs under the Windows service control manager: MAPI then wants MAPI_NT_SERVICE
+  // on MAPIInitialize and MAPILogonEx (a service has no desktop and its own profile rules).
+  bool windows_service = false;
 };
 
 // Loads MAPI, initializes it (multithreaded notifications), logs on to the profile without

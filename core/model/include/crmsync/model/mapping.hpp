@@ -52,6 +52,10 @@ struct EntityMapping {
   // The CRM columns to request: every mapped attribute plus what the engine needs
   // (ownerid, modifiedon, statecode, statuscode, scheduledstart, parties).
   std::vector<std::string> crm_columns() const;
+  // The activity-party columns R2's "the user is a party" test reads: the mapped ones
+  // (appointments) and those of phone calls, letters and faxes (from, to), which the store
+  // does not map but the filter needs. Empty for contacts, tasks and e-mails.
+  std::vector<std::string> party_columns() const;
   const FieldMapping* find_store_field(std::string_view name) const;
 };
 

@@ -26,10 +26,16 @@ struct Runtime {
 // The engine's settings from the configuration (G1, G2, S3, D10, the role and zone).
 EngineSettings engine_settings(const Config& config, const TimeZone* zone);
 
+// How the process runs, where an adapter must know it.
+struct RuntimeOptions {
+  bool windows_service = false;  // under the Windows service control manager (MAPI_NT_SERVICE)
+};
+
 // Opens the cache (creating its directory), the store and the CRM adapter, and builds the
 // engine. `clock` must outlive the runtime. Errors name what failed ("cache /x: ...").
 Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock,
-                                              CrashPoints* crash_points = nullptr);
+                                              CrashPoints* crash_points = nullptr,
+                                              const RuntimeOptions& options = {});
 
 // One line per CycleReport field that matters to a user: result, counts, notices, failure.
 std::string describe_report(const CycleReport& report);

@@ -235,9 +235,13 @@ class App {
         if (!fullname || fullname->empty() || !token || token->empty())
           return json_error(req, http::status::bad_request,
                             "\"fullname\" and \"token\" must be non-empty strings");
+        if (doc.HasMember("internalemailaddress") && !doc["internalemailaddress"].IsString())
+          return json_error(req, http::status::bad_request,
+                            "\"internalemailaddress\" must be a string");
         if (store_.user_by_token(*token))
           return json_error(req, http::status::conflict, "this token is already bound to a user");
-        std::string id = service_.add_user(*fullname, *token);
+        std::string id =
+            service_.add_user(*fullname, *token, str_member("internalemailaddress").value_or(""));
         return json(req, http::status::ok, "{\"systemuserid\":\"" + id + "\"}");
       }
       if (target.rfind("/admin/users/", 0) == 0 && target.ends_with("/privileges") &&

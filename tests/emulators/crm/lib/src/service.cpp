@@ -823,6 +823,13 @@ const char* state_label(const std::string& entity, int state) {
   return "?";
 }
 
+// Entities whose records a Create makes in their default state whatever it says: the
+// state comes later, through SetState (an e-mail is created as an open draft, then completed
+// as sent or received; SPEC U7).
+bool created_open(const EntityMeta& m) {
+  return m.name == "email";
+}
+
 // Resolve statecode/statuscode of attrs (either may be missing) against current values.
 void apply_state(const EntityMeta& m, Attributes& attrs, const Attributes* current,
                  const std::string& id) {
@@ -834,7 +841,14 @@ void apply_state(const EntityMeta& m, Attributes& attrs, const Attributes* curre
   if ((sc != attrs.end() && sc->second.is_null()) || (st != attrs.end() && st->second.is_null()))
     fail(err::kInvalidArgument, "statecode and statuscode cannot be cleared.");
   int state, status;
-  if (has_state) {
+  if (!current && created_open(m)) {
+    state = m.states.begin()->first;  // Open
+    if (has_state && sc->second.i != state)
+      fail(err::kInvalidStateStatus, "A new " + m.name + " is created in state code " + m.name +
+                                         "State." + state_label(m.name, state) + "; statecode " +
+                                         std::to_string(sc->second.i) +
+                                         " is set through SetState.");
+  } else if (has_state) {
     state = static_cast<int>(sc->second.i);
   } else if (has_status) {
     state = -1;
@@ -1419,7 +1433,8 @@ void Service::ensure_org() {
   }
 }
 
-std::string Service::add_user(const std::string& fullname, const std::string& token) {
+std::string Service::add_user(const std::string& fullname, const std::string& token,
+                              const std::string& internalemailaddress) {
   std::string id = new_guid();
   store_.begin();
   try {
@@ -1436,6 +1451,8 @@ std::string Service::add_user(const std::string& fullname, const std::string& to
     }
     r.attrs["businessunitid"] = Value::reference("businessunit", business_unit_id());
     r.attrs["isdisabled"] = Value::boolean(false);
+    if (!internalemailaddress.empty())
+      r.attrs["internalemailaddress"] = Value::str(internalemailaddress);
     r.attrs["createdon"] = Value::datetime(now);
     r.attrs["modifiedon"] = Value::datetime(now);
     store_.insert(r);

@@ -32,7 +32,10 @@ class Service {
 
   // Organization bookkeeping.
   void ensure_org();  // ids, privileges; idempotent
-  std::string add_user(const std::string& fullname, const std::string& token);
+  // internalemailaddress: the user's primary e-mail address ("" = none), by which CRM
+  // resolves e-mail parties to the user.
+  std::string add_user(const std::string& fullname, const std::string& token,
+                       const std::string& internalemailaddress = "");
   bool set_sync_privilege(const std::string& user_id, bool granted);
   void reset();  // also drops waiting hooks
   // Replaces the waiting update hooks (empty: none).

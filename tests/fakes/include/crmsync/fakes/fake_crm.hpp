@@ -36,6 +36,8 @@ class FakeCrm final : public CrmAdapter {
   Result<void> set_state(CrmEntity entity, const CrmId& id, int state, int status) override;
   Result<std::vector<CrmRecord>> find_contacts_by_emails(
       const std::vector<std::string>& addresses) override;
+  Result<std::vector<EmailParty>> find_parties_by_emails(
+      const std::vector<std::string>& addresses) override;
   Result<std::vector<Result<void>>> execute_batch(const std::vector<CrmOperation>& ops) override;
 
   // --- the world outside the daemon ---
@@ -61,6 +63,10 @@ class FakeCrm final : public CrmAdapter {
     update_hooks_[id].push_back(std::move(attributes));
   }
   void reassign(const CrmId& id, const CrmId& owner);
+  // A system user's internalemailaddress (me() and other_user() have none until set).
+  void set_user_email(const CrmId& user, std::string address) {
+    user_emails_[user] = std::move(address);
+  }
   void erase(const CrmId& id);
   std::optional<CrmRecord> find(const CrmId& id) const;
   std::vector<CrmRecord> all(CrmEntity entity) const;
@@ -86,7 +92,7 @@ class FakeCrm final : public CrmAdapter {
   // --- what the daemon did ---
   struct Counters {
     int creates = 0, updates = 0, deletes = 0, set_states = 0, retrieves = 0, change_requests = 0,
-        queries = 0;
+        queries = 0, party_lookups = 0;
     int writes() const { return creates + updates + deletes + set_states; }
   };
   const Counters& counters() const { return counters_; }
@@ -124,6 +130,7 @@ class FakeCrm final : public CrmAdapter {
   std::set<CrmEntity> no_tracking_;
   std::map<CrmId, std::deque<FieldMap>> update_hooks_;
   bool row_versions_ = true;
+  std::map<CrmId, std::string> user_emails_;
   Result<CrmRecordPage> page_of(std::vector<CrmRecord> all, int page_number);
 };
 
