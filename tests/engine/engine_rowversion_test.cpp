@@ -172,6 +172,27 @@ TEST_CASE("U6: a CRM without row versions - the record is read again right befor
   second_run_changes_nothing(w);
 }
 
+TEST_CASE("U6 G1: with CRM -> store off, a CRM edit between the read and the write stays in CRM") {
+  World w;
+  auto [e, id] = synced_contact(
+      w, {{"FirstName", text("Ann")}, {"JobTitle", text("Clerk")}, {"Department", text("Sales")}});
+  w.settings.entities[CrmEntity::kContact] = false;
+  w.restart();
+  w.mailbox->set(e, {{"Department", text("Mailbox's")}}, Surface::kNone).value();
+  w.crm.edit_before_next_update(id, {{"jobtitle", text("Manager")}, {"department", text("CRM's")}});
+  auto r = w.sync();
+  CHECK(r.item_errors == 0);
+  CHECK(field(w.item(e), "JobTitle") == text("Clerk"));  // nothing comes back to the store
+  CHECK(field(w.item(e), "Department") == text("Mailbox's"));
+  CHECK(attr(*w.crm.find(id), "jobtitle") == text("Manager"));  // and CRM's edit is not undone
+  CHECK(attr(*w.crm.find(id), "department") == text("Mailbox's"));
+  auto c = w.cache->conflicts(10).value();
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].field == "Department");
+  CHECK(c[0].crm_value == text("CRM's"));
+  CHECK(c[0].winner == "store");
+}
+
 TEST_CASE("U6 C3: a crash at any step of a merge that met a moved CRM loses neither edit") {
   auto setup = [](World& w) {
     auto [e, id] = synced_contact(w, {{"FirstName", text("Ann")}, {"JobTitle", text("Engineer")}});
