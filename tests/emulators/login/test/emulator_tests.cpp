@@ -25,6 +25,8 @@
 #include <boost/beast/ssl.hpp>
 #include <catch2/catch.hpp>
 
+#include "crmsync/test/prerequisite.hpp"
+
 #include "crmsync/test/process.hpp"
 #include "crmsync/test/spawn.hpp"
 #include "crmsync/test/temp_dir.hpp"
@@ -42,17 +44,6 @@ namespace {
 const std::string kClient = "0b1e2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const std::string kDeviceGrant = "urn:ietf:params:oauth:grant-type:device_code";
 const std::string kCrmScope = "https://org.crm.dynamics.com/user_impersonation";
-
-// A tool the test needs is missing: under CI=true the test fails naming the Debian package
-// (FAIL throws); elsewhere a visible skip, and the caller returns. One place, to be switched to
-// the shared helper when it lands.
-bool skip_missing(const std::string& what, const std::string& package) {
-  const char* ci = std::getenv("CI");
-  if (ci && std::string(ci) == "true")
-    FAIL(what << " is missing (Debian package " << package << ")");
-  WARN(what << " is missing (Debian package " << package << "): test skipped");
-  return true;
-}
 
 std::string b64url_decode(const std::string& in) {
   std::string out;
@@ -822,7 +813,7 @@ TEST_CASE("hostile input to every endpoint gets a clear refusal", "[hostile]") {
 TEST_CASE("TLS when asked: the scaffold's authority fetch over HTTPS with a private CA") {
   crmsync::test::TempDir dir;
   auto pki = make_pki(dir.path());
-  if (!pki && skip_missing("the openssl CLI", "openssl")) return;
+  REQUIRE_PREREQUISITE(crmsync::test::prereq::kOpenssl, pki.has_value());
   Emulator emu({"--tls-cert", pki->cert, "--tls-key", pki->key}, "", pki->ca);
   auto cfg = emu.request("GET", "/" + emu.tid() + "/v2.0/.well-known/openid-configuration", "");
   REQUIRE(cfg.status == 200);
@@ -840,11 +831,12 @@ TEST_CASE("TLS when asked: the scaffold's authority fetch over HTTPS with a priv
 }
 
 TEST_CASE("MSAL for Python signs in with the device flow and refreshes (independent client)") {
-  if (crmsync::test::run_program({"/usr/bin/python3", "-c", "import msal"}).exit_code != 0)
-    if (skip_missing("MSAL for Python", "python3-msal")) return;
+  REQUIRE_PREREQUISITE(
+      crmsync::test::prereq::kMsal,
+      crmsync::test::run_program({"/usr/bin/python3", "-c", "import msal"}).exit_code == 0);
   crmsync::test::TempDir dir;
   auto pki = make_pki(dir.path());
-  if (!pki && skip_missing("the openssl CLI", "openssl")) return;
+  REQUIRE_PREREQUISITE(crmsync::test::prereq::kOpenssl, pki.has_value());
   Emulator emu({"--tls-cert", pki->cert, "--tls-key", pki->key, "--interval-s", "1"}, "", pki->ca);
   std::string oid = emu.add_user("ada@example.test");
   auto admin = [&](const std::string& path, const std::string& body) {

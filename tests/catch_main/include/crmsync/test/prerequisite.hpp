@@ -40,6 +40,8 @@ inline constexpr Prerequisite kNtlm{
 inline constexpr Prerequisite kChromium{"chromium", "/usr/bin/chromium (headless)",
                                         "Debian package chromium"};
 inline constexpr Prerequisite kOpenssl{"openssl", "the openssl command", "Debian package openssl"};
+inline constexpr Prerequisite kMsal{"msal", "the Python module msal (/usr/bin/python3)",
+                                    "Debian package python3-msal"};
 }  // namespace prereq
 
 // True when the current test may use `p` (`present`, and not pretended missing). Otherwise
