@@ -21,6 +21,7 @@ enum ExitCode : int {
   kExitUsage = 2,       // usage or config error: bad arguments, unknown kind/field/id, bad value
   kExitUnreachable = 3,
   kExitMassDelete = 4,
+  kExitNeedsLogin = 5,  // a side's sign-in is gone or refused: run `crmsync login` (SPEC U3)
 };
 
 struct GlobalOptions {

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #endif
 
+#include "crmsync/oauth/oauth.hpp"
 #include "crmsync/runtime/local_files.hpp"
 #include "crmsync/runtime/runtime.hpp"
 #include "daemon_client.hpp"
@@ -73,6 +74,10 @@ int run_once(const GlobalOptions& global, bool allow_mass_delete) {
   CycleReport report = (*rt)->engine->run_cycle(options);
   if (tty) std::cerr << "\r\033[K";
   std::cout << describe_report(report);
+  if (report.failure && oauth::is_needs_login(*report.failure)) {
+    std::cout << "sign-in needed: run crmsync login (nothing queued is lost)\n";
+    return kExitNeedsLogin;
+  }
   if (report.result == CycleResult::kMassDeleteHeld)
     std::cout << "deletions were held back by the mass-delete guard; rerun with "
                  "--allow-mass-delete to apply them\n";
@@ -99,7 +104,8 @@ void add_local_commands(CLI::App& app, const GlobalOptions& global, Dispatcher& 
                  "confirm deletions the mass-delete guard would hold back (SPEC D10)");
   once->footer(
       "Exit codes: 0 ok; 1 item errors or the cycle failed; 2 usage or config error "
-      "(or a daemon holds the cache); 4 the mass-delete guard held deletions.");
+      "(or a daemon holds the cache); 4 the mass-delete guard held deletions; 5 sign-in "
+      "needed (crmsync login).");
   dispatcher.add(once, [allow, &global] { return run_once(global, *allow); });
 
   auto* config = app.add_subcommand("config", "configuration commands");

@@ -5,6 +5,7 @@
 #include "command.hpp"
 #include "daemon_command.hpp"
 #include "local_command.hpp"
+#include "login_command.hpp"
 #include "mailbox_command.hpp"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   add_mailbox_command(app, global, dispatcher);
   add_daemon_commands(app, global, dispatcher);
   add_local_commands(app, global, dispatcher);
+  add_login_command(app, global, dispatcher);
 
   try {
     app.parse(argc, argv);

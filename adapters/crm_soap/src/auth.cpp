@@ -6,8 +6,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "crmsync/oauth/form.hpp"
+#include "crmsync/oauth/oauth.hpp"
+
 namespace crmsync::crm_soap {
 namespace {
+
+using oauth::form_encode;
 
 std::string trim(std::string s) {
   auto ws = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
@@ -32,22 +37,6 @@ Result<std::string> read_file(const std::string& path, std::string_view what) {
       return Error::Permission("the " + std::string(what) + " file " + path +
                                " holds characters a token cannot have");
   return s;
-}
-
-std::string form_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 class NoToken final : public TokenSource {
@@ -165,6 +154,23 @@ class ClientCredentials final : public TokenSource {
   std::vector<std::string> seen_;
 };
 
+// Signed in as the user: access tokens from the stored refresh token (crmsync login).
+class DeviceCodeToken final : public TokenSource {
+ public:
+  DeviceCodeToken(const SoapCrmAuth& auth, Clock& clock, http::Transport& transport)
+      : tokens_(oauth::Authority{auth.authority, auth.tenant, auth.client_id}, auth.scope,
+                auth.token_store, clock, transport) {}
+  Result<std::string> token() override { return tokens_.token(); }
+  bool invalidate() override {
+    tokens_.invalidate();
+    return true;
+  }
+  std::vector<std::string> secrets() const override { return tokens_.secrets(); }
+
+ private:
+  oauth::AccessTokens tokens_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<TokenSource>> make_token_source(const SoapCrmAuth& auth, Clock& clock,
@@ -189,6 +195,15 @@ Result<std::unique_ptr<TokenSource>> make_token_source(const SoapCrmAuth& auth, 
       return std::unique_ptr<TokenSource>(
           std::make_unique<ClientCredentials>(auth, clock, transport));
     }
+    case T::kDeviceCode:
+      if (auth.tenant.empty() || auth.client_id.empty() || auth.scope.empty() ||
+          auth.token_store.empty())
+        return Error::Invalid(
+            "crm auth: device_code needs tenant, client_id, scope and a token store");
+      if (auto u = http::Url::parse(auth.authority); !u.ok())
+        return u.error().context("crm auth: authority");
+      return std::unique_ptr<TokenSource>(
+          std::make_unique<DeviceCodeToken>(auth, clock, transport));
   }
   return Error::Invalid("crm auth: unknown type");
 }

@@ -13,6 +13,23 @@
 #endif
 
 namespace crmsync {
+
+std::optional<SignIn> crm_sign_in(const Config& config) {
+  const auto& a = config.crm.auth;
+  if (a.type != CrmAuthConfig::Type::kDeviceCode) return std::nullopt;
+  SignIn s;
+  s.side = "crm";
+  s.authority = oauth::Authority{a.authority, a.tenant, a.client_id};
+  // Dynamics' delegated permission is the organization's user_impersonation (the resource is
+  // the organization's origin); offline_access brings the refresh token.
+  auto url = http::Url::parse(config.crm.url);
+  std::string origin = url.ok() ? url->origin() : config.crm.url;
+  while (!origin.empty() && origin.back() == '/') origin.pop_back();
+  s.scope = origin + "/user_impersonation offline_access";
+  s.token_store = oauth::token_store_path(config.profile, "crm");
+  return s;
+}
+
 namespace {
 
 SoapCrmConfig crm_config(const Config& config) {
@@ -29,6 +46,13 @@ SoapCrmConfig crm_config(const Config& config) {
       c.auth.type = SoapCrmAuth::Type::kBearerEnv;
       c.auth.token_env = a.token_env;
     }
+  } else if (auto sign_in = crm_sign_in(config)) {
+    c.auth.type = SoapCrmAuth::Type::kDeviceCode;
+    c.auth.authority = sign_in->authority.base;
+    c.auth.tenant = sign_in->authority.tenant;
+    c.auth.client_id = sign_in->authority.client_id;
+    c.auth.scope = sign_in->scope;
+    c.auth.token_store = sign_in->token_store;
   } else {
     c.auth.type = SoapCrmAuth::Type::kClientCredentials;
     c.auth.token_endpoint = a.token_endpoint;

@@ -18,7 +18,7 @@
 namespace crmsync {
 
 struct CrmAuthConfig {
-  enum class Type { kBearer, kClientCredentials };
+  enum class Type { kBearer, kClientCredentials, kDeviceCode };
   Type type = Type::kBearer;
   // bearer: exactly one of these.
   std::string token_file;
@@ -31,6 +31,10 @@ struct CrmAuthConfig {
   std::string client_secret;  // resolved from client_secret_env at load time (a secret)
   std::string scope;
   std::string resource;
+  // device_code (SPEC U3, `crmsync login`): the Entra ID tenant and the public client's id;
+  // the refresh token lives in a file of the profile's under $XDG_STATE_HOME/crmsync/.
+  std::string tenant;
+  std::string authority = "https://login.microsoftonline.com/";
 };
 
 // How crmsync signs in to Exchange Web Services (store.type "ews").

@@ -19,6 +19,7 @@ struct SoapCrmAuth {
     kBearerFile,         // Authorization: Bearer <contents of token_file>, re-read per request
     kBearerEnv,          // Authorization: Bearer <$token_env>
     kClientCredentials,  // OAuth 2.0 client credentials against token_endpoint, cached
+    kDeviceCode,  // signed in as the user (crmsync login): refresh token in token_store
   };
   Type type = Type::kNone;
   std::string token_file;
@@ -32,6 +33,12 @@ struct SoapCrmAuth {
   std::string client_secret_file;  // read once, whitespace trimmed
   std::string scope;               // v2 endpoints: "https://org.crm.dynamics.com/.default"
   std::string resource;            // v1 endpoints: "https://org.crm.dynamics.com/"
+  // Device code sign-in (SPEC U3): the authority (base URL, tenant, public client id), the
+  // delegated scope ("https://org.crm.dynamics.com/user_impersonation offline_access") and
+  // the refresh token's file (oauth::token_store_path).
+  std::string authority;
+  std::string tenant;
+  std::string token_store;
 };
 
 struct SoapCrmConfig {

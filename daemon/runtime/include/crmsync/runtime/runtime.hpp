@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "crmsync/config/config.hpp"
@@ -12,6 +13,7 @@
 #include "crmsync/core/store_adapter.hpp"
 #include "crmsync/model/clock.hpp"
 #include "crmsync/model/timezone.hpp"
+#include "crmsync/oauth/oauth.hpp"
 
 namespace crmsync {
 
@@ -25,6 +27,17 @@ struct Runtime {
 
 // The engine's settings from the configuration (G1, G2, S3, D10, the role and zone).
 EngineSettings engine_settings(const Config& config, const TimeZone* zone);
+
+// A side that signs in as the user with the device code flow (SPEC U3): where, for what,
+// and the file its refresh token is kept in.
+struct SignIn {
+  std::string side;  // "crm" (and "mailbox" once a store signs in)
+  oauth::Authority authority;
+  std::string scope;
+  std::string token_store;
+};
+// The CRM side's sign-in when crm.auth.type is device_code.
+std::optional<SignIn> crm_sign_in(const Config& config);
 
 // How the process runs, where an adapter must know it.
 struct RuntimeOptions {
