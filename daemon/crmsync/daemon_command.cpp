@@ -173,7 +173,14 @@ int run_status(const GlobalOptions& global, bool json) {
     std::cout << fmt::format("running     {} {}/{}\n", str_or(s, "step"),
                              int_or(s["progress"], "done"), int_or(s["progress"], "total"));
   std::cout << fmt::format("next sync   {}\n", str_or(s, "next_sync", "off"));
-  std::cout << fmt::format("queue depth {}\n\n", int_or(s, "queue_depth"));
+  std::cout << fmt::format("queue depth {}\n", int_or(s, "queue_depth"));
+  if (s["needs_login"].IsArray() && !s["needs_login"].Empty()) {
+    std::string sides;
+    for (const auto& side : s["needs_login"].GetArray())
+      if (side.IsString()) sides += (sides.empty() ? "" : ", ") + std::string(side.GetString());
+    std::cout << fmt::format("sign-in     needed for {}: run crmsync login\n", sides);
+  }
+  std::cout << "\n";
   std::cout << fmt::format("{:<12} {:>8} {:>8} {:>8} {:>10}\n", "kind", "mapped", "pending",
                            "errors", "conflicts");
   if (s["counts"].IsObject())

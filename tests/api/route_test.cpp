@@ -189,6 +189,21 @@ TEST_CASE("/v1/status has the contract's shape", "[api][route]") {
   CHECK(d2["last_cycle"]["started"].IsNull());
 }
 
+TEST_CASE("U3: /v1/status names the sides that need a sign-in - never a token", "[api][route]") {
+  auto s = sample_state();
+  auto d = parse(route(request("GET", "/v1/status"), s, context()).response.body);
+  REQUIRE(d["needs_login"].IsArray());
+  CHECK(d["needs_login"].Empty());
+  s.state = "needs_login";
+  s.needs_login = {"crm"};
+  auto r = route(request("GET", "/v1/status"), s, context());
+  d = parse(r.response.body);
+  CHECK(std::string(d["state"].GetString()) == "needs_login");
+  REQUIRE(d["needs_login"].Size() == 1);
+  CHECK(std::string(d["needs_login"][0].GetString()) == "crm");
+  CHECK(r.response.body.find("refresh") == std::string::npos);
+}
+
 TEST_CASE("/v1/errors and /v1/conflicts are arrays", "[api][route]") {
   auto s = sample_state();
   auto e = parse(route(request("GET", "/v1/errors"), s, context()).response.body);

@@ -146,7 +146,7 @@ TEST_CASE("every problem names the file and the key path", "[config]") {
       {with(R"("url":"http://127.0.0.1:8555/")", R"("url":"ftp://x/")"),
        "config.json: crm.url: must be an http:// or https:// URL"},
       {with(R"("type":"bearer")", R"("type":"basic")"),
-       "config.json: crm.auth.type: must be \"bearer\" or \"client_credentials\""},
+       "config.json: crm.auth.type: must be \"bearer\", \"client_credentials\" or \"device_code\""},
       {with(R"("token_file":"crm-token")", R"("token_file":"crm-token","pin":1)"),
        "config.json: crm.auth.pin: unknown key"},
       {with(R"("token_file":"crm-token")", R"("token_file":"nope")"),
@@ -239,6 +239,31 @@ TEST_CASE("secrets come from files or the environment and never appear in messag
   CHECK(contains(bad, "crm.auth.token_endpoint: is required"));
   CHECK(contains(bad, "crm.auth.scope: must be a string"));
   for (const auto& p : bad) CHECK(p.find("s3cr3t") == std::string::npos);
+}
+
+TEST_CASE("U3: crm.auth device_code - tenant and client id, the authority by default Entra's",
+          "[config]") {
+  Fixture f;
+  auto env_doc = [&](const std::string& auth) {
+    return R"({"cache":"c.db","store":{"type":"mock","path":"m.db"},"crm":{"url":"https://x/","auth":)" +
+           auth + "}}";
+  };
+  auto ok = f.parse(env_doc(R"({"type":"device_code","tenant":"contoso.onmicrosoft.com",
+      "client_id":"4a1aa1d5-c567-49d0-ad0b-cd957a47f842"})"));
+  REQUIRE(ok.ok());
+  CHECK(ok->crm.auth.type == CrmAuthConfig::Type::kDeviceCode);
+  CHECK(ok->crm.auth.tenant == "contoso.onmicrosoft.com");
+  CHECK(ok->crm.auth.authority == "https://login.microsoftonline.com/");
+  auto other = f.parse(env_doc(R"({"type":"device_code","tenant":"organizations",
+      "client_id":"app","authority":"https://login.example/"})"));
+  REQUIRE(other.ok());
+  CHECK(other->crm.auth.authority == "https://login.example/");
+  auto bad = f.problems(env_doc(R"({"type":"device_code","tenant":"../../etc",
+      "authority":"ftp://x","token_file":"t"})"));
+  CHECK(contains(bad, "crm.auth.tenant: must be a tenant id, a domain or \"organizations\""));
+  CHECK(contains(bad, "crm.auth.client_id: is required"));
+  CHECK(contains(bad, "crm.auth.authority: must be an http:// or https:// URL"));
+  CHECK(contains(bad, "token_file"));
 }
 
 TEST_CASE("hostile or malformed JSON is refused with a message - never a crash", "[config]") {

@@ -30,6 +30,8 @@ td:first-child,th:first-child{text-align:left}.muted{color:#777}
 <p><button id="sync-now" type="button">Sync now</button> <span id="sync-msg" class="muted"></span></p>
 <table id="counts"><thead><tr><th>kind</th><th>mapped</th><th>pending</th><th>errors</th>
 <th>conflicts</th></tr></thead><tbody></tbody></table>
+<p id="needs-login" hidden><b>Sign-in needed</b> for <span id="needs-login-sides"></span>:
+run <code>crmsync login</code>; nothing queued is lost.</p>
 <p id="notices"></p>
 <script>
 "use strict";
@@ -75,6 +77,9 @@ async function refresh() {
       body.appendChild(tr);
     }
     $("notices").textContent = (s.notices || []).join(" ");
+    const login = s.needs_login || [];
+    $("needs-login").hidden = login.length === 0;
+    $("needs-login-sides").textContent = login.join(", ");
   } catch (e) { $("error").textContent = e.message; }
 }
 $("sync-now").addEventListener("click", async () => {

@@ -326,6 +326,10 @@ std::string status_json(const ApiState& s) {
   w.StartArray();
   for (const auto& n : s.notices) str(w, n);
   w.EndArray();
+  key(w, "needs_login");
+  w.StartArray();
+  for (const auto& n : s.needs_login) str(w, n);
+  w.EndArray();
   key(w, "next_sync");
   time_or_null(w, s.next_sync);
   key(w, "interval_minutes");

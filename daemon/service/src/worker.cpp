@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "crmsync/core/policy.hpp"
+#include "crmsync/oauth/oauth.hpp"
 #include "crmsync/service/logging.hpp"
 
 namespace crmsync::service {
@@ -434,7 +435,13 @@ void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waite
     working_.current_cycle.reset();
     working_.step.clear();
     working_.step_done = working_.step_total = 0;
-    working_.state = stopped ? "stopping" : "idle";
+    // U3: a refused sign-in stops the CRM side until `crmsync login`; the next cycle that
+    // gets through (the worker keeps retrying with backoff) clears it.
+    if (!stopped && report.failure && oauth::is_needs_login(*report.failure))
+      working_.needs_login = {"crm"};
+    else if (!stopped && report.result != CycleResult::kFailed)
+      working_.needs_login.clear();
+    working_.state = stopped ? "stopping" : !working_.needs_login.empty() ? "needs_login" : "idle";
     push_event("cycle-finished",
                fmt::format("{{\"cycle\":{},\"full\":{},\"result\":{},\"requests\":{}}}", info.id,
                            full ? "true" : "false", json_string(info.result), requests_json));

@@ -91,7 +91,7 @@ struct Metrics {
 
 struct ApiState {
   std::string version;
-  std::string state = "starting";  // starting, idle, syncing, stopping
+  std::string state = "starting";  // starting, idle, syncing, stopping, needs_login
   std::string role;
   std::string client_id;
   std::string profile;
@@ -107,6 +107,9 @@ struct ApiState {
   std::int64_t pending_changes = 0;          // changes waiting in this client's cache
   std::int64_t pending_requests = 0;         // manual syncs not started yet
   std::vector<std::string> notices;
+  // Sides whose sign-in is gone or refused (SPEC U3): "crm". They sync again after
+  // `crmsync login`; what is queued waits.
+  std::vector<std::string> needs_login;
   std::optional<UtcTime> next_sync;  // null when automatic sync is off
   int interval_minutes = 0;
   std::vector<ErrorRow> errors;
