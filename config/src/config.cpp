@@ -157,6 +157,9 @@ bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) 
   return true;
 }
 
+void parse_negotiate(Checker& c, const Json& auth, const std::string& path, std::string& username,
+                     std::string& password_file);
+
 void parse_auth(Checker& c, const Json& auth, Config& cfg) {
   const std::string path = "crm.auth";
   if (!auth.IsObject()) {
@@ -246,8 +249,12 @@ void parse_auth(Checker& c, const Json& auth, Config& cfg) {
         c.problem(path + ".authority", "must be an http:// or https:// URL");
       a.authority = *v;
     }
+  } else if (*type == "negotiate" || *type == "ntlm") {
+    a.type = CrmAuthConfig::Type::kNegotiate;
+    parse_negotiate(c, auth, path, a.username, a.password_file);
   } else {
-    c.problem(path + ".type", "must be \"bearer\", \"client_credentials\" or \"device_code\"");
+    c.problem(path + ".type",
+              "must be \"bearer\", \"client_credentials\", \"device_code\" or \"negotiate\"");
   }
 }
 
@@ -280,6 +287,25 @@ std::string url_host(const std::string& url) {
   return rest.substr(0, rest.find(':'));
 }
 
+// negotiate (NTLM through GSSAPI): a down-level or UPN user name and a password file.
+void parse_negotiate(Checker& c, const Json& auth, const std::string& path, std::string& username,
+                     std::string& password_file) {
+  if (!c.object(auth, path, {"type", "username", "password_file"})) return;
+  if (auto u = c.string(auth, path, "username", true)) {
+    auto slash = u->find('\\');
+    auto at = u->find('@');
+    const bool down_level = slash != std::string::npos && slash > 0 && slash + 1 < u->size() &&
+                            u->find('\\', slash + 1) == std::string::npos;
+    const bool upn =
+        slash == std::string::npos && at != std::string::npos && at > 0 && at + 1 < u->size();
+    if ((!down_level && !upn) || has_control(*u))
+      c.problem(path + ".username", "must be DOMAIN\\user or user@domain");
+    else
+      username = *u;
+  }
+  if (auto f = c.existing_file(auth, path, "password_file", true)) password_file = *f;
+}
+
 void parse_ews_auth(Checker& c, const Json& auth, EwsAuthConfig& a) {
   const std::string path = "store.auth";
   if (!auth.IsObject()) {
@@ -306,20 +332,7 @@ void parse_ews_auth(Checker& c, const Json& auth, EwsAuthConfig& a) {
   } else if (*type == "negotiate" || *type == "ntlm") {
     // Both names: NTLM (gss-ntlmssp), inside SPNEGO when the server offers Negotiate.
     a.type = EwsAuthConfig::Type::kNegotiate;
-    if (!c.object(auth, path, {"type", "username", "password_file"})) return;
-    if (auto u = c.string(auth, path, "username", true)) {
-      auto slash = u->find('\\');
-      auto at = u->find('@');
-      const bool down_level = slash != std::string::npos && slash > 0 && slash + 1 < u->size() &&
-                              u->find('\\', slash + 1) == std::string::npos;
-      const bool upn =
-          slash == std::string::npos && at != std::string::npos && at > 0 && at + 1 < u->size();
-      if ((!down_level && !upn) || has_control(*u))
-        c.problem(path + ".username", "must be DOMAIN\\user or user@domain");
-      else
-        a.username = *u;
-    }
-    if (auto f = c.existing_file(auth, path, "password_file", true)) a.password_file = *f;
+    parse_negotiate(c, auth, path, a.username, a.password_file);
   } else {
     c.problem(path + ".type", "must be \"basic\", \"bearer\" or \"negotiate\"");
   }

@@ -146,7 +146,8 @@ TEST_CASE("every problem names the file and the key path", "[config]") {
       {with(R"("url":"http://127.0.0.1:8555/")", R"("url":"ftp://x/")"),
        "config.json: crm.url: must be an http:// or https:// URL"},
       {with(R"("type":"bearer")", R"("type":"basic")"),
-       "config.json: crm.auth.type: must be \"bearer\", \"client_credentials\" or \"device_code\""},
+       "config.json: crm.auth.type: must be \"bearer\", \"client_credentials\", \"device_code\" or "
+       "\"negotiate\""},
       {with(R"("token_file":"crm-token")", R"("token_file":"crm-token","pin":1)"),
        "config.json: crm.auth.pin: unknown key"},
       {with(R"("token_file":"crm-token")", R"("token_file":"nope")"),
@@ -264,6 +265,27 @@ TEST_CASE("U3: crm.auth device_code - tenant and client id, the authority by def
   CHECK(contains(bad, "crm.auth.client_id: is required"));
   CHECK(contains(bad, "crm.auth.authority: must be an http:// or https:// URL"));
   CHECK(contains(bad, "token_file"));
+}
+
+TEST_CASE("crm.auth negotiate: on-premises Dynamics with a domain account", "[config]") {
+  Fixture f;
+  auto doc = [&](const std::string& auth) {
+    return R"({"cache":"c.db","store":{"type":"mock","path":"m.db"},"crm":{"url":"https://x/","auth":)" +
+           auth + "}}";
+  };
+  f.write("pw", "secret\n");
+  auto ok =
+      f.parse(doc(R"({"type":"negotiate","username":"EXAMPLE\\alice","password_file":"pw"})"));
+  REQUIRE(ok.ok());
+  CHECK(ok->crm.auth.type == CrmAuthConfig::Type::kNegotiate);
+  CHECK(ok->crm.auth.username == "EXAMPLE\\alice");
+  CHECK(ok->crm.auth.password_file == f.dir.file("pw"));
+  auto ntlm =
+      f.parse(doc(R"({"type":"ntlm","username":"alice@example.com","password_file":"pw"})"));
+  REQUIRE(ntlm.ok());
+  auto bad = f.problems(doc(R"({"type":"negotiate","username":"alice","password_file":"nope"})"));
+  CHECK(contains(bad, "crm.auth.username: must be DOMAIN\\user or user@domain"));
+  CHECK(contains(bad, "nope"));
 }
 
 TEST_CASE("hostile or malformed JSON is refused with a message - never a crash", "[config]") {

@@ -645,13 +645,34 @@ std::unique_ptr<CrmAdapter> make_soap_crm_adapter(const SoapCrmConfig& config, C
   return std::make_unique<SoapCrmAdapter>(config, clock, std::move(transport));
 }
 
-std::unique_ptr<CrmAdapter> make_soap_crm_adapter(const SoapCrmConfig& config, Clock& clock) {
+namespace {
+http::ClientOptions client_options(const SoapCrmConfig& config) {
   http::ClientOptions options;
   options.ca_file = config.ca_file;
   options.resolve_timeout = config.connect_timeout;
   options.connect_timeout = config.connect_timeout;
   options.io_timeout = config.request_timeout;
   options.max_response_bytes = config.max_response_bytes;
+  return options;
+}
+}  // namespace
+
+std::unique_ptr<CrmAdapter> make_soap_crm_adapter(const SoapCrmConfig& config, Clock& clock) {
+  return make_soap_crm_adapter(config, clock,
+                               std::make_unique<http::Client>(client_options(config)));
+}
+
+Result<std::unique_ptr<CrmAdapter>> open_soap_crm_adapter(const SoapCrmConfig& config,
+                                                          Clock& clock) {
+  http::ClientOptions options = client_options(config);
+  if (config.auth.type == SoapCrmAuth::Type::kNegotiate) {
+    if (config.auth.username.empty() || config.auth.password_file.empty())
+      return Error::Invalid("crm negotiate auth needs username and password_file");
+    if (auto ok = http::negotiate_available(); !ok) return ok.error().context("crm negotiate auth");
+    auto a = http::make_negotiate_authenticator({config.auth.username, config.auth.password_file});
+    if (!a) return a.error().context("crm negotiate auth");
+    options.authenticator = std::move(*a);
+  }
   return make_soap_crm_adapter(config, clock, std::make_unique<http::Client>(options));
 }
 

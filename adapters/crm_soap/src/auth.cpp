@@ -178,6 +178,7 @@ Result<std::unique_ptr<TokenSource>> make_token_source(const SoapCrmAuth& auth, 
   using T = SoapCrmAuth::Type;
   switch (auth.type) {
     case T::kNone:
+    case T::kNegotiate:  // the transport's authenticator signs each connection in
       return std::unique_ptr<TokenSource>(std::make_unique<NoToken>());
     case T::kBearerFile:
       if (auth.token_file.empty()) return Error::Invalid("crm auth: token_file is required");

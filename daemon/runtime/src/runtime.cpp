@@ -46,6 +46,10 @@ SoapCrmConfig crm_config(const Config& config) {
       c.auth.type = SoapCrmAuth::Type::kBearerEnv;
       c.auth.token_env = a.token_env;
     }
+  } else if (a.type == CrmAuthConfig::Type::kNegotiate) {
+    c.auth.type = SoapCrmAuth::Type::kNegotiate;
+    c.auth.username = a.username;
+    c.auth.password_file = a.password_file;
   } else if (auto sign_in = crm_sign_in(config)) {
     c.auth.type = SoapCrmAuth::Type::kDeviceCode;
     c.auth.authority = sign_in->authority.base;
@@ -160,7 +164,9 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
     return Error::Invalid("store.type " + config.store.type + " is not supported by this build");
   }
 
-  rt->crm = make_soap_crm_adapter(crm_config(config), clock);
+  auto crm = open_soap_crm_adapter(crm_config(config), clock);
+  if (!crm.ok()) return crm.error().context("crm");
+  rt->crm = std::move(*crm);
   rt->engine = std::make_unique<Engine>(*rt->cache, *rt->store, *rt->crm, clock,
                                         engine_settings(config, rt->zone.get()), crash_points);
   return rt;

@@ -18,7 +18,7 @@
 namespace crmsync {
 
 struct CrmAuthConfig {
-  enum class Type { kBearer, kClientCredentials, kDeviceCode };
+  enum class Type { kBearer, kClientCredentials, kDeviceCode, kNegotiate };
   Type type = Type::kBearer;
   // bearer: exactly one of these.
   std::string token_file;
@@ -35,6 +35,9 @@ struct CrmAuthConfig {
   // the refresh token lives in a file of the profile's under $XDG_STATE_HOME/crmsync/.
   std::string tenant;
   std::string authority = "https://login.microsoftonline.com/";
+  // negotiate (on-premises Dynamics with AD; "ntlm" is the same): NTLM through GSSAPI.
+  std::string username;       // "DOMAIN\\user" or "user@domain"
+  std::string password_file;  // re-read per handshake, never kept in the config
 };
 
 // How crmsync signs in to Exchange Web Services (store.type "ews").

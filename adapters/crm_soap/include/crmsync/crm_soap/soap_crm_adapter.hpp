@@ -19,7 +19,8 @@ struct SoapCrmAuth {
     kBearerFile,         // Authorization: Bearer <contents of token_file>, re-read per request
     kBearerEnv,          // Authorization: Bearer <$token_env>
     kClientCredentials,  // OAuth 2.0 client credentials against token_endpoint, cached
-    kDeviceCode,  // signed in as the user (crmsync login): refresh token in token_store
+    kDeviceCode,         // signed in as the user (crmsync login): refresh token in token_store
+    kNegotiate,  // on-premises (AD): NTLM/Negotiate per connection, username + password_file
   };
   Type type = Type::kNone;
   std::string token_file;
@@ -39,6 +40,9 @@ struct SoapCrmAuth {
   std::string authority;
   std::string tenant;
   std::string token_store;
+  // Negotiate: "DOMAIN\\user" or "user@domain"; the password file is re-read per handshake.
+  std::string username;
+  std::string password_file;
 };
 
 struct SoapCrmConfig {
@@ -66,5 +70,9 @@ struct SoapCrmConfig {
 // The adapter; `clock` must outlive it. A configuration it cannot use (bad URL, missing
 // auth fields) makes every call return kInvalid naming the problem.
 std::unique_ptr<CrmAdapter> make_soap_crm_adapter(const SoapCrmConfig& config, Clock& clock);
+// The same with what the configuration needs checked first: for negotiate, the GSSAPI NTLM
+// mechanism (kInvalid naming the package when missing) and the connection-bound handshake.
+Result<std::unique_ptr<CrmAdapter>> open_soap_crm_adapter(const SoapCrmConfig& config,
+                                                          Clock& clock);
 
 }  // namespace crmsync
