@@ -267,25 +267,25 @@ RequestWriter create_request(std::string_view entity, const CrmId& id, const Fie
 
 RequestWriter update_request(std::string_view entity, const CrmId& id, const FieldMap& attrs,
                              const std::string& row_version) {
-  return [entity = std::string(entity), id, attrs, row_version](XmlWriter& w,
-                                                                std::string_view tag) {
-    write_request(w, tag, "a:UpdateRequest", "Update", [&](XmlWriter& w) {
-      param_open(w, "Target");
-      w.open("b:value").attr("i:type", "a:Entity");
-      write_entity_body(w, entity, id, attrs, row_version);
-      w.close().close();
-      if (!row_version.empty()) {
-        // An xrm/7.1 enum, serialized by member name (DataContract).
-        param_open(w, "ConcurrencyBehavior");
-        w.open("b:value")
-            .attr("i:type", "h:ConcurrencyBehavior")
-            .attr("xmlns:h", kXrm71Ns)
-            .text("IfRowVersionMatches")
-            .close();
-        w.close();
-      }
-    });
-  };
+  return
+      [entity = std::string(entity), id, attrs, row_version](XmlWriter& w, std::string_view tag) {
+        write_request(w, tag, "a:UpdateRequest", "Update", [&](XmlWriter& w) {
+          param_open(w, "Target");
+          w.open("b:value").attr("i:type", "a:Entity");
+          write_entity_body(w, entity, id, attrs, row_version);
+          w.close().close();
+          if (!row_version.empty()) {
+            // An xrm/7.1 enum, serialized by member name (DataContract).
+            param_open(w, "ConcurrencyBehavior");
+            w.open("b:value")
+                .attr("i:type", "h:ConcurrencyBehavior")
+                .attr("xmlns:h", kXrm71Ns)
+                .text("IfRowVersionMatches")
+                .close();
+            w.close();
+          }
+        });
+      };
 }
 
 RequestWriter retrieve_request(std::string_view entity, const CrmId& id,
@@ -654,29 +654,29 @@ Result<CrmRecord> parse_retrieve(const Element& body) {
   return read_entity(**v);
 }
 
-Result<EntityPage> parse_retrieve_multiple(const Element& body) {
+namespace {
+
+// The id of an entity whose Entity/Id is nil: its primary id attribute, when a GUID.
+void id_from_attribute(CrmId& id, const FieldMap& attributes, std::string_view primary_id) {
+  if (!id.is_nil()) return;
+  if (auto it = attributes.find(std::string(primary_id)); it != attributes.end())
+    if (const auto* s = std::get_if<std::string>(&it->second))
+      if (auto parsed = CrmId::parse(*s); parsed.ok()) id = *parsed;
+}
+
+// A RetrieveMultiple EntityCollection: `take` gets each entity read raw; the page's paging
+// fields are filled in.
+template <class Page, class Take>
+Result<Page> read_collection(const Element& body, Take take) {
   auto v = required_value(body, "EntityCollection");
   if (!v.ok()) return v.error();
-  EntityPage page;
+  Page page;
   if (const Element* entities = (*v)->child(kXrmNs, "Entities")) {
     for (const auto& e : entities->children()) {
       if (!e.is(kXrmNs, "Entity")) continue;
       auto raw = read_raw_entity(e);
       if (!raw.ok()) return raw.error();
-      if (raw->logical_name == "privilege") {  // not a synced entity: id only
-        CrmRecord r;
-        r.id = raw->id;
-        if (r.id.is_nil())
-          if (auto it = raw->attributes.find("privilegeid"); it != raw->attributes.end())
-            if (const auto* s = std::get_if<std::string>(&it->second))
-              if (auto id = CrmId::parse(*s); id.ok()) r.id = *id;
-        r.attributes = std::move(raw->attributes);
-        page.records.push_back(std::move(r));
-        continue;
-      }
-      auto rec = to_record(std::move(raw.value()));
-      if (!rec.ok()) return rec.error();
-      page.records.push_back(std::move(rec.value()));
+      if (auto r = take(std::move(*raw), page); !r.ok()) return r.error();
     }
   }
   if (const Element* more = (*v)->child(kXrmNs, "MoreRecords")) {
@@ -689,32 +689,33 @@ Result<EntityPage> parse_retrieve_multiple(const Element& body) {
   return page;
 }
 
-Result<AnyPage> parse_retrieve_multiple_any(const Element& body, std::string_view primary_id) {
-  auto v = required_value(body, "EntityCollection");
-  if (!v.ok()) return v.error();
-  AnyPage page;
-  if (const Element* entities = (*v)->child(kXrmNs, "Entities")) {
-    for (const auto& e : entities->children()) {
-      if (!e.is(kXrmNs, "Entity")) continue;
-      auto raw = read_raw_entity(e);
-      if (!raw.ok()) return raw.error();
-      AnyRecord r{std::move(raw->logical_name), raw->id, std::move(raw->attributes)};
-      if (r.id.is_nil())
-        if (auto it = r.attributes.find(primary_id); it != r.attributes.end())
-          if (const auto* s = std::get_if<std::string>(&it->second))
-            if (auto id = CrmId::parse(*s); id.ok()) r.id = *id;
-      if (r.id.is_nil()) return Error::Invalid(r.entity.substr(0, 60) + " record without an id");
+}  // namespace
+
+Result<EntityPage> parse_retrieve_multiple(const Element& body) {
+  return read_collection<EntityPage>(body, [](auto raw, EntityPage& page) -> Result<void> {
+    if (raw.logical_name == "privilege") {  // not a synced entity: id only
+      CrmRecord r;
+      r.id = raw.id;
+      id_from_attribute(r.id, raw.attributes, "privilegeid");
+      r.attributes = std::move(raw.attributes);
       page.records.push_back(std::move(r));
+      return Ok();
     }
-  }
-  if (const Element* more = (*v)->child(kXrmNs, "MoreRecords")) {
-    auto b = parse_bool("MoreRecords", more->text());
-    if (!b.ok()) return b.error();
-    page.more = *b;
-  }
-  if (const Element* c = (*v)->child(kXrmNs, "PagingCookie"); c && !c->nil())
-    page.paging_cookie = c->text();
-  return page;
+    auto rec = to_record(std::move(raw));
+    if (!rec.ok()) return rec.error();
+    page.records.push_back(std::move(rec.value()));
+    return Ok();
+  });
+}
+
+Result<AnyPage> parse_retrieve_multiple_any(const Element& body, std::string_view primary_id) {
+  return read_collection<AnyPage>(body, [&](auto raw, AnyPage& page) -> Result<void> {
+    AnyRecord r{std::move(raw.logical_name), raw.id, std::move(raw.attributes)};
+    id_from_attribute(r.id, r.attributes, primary_id);
+    if (r.id.is_nil()) return Error::Invalid(r.entity.substr(0, 60) + " record without an id");
+    page.records.push_back(std::move(r));
+    return Ok();
+  });
 }
 
 Result<CrmChangePage> parse_entity_changes(const Element& body) {
