@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
     std::cerr << "crm-emulator: " << *error << "\n"
               << "usage: crm-emulator --listen 127.0.0.1:PORT --db FILE "
                  "[--tls-cert F --tls-key F] [--seed-demo] [--throttle-limit N] "
-                 "[--authority URL [--authority-ca F]] [--org-url URL]\n";
+                 "[--authority URL [--authority-ca F] [--token-leeway-s N]] [--org-url URL]\n";
     return 2;
   }
   try {

@@ -79,6 +79,7 @@ class JwtChecker {
   void set_audiences(std::vector<std::string> audiences) { audiences_ = std::move(audiences); }
   const std::vector<std::string>& audiences() const { return audiences_; }
   const std::string& authority_url() const { return authority_url_; }
+  void set_leeway(int seconds) { leeway_s_ = seconds; }
 
   struct Result {
     std::optional<User> user;
@@ -94,6 +95,7 @@ class JwtChecker {
   struct State;
   std::string authority_url_, ca_file_;
   std::vector<std::string> audiences_;
+  int leeway_s_ = 300;
   std::unique_ptr<State> state_;
 };
 

@@ -772,7 +772,7 @@ std::optional<std::vector<std::string>> required(const EntityMeta& m, const FFil
     std::optional<std::vector<std::string>> p;
     if (c.entityname.empty() && (c.op == "eq-userid" || c.op == "eq-businessid")) {
       p = std::vector<std::string>{c.op == "eq-userid" ? ctx.user_id : ctx.business_unit_id};
-    } else if (c.entityname.empty() && (c.op == "eq" || c.op == "in") &&
+    } else if (c.entityname.empty() && (c.op == "eq" || c.op == "in") && m.attrs.count(c.attr) &&
                (m.attrs.at(c.attr).type == AttrType::Lookup ||
                 m.attrs.at(c.attr).type == AttrType::Guid)) {
       std::vector<std::string> ids;
@@ -820,12 +820,12 @@ FetchPage run_fetch(Store& store, const std::string& fetchxml, const FetchContex
   const EntityMeta& m = *q.meta;
   Evaluator ev{store, ctx, ctx.now ? ctx.now : now_unix(), {}, {}};
   collect_aliases(q.links, ev.aliases);
-  // Candidates: inner activityparty links add their requirement to the entity's own filter.
-  FFilter all_of;
-  all_of.subs.push_back(q.filter);
+  // Candidates: the filter's required texts, else an inner activityparty link's (the party's
+  // id is in the activity's stored party lists).
+  auto need = required(m, q.filter, ctx);
   for (const auto& l : q.links)
-    if (!l.outer && l.meta->name == "activityparty") all_of.subs.push_back(l.filter);
-  auto need = required(m, all_of, ctx);
+    if (!need && !l.outer && l.meta->name == "activityparty")
+      need = required(*l.meta, l.filter, ctx);
   std::vector<Record> rows;
   for (auto& r : store.all(m.name, need)) {
     if (!visible_to(r, ctx.user_id) || !ev.filter(m, r, q.filter)) continue;

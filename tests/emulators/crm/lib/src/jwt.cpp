@@ -50,6 +50,7 @@ JwtChecker::Result JwtChecker::check(Store& store, std::string_view jwt) {
   expect.issuer = state_->authority->issuer;
   expect.audiences = audiences_;
   expect.allow_app_tokens = true;
+  expect.leeway_s = leeway_s_;
   tk::Verdict v = tk::verify(jwt, state_->authority->keys, expect);
   if (v.problem == tk::Problem::kUnknownKey && fetch()) {
     expect.issuer = state_->authority->issuer;

@@ -130,7 +130,10 @@ class App {
   explicit App(const Options& o)
       : opts_(o), store_(o.db), service_(store_), ntlm_file_("crm-emulator") {
     ntlm_unavailable_ = emulator::negotiate_unavailable();
-    if (!o.authority.empty()) jwt_ = std::make_unique<JwtChecker>(o.authority, o.authority_ca);
+    if (!o.authority.empty()) {
+      jwt_ = std::make_unique<JwtChecker>(o.authority, o.authority_ca);
+      jwt_->set_leeway(o.token_leeway_s);
+    }
     write_ntlm_users();
   }
 
@@ -778,6 +781,15 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       if (!value(o.authority) || o.authority.empty()) return "--authority needs a URL";
     } else if (a == "--authority-ca") {
       if (!value(o.authority_ca)) return "--authority-ca needs a file";
+    } else if (a == "--token-leeway-s") {
+      std::string v;
+      if (!value(v)) return "--token-leeway-s needs a number";
+      try {
+        o.token_leeway_s = std::stoi(v);
+      } catch (const std::exception&) {
+        return "bad number in --token-leeway-s";
+      }
+      if (o.token_leeway_s < 0) return "--token-leeway-s must be >= 0";
     } else if (a == "--org-url") {
       if (!value(o.org_url) || o.org_url.empty()) return "--org-url needs a URL";
     } else if (a == "--seed-demo") {

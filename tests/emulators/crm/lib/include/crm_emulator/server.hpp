@@ -26,6 +26,7 @@ struct Options {
   // The organization URL: the audience JWTs must carry ("" = this server's own base URL,
   // http(s)://HOST:PORT, known once it listens).
   std::string org_url;
+  int token_leeway_s = 300;  // clock skew allowed on a JWT's exp/nbf (tests set 0)
 };
 
 // Parse argv; returns an error message on bad usage.
