@@ -9,7 +9,8 @@ int main(int argc, char** argv) {
   if (auto error = crm_emulator::parse_args(argc, argv, options)) {
     std::cerr << "crm-emulator: " << *error << "\n"
               << "usage: crm-emulator --listen 127.0.0.1:PORT --db FILE "
-                 "[--tls-cert F --tls-key F] [--seed-demo] [--throttle-limit N]\n";
+                 "[--tls-cert F --tls-key F] [--seed-demo] [--throttle-limit N] "
+                 "[--authority URL [--authority-ca F] [--token-leeway-s N]] [--org-url URL]\n";
     return 2;
   }
   try {

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <random>
 
+#include "fetchxml.hpp"
 #include "model.hpp"
 
 namespace crm_emulator {
@@ -209,6 +210,7 @@ std::map<std::string, EntityMeta> build() {
               {"activityid", {T::Lookup}}});
   party.attrs[party.primary_id] = AttrMeta{T::Guid};
   m[party.name] = party;
+  add_query_entities(m);  // userquery, savedquery (fetchxml.cpp)
   return m;
 }
 

@@ -8,6 +8,8 @@
 #include <deque>
 #include <iostream>
 #include <random>
+#include <set>
+#include <variant>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -17,6 +19,9 @@
 #include <boost/beast.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "caller.hpp"
+#include "emulator/negotiate.hpp"
+#include "fetchxml.hpp"
 #include "service.hpp"
 #include "store.hpp"
 
@@ -56,6 +61,63 @@ struct LogEntry {
 using Request = http::request<http::string_body>;
 using Reply = http::response<http::string_body>;
 
+// NTLM authenticates a connection, not a request: the handshake's state and its outcome live
+// with the connection, and a new connection starts over.
+struct ConnAuth {
+  std::unique_ptr<emulator::Acceptor> acceptor;  // a handshake in progress
+  std::string scheme;                            // its scheme as the client wrote it
+  std::string user_id;                           // the user this connection authenticated as
+};
+
+std::string base64_encode(std::string_view in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '+'             ? 62
+            : c == '/'             ? 63
+                                   : -1;
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::string lower_ascii(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 struct Outcome {
   Reply reply;
   bool drop = false;
@@ -65,18 +127,33 @@ struct Outcome {
 
 class App {
  public:
-  explicit App(const Options& o) : opts_(o), store_(o.db), service_(store_) {}
+  explicit App(const Options& o)
+      : opts_(o), store_(o.db), service_(store_), ntlm_file_("crm-emulator") {
+    ntlm_unavailable_ = emulator::negotiate_unavailable();
+    if (!o.authority.empty()) {
+      jwt_ = std::make_unique<JwtChecker>(o.authority, o.authority_ca);
+      jwt_->set_leeway(o.token_leeway_s);
+    }
+    write_ntlm_users();
+  }
+
+  // The organization URL JWTs must name (aud): --org-url, else this server's base URL.
+  void listening(const std::string& base_url) {
+    std::string org = opts_.org_url.empty() ? base_url : opts_.org_url;
+    while (!org.empty() && org.back() == '/') org.pop_back();
+    if (jwt_) jwt_->set_audiences({org, org + "/"});
+  }
 
   Service& service() { return service_; }
   Store& store() { return store_; }
 
-  Outcome handle(const Request& req, const tcp::endpoint& peer) {
+  Outcome handle(const Request& req, const tcp::endpoint& peer, ConnAuth& conn) {
     std::string target(req.target());
     if (target.rfind("/admin/", 0) == 0) return Outcome{admin(req, peer, target)};
     const std::int64_t arrived = std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count();
-    Outcome o = soap(req);
+    Outcome o = soap(req, conn);
     std::string action(req[http::field::soapaction]);
     if (target.rfind(kSoapPath, 0) == 0 || req.method() == http::verb::post) {
       ++logged_;
@@ -121,26 +198,128 @@ class App {
     return std::uniform_real_distribution<double>(0, 1)(faults_.rng) < rate;
   }
 
-  Outcome soap(const Request& req) {
+  // A 401 offering what this server takes: Bearer (with the authority, as Dynamics online
+  // answers) and, while NTLM users exist, Negotiate and NTLM; `token` continues a handshake.
+  Reply unauthorized(const Request& req, const std::string& scheme = "",
+                     const std::string& token = "", const std::string& error = "") {
+    Reply r = make(req, http::status::unauthorized, "", "text/plain");
+    if (!scheme.empty()) {
+      r.set(http::field::www_authenticate, scheme + " " + base64_encode(token));
+      return r;
+    }
+    std::string authorize = jwt_ ? jwt_->authority_url() + "/oauth2/authorize"
+                                 : std::string(
+                                       "https://login.microsoftonline.com/"
+                                       "00000000-0000-0000-0000-000000000000/oauth2/"
+                                       "authorize");
+    std::string bearer = "Bearer authorization_uri=" + authorize + ", resource_id=http://" +
+                         std::string(req[http::field::host]) + "/";
+    if (!error.empty()) {
+      std::string why = error;
+      for (auto& c : why)
+        if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = ' ';
+      bearer += ", error=\"invalid_token\", error_description=\"" + why + "\"";
+    }
+    r.set(http::field::www_authenticate, bearer);
+    if (ntlm_unavailable_.empty() && has_ntlm_users()) {
+      r.insert(http::field::www_authenticate, "Negotiate");
+      r.insert(http::field::www_authenticate, "NTLM");
+    }
+    return r;
+  }
+
+  bool has_ntlm_users() {
+    for (const auto& i : Identities(store_).all())
+      if (!i.ntlm_user.empty()) return true;
+    return false;
+  }
+
+  void write_ntlm_users() {
+    std::vector<std::pair<std::string, std::string>> accounts;
+    for (const auto& i : Identities(store_).all())
+      if (!i.ntlm_user.empty()) accounts.emplace_back(i.ntlm_user, i.password);
+    ntlm_file_.write(accounts);
+  }
+
+  // The user of this request, or the reply that refuses it (a 401 that may carry the next
+  // token of an NTLM handshake; 403 for a good token of no user here). `final_token`:
+  // SPNEGO's last word for a 200.
+  std::variant<User, Reply> authenticate(const Request& req, ConnAuth& conn,
+                                         std::string& final_token) {
+    std::string auth(req[http::field::authorization]);
+    auto space = auth.find(' ');
+    std::string scheme = lower_ascii(auth.substr(0, space));
+    std::string cred = space == std::string::npos ? "" : auth.substr(space + 1);
+    while (!cred.empty() && cred.front() == ' ') cred.erase(0, 1);
+    if (auth.empty() && !conn.user_id.empty()) {
+      if (auto u = store_.user_by_id(conn.user_id)) return *u;  // an NTLM-authenticated connection
+      conn.user_id.clear();
+    }
+    if (scheme == "negotiate" || scheme == "ntlm") {
+      if (!ntlm_unavailable_.empty()) return unauthorized(req);
+      conn.user_id.clear();
+      auto token = base64_decode(cred);
+      if (!token || token->empty()) {
+        conn.acceptor.reset();
+        return unauthorized(req);
+      }
+      // A first leg (NTLM's NEGOTIATE, SPNEGO's NegTokenInit) always starts over, as IIS does.
+      const bool first_leg =
+          token->rfind(std::string("NTLMSSP\0\1\0\0\0", 12), 0) == 0 || token->front() == '\x60';
+      if (!conn.acceptor || first_leg || scheme != lower_ascii(conn.scheme)) {
+        conn.acceptor = std::make_unique<emulator::Acceptor>();
+        conn.scheme = auth.substr(0, space);
+      }
+      auto step = conn.acceptor->step(*token);
+      if (step.state == emulator::Acceptor::Step::kContinue)
+        return unauthorized(req, conn.scheme, step.token);
+      conn.acceptor.reset();
+      if (step.state == emulator::Acceptor::Step::kFailed) {
+        std::cerr << "crm-emulator: NTLM authentication failed: " << step.error << "\n";
+        return unauthorized(req);
+      }
+      if (auto who = Identities(store_).by_ntlm_user(step.name))
+        if (auto u = store_.user_by_id(who->user_id)) {
+          conn.user_id = u->id;
+          final_token = step.token;
+          return *u;
+        }
+      std::cerr << "crm-emulator: NTLM user " << step.name << " is no user of the organization\n";
+      return unauthorized(req);
+    }
+    if (scheme != "bearer" || cred.empty()) return unauthorized(req);
+    std::optional<User> user = store_.user_by_token(cred);
+    if (!user && jwt_ && JwtChecker::looks_like_jwt(cred)) {
+      JwtChecker::Result r = jwt_->check(store_, cred);
+      if (!r.user && r.http_status == 403) {
+        Fault f(err::kUserNotInOrg, "The user is not a member of the organization.");
+        f.http_status = 403;
+        return fault_reply(req, f);
+      }
+      if (!r.user) return unauthorized(req, "", "", r.description);
+      user = r.user;
+    }
+    // A user made with auth "negotiate" is refused Bearer, as an on-premises server with only
+    // Windows authentication is.
+    if (user) {
+      auto identity = Identities(store_).get(user->id);
+      if (identity && identity->auth == "negotiate") user.reset();
+    }
+    if (!user) return unauthorized(req, "", "", jwt_ ? "the token is not valid here" : "");
+    return *user;
+  }
+
+  Outcome soap(const Request& req, ConnAuth& conn) {
     std::string target(req.target());
     if (target != kSoapPath && target.rfind(std::string(kSoapPath) + "?", 0) != 0)
       return {make(req, http::status::not_found, "not found\n", "text/plain")};
     if (req.method() != http::verb::post)
       return {make(req, http::status::method_not_allowed, "POST only\n", "text/plain")};
-    // Authentication: Bearer token bound to a systemuser.
-    std::string auth(req[http::field::authorization]);
-    std::optional<User> user;
-    if (auth.size() > 7 && (auth.rfind("Bearer ", 0) == 0 || auth.rfind("bearer ", 0) == 0))
-      user = store_.user_by_token(auth.substr(7));
-    if (!user) {
-      Reply r = make(req, http::status::unauthorized, "", "text/plain");
-      r.set(http::field::www_authenticate,
-            "Bearer authorization_uri=https://login.microsoftonline.com/"
-            "00000000-0000-0000-0000-000000000000/oauth2/authorize, "
-            "resource_id=http://" +
-                std::string(req[http::field::host]) + "/");
-      return {std::move(r)};
-    }
+    // Authentication: an admin-made token, a JWT of the authority, or NTLM (caller.hpp).
+    std::string final_token;
+    auto authenticated = authenticate(req, conn, final_token);
+    if (auto* refused = std::get_if<Reply>(&authenticated)) return {std::move(*refused)};
+    std::optional<User> user = std::get<User>(authenticated);
     Outcome out;
     out.latency_ms = faults_.latency_ms;
     // Injected faults.
@@ -184,6 +363,8 @@ class App {
     }
     out.drop = drop;
     if (drop) out.fault = "drop";
+    if (!final_token.empty())
+      out.reply.set(http::field::www_authenticate, conn.scheme + " " + base64_encode(final_token));
     return out;
   }
 
@@ -224,36 +405,34 @@ class App {
       if (doc.HasParseError() || !doc.IsObject())
         return json_error(req, http::status::bad_request, "the body must be a JSON object");
     }
-    auto str_member = [&](const char* k) -> std::optional<std::string> {
-      if (!doc.HasMember(k) || !doc[k].IsString()) return std::nullopt;
-      return std::string(doc[k].GetString(), doc[k].GetStringLength());
-    };
     try {
-      if (target == "/admin/users" && req.method() == http::verb::post) {
-        auto fullname = str_member("fullname");
-        auto token = str_member("token");
-        if (!fullname || fullname->empty() || !token || token->empty())
-          return json_error(req, http::status::bad_request,
-                            "\"fullname\" and \"token\" must be non-empty strings");
-        if (doc.HasMember("internalemailaddress") && !doc["internalemailaddress"].IsString())
-          return json_error(req, http::status::bad_request,
-                            "\"internalemailaddress\" must be a string");
-        if (store_.user_by_token(*token))
-          return json_error(req, http::status::conflict, "this token is already bound to a user");
-        std::string id =
-            service_.add_user(*fullname, *token, str_member("internalemailaddress").value_or(""));
-        return json(req, http::status::ok, "{\"systemuserid\":\"" + id + "\"}");
-      }
+      if (target == "/admin/users" && req.method() == http::verb::post) return add_user(req, doc);
       if (target.rfind("/admin/users/", 0) == 0 && target.ends_with("/privileges") &&
           req.method() == http::verb::put) {
         std::string id = normalize_guid(target.substr(13, target.size() - 13 - 11));
-        if (!doc.HasMember("prvSyncToOutlook") || !doc["prvSyncToOutlook"].IsBool())
+        bool any = false;
+        for (const char* k : {"prvSyncToOutlook", "prvActOnBehalfOfAnotherUser"}) {
+          if (!doc.HasMember(k)) continue;
+          if (!doc[k].IsBool())
+            return json_error(req, http::status::bad_request,
+                              "\"" + std::string(k) + "\" must be a boolean");
+          any = true;
+        }
+        if (!any)
           return json_error(req, http::status::bad_request,
-                            "\"prvSyncToOutlook\" must be a boolean");
-        if (id.empty() || !service_.set_sync_privilege(id, doc["prvSyncToOutlook"].GetBool()))
+                            "\"prvSyncToOutlook\" or \"prvActOnBehalfOfAnotherUser\" must be "
+                            "a boolean");
+        if (id.empty() || !store_.user_by_id(id))
           return json_error(req, http::status::not_found, "no such user");
+        if (doc.HasMember("prvSyncToOutlook"))
+          service_.set_sync_privilege(id, doc["prvSyncToOutlook"].GetBool());
+        if (doc.HasMember("prvActOnBehalfOfAnotherUser"))
+          service_.set_act_on_behalf(id, doc["prvActOnBehalfOfAnotherUser"].GetBool());
         return json(req, http::status::ok, "{}");
       }
+      if ((target == "/admin/userqueries" || target == "/admin/savedqueries") &&
+          req.method() == http::verb::post)
+        return add_query(req, doc, target == "/admin/userqueries" ? "userquery" : "savedquery");
       if (target == "/admin/faults" && req.method() == http::verb::post)
         return set_faults(req, doc);
       if (target == "/admin/hooks" && req.method() == http::verb::post) return set_hooks(req, doc);
@@ -262,6 +441,7 @@ class App {
         return json(req, http::status::ok, "{\"requests\":" + std::to_string(logged_) + "}");
       if (target == "/admin/reset" && req.method() == http::verb::post) {
         service_.reset();
+        write_ntlm_users();
         log_.clear();
         faults_ = FaultConfig{};
         windows_.clear();
@@ -273,6 +453,128 @@ class App {
       return json_error(req, http::status::internal_server_error, e.what());
     }
     return json_error(req, http::status::not_found, "unknown admin endpoint " + target);
+  }
+
+  // POST /admin/users: {"fullname"} and one or more sign-ins: "token" (opaque), "upn"/"oid"
+  // (JWTs of --authority), "application": true with "client_id" (an application user),
+  // "auth": "negotiate" with "ntlm_user" and "password" (NTLM only); "internalemailaddress",
+  // "default_filters" (default true).
+  Reply add_user(const Request& req, const rapidjson::Document& doc) {
+    Service::NewUser u;
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+      std::string k = it->name.GetString();
+      const auto& v = it->value;
+      static const std::set<std::string> strings = {"fullname", "token",     "internalemailaddress",
+                                                    "upn",      "oid",       "client_id",
+                                                    "auth",     "ntlm_user", "password"};
+      if (strings.count(k)) {
+        if (!v.IsString())
+          return json_error(req, http::status::bad_request, "\"" + k + "\" must be a string");
+      } else if (k == "application" || k == "default_filters") {
+        if (!v.IsBool())
+          return json_error(req, http::status::bad_request, "\"" + k + "\" must be a boolean");
+      } else {
+        return json_error(req, http::status::bad_request, "unknown key \"" + k + "\"");
+      }
+    }
+    auto str = [&](const char* k) {
+      return doc.HasMember(k) ? std::string(doc[k].GetString(), doc[k].GetStringLength())
+                              : std::string();
+    };
+    u.fullname = str("fullname");
+    u.token = str("token");
+    u.internalemailaddress = str("internalemailaddress");
+    u.upn = str("upn");
+    u.oid = str("oid");
+    u.client_id = str("client_id");
+    u.ntlm_user = str("ntlm_user");
+    u.password = str("password");
+    if (doc.HasMember("auth")) u.auth = str("auth");
+    u.application = doc.HasMember("application") && doc["application"].GetBool();
+    if (doc.HasMember("default_filters")) u.default_filters = doc["default_filters"].GetBool();
+    if (u.fullname.empty())
+      return json_error(req, http::status::bad_request, "\"fullname\" must be a non-empty string");
+    if (u.auth != "bearer" && u.auth != "negotiate")
+      return json_error(req, http::status::bad_request,
+                        "\"auth\" must be \"bearer\" or \"negotiate\"");
+    if (!u.oid.empty() && normalize_guid(u.oid).empty())
+      return json_error(req, http::status::bad_request, "\"oid\" must be a guid");
+    if (u.application && u.client_id.empty())
+      return json_error(req, http::status::bad_request,
+                        "an application user needs \"client_id\" (the app's id)");
+    if (!u.client_id.empty() && (!u.application || normalize_guid(u.client_id).empty()))
+      return json_error(req, http::status::bad_request,
+                        "\"client_id\" (a guid) is for application users");
+    if (u.auth == "negotiate" || !u.ntlm_user.empty()) {
+      if (u.ntlm_user.empty())
+        return json_error(req, http::status::bad_request,
+                          "\"auth\": \"negotiate\" needs \"ntlm_user\"");
+      if (!ntlm_unavailable_.empty())
+        return json_error(req, http::status::bad_request,
+                          "NTLM is not available: " + ntlm_unavailable_);
+      if (auto why = emulator::ntlm_account_problem(u.ntlm_user, u.password); !why.empty())
+        return json_error(req, http::status::bad_request, why);
+    }
+    if (u.token.empty() && u.upn.empty() && u.oid.empty() && u.client_id.empty() &&
+        u.ntlm_user.empty())
+      return json_error(req, http::status::bad_request,
+                        "a user needs a sign-in: \"token\", \"upn\"/\"oid\", "
+                        "\"client_id\" or \"ntlm_user\"");
+    Identities ids(store_);
+    if (!u.token.empty() && store_.user_by_token(u.token))
+      return json_error(req, http::status::conflict, "this token is already bound to a user");
+    if ((!u.upn.empty() && ids.by_upn(u.upn)) || (!u.oid.empty() && ids.by_oid(u.oid)) ||
+        (!u.client_id.empty() && ids.by_client_id(u.client_id)) ||
+        (!u.ntlm_user.empty() && ids.by_ntlm_user(u.ntlm_user)))
+      return json_error(req, http::status::conflict, "this sign-in is already bound to a user");
+    std::string id = service_.add_user(u);
+    if (!u.ntlm_user.empty()) write_ntlm_users();
+    return json(req, http::status::ok, "{\"systemuserid\":\"" + id + "\"}");
+  }
+
+  // POST /admin/userqueries {"name","returnedtypecode","fetchxml","ownerid"[,"querytype"=256,
+  // "statecode"=0,"description"]}, /admin/savedqueries the same without ownerid (querytype
+  // 131072 by default: an Outlook filter template).
+  Reply add_query(const Request& req, const rapidjson::Document& doc, const std::string& entity) {
+    Attributes a;
+    std::string owner;
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+      std::string k = it->name.GetString();
+      const auto& v = it->value;
+      if (k == "name" || k == "returnedtypecode" || k == "fetchxml" || k == "description" ||
+          (k == "ownerid" && entity == "userquery")) {
+        if (!v.IsString())
+          return json_error(req, http::status::bad_request, "\"" + k + "\" must be a string");
+        std::string text(v.GetString(), v.GetStringLength());
+        if (k == "ownerid")
+          owner = normalize_guid(text);
+        else
+          a[k] = Value::str(text);
+      } else if (k == "querytype" || k == "statecode") {
+        if (!v.IsInt())
+          return json_error(req, http::status::bad_request, "\"" + k + "\" must be an integer");
+        a[k] = k == "querytype" ? Value::integer(v.GetInt()) : Value::option(v.GetInt());
+      } else {
+        return json_error(req, http::status::bad_request, "unknown key \"" + k + "\"");
+      }
+    }
+    if (!a.count("querytype"))
+      a["querytype"] = Value::integer(entity == "userquery" ? querytype::kOutlookFilters
+                                                            : querytype::kOutlookTemplate);
+    if (entity == "userquery" && (owner.empty() || !store_.user_by_id(owner)))
+      return json_error(req, http::status::bad_request, "\"ownerid\" must name a user");
+    store_.begin();
+    try {
+      std::string id = insert_query(store_, entity, std::move(a), owner);
+      store_.commit();
+      return json(req, http::status::ok, "{\"" + entity + "id\":\"" + id + "\"}");
+    } catch (const Fault& f) {
+      store_.rollback();
+      return json_error(req, http::status::bad_request, f.what());
+    } catch (...) {
+      store_.rollback();
+      throw;
+    }
   }
 
   Reply set_faults(const Request& req, const rapidjson::Document& doc) {
@@ -447,11 +749,15 @@ class App {
   std::deque<LogEntry> log_;
   std::uint64_t logged_ = 0;  // SOAP (and other POST) requests ever logged: GET /admin/stats
   std::map<std::string, std::deque<std::int64_t>> windows_;
+  std::unique_ptr<JwtChecker> jwt_;
+  std::string ntlm_unavailable_;
+  emulator::NtlmUserFile ntlm_file_;
 };
 
 template <class Stream>
 asio::awaitable<void> serve(Stream& stream, App& app, tcp::endpoint peer) {
   beast::flat_buffer buffer;
+  ConnAuth conn;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(kBodyLimit);
@@ -470,7 +776,7 @@ asio::awaitable<void> serve(Stream& stream, App& app, tcp::endpoint peer) {
     }
     if (ec) co_return;
     Request req = parser.release();
-    Outcome o = app.handle(req, peer);
+    Outcome o = app.handle(req, peer, conn);
     if (o.latency_ms > 0) {
       asio::steady_timer t(co_await asio::this_coro::executor);
       t.expires_after(std::chrono::milliseconds(o.latency_ms));
@@ -554,6 +860,21 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
         return "bad number in --throttle-limit";
       }
       if (o.throttle_limit < 0) return "--throttle-limit must be >= 0";
+    } else if (a == "--authority") {
+      if (!value(o.authority) || o.authority.empty()) return "--authority needs a URL";
+    } else if (a == "--authority-ca") {
+      if (!value(o.authority_ca)) return "--authority-ca needs a file";
+    } else if (a == "--token-leeway-s") {
+      std::string v;
+      if (!value(v)) return "--token-leeway-s needs a number";
+      try {
+        o.token_leeway_s = std::stoi(v);
+      } catch (const std::exception&) {
+        return "bad number in --token-leeway-s";
+      }
+      if (o.token_leeway_s < 0) return "--token-leeway-s must be >= 0";
+    } else if (a == "--org-url") {
+      if (!value(o.org_url) || o.org_url.empty()) return "--org-url needs a URL";
     } else if (a == "--seed-demo") {
       o.seed_demo = true;
     } else {
@@ -583,6 +904,8 @@ int run(const Options& opts) {
   acceptor.set_option(tcp::acceptor::reuse_address(true));
   acceptor.bind(ep);
   acceptor.listen();
+  app.listening(std::string(tls ? "https://" : "http://") + opts.host + ":" +
+                std::to_string(acceptor.local_endpoint().port()));
   std::cout << "listening on " << opts.host << ":" << acceptor.local_endpoint().port() << std::endl;
   if (demo) std::cout << "user " << demo->id << " token " << demo->token << std::endl;
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <tinyxml2.h>
 
+#include "caller.hpp"
+#include "fetchxml.hpp"
 #include "xml.hpp"
 
 namespace crm_emulator {
@@ -41,6 +43,7 @@ constexpr PrivilegeDef kPrivileges[] = {
     {"prvWriteActivity", "6e5d9a3c-1f4b-4e0a-9b2d-5c7e8f900006"},
     {"prvCreateActivity", "6e5d9a3c-1f4b-4e0a-9b2d-5c7e8f900007"},
     {"prvDeleteActivity", "6e5d9a3c-1f4b-4e0a-9b2d-5c7e8f900008"},
+    {"prvActOnBehalfOfAnotherUser", kPrivActOnBehalfId},
 };
 
 [[noreturn]] void fail(int code, std::string msg) {
@@ -805,6 +808,7 @@ Attributes validate(Ctx& ctx, const EntityMeta& m, const Attributes& in) {
     }
     out[k] = std::move(v);
   }
+  check_query_record(m.name, out);  // userquery/savedquery: their FetchXML (fetchxml.cpp)
   return out;
 }
 
@@ -1109,7 +1113,7 @@ std::string do_retrieve_multiple(Ctx& ctx, const Query& q) {
   Evaluator ev{m, ctx.caller};
   std::vector<Record> rows;
   for (auto& r : candidates(ctx, m, q.criteria))
-    if (ev.match(r, q.criteria)) rows.push_back(std::move(r));
+    if (visible_to(r, ctx.caller.id) && ev.match(r, q.criteria)) rows.push_back(std::move(r));
   std::vector<std::pair<std::vector<Key>, std::size_t>> keys;
   keys.reserve(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -1156,6 +1160,40 @@ std::string do_retrieve_multiple(Ctx& ctx, const Query& q) {
          "</a:TotalRecordCount><a:TotalRecordCountLimitExceeded>false</"
          "a:TotalRecordCountLimitExceeded>";
   return out;
+}
+
+// RetrieveMultiple with a FetchExpression (fetchxml.cpp evaluates it).
+std::string do_fetch(Ctx& ctx, const XMLElement* q) {
+  const XMLElement* text = child(q, "Query");
+  if (!text || xml::is_nil(text) || xml::text(text).empty())
+    fail(err::kInvalidXml, "A FetchExpression needs its Query (the FetchXML).");
+  FetchPage page = run_fetch(ctx.store, xml::text(text),
+                             FetchContext{ctx.caller.id, ctx.store.meta("businessunitid"), 0});
+  const EntityMeta& m = entity_or_fault(page.entity);
+  ColumnSet cs{page.all_attributes, page.columns};
+  std::string out = "<a:Entities>";
+  for (const auto& r : page.rows) {
+    out += "<a:Entity>";
+    write_entity_members(out, project(ctx, m, r, cs), false);
+    out += "</a:Entity>";
+  }
+  out += "</a:Entities><a:EntityName>" + m.name + "</a:EntityName>";
+  out += kEntityCollectionTail;
+  out += std::string("<a:MoreRecords>") + (page.more ? "true" : "false") + "</a:MoreRecords>";
+  if (page.cookie.empty())
+    out += "<a:PagingCookie i:nil=\"true\"/>";
+  else
+    out += "<a:PagingCookie>" + escape(page.cookie) + "</a:PagingCookie>";
+  out += "<a:TotalRecordCount>" + std::to_string(page.total) +
+         "</a:TotalRecordCount><a:TotalRecordCountLimitExceeded>false</"
+         "a:TotalRecordCountLimitExceeded>";
+  return out;
+}
+
+// RetrieveMultiple's query: a FetchExpression, or a QueryExpression.
+std::string retrieve_multiple_any(Ctx& ctx, const XMLElement* q) {
+  if (xml::xsi_type(q).local == "FetchExpression") return do_fetch(ctx, q);
+  return do_retrieve_multiple(ctx, parse_query(q));
 }
 
 std::string data_token(std::int64_t seq) {
@@ -1287,7 +1325,7 @@ class Dispatcher {
       EntityRef t = parse_ref(param(ps, "Target"));
       do_delete(ctx_, t.logical, t.id);
     } else if (name == "RetrieveMultiple") {
-      std::string body = do_retrieve_multiple(ctx_, parse_query(param(ps, "Query")));
+      std::string body = retrieve_multiple_any(ctx_, param(ps, "Query"));
       r.results =
           "<a:KeyValuePairOfstringanyType><b:key>EntityCollection</b:key><b:value "
           "i:type=\"a:EntityCollection\">" +
@@ -1317,6 +1355,9 @@ class Dispatcher {
           std::string("<b:value i:type=\"r:ArrayOfRolePrivilege\" xmlns:r=\"") + xml::kCrm + "\">";
       for (const auto& p : kPrivileges) {
         if (std::string_view(p.name) == "prvSyncToOutlook" && !user->sync_to_outlook) continue;
+        if (std::string_view(p.name) == "prvActOnBehalfOfAnotherUser" &&
+            !Identities(ctx_.store).get(user->id).value_or(Identity{}).act_on_behalf)
+          continue;
         arr += "<r:RolePrivilege><r:BusinessUnitId>" + svc_.business_unit_id() +
                "</r:BusinessUnitId><r:Depth>Global</r:Depth><r:PrivilegeId>" + p.id +
                "</r:PrivilegeId></r:RolePrivilege>";
@@ -1408,6 +1449,7 @@ class Dispatcher {
 }  // namespace
 
 Service::Service(Store& store) : store_(store) {
+  Identities::ensure_schema(store_);
   ensure_org();
 }
 
@@ -1426,6 +1468,7 @@ void Service::ensure_org() {
       r.attrs["modifiedon"] = Value::datetime(now);
       store_.insert(r);
     }
+    seed_outlook_templates(store_);  // the default Outlook filter templates (fetchxml.cpp)
     store_.commit();
   } catch (...) {
     store_.rollback();
@@ -1477,6 +1520,7 @@ void Service::reset() {
   hooks_.clear();
   store_.begin();
   store_.wipe();
+  Identities(store_).wipe();
   store_.commit();
   ensure_org();
 }
@@ -1485,6 +1529,7 @@ User Service::seed_demo(const std::string& token) {
   if (auto u = store_.user_by_token(token)) return *u;
   std::string uid = add_user("Alice Demo", token);
   User alice = *store_.user_by_id(uid);
+  transact_default_filters(uid);
   Ctx ctx{store_, alice, {}};
   static const char* kFirst[] = {"Anna",  "Ben",   "Chloe", "David", "Emma",
                                  "Felix", "Grace", "Henry", "Isla",  "Jack",
@@ -1581,7 +1626,9 @@ std::string Service::handle(std::string_view soap_action, const std::string& bod
       fail(err::kDeserialization,
            "The SOAPAction '" + action + "' does not match the body element '" + oq.local + "'.");
   }
-  Ctx ctx{store_, caller, {}, &hooks_};
+  // CallerId: the request acts as that user (caller.cpp checks prvActOnBehalfOfAnotherUser).
+  const User acting = act_as(store_, caller, caller_id_header(env));
+  Ctx ctx{store_, acting, {}, &hooks_};
   Dispatcher d(ctx, *this);
   const std::string& name = oq.local;
   std::string out;
@@ -1618,7 +1665,7 @@ std::string Service::handle(std::string_view soap_action, const std::string& bod
   } else if (name == "RetrieveMultiple") {
     auto* q = child(op, "query");
     if (!q) fail(err::kInvalidArgument, "RetrieveMultiple without a query.");
-    std::string body2 = do_retrieve_multiple(ctx, parse_query(q));
+    std::string body2 = retrieve_multiple_any(ctx, q);
     out = "<RetrieveMultipleResponse xmlns=\"" + std::string(xml::kServices) +
           "\"><RetrieveMultipleResult" + result_ns() + ">" + body2 +
           "</RetrieveMultipleResult></RetrieveMultipleResponse>";

@@ -37,6 +37,24 @@ class Service {
   std::string add_user(const std::string& fullname, const std::string& token,
                        const std::string& internalemailaddress = "");
   bool set_sync_privilege(const std::string& user_id, bool granted);
+  // A user with sign-in identities (caller.cpp): an opaque token, an Entra oid/upn (JWTs from
+  // --authority), an application user's client id, or an NTLM account; default_filters makes
+  // the user's Outlook filters from the organization's templates (SPEC U4).
+  struct NewUser {
+    std::string fullname;
+    std::string token;  // "" = none (a random one nobody knows is stored)
+    std::string internalemailaddress;
+    std::string upn, oid;
+    bool application = false;
+    std::string client_id;
+    std::string auth = "bearer";  // or "negotiate": NTLM only
+    std::string ntlm_user, password;
+    bool default_filters = true;
+  };
+  std::string add_user(const NewUser& user);
+  bool set_act_on_behalf(const std::string& user_id, bool granted);
+  // The user's default Outlook filters, in a transaction of their own; their ids.
+  std::vector<std::string> transact_default_filters(const std::string& user_id);
   void reset();  // also drops waiting hooks
   // Replaces the waiting update hooks (empty: none).
   void set_update_hooks(std::vector<UpdateHook> hooks) { hooks_ = std::move(hooks); }

@@ -73,6 +73,8 @@ class Store {
   void set_meta(const std::string& key, const std::string& value);
   // Drop every record, deletion and user; the change sequence keeps counting.
   void wipe();
+  // The connection, for tables kept beside the store's own (caller.cpp's identities).
+  sqlite3* handle() { return db_; }
 
  private:
   void exec(const char* sql);

@@ -25,7 +25,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
-#include "negotiate.hpp"
+#include "emulator/negotiate.hpp"
 #include "service.hpp"
 #include "store.hpp"
 #include "util.hpp"
@@ -36,6 +36,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using emulator::Acceptor;
+using emulator::negotiate_unavailable;
 
 namespace {
 

@@ -19,6 +19,14 @@ struct Options {
   // (benchmarks, which measure crmsync rather than the throttle).
   int throttle_limit = 6000;
   std::string demo_token = "demo-token";
+  // Bearer JWTs from this authority (e.g. login-emulator's http://127.0.0.1:P/organizations)
+  // are taken besides the admin-made opaque tokens; "" = opaque tokens only.
+  std::string authority;
+  std::string authority_ca;  // CA file for an https authority ("" = the system's)
+  // The organization URL: the audience JWTs must carry ("" = this server's own base URL,
+  // http(s)://HOST:PORT, known once it listens).
+  std::string org_url;
+  int token_leeway_s = 300;  // clock skew allowed on a JWT's exp/nbf (tests set 0)
 };
 
 // Parse argv; returns an error message on bad usage.

@@ -1,10 +1,10 @@
 // Built without GSSAPI: NTLM is refused with the reason.
-#include "negotiate.hpp"
+#include "emulator/negotiate.hpp"
 
-namespace ews_emulator {
+namespace emulator {
 
 std::string negotiate_unavailable() {
-  return "ews-emulator was built without GSSAPI (Debian package libkrb5-dev)";
+  return "the emulator was built without GSSAPI (Debian package libkrb5-dev)";
 }
 
 struct Acceptor::Impl {};
@@ -16,4 +16,4 @@ Acceptor::Step Acceptor::step(const std::string&) {
   return s;
 }
 
-}  // namespace ews_emulator
+}  // namespace emulator

@@ -2,9 +2,9 @@
 // looks the user up in NTLM_USER_FILE at each AUTHENTICATE message).
 #include <gssapi/gssapi.h>
 
-#include "negotiate.hpp"
+#include "emulator/negotiate.hpp"
 
-namespace ews_emulator {
+namespace emulator {
 namespace {
 
 gss_OID_desc kNtlm = {10, const_cast<char*>("\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a")};
@@ -84,4 +84,4 @@ Acceptor::Step Acceptor::step(const std::string& client_token) {
   return s;
 }
 
-}  // namespace ews_emulator
+}  // namespace emulator
