@@ -454,7 +454,7 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
     c.problem("store", "is required");
 
   if (const Json* crm = Checker::member(root, "crm")) {
-    if (c.object(*crm, "crm", {"url", "auth", "ca_file", "request_timeout_ms"})) {
+    if (c.object(*crm, "crm", {"url", "auth", "ca_file", "request_timeout_ms", "act_as"})) {
       if (auto u = c.string(*crm, "crm", "url", true)) {
         if (u->rfind("https://", 0) != 0 && u->rfind("http://", 0) != 0)
           c.problem("crm.url", "must be an http:// or https:// URL");
@@ -467,6 +467,18 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
         parse_auth(c, *auth, cfg);
       else
         c.problem("crm.auth", "is required");
+      if (auto v = c.string(*crm, "crm", "act_as")) {
+        auto at = v->find('@');
+        if (at == std::string::npos || at == 0 || at + 1 >= v->size() || v->size() > 256 ||
+            has_control(*v))
+          c.problem("crm.act_as", "must be the user's sign-in name (user@domain)");
+        cfg.crm.act_as = *v;
+      }
+      // An application user would own everything it syncs: it must say whose sync it runs.
+      if (cfg.crm.auth.type == CrmAuthConfig::Type::kClientCredentials && cfg.crm.act_as.empty() &&
+          !Checker::member(*crm, "act_as"))
+        c.problem("crm.act_as",
+                  "is required with client_credentials: name the user the daemon acts for");
     }
   } else {
     c.problem("crm", "is required");

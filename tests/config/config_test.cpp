@@ -206,7 +206,8 @@ TEST_CASE("duplicate keys are errors - not silently last-wins", "[config]") {
 TEST_CASE("secrets come from files or the environment and never appear in messages", "[config]") {
   Fixture f;
   auto env_doc = [&](const std::string& auth) {
-    return R"({"cache":"c.db","store":{"type":"mock","path":"m.db"},"crm":{"url":"https://x/","auth":)" +
+    return R"({"cache":"c.db","store":{"type":"mock","path":"m.db"},"crm":{"url":"https://x/",)"
+           R"("act_as":"alice@example.com","auth":)" +
            auth + "}}";
   };
   ::setenv("CRMSYNC_TEST_TOKEN", "tok-123", 1);
@@ -286,6 +287,25 @@ TEST_CASE("crm.auth negotiate: on-premises Dynamics with a domain account", "[co
   auto bad = f.problems(doc(R"({"type":"negotiate","username":"alice","password_file":"nope"})"));
   CHECK(contains(bad, "crm.auth.username: must be DOMAIN\\user or user@domain"));
   CHECK(contains(bad, "nope"));
+}
+
+TEST_CASE("U3: crm.act_as names the user an application identity acts for", "[config]") {
+  Fixture f;
+  f.write("secret", "s\n");
+  auto doc = [&](const std::string& crm_extra) {
+    return R"({"cache":"c.db","store":{"type":"mock","path":"m.db"},"crm":{"url":"https://x/",)" +
+           crm_extra +
+           R"("auth":{"type":"client_credentials","token_endpoint":"https://login/t",)"
+           R"("client_id":"app","client_secret_file":"secret","scope":"https://x/.default"}}})";
+  };
+  auto ok = f.parse(doc(R"("act_as":"alice@contoso.com",)"));
+  REQUIRE(ok.ok());
+  CHECK(ok->crm.act_as == "alice@contoso.com");
+  CHECK(contains(f.problems(doc("")),
+                 "crm.act_as: is required with client_credentials: name the user the daemon "
+                 "acts for"));
+  CHECK(contains(f.problems(doc(R"("act_as":"alice",)")),
+                 "crm.act_as: must be the user's sign-in name (user@domain)"));
 }
 
 TEST_CASE("hostile or malformed JSON is refused with a message - never a crash", "[config]") {

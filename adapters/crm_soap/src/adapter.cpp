@@ -590,10 +590,44 @@ class SoapCrmAdapter final : public CrmAdapter {
 
   // One call with retries of transient failures. `reply_lost`: some attempt sent the whole
   // request but got no reply (the server may have acted on it).
+  // U3: the systemuserid of crm.act_as, looked up once (without CallerId) by its UPN.
+  Result<void> resolve_caller() {
+    if (config_.act_as.empty() || caller_id_ || resolving_caller_) return Ok();
+    resolving_caller_ = true;
+    struct Reset {
+      bool& flag;
+      ~Reset() { flag = false; }
+    } reset{resolving_caller_};
+    std::vector<CrmId> found;
+    for (const char* attribute : {"domainname", "internalemailaddress"}) {
+      crm_soap::Query q;
+      q.entity = "systemuser";
+      q.columns = {"systemuserid", attribute};
+      q.conditions = {{attribute, "Equal", {config_.act_as}, "d:string"}};
+      q.page_size = 2;
+      auto body = call(crm_soap::retrieve_multiple_request(q), "RetrieveMultiple systemuser");
+      if (!body.ok()) return body.error().context("crm.act_as " + config_.act_as);
+      auto page = finish(crm_soap::parse_retrieve_multiple_any(*body, "systemuserid"),
+                         "RetrieveMultiple systemuser");
+      if (!page.ok()) return page.error();
+      for (const auto& r : page->records) found.push_back(r.id);
+      if (!found.empty()) break;
+    }
+    if (found.empty())
+      return Error::Permission("crm.act_as " + config_.act_as +
+                               ": no CRM user has that user name (domainname) or e-mail address");
+    if (found.size() > 1)
+      return Error::Invalid("crm.act_as " + config_.act_as + " names more than one CRM user");
+    caller_id_ = found.front();
+    return Ok();
+  }
+
   Result<soap::Element> call(const RequestWriter& request, const std::string& what,
                              bool* reply_lost = nullptr) {
     if (config_error_) return *config_error_;
-    const std::string envelope = crm_soap::execute_envelope(request);
+    CRMSYNC_TRY(resolve_caller());
+    const std::string envelope =
+        crm_soap::execute_envelope(request, resolving_caller_ ? std::nullopt : caller_id_);
     const MonoTime start = clock_.mono();
     std::chrono::milliseconds waited{0};
     bool lost = false;
@@ -632,6 +666,8 @@ class SoapCrmAdapter final : public CrmAdapter {
   std::unique_ptr<http::Transport> transport_;
   std::unique_ptr<crm_soap::TokenSource> auth_;
   std::optional<Error> config_error_;
+  std::optional<CrmId> caller_id_;  // crm.act_as, once resolved (CallerId)
+  bool resolving_caller_ = false;
   std::string endpoint_;
   std::string origin_;
   std::mt19937_64 rng_;

@@ -426,9 +426,14 @@ RequestWriter execute_multiple_request(const std::vector<RequestWriter>& request
   };
 }
 
-std::string execute_envelope(const RequestWriter& request) {
+std::string execute_envelope(const RequestWriter& request, const std::optional<CrmId>& caller_id) {
   XmlWriter w;
   w.open("s:Envelope").attr("xmlns:s", soap::kSoapEnvNs);
+  if (caller_id) {
+    w.open("s:Header");
+    w.open("CallerId").attr("xmlns", kXrmNs).text(caller_id->str()).close();
+    w.close();
+  }
   w.open("s:Body");
   w.open("Execute")
       .attr("xmlns", kServicesNs)

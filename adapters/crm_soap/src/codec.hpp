@@ -76,8 +76,11 @@ RequestWriter retrieve_entity_changes_request(std::string_view entity,
 // ContinueOnError=true, ReturnResponses=true. At most 1000 requests (the caller splits).
 RequestWriter execute_multiple_request(const std::vector<RequestWriter>& requests);
 
-// The whole SOAP envelope: <Execute> around one request.
-std::string execute_envelope(const RequestWriter& request);
+// The whole SOAP envelope: <Execute> around one request. With `caller_id`, the request acts
+// for that CRM user: <CallerId xmlns="http://schemas.microsoft.com/xrm/2011/Contracts">GUID
+// </CallerId> in the SOAP header (the caller needs prvActOnBehalfOfAnotherUser).
+std::string execute_envelope(const RequestWriter& request,
+                             const std::optional<CrmId>& caller_id = std::nullopt);
 
 // ---- reading ----
 

@@ -35,6 +35,7 @@ namespace {
 SoapCrmConfig crm_config(const Config& config) {
   SoapCrmConfig c;
   c.base_url = config.crm.url;
+  c.act_as = config.crm.act_as;
   c.ca_file = config.crm.ca_file;
   c.request_timeout = std::chrono::milliseconds(config.crm.request_timeout_ms);
   const auto& a = config.crm.auth;

@@ -85,6 +85,17 @@ TEST_CASE("Retrieve - Update - Delete - SetState - WhoAmI envelopes validate", "
   validate(execute_envelope(retrieve_user_privileges_request(id)));
 }
 
+TEST_CASE("U3: CallerId goes in the SOAP header in the 2011 Contracts namespace", "[codec][xsd]") {
+  auto bob = id_of("b0b0b0b0-0000-4000-8000-000000000002");
+  std::string xml = execute_envelope(who_am_i_request(), bob);
+  CHECK_THAT(xml, Catch::Contains("<s:Header><CallerId "
+                                  "xmlns=\"http://schemas.microsoft.com/xrm/2011/Contracts\">"
+                                  "b0b0b0b0-0000-4000-8000-000000000002</CallerId></s:Header>"));
+  CHECK(xml.find("<s:Header>") < xml.find("<s:Body>"));
+  validate(xml);
+  CHECK(execute_envelope(who_am_i_request()).find("CallerId") == std::string::npos);
+}
+
 TEST_CASE("RetrieveMultiple QueryExpression envelopes validate (Or filter - page 2)",
           "[codec][xsd]") {
   Query q;

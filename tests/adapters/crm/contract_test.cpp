@@ -404,6 +404,52 @@ TEST_CASE("R2: phone calls, letters and faxes come with their parties, for the f
   }
 }
 
+TEST_CASE("U3: an application identity acts for the user named by act_as (CallerId)",
+          "[contract][emulator]") {
+  Env env;  // Alice's own token is the service account's here
+  auto made = env.emulator.admin(
+      "POST", "/admin/users",
+      R"({"fullname":"Bob Example","token":"bob-token-5678","upn":"bob@example.com"})");
+  REQUIRE(made.ok());
+  REQUIRE(made->status == 200);
+  rapidjson::Document d;
+  d.Parse(made->body.c_str());
+  const CrmId bob = CrmId::parse(d["systemuserid"].GetString()).value();
+  SoapCrmConfig c = env.config;
+  c.act_as = "bob@example.com";
+  FakeClock clock;
+  SECTION("without prvActOnBehalfOfAnotherUser the CRM refuses") {
+    auto crm = make_soap_crm_adapter(c, clock);
+    auto who = crm->who_am_i();
+    REQUIRE_FALSE(who.ok());
+    CHECK(who.error().is(ErrorKind::kPermission));
+    CHECK_THAT(who.error().message(), Catch::Contains("prvActOnBehalfOfAnotherUser"));
+  }
+  SECTION("with it, WhoAmI and ownership are the user's") {
+    auto granted = env.emulator.admin("PUT", "/admin/users/" + env.user_id + "/privileges",
+                                      R"({"prvActOnBehalfOfAnotherUser":true})");
+    REQUIRE(granted.ok());
+    REQUIRE(granted->status == 200);
+    auto crm = make_soap_crm_adapter(c, clock);
+    auto who = crm->who_am_i();
+    REQUIRE(who.ok());
+    CHECK(who->user_id == bob);
+    const CrmId id = CrmId::generate();
+    REQUIRE(crm->create(CrmEntity::kContact, id, contact("Made", "ForBob", "m@example.com")).ok());
+    auto rec = crm->retrieve(CrmEntity::kContact, id);
+    REQUIRE(rec.ok());
+    REQUIRE(rec->owner);
+    CHECK(*rec->owner == bob);
+  }
+  SECTION("an unknown user is a clear error") {
+    c.act_as = "nobody@example.com";
+    auto crm = make_soap_crm_adapter(c, clock);
+    auto who = crm->who_am_i();
+    REQUIRE_FALSE(who.ok());
+    CHECK_THAT(who.error().message(), Catch::Contains("nobody@example.com"));
+  }
+}
+
 TEST_CASE("contract: execute_batch - one result per operation", "[contract][emulator]") {
   Env env;
   const CrmId a = CrmId::generate(), b = CrmId::generate(), missing = CrmId::generate();

@@ -87,6 +87,9 @@ struct Config {
     CrmAuthConfig auth;
     std::string ca_file;
     std::int64_t request_timeout_ms = 60'000;  // the deadline of one CRM request's reply
+    // The user an application identity (client_credentials) acts for, by UPN (SPEC U3):
+    // required with client_credentials, so that ownership and the rules are the user's.
+    std::string act_as;
   } crm;
 
   struct Sync {

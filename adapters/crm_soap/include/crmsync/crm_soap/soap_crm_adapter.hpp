@@ -48,6 +48,10 @@ struct SoapCrmAuth {
 struct SoapCrmConfig {
   std::string base_url;  // the organization's URL; the adapter appends the service path
   SoapCrmAuth auth;
+  // An application identity acting for a user (SPEC U3): that user's UPN (systemuser
+  // domainname, else internalemailaddress). Resolved to its systemuserid once; every request
+  // then carries it as CallerId, so WhoAmI, ownership and the rules are that user's.
+  std::string act_as;
   std::string ca_file;  // PEM CAs to trust (private CA); empty = system trust store
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds request_timeout{60'000};

@@ -202,6 +202,12 @@ std::string Service::add_user(const NewUser& u) {
     i.application = u.application;
     i.client_id = u.client_id;
     Identities(store_).put(i);
+    if (!u.upn.empty()) {  // Dynamics online keeps an Entra user's UPN in domainname
+      if (auto rec = store_.get("systemuser", id)) {
+        rec->attrs["domainname"] = Value::str(u.upn);
+        store_.update(*rec);
+      }
+    }
     if (u.default_filters && !u.application) create_default_filters(store_, id);
     store_.commit();
   } catch (...) {
