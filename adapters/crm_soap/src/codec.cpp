@@ -384,6 +384,17 @@ RequestWriter retrieve_multiple_request(const Query& q) {
   };
 }
 
+RequestWriter fetch_request(const std::string& fetchxml) {
+  return [fetchxml](XmlWriter& w, std::string_view tag) {
+    write_request(w, tag, "a:RetrieveMultipleRequest", "RetrieveMultiple", [&](XmlWriter& w) {
+      param_open(w, "Query");
+      w.open("b:value").attr("i:type", "a:FetchExpression");
+      w.leaf("a:Query", fetchxml);
+      w.close().close();
+    });
+  };
+}
+
 RequestWriter retrieve_entity_changes_request(std::string_view entity,
                                               const std::vector<std::string>& columns,
                                               const std::string& data_version, int page_number,

@@ -69,6 +69,9 @@ struct Query {
   std::string paging_cookie;  // "" = none
 };
 RequestWriter retrieve_multiple_request(const Query& query);
+// RetrieveMultiple with a FetchExpression (the FetchXML escaped in a:Query); the reply is the
+// same EntityCollection.
+RequestWriter fetch_request(const std::string& fetchxml);
 RequestWriter retrieve_entity_changes_request(std::string_view entity,
                                               const std::vector<std::string>& columns,
                                               const std::string& data_version, int page_number,

@@ -51,6 +51,14 @@ struct CrmRecordPage {
   int page_number = 1;
 };
 
+// One of the user's Outlook synchronization filters (SPEC U4): which records of an entity
+// the user syncs, as the FetchXML the CRM keeps for them.
+struct SyncFilter {
+  CrmEntity entity = CrmEntity::kContact;
+  std::string name;
+  std::string fetchxml;
+};
+
 // A CRM record an e-mail address belongs to: a system user by internalemailaddress or a
 // contact by emailaddress1, 2 or 3 (the parties of a tracked e-mail, SPEC §7 and U7).
 struct EmailParty {
@@ -105,6 +113,21 @@ class CrmAdapter {
                                           const std::string& paging_cookie) = 0;
   // The record with the given columns (empty = the mapping's columns), or kNotFound.
   virtual Result<CrmRecord> retrieve(CrmEntity entity, const CrmId& id) = 0;
+
+  // U4: the user's active Outlook synchronization filters (userquery, query type
+  // OutlookFilters 256), or, when the user has none, the organization's active templates
+  // (savedquery, OutlookTemplate 131072); only entities crmsync syncs. Empty when the CRM has
+  // none: the engine then keeps R2's fixed test. The default: none.
+  virtual Result<std::vector<SyncFilter>> sync_filters() { return std::vector<SyncFilter>{}; }
+  // U4: one page of the records `filter` selects, with the columns crmsync maps, in the
+  // primary key's order; with `modified_since`, only those modified since. kInvalid for a
+  // filter the CRM (or this adapter) cannot run. The default: kInvalid.
+  virtual Result<CrmRecordPage> filtered(const SyncFilter& filter,
+                                         std::optional<UtcTime> modified_since, int page_number,
+                                         const std::string& paging_cookie) {
+    (void)filter, (void)modified_since, (void)page_number, (void)paging_cookie;
+    return Error::Invalid("this CRM adapter runs no Outlook filters");
+  }
   // Creates a record with a client-chosen id (SPEC X1). kConflict if the id exists.
   // statecode/statuscode among the attributes are applied after the create, as CRM wants
   // (SetState): a tracked e-mail is created open, then completed as received or sent (U7).
