@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "crmsync/core/policy.hpp"
+#include "crmsync/core/role.hpp"
 #include "crmsync/core/store_adapter.hpp"
 #include "crmsync/model/clock.hpp"
 
