@@ -4,8 +4,10 @@
 #include <map>
 #include <set>
 
+#include "crmsync/core/deletion_rules.hpp"
 #include "crmsync/core/lease.hpp"
 #include "crmsync/core/merge.hpp"
+#include "crmsync/core/retry_rules.hpp"
 #include "crmsync/model/text.hpp"
 
 namespace crmsync {
@@ -72,19 +74,6 @@ constexpr std::int64_t kEmailSent = 3;
 constexpr std::int64_t kEmailReceived = 4;
 std::int64_t tracked_email_status(Folder folder) {
   return folder == Folder::kSentItems ? kEmailSent : kEmailReceived;
-}
-
-std::chrono::milliseconds backoff(int attempts) {
-  // 30 s, 1 min, 2 min ... capped at one hour (E1).
-  auto d = std::chrono::seconds(30) * (1LL << std::min(attempts, 7));
-  return std::min<std::chrono::milliseconds>(d, std::chrono::hours(1));
-}
-
-// An error that ends the cycle rather than one item (E3): the service is unreachable,
-// refuses us, or our own state is unusable.
-bool ends_cycle(const Error& e) {
-  return e.kind() == ErrorKind::kTransient || e.kind() == ErrorKind::kPermission ||
-         e.kind() == ErrorKind::kCorrupt || e.scope() == ErrorScope::kService;
 }
 
 // Thrown inside a cycle to stop it; caught only by run_cycle.
@@ -180,11 +169,11 @@ struct Engine::Impl {
   // whole service ends the cycle instead (E3).
   void item_failed(const PendingChange& row, const Error& e) {
     record_item_failure(row, e);
-    if (ends_cycle(e)) throw CycleAbort{e};
+    if (rules::ends_cycle(e)) throw CycleAbort{e};
   }
   void record_item_failure(const PendingChange& row, const Error& e) {
     must(cache.record_failure(row.change_id, e.describe(),
-                              UtcTime{clock.now().ms + backoff(row.attempts).count()}));
+                              UtcTime{clock.now().ms + rules::item_backoff(row.attempts).count()}));
     ++report.item_errors;
   }
 
@@ -588,15 +577,19 @@ struct Engine::Impl {
       deleted_in_store = meta_int(kDeletedInStoreKey);
       deleted_in_crm = meta_int(kDeletedInCrmKey);
     }
-    const std::int64_t base = linked + deleted_in_store + deleted_in_crm;
-    auto too_many = [&](std::int64_t n) {
-      return n >= settings.mass_delete_min &&
-             static_cast<double>(n) > settings.mass_delete_ratio * static_cast<double>(base);
-    };
-    hold_store_deletions =
-        pending.in_store > 0 && too_many(pending.in_store + deleted_in_store) && !allow_mass_delete;
-    hold_crm_deletions =
-        pending.in_crm > 0 && too_many(pending.in_crm + deleted_in_crm) && !allow_mass_delete;
+    rules::MassDeleteFacts facts;
+    facts.pending_in_store = pending.in_store;
+    facts.pending_in_crm = pending.in_crm;
+    facts.made_in_store = deleted_in_store;
+    facts.made_in_crm = deleted_in_crm;
+    facts.linked = linked;
+    facts.ratio = settings.mass_delete_ratio;
+    facts.min = settings.mass_delete_min;
+    facts.confirmed = allow_mass_delete;
+    const rules::MassDeleteVerdict verdict = rules::mass_delete_guard(facts);
+    const std::int64_t base = verdict.base;
+    hold_store_deletions = verdict.hold_store;
+    hold_crm_deletions = verdict.hold_crm;
     must(cache.hold_deletions(Cache::Side::kStore, hold_store_deletions));
     must(cache.hold_deletions(Cache::Side::kCrm, hold_crm_deletions));
     auto notice = [&](std::int64_t held, std::int64_t made, std::string_view where) {
@@ -701,7 +694,7 @@ struct Engine::Impl {
       Error e = r.error().context("CRM " + std::string(to_string(todo[i].m.entity)) + " " +
                                   todo[i].m.crm_id.str());
       record_item_failure(todo[i].row, e);
-      if (ends_cycle(e) && !stop) stop = e;
+      if (rules::ends_cycle(e) && !stop) stop = e;
     }
     if (stop) throw CycleAbort{*stop};
   }
@@ -986,7 +979,7 @@ struct Engine::Impl {
       Error e = r.error().context(std::string(to_string(todo[i].m.entity)) + " " +
                                   todo[i].m.crm_id.str());
       record_item_failure(todo[i].row, e);
-      if (ends_cycle(e) && !stop) stop = e;
+      if (rules::ends_cycle(e) && !stop) stop = e;
     }
     if (stop) throw CycleAbort{*stop};
   }
@@ -1217,23 +1210,16 @@ struct Engine::Impl {
       return cache.forget_mapping(m.map_id);
     }
     const FieldMap& f = item->item.fields;
-    bool delete_in_store = false;
-    switch (m.entity) {
-      case CrmEntity::kContact:  // D6: the owner keeps the contact
-        delete_in_store = row.crm_change == CrmChange::kLeftFilter || !m.owner || *m.owner != me;
-        break;
-      case CrmEntity::kAppointment: {  // D7: future appointments go
-        auto start = time_attr(f, "Start");
-        delete_in_store = start && *start > clock.now();
-        break;
-      }
-      case CrmEntity::kEmail:
-        delete_in_store = false;
-        break;  // D9
-      default:  // D8: open tasks, phone calls, letters, faxes go
-        delete_in_store = m.crm_state.value_or(0) == 0;
-        break;
+    rules::StoreFacts facts;
+    facts.left_filter = row.crm_change == CrmChange::kLeftFilter;
+    facts.user_owns = m.owner && *m.owner == me;
+    if (m.entity == CrmEntity::kAppointment) {
+      auto start = time_attr(f, "Start");
+      facts.starts_in_future = start && *start > clock.now();
     }
+    facts.was_open = m.crm_state.value_or(0) == 0;
+    const bool delete_in_store =
+        rules::on_crm_removal(m.entity, facts).action == rules::CrmAction::kDeleteInStore;
     if (delete_in_store) {
       auto r = store.remove(m.entry_id);
       if (!r.ok() && !r.error().is(ErrorKind::kNotFound)) return r.error();
@@ -1360,30 +1346,25 @@ struct Engine::Impl {
   Result<void> apply_store_removal(const PendingChange& row, Mapping& m, StoreChange change) {
     if (row.crm_change == CrmChange::kDelete || row.crm_change == CrmChange::kLeftFilter)
       return unlink_store_item(m);  // gone on both sides
-    const bool is_delete = change == StoreChange::kDelete;
-    const bool asked = change == StoreChange::kUntrackDeleteInCrm;
-    bool delete_in_crm = false;
-    if (m.entity == CrmEntity::kContact) {
-      delete_in_crm = !is_delete && asked;  // D1, D2
-    } else if (m.entity == CrmEntity::kEmail) {
-      delete_in_crm = !is_delete && asked;  // D5
-    } else if (m.linked) {
+    const rules::StoreTrigger trigger =
+        change == StoreChange::kDelete               ? rules::StoreTrigger::kDelete
+        : change == StoreChange::kUntrackDeleteInCrm ? rules::StoreTrigger::kUntrackDeleteInCrm
+                                                     : rules::StoreTrigger::kUntrack;
+    rules::CrmFacts facts;
+    if (rules::needs_crm_record(m.entity) && m.linked) {
       auto rec = crm.retrieve(m.entity, m.crm_id);
       if (!rec.ok() && !rec.error().is(ErrorKind::kNotFound)) return rec.error();
       if (rec.ok()) {
-        const bool open = is_open_state(m.entity, rec->attributes);
-        const bool owner = rec->owner && *rec->owner == me;
-        if (m.entity == CrmEntity::kAppointment) {  // D3: open, future, owner or organizer
-          auto start = time_attr(rec->attributes, "scheduledstart");
-          delete_in_crm = open && start && *start > clock.now() &&
-                          (owner || party_has(rec->attributes, "organizer", me));
-        } else if (is_delete) {  // D4: open and owned
-          delete_in_crm = open && owner;
-        } else {  // D11: asked, and D4's conditions
-          delete_in_crm = asked && open && owner;
-        }
+        auto start = time_attr(rec->attributes, "scheduledstart");
+        facts.known = true;
+        facts.open = is_open_state(m.entity, rec->attributes);
+        facts.user_owns = rec->owner && *rec->owner == me;
+        facts.user_organizes = party_has(rec->attributes, "organizer", me);
+        facts.starts_in_future = start && *start > clock.now();
       }
     }
+    const rules::StoreDecision decision = rules::on_store_removal(m.entity, trigger, facts);
+    const bool delete_in_crm = decision.action == rules::StoreAction::kDeleteInCrm;
     if (delete_in_crm && m.linked) {
       if (hold_crm_deletions) return Ok();
       auto r = crm.remove(m.entity, m.crm_id);
@@ -1392,7 +1373,7 @@ struct Engine::Impl {
       count_deletion(deleted_in_crm, kDeletedInCrmKey);
       crash("store-removal.crm-deleted");
     }
-    if (m.entity == CrmEntity::kContact && is_delete && m.linked) {
+    if (decision.action == rules::StoreAction::kKeepDeletedLocally && m.linked) {
       // D1: keep the pair so the record is not brought back.
       m.deleted_locally = true;
       m.linked = false;

@@ -134,6 +134,23 @@ TEST_CASE("X1 S1 S3: the store is read a page at a time - one call per page, not
   second_run_changes_nothing(w);
 }
 
+TEST_CASE("X1 S2: the batched store calls reach the store through the wrapper") {
+  // The forwarding wrapper passes create_many and scan_headers_since on, so the engine takes
+  // the mock mailbox's batched paths (one transaction a page, headers before items).
+  World w;
+  w.settings.page_size = 10;
+  w.restart();
+  for (int i = 0; i < 12; ++i)
+    w.crm.seed(CrmEntity::kContact, {{"lastname", text(("Batch" + std::to_string(i)).c_str())}});
+  w.reset_counters();
+  w.sync();
+  CHECK(w.store.counters().create_manys == 2);  // two pages of new records
+  CHECK(w.store.counters().creates == 12);
+  CHECK(w.store.counters().header_scans >= 1);  // S2 reads headers, not items
+  CHECK(w.items(ItemKind::kContact).size() == 12);
+  second_run_changes_nothing(w);
+}
+
 TEST_CASE("C2: the original state is written with the sync and equals both sides (M5)") {
   World w;
   EntryId id = w.add(ItemKind::kTask, {{"Subject", text("Call")}, {"Importance", text("High")}});

@@ -56,6 +56,11 @@ class GatedStore final : public fakes::StoreWrapper {
     gate_.pass();
     return StoreWrapper::scan_modified_since(k, t);
   }
+  // The engine's S2 scan reads headers first (the wrapper forwards the batched calls).
+  Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind k, UtcTime t) override {
+    gate_.pass();
+    return StoreWrapper::scan_headers_since(k, t);
+  }
 
  private:
   std::unique_ptr<StoreAdapter> inner_;

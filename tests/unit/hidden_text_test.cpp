@@ -1,4 +1,4 @@
-// The lease and queued changes as the text the EWS and MAPI adapters store (core/seams).
+// The lease and queued changes as the text the EWS and MAPI adapters store (core/ports).
 #include <catch2/catch.hpp>
 
 #include "crmsync/core/hidden_text.hpp"

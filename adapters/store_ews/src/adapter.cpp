@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "codec.hpp"
+#include "crmsync/core/change_log.hpp"
 #include "crmsync/core/lease.hpp"
 #include "crmsync/core/sqlite.hpp"
 #include "crmsync/http/credentials.hpp"
@@ -759,47 +760,22 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
   }
 
   Result<void> insert_event(ItemKind kind, const std::string& id, Action action) {
-    auto st =
-        db_.prepare("INSERT INTO events(kind, entry_id, action, at_ms) VALUES(?1, ?2, ?3, ?4)");
-    if (!st) return st.error();
-    return st->bind(1, to_string(kind))
-        .bind(2, id)
-        .bind(3, action_text(action))
-        .bind(4, clock_.now().ms)
-        .run();
+    StoreEvent e;
+    e.kind = kind;
+    e.entry_id = EntryId(id);
+    e.action = action;
+    e.at = clock_.now();
+    return change_log().append(e);
   }
 
-  Result<std::int64_t> max_seq() {
-    auto st = db_.prepare("SELECT COALESCE(MAX(seq), 0) FROM events");
-    if (!st) return st.error();
-    auto row = st->step();
-    if (!row) return row.error();
-    return st->int64(0);
-  }
+  Result<std::int64_t> max_seq() { return change_log().last_seq(); }
 
   Result<std::vector<StoreEvent>> local_events(std::int64_t after, std::size_t max) {
-    auto st = db_.prepare(
-        "SELECT seq, kind, entry_id, action, at_ms FROM events WHERE seq > ?1 ORDER BY seq LIMIT "
-        "?2");
-    if (!st) return st.error();
-    st->bind(1, after).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(max, INT64_MAX)));
-    std::vector<StoreEvent> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      StoreEvent e;
-      e.seq = st->int64(0);
-      auto kind = parse_item_kind(st->text(1));
-      auto action = parse_action(st->text(3));
-      if (!kind || !action) return Error::Corrupt("EWS state file: a malformed event");
-      e.kind = *kind;
-      e.entry_id = EntryId(st->text(2));
-      e.action = *action;
-      e.at = UtcTime{st->int64(4)};
-      out.push_back(std::move(e));
-    }
-    return out;
+    return change_log().after(after, max);
+  }
+
+  sql::ChangeLog change_log() {
+    return sql::ChangeLog(db_, sql::ChangeLog::Layout::kActionOnly, "EWS state file");
   }
 
   Result<void> sync_all() {

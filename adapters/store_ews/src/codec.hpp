@@ -27,7 +27,7 @@ inline constexpr std::string_view kQueueClass = "IPM.Configuration.crmsync.queue
 
 // The distinguished folder id ("contacts", "sentitems", ...) of a store folder.
 std::string_view distinguished_id(Folder f);
-using crmsync::kind_of_folder;  // core/seams
+using crmsync::kind_of_folder;  // core/ports
 std::vector<Folder> folders_of(ItemKind kind);
 inline constexpr Folder kAllFolders[] = {Folder::kContacts, Folder::kTasks,     Folder::kCalendar,
                                          Folder::kInbox,    Folder::kSentItems, Folder::kDrafts};

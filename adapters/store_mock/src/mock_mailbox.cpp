@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "crmsync/core/change_log.hpp"
 #include "crmsync/core/sqlite.hpp"
 #include "crmsync/model/mapping.hpp"
 #include "field_codec.hpp"
@@ -363,37 +364,7 @@ class MockMailboxImpl final : public MockMailbox {
   Result<void> remove(const EntryId& id) override { return user_remove(id, Surface::kNone); }
 
   Result<std::vector<StoreEvent>> events_after(std::int64_t after, std::size_t max) override {
-    // Polled several times a second by an idle daemon: a cached statement.
-    auto cached = db_.cached(
-        "SELECT seq, kind, entry_id, action, surface, phase, delete_in_crm, at FROM events"
-        " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-    if (!cached) return cached.error();
-    Statement* st = *cached;
-    sql::ResetOnExit done(*st);
-    st->bind(1, after).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(max, INT64_MAX)));
-    std::vector<StoreEvent> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      StoreEvent e;
-      e.seq = st->int64(0);
-      auto kind = parse_item_kind(st->text(1));
-      auto action = parse_action(st->text(3));
-      auto surface = parse_surface(st->text(4));
-      auto phase = parse_phase(st->text(5));
-      if (!kind || !action || !surface || !phase)
-        return Error::Corrupt("mock mailbox: malformed event " + std::to_string(e.seq));
-      e.kind = *kind;
-      e.entry_id = EntryId(st->text(2));
-      e.action = *action;
-      e.surface = *surface;
-      e.phase = *phase;
-      e.delete_in_crm = st->int64(6) != 0;
-      e.at = UtcTime{st->int64(7)};
-      out.push_back(std::move(e));
-    }
-    return out;
+    return change_log().after(after, max);
   }
 
   bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) override {
@@ -511,9 +482,7 @@ class MockMailboxImpl final : public MockMailbox {
     return collect(*st);
   }
 
-  Result<std::int64_t> last_event_seq() override {
-    return query_int(db_, "SELECT coalesce(max(seq), 0) FROM events");
-  }
+  Result<std::int64_t> last_event_seq() override { return change_log().last_seq(); }
 
  private:
   template <class F>
@@ -664,19 +633,19 @@ class MockMailboxImpl final : public MockMailbox {
 
   Result<void> insert_event(ItemKind kind, const EntryId& id, Action action, Surface surface,
                             Phase phase, bool delete_in_crm) {
-    auto cached = db_.cached(
-        "INSERT INTO events (kind, entry_id, action, surface, phase,"
-        " delete_in_crm, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    if (!cached) return cached.error();
-    Statement* st = *cached;
-    st->bind(1, to_string(kind))
-        .bind(2, std::string_view(id.str()))
-        .bind(3, to_string(action))
-        .bind(4, to_string(surface))
-        .bind(5, to_string(phase))
-        .bind(6, std::int64_t{delete_in_crm})
-        .bind(7, clock_.now().ms);
-    return st->run();
+    StoreEvent e;
+    e.kind = kind;
+    e.entry_id = id;
+    e.action = action;
+    e.surface = surface;
+    e.phase = phase;
+    e.delete_in_crm = delete_in_crm;
+    e.at = clock_.now();
+    return change_log().append(e);
+  }
+
+  sql::ChangeLog change_log() {
+    return sql::ChangeLog(db_, sql::ChangeLog::Layout::kFull, "mock mailbox");
   }
 
   std::string random_hex(std::size_t bytes) {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "crmsync/core/policy.hpp"
+#include "crmsync/core/role.hpp"
 #include "crmsync/model/item.hpp"
 #include "crmsync/model/result.hpp"
 

@@ -1,13 +1,11 @@
-// When a store change is synchronized (SPEC T2–T5, the paper's Appendix B), as a table.
+// When a store change is synchronized (SPEC T2–T5, the paper's Appendix B), as a table
+// (core/rules: pure, tested row by row in tests/rules).
 #pragma once
 
+#include "crmsync/core/role.hpp"
 #include "crmsync/core/store_adapter.hpp"
 
 namespace crmsync {
-
-enum class Role { kPrimary, kSecondary, kRoaming, kDelegate };
-std::string_view to_string(Role r);
-Result<Role> parse_role(std::string_view s);
 
 // What a client does with one store event.
 enum class Timing {

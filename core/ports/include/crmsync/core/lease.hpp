@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "crmsync/core/policy.hpp"
+#include "crmsync/core/role.hpp"
 #include "crmsync/core/store_adapter.hpp"
 #include "crmsync/model/clock.hpp"
 
@@ -23,6 +23,7 @@ struct LeaseRecord {
 
 // Where the lease lives (the mock mailbox: a row; EWS/MAPI: a hidden item). Writes are
 // compare-and-swap on an opaque version (a change key), so two clients never both win.
+// Owned by its store adapter (StoreAdapter::lease_store()); called from the sync worker only.
 class LeaseStore {
  public:
   LeaseStore() = default;
@@ -34,6 +35,7 @@ class LeaseStore {
     LeaseRecord record;
     std::string version;  // "" when no lease was ever written
   };
+  // The lease as stored (holder "" and version "" when none was ever written). kTransient.
   virtual Result<Versioned> read_lease() = 0;
   // Writes `next` if the stored version is still `expected_version`; kConflict otherwise.
   // Returns the new version.
@@ -56,7 +58,9 @@ struct QueuedChange {
 QueuedChange to_queued(const StoreEvent& event, const std::string& client_id);
 StoreEvent to_event(const QueuedChange& change);
 
-// Durable and ordered, in the shared store.
+// Durable and ordered, in the shared store. Owned by its store adapter
+// (StoreAdapter::handoff_queue()); called from the sync worker only. Errors: kTransient,
+// kCorrupt (an entry that does not parse: the message names it).
 class HandoffQueue {
  public:
   HandoffQueue() = default;

@@ -78,12 +78,14 @@ struct CrmOperation {
   std::string row_version;  // update: as CrmAdapter::update
 };
 
-// Contract for every CRM adapter. Synchronous, one thread at a time; each call is bounded
-// by the adapter's deadlines and retries transient failures itself (honouring Retry-After)
+// Contract for every CRM adapter. Synchronous, one thread at a time (the sync worker; an
+// adapter may be built on one thread and used on another, never on two at once); each call is
+// bounded by the adapter's deadlines and retries transient failures itself (honouring Retry-After)
 // up to its budget, then returns kTransient. Errors: kNotFound (no such record),
 // kConflict (duplicate id on create; on update: the record is no longer the row version the
 // update was made against), kInvalid (the server rejected the data, e.g. a value too long:
-// the message says which), kPermission (auth or privilege), kTransient.
+// the message says which), kPermission (auth or privilege), kTransient. Results are values the
+// caller owns; the adapter keeps no reference to arguments after a call returns.
 class CrmAdapter {
  public:
   CrmAdapter() = default;
@@ -91,12 +93,15 @@ class CrmAdapter {
   CrmAdapter& operator=(const CrmAdapter&) = delete;
   virtual ~CrmAdapter() = default;
 
+  // The user the adapter acts as (WhoAmI). kPermission when the sign-in is refused.
   virtual Result<CrmIdentity> who_am_i() = 0;
+  // That user's sync privileges (SPEC G5). kPermission, kTransient.
   virtual Result<CrmPrivileges> privileges(const CrmId& user) = 0;
 
   // Changes of `entity` since `data_version` ("" = everything: the initial sync, which lists
   // the records that exist and no removal, as RetrieveEntityChanges does), one page at a
-  // time: page 1 with an empty cookie, then the returned cookie while `more`.
+  // time: page 1 with an empty cookie, then the returned cookie while `more`. kConflict when
+  // the server no longer knows the token (the caller starts again from ""), kTransient.
   virtual Result<CrmChangePage> changes_since(CrmEntity entity, const std::string& data_version,
                                               int page_number,
                                               const std::string& paging_cookie) = 0;
@@ -138,7 +143,10 @@ class CrmAdapter {
   // row_version writes whatever the version (a server that sends none).
   virtual Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes,
                               const std::string& row_version) = 0;
+  // Deletes the record; kNotFound when it is already gone (callers treat that as done).
   virtual Result<void> remove(CrmEntity entity, const CrmId& id) = 0;
+  // SetState: statecode and statuscode (-1: the state's default reason). kNotFound, kInvalid
+  // (a transition the entity refuses), kPermission, kTransient.
   virtual Result<void> set_state(CrmEntity entity, const CrmId& id, int state, int status) = 0;
   // Contacts whose emailaddress1, 2 or 3 equals one of `addresses`, compared as CRM compares
   // text (case-insensitively): the E2 lookup of a whole page of new contacts in a few requests.
