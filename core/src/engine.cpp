@@ -199,8 +199,17 @@ struct Engine::Impl {
 
   void prepare_crm() {
     if (only || !primary_like()) return;  // P3: only the primary writes CRM -> store
+    // U4: the user's Outlook filters, read once a cycle (one request).
+    const std::vector<SyncFilter> filters = must(crm.sync_filters());
     for (CrmEntity entity : kAllCrmEntities) {
       if (!crm_to_store_on(entity)) continue;
+      std::vector<SyncFilter> mine;
+      for (const auto& f : filters)
+        if (f.entity == entity) mine.push_back(f);
+      if (!mine.empty()) {
+        prepare_crm_filtered(entity, mine);
+        continue;
+      }
       if (!crm.supports_change_tracking(entity)) {
         prepare_crm_without_tracking(entity);
         continue;
@@ -238,6 +247,54 @@ struct Engine::Impl {
       }
       crash("prepare.crm");
     }
+  }
+
+  // U4: the user's filters pick the records (R2 as the user set it up). The first sync fetches
+  // what they select, not the organization; later ones what changed since (modifiedon, the
+  // S2-like margin); once per sweep interval a full pass over the filters lists what they
+  // select, and a mapped record they no longer select is looked up: gone (deleted in CRM) or
+  // still there (it left the filter) - except records the user tracked by hand.
+  void prepare_crm_filtered(CrmEntity entity, const std::vector<SyncFilter>& filters) {
+    const std::int64_t wm = std::stoll(must(cache.get_meta(modified_key(entity))).value_or("0"));
+    const std::int64_t last_sweep =
+        std::stoll(must(cache.get_meta(sweep_key(entity))).value_or("0"));
+    const bool sweep =
+        last_sweep == 0 || clock.now().ms - last_sweep >= settings.crm_sweep_interval.count();
+    std::optional<UtcTime> since;
+    if (wm != 0 && !sweep) since = UtcTime{wm - settings.scan_margin.count()};
+    std::int64_t newest = wm;
+    std::set<CrmId> listed;
+    for (const auto& filter : filters) {
+      std::string cookie;
+      for (int page = 1;; ++page) {
+        CrmRecordPage p = must(crm.filtered(filter, since, page, cookie));
+        batch();
+        for (const auto& rec : p.records) {
+          newest = std::max(newest, rec.modified_on.ms);
+          if (listed.insert(rec.id).second) note_crm_upsert(rec, /*in_filter=*/true);
+        }
+        commit();
+        step("prepare", page, 0);
+        if (!p.more) break;
+        cookie = p.paging_cookie;
+      }
+    }
+    set_pending(modified_key(entity), std::to_string(newest));
+    if (!sweep) return;
+    batch();
+    for (const auto& m : must(cache.mappings(entity))) {
+      if (m.create_pending || (!m.linked && !m.deleted_locally) || listed.count(m.crm_id)) continue;
+      auto rec = crm.retrieve(entity, m.crm_id);
+      if (!rec.ok() && rec.error().is(ErrorKind::kNotFound)) {
+        note_crm_removed(m.crm_id);
+        continue;
+      }
+      if (!rec.ok()) throw CycleAbort{rec.error()};
+      note_crm_upsert(*rec, /*in_filter=*/false);  // still in CRM: it left the filters
+    }
+    must(cache.set_meta({{pending(sweep_key(entity)), std::to_string(clock.now().ms)}}));
+    commit();
+    crash("prepare.sweep");
   }
 
   // R3: without change tracking, modifiedon finds creates and updates, and a periodic sweep
@@ -299,9 +356,10 @@ struct Engine::Impl {
     crash("prepare.sweep");
   }
 
-  void note_crm_upsert(const CrmRecord& rec) {
+  // `in_filter`: what the user's own filters said (U4); R2's fixed test when not given.
+  void note_crm_upsert(const CrmRecord& rec, std::optional<bool> in_filter_of_user = {}) {
     auto m = must(cache.mapping_by_crm_id(rec.id));
-    const bool in = in_filter(rec);
+    const bool in = in_filter_of_user.value_or(in_filter(rec));
     ChangeNote note;
     note.crm = CrmChange::kUpsert;
     note.crm_timestamp = rec.modified_on;

@@ -376,6 +376,70 @@ TEST_CASE("R2: phone calls, letters and faxes where the user is only a party are
                                           "letter from me", "fax to me", "fax from me"});
 }
 
+namespace {
+bool has_text(const CrmRecord& r, const char* attribute, const char* value) {
+  auto it = r.attributes.find(attribute);
+  return it != r.attributes.end() && it->second == Value{std::string(value)};
+}
+std::set<std::string> last_names(World& w) {
+  std::set<std::string> out;
+  for (const auto& c : w.items(ItemKind::kContact)) out.insert(c.item.text("LastName"));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("U4: the first sync brings what the user's filters select - not the organization") {
+  World w;
+  w.crm.set_filter(CrmEntity::kContact, "My VIPs",
+                   [](const CrmRecord& r) { return has_text(r, "jobtitle", "VIP"); });
+  w.crm.seed(CrmEntity::kContact, {{"lastname", text("Vip of Bob's")}, {"jobtitle", text("VIP")}},
+             w.crm.other_user());
+  w.crm.seed(CrmEntity::kContact, {{"lastname", text("Mine, not VIP")}}, w.crm.me());
+  for (int i = 0; i < 50; ++i)
+    w.crm.seed(CrmEntity::kContact, {{"lastname", text("Org")}}, w.crm.other_user());
+  w.reset_counters();
+  w.sync();
+  // The filter's choice, even owned by another user; the user's own non-VIP is not chosen.
+  CHECK(last_names(w) == std::set<std::string>{"Vip of Bob's"});
+  // Contacts were never asked for as the whole organization's changes.
+  CHECK(w.crm.counters().filtered_queries >= 1);
+  CHECK(w.crm.counters().change_requests == static_cast<int>(std::size(kAllCrmEntities)) - 1);
+  // A second cycle asks for what changed since, and writes nothing.
+  w.reset_counters();
+  w.sync();
+  CHECK(w.store_writes() == 0);
+  CHECK(w.crm_writes() == 0);
+}
+
+TEST_CASE(
+    "U4 R2: a record that leaves the filters leaves the store at the sweep - unless "
+    "tracked by hand; a deleted one goes too") {
+  World w;
+  w.crm.set_filter(CrmEntity::kContact, "My VIPs",
+                   [](const CrmRecord& r) { return has_text(r, "jobtitle", "VIP"); });
+  CrmId leaves =
+      w.crm.seed(CrmEntity::kContact, {{"lastname", text("Leaves")}, {"jobtitle", text("VIP")}});
+  CrmId deleted =
+      w.crm.seed(CrmEntity::kContact, {{"lastname", text("Deleted")}, {"jobtitle", text("VIP")}});
+  CrmId stays =
+      w.crm.seed(CrmEntity::kContact, {{"lastname", text("Stays")}, {"jobtitle", text("VIP")}});
+  EntryId by_hand = w.add(ItemKind::kContact, {{"LastName", text("By hand")}});
+  w.sync();
+  w.sync();
+  REQUIRE(last_names(w) == std::set<std::string>{"Leaves", "Deleted", "Stays", "By hand"});
+  w.crm.edit(leaves, {{"jobtitle", text("Former VIP")}});
+  w.crm.erase(deleted);
+  w.clock.advance(w.settings.crm_sweep_interval);
+  w.sync();
+  // D6: the user owns "Deleted": its store copy stays, unlinked; "Leaves" left the filter.
+  CHECK(last_names(w) == std::set<std::string>{"Deleted", "Stays", "By hand"});
+  for (const auto& c : w.items(ItemKind::kContact))
+    if (c.item.text("LastName") == "Deleted") CHECK_FALSE(c.link.tracked);
+  CHECK(w.crm.find(leaves));  // only the store copy goes
+  CHECK(w.item(by_hand).link.tracked);
+  CHECK(w.crm.find(stays));
+}
+
 // ---------------------------------------------------------------------------
 // §3 merging
 

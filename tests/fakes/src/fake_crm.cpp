@@ -143,6 +143,32 @@ Result<CrmRecordPage> FakeCrm::sweep_ids(CrmEntity entity, int page_number, cons
   return page_of(std::move(all), page_number);
 }
 
+Result<std::vector<SyncFilter>> FakeCrm::sync_filters() {
+  ++counters_.queries;
+  if (auto f = take_fault()) return *f;
+  std::vector<SyncFilter> out;
+  for (const auto& f : filters_) out.push_back({f.entity, f.name, f.name});
+  return out;
+}
+
+Result<CrmRecordPage> FakeCrm::filtered(const SyncFilter& filter,
+                                        std::optional<UtcTime> modified_since, int page_number,
+                                        const std::string&) {
+  ++counters_.queries;
+  if (auto f = take_fault()) return *f;
+  ++counters_.filtered_queries;
+  std::vector<CrmRecord> all;
+  for (const auto& f : filters_) {
+    if (f.entity != filter.entity || f.name != filter.fetchxml) continue;
+    for (const auto& [id, s] : records_)
+      if (s.record.entity == filter.entity && f.selects(s.record) &&
+          (!modified_since || s.record.modified_on >= *modified_since))
+        all.push_back(s.record);
+  }
+  std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.id.str() < b.id.str(); });
+  return page_of(std::move(all), page_number);
+}
+
 Result<CrmRecord> FakeCrm::retrieve(CrmEntity entity, const CrmId& id) {
   ++counters_.retrieves;
   if (auto f = take_fault()) return *f;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -28,6 +29,12 @@ class FakeCrm final : public CrmAdapter {
   Result<CrmRecordPage> sweep_ids(CrmEntity entity, int page_number,
                                   const std::string& paging_cookie) override;
   Result<CrmRecord> retrieve(CrmEntity entity, const CrmId& id) override;
+  // U4: the filters set with set_filter; `filtered` pages through the records a filter's
+  // predicate selects (the FetchXML text is the filter's name here: the real evaluation is
+  // crm-emulator's, tested there), modified since when asked.
+  Result<std::vector<SyncFilter>> sync_filters() override;
+  Result<CrmRecordPage> filtered(const SyncFilter& filter, std::optional<UtcTime> modified_since,
+                                 int page_number, const std::string& paging_cookie) override;
   Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override;
   // With a row version, only while the record is still at it (kConflict otherwise: U6).
   Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes,
@@ -44,6 +51,11 @@ class FakeCrm final : public CrmAdapter {
   const CrmId& me() const { return me_; }
   CrmId other_user() const { return other_; }
   void set_sync_privilege(bool on) { sync_privilege_ = on; }
+  // U4: one of the user's Outlook filters, as a predicate over records.
+  void set_filter(CrmEntity entity, std::string name,
+                  std::function<bool(const CrmRecord&)> selects) {
+    filters_.push_back({entity, std::move(name), std::move(selects)});
+  }
   void set_page_size(std::size_t n) { page_size_ = n; }
   // Change history older than now is dropped: older tokens are refused (kConflict).
   void expire_tokens() { oldest_token_ = seq_; }
@@ -92,7 +104,7 @@ class FakeCrm final : public CrmAdapter {
   // --- what the daemon did ---
   struct Counters {
     int creates = 0, updates = 0, deletes = 0, set_states = 0, retrieves = 0, change_requests = 0,
-        queries = 0, party_lookups = 0;
+        queries = 0, party_lookups = 0, filtered_queries = 0;
     int writes() const { return creates + updates + deletes + set_states; }
   };
   const Counters& counters() const { return counters_; }
@@ -132,6 +144,12 @@ class FakeCrm final : public CrmAdapter {
   bool row_versions_ = true;
   std::map<CrmId, std::string> user_emails_;
   Result<CrmRecordPage> page_of(std::vector<CrmRecord> all, int page_number);
+  struct Filter {
+    CrmEntity entity;
+    std::string name;
+    std::function<bool(const CrmRecord&)> selects;
+  };
+  std::vector<Filter> filters_;
 };
 
 }  // namespace crmsync::fakes
