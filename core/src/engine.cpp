@@ -250,37 +250,59 @@ struct Engine::Impl {
   }
 
   // U4: the user's filters pick the records (R2 as the user set it up). The first sync fetches
-  // what they select, not the organization; later ones what changed since (modifiedon, the
-  // S2-like margin); once per sweep interval a full pass over the filters lists what they
-  // select, and a mapped record they no longer select is looked up: gone (deleted in CRM) or
-  // still there (it left the filter) - except records the user tracked by hand.
+  // what they select, not the organization; later ones what changed since (modifiedon, with
+  // the S2-like margin) and the ids the filters select (a request per page of the user's
+  // records, whatever the organization's size): a mapped record they no longer select is
+  // looked up - gone (deleted in CRM, D6-D9 at the next sync) or still there (it left the
+  // filters; records the user tracked by hand stay).
   void prepare_crm_filtered(CrmEntity entity, const std::vector<SyncFilter>& filters) {
-    const std::int64_t wm = std::stoll(must(cache.get_meta(modified_key(entity))).value_or("0"));
-    const std::int64_t last_sweep =
-        std::stoll(must(cache.get_meta(sweep_key(entity))).value_or("0"));
-    const bool sweep =
-        last_sweep == 0 || clock.now().ms - last_sweep >= settings.crm_sweep_interval.count();
+    // The watermark: the newest modifiedon seen and the records seen at that instant
+    // ("ms:id,id"). CRM stamps modifiedon with its own clock, so no skew margin is needed;
+    // the next fetch asks from that instant on and skips what it already saw there (a margin
+    // would list again, every cycle, records the user unlinked a minute ago).
+    const std::string mark = must(cache.get_meta(modified_key(entity))).value_or("0");
+    const std::int64_t wm = std::stoll(mark);
+    std::set<std::string> seen_at_wm;
+    if (auto colon = mark.find(':'); colon != std::string::npos)
+      for (std::size_t at = colon + 1; at < mark.size();) {
+        auto comma = mark.find(',', at);
+        seen_at_wm.insert(mark.substr(at, comma == std::string::npos ? comma : comma - at));
+        at = comma == std::string::npos ? mark.size() : comma + 1;
+      }
     std::optional<UtcTime> since;
-    if (wm != 0 && !sweep) since = UtcTime{wm - settings.scan_margin.count()};
+    if (wm != 0) since = UtcTime{wm};
     std::int64_t newest = wm;
-    std::set<CrmId> listed;
-    for (const auto& filter : filters) {
+    std::set<std::string> at_newest = seen_at_wm;
+    std::set<CrmId> listed;  // what the filters select now
+    auto each = [&](const SyncFilter& filter, bool ids_only, const auto& on_record) {
       std::string cookie;
       for (int page = 1;; ++page) {
-        CrmRecordPage p = must(crm.filtered(filter, since, page, cookie));
+        CrmRecordPage p =
+            must(crm.filtered(filter, ids_only ? std::nullopt : since, ids_only, page, cookie));
         batch();
-        for (const auto& rec : p.records) {
-          newest = std::max(newest, rec.modified_on.ms);
-          if (listed.insert(rec.id).second) note_crm_upsert(rec, /*in_filter=*/true);
-        }
+        for (const auto& rec : p.records) on_record(rec);
         commit();
         step("prepare", page, 0);
         if (!p.more) break;
         cookie = p.paging_cookie;
       }
+    };
+    for (const auto& filter : filters) {
+      each(filter, false, [&](const CrmRecord& rec) {
+        if (rec.modified_on.ms > newest) {
+          newest = rec.modified_on.ms;
+          at_newest.clear();
+        }
+        if (rec.modified_on.ms == newest) at_newest.insert(rec.id.str());
+        const bool seen = rec.modified_on.ms == wm && seen_at_wm.count(rec.id.str());
+        if (listed.insert(rec.id).second && !seen) note_crm_upsert(rec, /*in_filter=*/true);
+      });
+      if (since)  // the first sync listed everything already
+        each(filter, true, [&](const CrmRecord& rec) { listed.insert(rec.id); });
     }
-    set_pending(modified_key(entity), std::to_string(newest));
-    if (!sweep) return;
+    std::string next = std::to_string(newest) + ":";
+    for (const auto& id : at_newest) next += (next.back() == ':' ? "" : ",") + id;
+    set_pending(modified_key(entity), next);
     batch();
     for (const auto& m : must(cache.mappings(entity))) {
       if (m.create_pending || (!m.linked && !m.deleted_locally) || listed.count(m.crm_id)) continue;
@@ -292,7 +314,6 @@ struct Engine::Impl {
       if (!rec.ok()) throw CycleAbort{rec.error()};
       note_crm_upsert(*rec, /*in_filter=*/false);  // still in CRM: it left the filters
     }
-    must(cache.set_meta({{pending(sweep_key(entity)), std::to_string(clock.now().ms)}}));
     commit();
     crash("prepare.sweep");
   }

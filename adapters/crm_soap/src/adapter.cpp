@@ -196,13 +196,15 @@ class SoapCrmAdapter final : public CrmAdapter {
   }
 
   Result<CrmRecordPage> filtered(const SyncFilter& filter, std::optional<UtcTime> modified_since,
-                                 int page_number, const std::string& paging_cookie) override {
+                                 bool ids_only, int page_number,
+                                 const std::string& paging_cookie) override {
     const std::string name = entity_name(filter.entity);
     const std::string what =
         "RetrieveMultiple " + name + " (filter " + filter.name.substr(0, 80) + ")";
     crm_soap::FetchPage page;
-    page.columns = mapping_for(filter.entity).crm_columns();
     page.primary_key = primary_key(filter.entity);
+    page.columns = ids_only ? std::vector<std::string>{page.primary_key}
+                            : mapping_for(filter.entity).crm_columns();
     page.modified_since = modified_since;
     page.page = page_number < 1 ? 1 : page_number;
     page.count = config_.page_size;

@@ -12,6 +12,7 @@
 #include "crmsync/core/engine.hpp"
 #include "crmsync/crm_soap/soap_crm_adapter.hpp"
 #include "crmsync/crm_soap/transport.hpp"
+#include "crmsync/model/mapping.hpp"
 #include "crmsync/store_mock/mock_mailbox.hpp"
 #include "emulator_process.hpp"
 
@@ -170,4 +171,51 @@ TEST_CASE(
   CHECK(again.to_crm == 0);
 }
 
+#endif
+
+#ifdef CRM_EMULATOR_PATH
+TEST_CASE("U4: a record read through a filter carries what the change fetch carries",
+          "[contract][emulator][filters]") {
+  crmtest::EmulatorProcess emulator{CRM_EMULATOR_PATH};
+  REQUIRE(emulator.ok());
+  crmtest::TempDir dir;
+  const CrmId alice = CrmId::parse(emulator.add_user("Alice Adams", "alice-token-1234")).value();
+  std::ofstream(dir.path() / "alice") << "alice-token-1234\n";
+  FakeClock clock;
+  auto crm = make_soap_crm_adapter(config_for(emulator, (dir.path() / "alice").string()), clock);
+  PartyList me{{"", "", EntityRef{"systemuser", alice, ""}}};
+  PartyList guest{{"guest@example.com", "", std::nullopt}};
+  REQUIRE(crm->create(CrmEntity::kAppointment, CrmId::generate(),
+                      {{"subject", Value{std::string("Review")}},
+                       {"location", Value{std::string("Room 1")}},
+                       {"scheduledstart", Value{UtcTime::parse("2030-01-01T10:00:00Z").value()}},
+                       {"scheduledend", Value{UtcTime::parse("2030-01-01T11:00:00Z").value()}},
+                       {"organizer", Value{me}},
+                       {"requiredattendees", Value{guest}},
+                       {"optionalattendees", Value{me}}})
+              .ok());
+  auto changes = crm->changes_since(CrmEntity::kAppointment, "", 1, "");
+  REQUIRE(changes.ok());
+  REQUIRE(changes->new_or_updated.size() == 1);
+  auto filters = crm->sync_filters();
+  REQUIRE(filters.ok());
+  const SyncFilter* appointments = nullptr;
+  for (const auto& f : *filters)
+    if (f.entity == CrmEntity::kAppointment) appointments = &f;
+  REQUIRE(appointments);
+  auto page = crm->filtered(*appointments, std::nullopt, false, 1, "");
+  REQUIRE(page.ok());
+  REQUIRE(page->records.size() == 1);
+  const CrmRecord& a = changes->new_or_updated.front();
+  const CrmRecord& b = page->records.front();
+  for (const auto& column : mapping_for(CrmEntity::kAppointment).crm_columns()) {
+    INFO(column);
+    auto ia = a.attributes.find(column);
+    auto ib = b.attributes.find(column);
+    CHECK((ia == a.attributes.end()) == (ib == b.attributes.end()));
+    if (ia != a.attributes.end() && ib != b.attributes.end()) CHECK(ia->second == ib->second);
+  }
+  CHECK(a.owner == b.owner);
+  CHECK(a.modified_on == b.modified_on);
+}
 #endif

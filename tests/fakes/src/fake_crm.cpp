@@ -152,8 +152,8 @@ Result<std::vector<SyncFilter>> FakeCrm::sync_filters() {
 }
 
 Result<CrmRecordPage> FakeCrm::filtered(const SyncFilter& filter,
-                                        std::optional<UtcTime> modified_since, int page_number,
-                                        const std::string&) {
+                                        std::optional<UtcTime> modified_since, bool ids_only,
+                                        int page_number, const std::string&) {
   ++counters_.queries;
   if (auto f = take_fault()) return *f;
   ++counters_.filtered_queries;
@@ -162,8 +162,11 @@ Result<CrmRecordPage> FakeCrm::filtered(const SyncFilter& filter,
     if (f.entity != filter.entity || f.name != filter.fetchxml) continue;
     for (const auto& [id, s] : records_)
       if (s.record.entity == filter.entity && f.selects(s.record) &&
-          (!modified_since || s.record.modified_on >= *modified_since))
-        all.push_back(s.record);
+          (!modified_since || s.record.modified_on >= *modified_since)) {
+        CrmRecord r = s.record;
+        if (ids_only) r.attributes.clear();
+        all.push_back(std::move(r));
+      }
   }
   std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.id.str() < b.id.str(); });
   return page_of(std::move(all), page_number);

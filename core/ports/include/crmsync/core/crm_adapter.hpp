@@ -124,13 +124,14 @@ class CrmAdapter {
   // (savedquery, OutlookTemplate 131072); only entities crmsync syncs. Empty when the CRM has
   // none: the engine then keeps R2's fixed test. The default: none.
   virtual Result<std::vector<SyncFilter>> sync_filters() { return std::vector<SyncFilter>{}; }
-  // U4: one page of the records `filter` selects, with the columns crmsync maps, in the
-  // primary key's order; with `modified_since`, only those modified since. kInvalid for a
-  // filter the CRM (or this adapter) cannot run. The default: kInvalid.
+  // U4: one page of the records `filter` selects, in the primary key's order: with the
+  // columns crmsync maps, or their ids alone (`ids_only`, for the sweep); with
+  // `modified_since`, only those modified since. kInvalid for a filter the CRM (or this
+  // adapter) cannot run. The default: kInvalid.
   virtual Result<CrmRecordPage> filtered(const SyncFilter& filter,
-                                         std::optional<UtcTime> modified_since, int page_number,
-                                         const std::string& paging_cookie) {
-    (void)filter, (void)modified_since, (void)page_number, (void)paging_cookie;
+                                         std::optional<UtcTime> modified_since, bool ids_only,
+                                         int page_number, const std::string& paging_cookie) {
+    (void)filter, (void)modified_since, (void)ids_only, (void)page_number, (void)paging_cookie;
     return Error::Invalid("this CRM adapter runs no Outlook filters");
   }
   // Creates a record with a client-chosen id (SPEC X1). kConflict if the id exists.

@@ -81,8 +81,9 @@ class CrmWrapper : public CrmAdapter {
   }
   Result<std::vector<SyncFilter>> sync_filters() override { return inner_.sync_filters(); }
   Result<CrmRecordPage> filtered(const SyncFilter& filter, std::optional<UtcTime> modified_since,
-                                 int page_number, const std::string& paging_cookie) override {
-    return inner_.filtered(filter, modified_since, page_number, paging_cookie);
+                                 bool ids_only, int page_number,
+                                 const std::string& paging_cookie) override {
+    return inner_.filtered(filter, modified_since, ids_only, page_number, paging_cookie);
   }
   Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override {
     return inner_.create(entity, id, attributes);

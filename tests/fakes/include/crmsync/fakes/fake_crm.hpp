@@ -34,7 +34,8 @@ class FakeCrm final : public CrmAdapter {
   // crm-emulator's, tested there), modified since when asked.
   Result<std::vector<SyncFilter>> sync_filters() override;
   Result<CrmRecordPage> filtered(const SyncFilter& filter, std::optional<UtcTime> modified_since,
-                                 int page_number, const std::string& paging_cookie) override;
+                                 bool ids_only, int page_number,
+                                 const std::string& paging_cookie) override;
   Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override;
   // With a row version, only while the record is still at it (kConflict otherwise: U6).
   Result<void> update(CrmEntity entity, const CrmId& id, const FieldMap& attributes,
