@@ -1,5 +1,7 @@
 #include "csdl.hpp"
 
+#include "util.hpp"
+
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -165,7 +167,8 @@ bool Csdl::derives_from(const std::string& name, const std::string& base) const 
   return false;
 }
 
-void Csdl::normalize_enums(rapidjson::Value& v, const std::string& type_name) const {
+void Csdl::normalize_enums(rapidjson::Value& v, const std::string& type_name,
+                           rapidjson::Document::AllocatorType& alloc) const {
   if (!v.IsObject()) return;
   std::string actual = type_name;
   if (v.HasMember("@odata.type") && v["@odata.type"].IsString()) {
@@ -174,8 +177,19 @@ void Csdl::normalize_enums(rapidjson::Value& v, const std::string& type_name) co
   }
   for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
     const CsdlProperty* p = property(actual, m->name.GetString());
-    if (!p || p->type.rfind("Edm.", 0) == 0) continue;
+    if (!p || (p->type.rfind("Edm.", 0) == 0 && p->type != "Edm.DateTimeOffset")) continue;
     auto fix = [&](rapidjson::Value& x) {
+      if (p->type == "Edm.DateTimeOffset") {
+        // A bare date or a local time, as Outlook takes them, is kept as UTC with a Z: what
+        // Graph answers is an Edm.DateTimeOffset.
+        if (!x.IsString()) return;
+        std::string in = x.GetString();
+        if (auto ms = parse_iso_utc(in)) {
+          std::string out = format_utc(*ms, in.find('.') == std::string::npos ? 0 : 7);
+          x.SetString(out.c_str(), static_cast<rapidjson::SizeType>(out.size()), alloc);
+        }
+        return;
+      }
       if (const CsdlEnum* e = enum_type(p->type)) {
         if (!x.IsString() || e->flags) return;
         for (const auto& member : e->members)
@@ -186,7 +200,7 @@ void Csdl::normalize_enums(rapidjson::Value& v, const std::string& type_name) co
               }))
             x.SetString(member.c_str(), static_cast<rapidjson::SizeType>(member.size()));
       } else {
-        normalize_enums(x, p->type);
+        normalize_enums(x, p->type, alloc);
       }
     };
     if (m->value.IsArray())

@@ -70,9 +70,10 @@ class Csdl {
   std::optional<BodyError> check_body(const rapidjson::Value& body, const std::string& type,
                                       const BodyRules& rules) const;
 
-  // Enum values in the member's own spelling ("Required" -> "required"), in place, through
-  // complex values and collections of a checked body of `type`.
-  void normalize_enums(rapidjson::Value& v, const std::string& type) const;
+  // Enum values in the member's own spelling ("Required" -> "required") and DateTimeOffset
+  // values in UTC with a Z, in place, through complex values and collections of a checked body.
+  void normalize_enums(rapidjson::Value& v, const std::string& type,
+                       rapidjson::Document::AllocatorType& alloc) const;
 
  private:
   std::optional<BodyError> check_value(const rapidjson::Value& v, const CsdlProperty& p,

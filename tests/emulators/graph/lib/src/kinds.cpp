@@ -176,7 +176,7 @@ void write_container_value(Writer& w, const std::string& name, const Container& 
 void prepare_item(Ctx& c, Service& s, const KindInfo& k, rapidjson::Document& d, Item& it,
                   bool create) {
   auto& a = d.GetAllocator();
-  s.csdl().normalize_enums(d, k.kind);
+  s.csdl().normalize_enums(d, k.kind, a);
   if (create && d.HasMember("singleValueExtendedProperties")) {
     rapidjson::Value incoming;
     incoming.CopyFrom(d["singleValueExtendedProperties"], a);
@@ -329,7 +329,7 @@ emulator::Reply master_categories(Ctx& c, Service& s, std::size_t at) {
     if (c.method != "POST")
       throw GraphError(405, "BadRequest", "The OData request is not supported.");
     auto body = parse_body(c.req, s.csdl(), "outlookCategory", {});
-    s.csdl().normalize_enums(body, "outlookCategory");
+    s.csdl().normalize_enums(body, "outlookCategory", body.GetAllocator());
     Category cat{new_guid(), c.user.id, trim(str_member(body, "displayName")),
                  str_member(body, "color")};
     if (cat.name.empty())
@@ -355,7 +355,7 @@ emulator::Reply master_categories(Ctx& c, Service& s, std::size_t at) {
   if (c.method != "PATCH")
     throw GraphError(405, "BadRequest", "The OData request is not supported.");
   auto body = parse_body(c.req, s.csdl(), "outlookCategory", {});
-  s.csdl().normalize_enums(body, "outlookCategory");
+  s.csdl().normalize_enums(body, "outlookCategory", body.GetAllocator());
   if (body.HasMember("displayName") && str_member(body, "displayName") != cat->name)
     throw bad_request("ErrorInvalidParameter",
                       "The displayName of a category cannot be changed; only its color can.");

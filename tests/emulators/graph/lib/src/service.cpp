@@ -272,7 +272,7 @@ emulator::Reply Service::route(Ctx& c) {
     if (n == at) return collection_ops(k, box);
     if (s[at] == "delta" && n == at + 1) {
       only_get();
-      std::string link = c.owner_path + "/contactfolders/" + url_encode(box.id) + "/contacts/delta";
+      std::string link = c.owner_path + "/contactfolders/" + box.id + "/contacts/delta";
       return delta(c, *this, k, box, link, sync_state_faults_);
     }
     if (n == at + 1) return item_ops(k, s[at]);
@@ -354,7 +354,7 @@ emulator::Reply Service::route(Ctx& c) {
     if (n == 4) return collection_ops(k, box);
     if (s[4] == "delta" && n == 5) {
       only_get();
-      std::string link = c.owner_path + "/todo/lists/" + url_encode(box.id) + "/tasks/delta";
+      std::string link = c.owner_path + "/todo/lists/" + box.id + "/tasks/delta";
       return delta(c, *this, k, box, link, sync_state_faults_);
     }
     if (n == 5) return item_ops(k, s[4]);
@@ -405,7 +405,7 @@ emulator::Reply Service::route(Ctx& c) {
     }
     if (s[at] == "delta" && n == at + 1 && !all) {
       only_get();
-      std::string link = c.owner_path + "/mailfolders('" + url_encode(box.id) + "')/messages/delta";
+      std::string link = c.owner_path + "/mailfolders('" + box.id + "')/messages/delta";
       return delta(c, *this, k, box, link, sync_state_faults_);
     }
     if (n == at + 1) return item_ops(k, s[at]);

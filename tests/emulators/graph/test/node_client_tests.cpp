@@ -1,0 +1,1 @@
+#include "graph_test.hpp"
