@@ -8,8 +8,13 @@
 #include <filesystem>
 #include <regex>
 
+#include <cstdlib>
+#include <fstream>
+
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace graph_test {
 
@@ -37,7 +42,7 @@ rapidjson::Document Response::json() const {
 }
 
 Response http_request(unsigned short port, const std::string& method, const std::string& target,
-                      const std::string& body, const Headers& headers) {
+                      const std::string& body, const Headers& headers, const std::string& ca) {
   asio::io_context io;
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   if (req.method() == http::verb::unknown) req.method_string(method);
@@ -47,28 +52,58 @@ Response http_request(unsigned short port, const std::string& method, const std:
   req.prepare_payload();
   Response out;
   beast::error_code ec;
-  beast::tcp_stream stream(io);
-  stream.expires_after(60s);
-  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return out;
-  http::write(stream, req, ec);
-  beast::flat_buffer buf;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64u << 20);
-  http::read(stream, buf, parser, ec);
-  if (ec) return out;
-  auto res = parser.release();
-  out.status = static_cast<int>(res.result_int());
-  out.body = res.body();
-  for (const auto& f : res) {
-    std::string name(f.name_string());
-    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    out.headers[name] = std::string(f.value());
+  auto exchange = [&](auto& stream) {
+    http::write(stream, req, ec);
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64u << 20);
+    http::read(stream, buf, parser, ec);
+    if (ec) return;
+    auto res = parser.release();
+    out.status = static_cast<int>(res.result_int());
+    out.body = res.body();
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      out.headers[name] = std::string(f.value());
+    }
+  };
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+  if (ca.empty()) {
+    beast::tcp_stream stream(io);
+    stream.expires_after(60s);
+    stream.connect(ep, ec);
+    if (!ec) exchange(stream);
+  } else {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.load_verify_file(ca);
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+    stream.set_verify_callback(asio::ssl::host_name_verification("127.0.0.1"));
+    beast::get_lowest_layer(stream).expires_after(60s);
+    beast::get_lowest_layer(stream).connect(ep, ec);
+    if (!ec) stream.handshake(asio::ssl::stream_base::client, ec);
+    if (!ec) exchange(stream);
   }
   return out;
 }
 
-Emulator::Emulator(std::vector<std::string> extra) {
+std::optional<Pki> make_pki(const std::string& dir) {
+  std::ofstream(dir + "/ext.cnf") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+  const std::string d = "'" + dir + "'";
+  std::string cmd = "(cd " + d +
+                    " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+                    " -keyout ca.key -out ca.pem -days 2 -subj /CN=graph-emulator-test-ca"
+                    " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+                    " -keyout server.key -out server.csr -subj /CN=127.0.0.1"
+                    " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+                    " -out server.pem -days 2 -extfile ext.cnf) > " +
+                    d + "/openssl.log 2>&1";
+  if (std::system(cmd.c_str()) != 0) return std::nullopt;
+  return Pki{dir + "/ca.pem", dir + "/server.pem", dir + "/server.key"};
+}
+
+Emulator::Emulator(std::vector<std::string> extra, std::string ca) : ca_(std::move(ca)) {
   std::vector<std::string> args{GRAPH_EMULATOR_BIN,    "--listen", "127.0.0.1:0", "--db",
                                 dir_.file("graph.db"), "--csdl",   csdl_path()};
   for (auto& e : extra) args.push_back(e);
@@ -92,7 +127,7 @@ std::pair<std::string, std::string> Emulator::add_user(const std::string& upn) {
 
 Response Emulator::admin(const std::string& method, const std::string& path,
                          const std::string& body) {
-  return http_request(port_, method, path, body, {{"Content-Type", "application/json"}});
+  return http_request(port_, method, path, body, {{"Content-Type", "application/json"}}, ca_);
 }
 
 void Emulator::faults(const std::string& json) {
@@ -110,7 +145,7 @@ Response Emulator::call_as(const std::string& tok, const std::string& method,
                            const std::string& target, const std::string& body, Headers headers) {
   if (!tok.empty()) headers.emplace("Authorization", "Bearer " + tok);
   if (!body.empty()) headers.emplace("Content-Type", "application/json");
-  return http_request(port_, method, target, body, headers);
+  return http_request(port_, method, target, body, headers, ca_);
 }
 
 Response Emulator::follow(const std::string& link, Headers headers) {

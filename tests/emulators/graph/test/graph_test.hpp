@@ -35,15 +35,26 @@ struct Response {
 
 using Headers = std::map<std::string, std::string>;
 
-// One HTTP request on a fresh connection to 127.0.0.1:port.
+// One HTTP request on a fresh connection to 127.0.0.1:port; HTTPS verified against `ca` when
+// it is not empty.
 Response http_request(unsigned short port, const std::string& method, const std::string& target,
-                      const std::string& body = "", const Headers& headers = {});
+                      const std::string& body = "", const Headers& headers = {},
+                      const std::string& ca = "");
+
+// A private CA and a server certificate for 127.0.0.1 made with the openssl CLI.
+struct Pki {
+  std::string ca, cert, key;
+};
+std::optional<Pki> make_pki(const std::string& dir);
 
 class Emulator {
  public:
-  explicit Emulator(std::vector<std::string> extra = {});
+  // `ca`: the emulator serves HTTPS (extra has --tls-cert/--tls-key); requests verify with it.
+  explicit Emulator(std::vector<std::string> extra = {}, std::string ca = "");
   unsigned short port() const { return port_; }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string base() const {
+    return (ca_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(port_);
+  }
   crmsync::test::TempDir& dir() { return dir_; }
 
   // {"id","token"} of a new mailbox.
@@ -64,6 +75,7 @@ class Emulator {
 
  private:
   crmsync::test::TempDir dir_;
+  std::string ca_;
   std::unique_ptr<crmsync::test::Spawned> proc_;
   unsigned short port_ = 0;
 };
