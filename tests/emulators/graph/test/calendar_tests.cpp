@@ -76,6 +76,23 @@ TEST_CASE("events: CRUD in the primary calendar; transactionId makes a retried P
   CHECK(e.call("GET", "/v1.0/me/events").json()["value"].Size() == 1);
 
   std::string id = str(ev, "id");
+  // event.md: the transactionId cannot change; it is only returned when an app set it.
+  auto tx = e.call("PATCH", "/v1.0/me/events/" + id, R"({"transactionId":"another"})");
+  CHECK(tx.status == 400);
+  auto plain = e.call("POST", "/v1.0/me/events",
+                      event_body("No tx", "2027-04-16T12:00:00", "2027-04-16T13:00:00", "UTC",
+                                 R"(,"location":{"displayName":"Harry's Bar"},
+                                    "attendees":[{"emailAddress":{"address":"sam@contoso.com"},
+                                                  "type":"Required"}])"));
+  REQUIRE(plain.status == 201);
+  auto pj = plain.json();
+  check_entities(pj, "event");
+  CHECK_FALSE(pj.HasMember("transactionId"));
+  CHECK(str(pj["attendees"][0], "type") == "required");
+  CHECK(str(pj["attendees"][0]["status"], "response") == "none");
+  CHECK(str(pj["location"], "locationType") == "default");
+  CHECK(str(pj["locations"][0], "displayName") == "Harry's Bar");
+  REQUIRE(e.call("DELETE", "/v1.0/me/events/" + str(pj, "id")).status == 204);
   auto p = e.call("PATCH", "/v1.0/me/events/" + id, R"({"subject":"Plan B","showAs":"Tentative"})");
   REQUIRE(p.status == 200);
   auto patched = p.json();

@@ -141,6 +141,10 @@ TEST_CASE("mail: folders, drafts, delivered mail, PATCH/DELETE, delta per folder
   CHECK(draft.json()["isDraft"].IsTrue());
   CHECK(str(draft.json(), "parentFolderId") == sent_id);
 
+  // message-update.md: the subject and body of a message that is not a draft stay.
+  auto sent_subject = e.call("PATCH", "/v1.0/me/messages/" + received, R"({"subject":"Changed"})");
+  CHECK(sent_subject.status == 400);
+  CHECK(str(sent_subject.json()["error"], "code") == "ErrorInvalidPropertyUpdateSentMessage");
   auto p = e.call(
       "PATCH", "/v1.0/me/messages/" + received,
       R"({"isRead":true,"singleValueExtendedProperties":[{"id":"String {00020386-0000-0000-C000-000000000046} Name x-crm-tracked","value":"1"}]})");

@@ -186,6 +186,36 @@ void prepare_event(Ctx&, rapidjson::Document& d, bool create) {
     type = "singleInstance";
   }
   put_string(d, "type", type, a);
+  // As user-post-events.md answers: attendees get a status and a type; a location gets its
+  // locationType and uniqueId, and stands as the one member of locations unless those are given.
+  if (d.HasMember("attendees") && d["attendees"].IsArray())
+    for (auto& at : d["attendees"].GetArray()) {
+      if (!at.HasMember("type") || at["type"].IsNull()) put_string(at, "type", "required", a);
+      if (!at.HasMember("status") || at["status"].IsNull()) {
+        rapidjson::Value st(rapidjson::kObjectType);
+        st.AddMember("response", "none", a);
+        st.AddMember("time", "0001-01-01T00:00:00Z", a);
+        put_value(at, "status", st, a);
+      }
+    }
+  if (d.HasMember("location") && d["location"].IsObject()) {
+    auto& loc = d["location"];
+    std::string name = str_member(loc, "displayName");
+    if (str_member(loc, "locationType").empty()) put_string(loc, "locationType", "default", a);
+    if (str_member(loc, "uniqueIdType").empty()) {
+      put_string(loc, "uniqueId", name, a);
+      put_string(loc, "uniqueIdType", "private", a);
+    }
+    if (!d.HasMember("locations") || d["locations"].IsNull()) {
+      rapidjson::Value one(rapidjson::kObjectType);
+      one.AddMember("displayName", rapidjson::Value(name.c_str(), a), a);
+      one.AddMember("locationType", "default", a);
+      one.AddMember("uniqueIdType", "unknown", a);
+      rapidjson::Value all(rapidjson::kArrayType);
+      all.PushBack(one, a);
+      put_value(d, "locations", all, a);
+    }
+  }
   if (!create) return;
   auto dflt = [&](const char* k, rapidjson::Value v) {
     if (!d.HasMember(k) || d[k].IsNull()) put_value(d, k, v, a);

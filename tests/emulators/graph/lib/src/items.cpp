@@ -61,6 +61,31 @@ emulator::Reply entity_reply(Ctx& c, Service& s, int status, const Item& it, con
   return json_reply(c, status, entity_json(c, s.csdl(), it, o));
 }
 
+// What an update may not change (the docs of each resource).
+void check_patch(const KindInfo& k, rapidjson::Document& data, const rapidjson::Document& patch) {
+  if (k.kind == "event") {
+    // event.md: "After you set transactionId when creating an event, you cannot change
+    // transactionId in a subsequent update."
+    if (patch.HasMember("transactionId") &&
+        (!patch["transactionId"].IsString() ||
+         str_member(data, "transactionId") != patch["transactionId"].GetString()))
+      throw bad_request("ErrorInvalidRequest",
+                        "The transactionId of an event cannot be changed after it is created.");
+    // event-update.md: updating location replaces the locations collection.
+    if (patch.HasMember("location") && !patch.HasMember("locations"))
+      data.RemoveMember("locations");
+  }
+  if (k.kind == "message" && data.HasMember("isDraft") && data["isDraft"].IsFalse()) {
+    // message-update.md: body, subject, internetMessageId and replyTo are "Updatable only if
+    // isDraft = true".
+    for (const char* p : {"body", "subject", "internetMessageId", "replyTo"})
+      if (patch.HasMember(p))
+        throw bad_request("ErrorInvalidPropertyUpdateSentMessage",
+                          std::string("The property '") + p +
+                              "' can be updated only while the message is a draft.");
+  }
+}
+
 }  // namespace
 
 Item load_item(Ctx& c, Service& s, const KindInfo& k, const std::string& id) {
@@ -177,6 +202,7 @@ emulator::Reply patch_item(Ctx& c, Service& s, const KindInfo& k, const std::str
   rapidjson::Document data;
   data.Parse(it.data.c_str(), it.data.size());
   auto& a = data.GetAllocator();
+  check_patch(k, data, patch);
   for (auto m = patch.MemberBegin(); m != patch.MemberEnd(); ++m) {
     std::string key = m->name.GetString();
     if (key == "singleValueExtendedProperties") {

@@ -104,6 +104,10 @@ void render_item(Writer& w, const Ctx& c, const Csdl& csdl, const Item& it,
       continue;
     }
     if (!selected(name)) continue;
+    // event.md: transactionId "is only returned in a response payload if an app has set it".
+    if (name == "transactionId" &&
+        (!data.HasMember("transactionId") || data["transactionId"].IsNull()))
+      continue;
     w.Key(name.c_str());
     if (name == "changeKey") {
       w.String(it.change_key.c_str());
