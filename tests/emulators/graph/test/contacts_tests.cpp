@@ -253,5 +253,8 @@ TEST_CASE("categories on items and the mailbox's masterCategories", "[graph][cat
   auto cat_id = str(cat, "id");
   CHECK(e.call("PATCH", "/v1.0/me/outlook/masterCategories/" + cat_id, R"({"color":"preset2"})")
             .status == 200);
+  // outlookcategory.md: "After a category is created, the name cannot be changed."
+  CHECK(e.call("PATCH", "/v1.0/me/outlook/masterCategories/" + cat_id, R"({"displayName":"Other"})")
+            .status == 400);
   CHECK(e.call("DELETE", "/v1.0/me/outlook/masterCategories/" + cat_id).status == 204);
 }
