@@ -190,6 +190,13 @@ TEST_CASE("events: series master, occurrences, exceptions and cancellations in c
     CHECK(str(o, "seriesMasterId") == master_id);
   }
   CHECK(str(v["value"][1]["start"], "dateTime") == "2027-03-03T08:00:00.0000000");
+  // calendarView pages like any list.
+  auto top = e.call("GET", "/v1.0/me/calendarView?$top=4&" +
+                               window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z"))
+                 .json();
+  CHECK(top["value"].Size() == 4);
+  REQUIRE(top.HasMember("@odata.nextLink"));
+  CHECK(e.follow(str(top, "@odata.nextLink")).json()["value"].Size() == 2);
   std::string second = str(v["value"][1], "id");
   std::string third = str(v["value"][2], "id");
   auto occ = e.call("GET", "/v1.0/me/events/" + second);
@@ -233,6 +240,16 @@ TEST_CASE("events: series master, occurrences, exceptions and cancellations in c
   REQUIRE(e.call("DELETE", "/v1.0/me/events/" + single_id).status == 204);
   auto r5 = run_round(e, r4.delta_link);
   CHECK(r5.removed.count(single_id) == 1);
+  // Deleting the series removes its occurrences and its exception.
+  REQUIRE(e.call("DELETE", "/v1.0/me/events/" + master_id).status == 204);
+  auto r6 = run_round(e, r5.delta_link);
+  CHECK(r6.removed.count(master_id) == 1);
+  CHECK(r6.removed.count(second) == 1);
+  CHECK(e.call("GET", "/v1.0/me/events/" + second).status == 404);
+  CHECK(e.call("GET",
+               "/v1.0/me/calendarView?" + window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z"))
+            .json()["value"]
+            .Size() == 0);
   // calendarView/delta takes no $select.
   auto sel = e.call("GET", "/v1.0/me/calendarView/delta?$select=subject&" +
                                window("2027-03-01T00:00:00Z", "2027-03-09T00:00:00Z"));

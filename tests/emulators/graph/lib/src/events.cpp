@@ -400,17 +400,9 @@ emulator::Reply calendar_view(Ctx& c, Service& s, bool is_delta, int& sync_state
   if (is_delta) return finish_delta(c, s, "event", collection, round, entries, link);
   std::stable_sort(shown.begin(), shown.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  rapidjson::StringBuffer sb;
-  Writer w(sb);
-  w.StartObject();
-  w.Key("@odata.context");
-  w.String(context_url(c, "calendarView").c_str());
-  w.Key("value");
-  w.StartArray();
-  for (const auto& [start, it] : shown) render_item(w, c, s.csdl(), it);
-  w.EndArray();
-  w.EndObject();
-  return json_reply(c, 200, sb.GetString());
+  std::vector<Item> page;
+  for (auto& [start, it] : shown) page.push_back(std::move(it));
+  return page_reply(c, s, "calendarView", page);
 }
 
 // /events/{occurrence id}: an occurrence of a series; PATCH makes it an exception, DELETE

@@ -123,17 +123,8 @@ void merge_ext_props(rapidjson::Value& data, const rapidjson::Value& incoming,
   }
 }
 
-emulator::Reply list_items(Ctx& c, Service& s, const KindInfo& k, const Container& box) {
-  c.q = parse_query(c.req, k.kind, s.csdl());
-  std::vector<Item> all = s.store().items(c.user.id, k.kind, box.id);
-  std::vector<Item> hits;
-  for (auto& it : all) {
-    rapidjson::Document d;
-    d.Parse(it.data.c_str(), it.data.size());
-    if (c.q.ext_filter && !ext_filter_matches(d, *c.q.ext_filter)) continue;
-    if (k.kind == "event" && str_member(d, "type") == "exception") continue;  // not in /events
-    hits.push_back(std::move(it));
-  }
+emulator::Reply page_reply(Ctx& c, Service& s, const std::string& context_tail,
+                           const std::vector<Item>& hits) {
   std::size_t skip = c.q.has("$skip") ? std::stoul(c.q.get("$skip")) : 0;
   std::size_t page = c.q.has("$top")         ? std::stoul(c.q.get("$top"))
                      : c.q.max_page_size > 0 ? static_cast<std::size_t>(c.q.max_page_size)
@@ -144,7 +135,7 @@ emulator::Reply list_items(Ctx& c, Service& s, const KindInfo& k, const Containe
   Writer w(sb);
   w.StartObject();
   w.Key("@odata.context");
-  w.String(context_url(c, k.segment).c_str());
+  w.String(context_url(c, context_tail).c_str());
   if (skip + page < hits.size() && page > 0) {
     std::string path = c.req.path.substr(6);
     std::string q = raw_query_without(c.req.query, {"$skip"});
@@ -160,6 +151,20 @@ emulator::Reply list_items(Ctx& c, Service& s, const KindInfo& k, const Containe
   w.EndArray();
   w.EndObject();
   return json_reply(c, 200, sb.GetString());
+}
+
+emulator::Reply list_items(Ctx& c, Service& s, const KindInfo& k, const Container& box) {
+  c.q = parse_query(c.req, k.kind, s.csdl());
+  std::vector<Item> all = s.store().items(c.user.id, k.kind, box.id);
+  std::vector<Item> hits;
+  for (auto& it : all) {
+    rapidjson::Document d;
+    d.Parse(it.data.c_str(), it.data.size());
+    if (c.q.ext_filter && !ext_filter_matches(d, *c.q.ext_filter)) continue;
+    if (k.kind == "event" && str_member(d, "type") == "exception") continue;  // not in /events
+    hits.push_back(std::move(it));
+  }
+  return page_reply(c, s, k.segment, hits);
 }
 
 emulator::Reply create_item(Ctx& c, Service& s, const KindInfo& k, const Container& box) {
@@ -226,6 +231,14 @@ emulator::Reply delete_item(Ctx& c, Service& s, const KindInfo& k, const std::st
   check_if_match(c.req, it);
   emulator::Db::Transaction t(s.store().db());
   s.store().remove(it);
+  if (k.kind == "event") {  // a series goes with its exceptions
+    for (auto& other : s.store().items(c.user.id, "event", it.parent)) {
+      rapidjson::Document d;
+      d.Parse(other.data.c_str(), other.data.size());
+      if (str_member(d, "type") == "exception" && str_member(d, "seriesMasterId") == it.id)
+        s.store().remove(other);
+    }
+  }
   t.commit();
   auto r = json_reply(c, 204, "");
   r.content_type = "text/plain";

@@ -124,6 +124,9 @@ emulator::Reply json_reply(const Ctx& c, int status, std::string body);
 
 // ---- items.cpp: the generic collection operations.
 emulator::Reply list_items(Ctx& c, Service& s, const KindInfo& k, const Container& parent);
+// One page of `hits` ($skip, then $top or Prefer: odata.maxpagesize, else 10) with a nextLink.
+emulator::Reply page_reply(Ctx& c, Service& s, const std::string& context_tail,
+                           const std::vector<Item>& hits);
 emulator::Reply create_item(Ctx& c, Service& s, const KindInfo& k, const Container& parent);
 emulator::Reply get_item(Ctx& c, Service& s, const KindInfo& k, const std::string& id);
 emulator::Reply patch_item(Ctx& c, Service& s, const KindInfo& k, const std::string& id);
