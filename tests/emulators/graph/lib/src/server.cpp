@@ -6,6 +6,7 @@
 #include "csdl.hpp"
 #include "service.hpp"
 #include "store.hpp"
+#include "util.hpp"
 
 #ifndef GRAPH_EMULATOR_DEFAULT_CSDL
 #define GRAPH_EMULATOR_DEFAULT_CSDL "../shared/reference/graph/v1.0-Prod.csdl"
@@ -19,6 +20,13 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
   // which answers Graph's JSON error and keeps the connection.
   o.common.body_limit = 16u << 20;
   o.csdl = GRAPH_EMULATOR_DEFAULT_CSDL;
+  // What the listener refuses (oversized, malformed HTTP) is answered in Graph's error shape too.
+  o.common.refusal = [](int status, const std::string& text) {
+    const char* code = status == 413   ? "RequestEntityTooLarge"
+                       : status == 431 ? "RequestHeaderFieldsTooLarge"
+                                       : "BadRequest";
+    return error_reply(GraphError(status, code, trim(text)), "");
+  };
   std::vector<emulator::Flag> flags{
       {"--authority", true,
        [&](const std::string& v) -> std::optional<std::string> {
