@@ -117,7 +117,7 @@ emulator::Reply Service::protocol(const emulator::Request& req) {
     if (req.body.size() > 4u * 1024u * 1024u)
       throw GraphError(413, "RequestEntityTooLarge",
                        "The request body exceeds the maximum request length of 4 MB.");
-    Caller caller = authenticate(req, "");
+    Caller caller = authenticate(req);
     std::string rest = req.path.substr(std::min<std::size_t>(req.path.size(), 6));
     if (rest == "$batch") {
       if (req.method != "POST") throw method_not_allowed();
@@ -132,7 +132,7 @@ emulator::Reply Service::protocol(const emulator::Request& req) {
   }
 }
 
-Caller Service::authenticate(const emulator::Request& req, const std::string&) {
+Caller Service::authenticate(const emulator::Request& req) {
   std::string auth = req.header("Authorization");
   if (auth.size() < 7 || !iequal(auth.substr(0, 7), "Bearer ") || trim(auth.substr(7)).empty())
     throw GraphError(401, "InvalidAuthenticationToken", "Access token is empty.");

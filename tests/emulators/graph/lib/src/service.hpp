@@ -86,7 +86,7 @@ class Service {
 
  private:
   emulator::Reply protocol(const emulator::Request& req);
-  Caller authenticate(const emulator::Request& req, const std::string& scope_hint);
+  Caller authenticate(const emulator::Request& req);
   emulator::Reply batch(const emulator::Request& req, const Caller& caller);
   emulator::Reply route(Ctx& c);
   void admin_routes();
