@@ -162,6 +162,24 @@ TEST_CASE("mail: folders, drafts, delivered mail, PATCH/DELETE, delta per folder
   auto [live3, removed3, link3] = delta_round(e, link2, "message");
   CHECK(live3.empty());
   CHECK(removed3 == std::set<std::string>{received});
+  // message-delta.md's options: changeType, receivedDateTime ge|gt, receivedDateTime desc.
+  auto later = e.admin("POST", "/admin/users/alice%40example.com/deliver",
+                       R"({"folder":"inbox","message":{"subject":"New",
+                           "receivedDateTime":"2030-01-02T00:00:00Z"}})");
+  REQUIRE(later.status == 200);
+  std::string later_id = str(later.json(), "id");
+  auto [created, gone_c, l1] = delta_round(e, link3 + "&changeType=created", "message");
+  CHECK(created == std::set<std::string>{later_id});
+  auto [fresh_live, fresh_removed, fl] =
+      delta_round(e,
+                  "/v1.0/me/mailFolders/inbox/messages/delta?changeType=created&$filter=" +
+                      graph_test::url_encode("receivedDateTime ge 2029-01-01T00:00:00Z") +
+                      "&$orderby=receivedDateTime%20desc",
+                  "message");
+  CHECK(fresh_live == std::set<std::string>{later_id});
+  CHECK(e.call("GET", "/v1.0/me/mailFolders/inbox/messages/delta?changeType=moved").status == 400);
+  CHECK(e.call("GET", "/v1.0/me/mailFolders/inbox/messages/delta?$orderby=subject").status == 400);
+  CHECK(e.call("GET", "/v1.0/me/contacts/delta?changeType=created").status == 400);
   // The draft in Sent Items is not in the inbox's delta, and the inbox's token is not the
   // sent items' token.
   auto sent_round = e.follow(link3.replace(link3.find(inbox_id), inbox_id.size(), sent_id));

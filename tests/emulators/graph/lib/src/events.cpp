@@ -344,6 +344,9 @@ emulator::Reply calendar_view(Ctx& c, Service& s, bool is_delta, int& sync_state
                             bad + "'.");
   } else {
     c.q = parse_query(c.req, "event", s.csdl());
+    if (c.q.has("$filter"))
+      throw bad_request("ErrorInvalidUrlQueryFilter",
+                        "The emulator takes no $filter on calendarView.");
   }
   auto [from, to] = window(c);
   auto exception_exists = [&](const std::string& id) {

@@ -155,6 +155,9 @@ emulator::Reply page_reply(Ctx& c, Service& s, const std::string& context_tail,
 
 emulator::Reply list_items(Ctx& c, Service& s, const KindInfo& k, const Container& box) {
   c.q = parse_query(c.req, k.kind, s.csdl());
+  if (c.q.received_after)
+    throw bad_request("ErrorInvalidUrlQueryFilter",
+                      "The emulator takes receivedDateTime filters on message delta only.");
   std::vector<Item> all = s.store().items(c.user.id, k.kind, box.id);
   std::vector<Item> hits;
   for (auto& it : all) {
@@ -344,16 +347,43 @@ emulator::Reply delta(Ctx& c, Service& s, const KindInfo& k, const Container& bo
                       const std::string& link_path, int& sync_state_faults) {
   std::string collection = k.kind + ":" + box.id;
   DeltaRound round = begin_delta(c, s, k.kind, collection, link_path, sync_state_faults);
-  for (const char* unsupported : {"$filter", "$orderby", "$search", "$skip"})
-    if (c.q.has(unsupported))
-      throw bad_request("ErrorInvalidUrlQuery", std::string("The query option '") + unsupported +
+  bool message = k.kind == "message";
+  // message-delta.md: $filter only receivedDateTime ge|gt, $orderby only receivedDateTime desc
+  // (taken; pages stay in change order), changeType created|updated|deleted.
+  std::vector<const char*> unsupported{"$search", "$skip"};
+  if (!message || c.q.ext_filter) unsupported.push_back("$filter");
+  if (!message || !iequal(trim(c.q.get("$orderby")), "receivedDateTime desc"))
+    unsupported.push_back("$orderby");
+  for (const char* o : unsupported)
+    if (c.q.has(o))
+      throw bad_request("ErrorInvalidUrlQuery", std::string("The query option '") + o +
                                                     "' is not supported with change tracking "
-                                                    "in the emulator.");
+                                                    "of this collection.");
+  std::string change_type;
+  for (const auto& [key, value] : c.q.params)
+    if (iequal(key, "changeType")) change_type = lower(value);
+  if (!change_type.empty() && (!message || (change_type != "created" && change_type != "updated" &&
+                                            change_type != "deleted")))
+    throw bad_request("ErrorInvalidUrlQuery",
+                      "changeType takes created, updated or deleted (message delta only).");
   std::vector<DeltaEntry> entries;
   for (const auto& it : s.store().changed(c.user.id, k.kind, box.id, round.after, round.to)) {
+    bool created = it.created_seq > round.from;
+    if (!change_type.empty()) {
+      std::string kind = it.deleted ? "deleted" : created ? "created" : "updated";
+      if (kind != change_type) continue;
+    }
     if (it.deleted) {
       if (!round.initial) entries.push_back({it.seq, removed_entry(k.kind, it.id)});
       continue;
+    }
+    if (c.q.received_after) {
+      rapidjson::Document d;
+      d.Parse(it.data.c_str(), it.data.size());
+      auto at = parse_iso_utc(str_member(d, "receivedDateTime"));
+      if (!at || *at < c.q.received_after->ms ||
+          (c.q.received_after->strict && *at == c.q.received_after->ms))
+        continue;
     }
     rapidjson::StringBuffer sb;
     Writer w(sb);

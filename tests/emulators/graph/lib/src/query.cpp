@@ -159,13 +159,21 @@ Query parse_query(const emulator::Request& req, const std::string& type, const C
         std::regex::icase);
     std::smatch m;
     const std::string& f = q.get("$filter");
-    if (!std::regex_match(f, m, any))
+    static const std::regex received(R"(^\s*receivedDateTime\s+(ge|gt)\s+(\S+)\s*$)",
+                                     std::regex::icase);
+    if (std::regex_match(f, m, any)) {
+      q.ext_filter = Query::ExtFilter{unquote(m[2]), unquote(m[4]), lower(m[3])};
+      canonical_ext_id(q.ext_filter->id);
+    } else if (std::regex_match(f, m, received) && type == "message") {
+      auto at = parse_iso_utc(m[2]);
+      if (!at) throw bad_request("ErrorInvalidUrlQueryFilter", "Invalid date in the filter.");
+      q.received_after = Query::Received{*at, lower(m[1]) == "gt"};
+    } else {
       throw bad_request("ErrorInvalidUrlQueryFilter",
                         "The query filter contains one or more invalid nodes (the emulator takes "
                         "singleValueExtendedProperties/any(ep: ep/id eq '...' and ep/value eq "
-                        "'...')).");
-    q.ext_filter = Query::ExtFilter{unquote(m[2]), unquote(m[4]), lower(m[3])};
-    canonical_ext_id(q.ext_filter->id);
+                        "'...'), and receivedDateTime ge|gt on message delta).");
+    }
   }
   for (const auto& h : req.headers) {
     if (!iequal(h.name, "Prefer")) continue;

@@ -43,6 +43,12 @@ struct Query {
     std::string id, value, op;  // op: eq, ne
   };
   std::optional<ExtFilter> ext_filter;
+  // $filter=receivedDateTime ge|gt {value}: message delta only (message-delta.md).
+  struct Received {
+    std::int64_t ms = 0;
+    bool strict = false;  // gt
+  };
+  std::optional<Received> received_after;
   std::string time_zone;  // Prefer: outlook.timezone="..." ("" = UTC)
   int max_page_size = 0;  // Prefer: odata.maxpagesize=N (0: none)
   bool has(const std::string& k) const { return params.count(k) != 0; }

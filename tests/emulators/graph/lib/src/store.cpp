@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS containers(id TEXT PRIMARY KEY, user_id TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS items(id TEXT PRIMARY KEY, user_id TEXT NOT NULL, kind TEXT NOT NULL,
   parent TEXT NOT NULL, data TEXT NOT NULL, change_key TEXT NOT NULL, seq INTEGER NOT NULL,
   created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
-  tx TEXT NOT NULL DEFAULT '');
+  tx TEXT NOT NULL DEFAULT '', created_seq INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS items_coll ON items(user_id, kind, parent, seq);
 CREATE TABLE IF NOT EXISTS categories(id TEXT PRIMARY KEY, user_id TEXT NOT NULL,
   name TEXT NOT NULL COLLATE NOCASE, color TEXT NOT NULL, UNIQUE(user_id, name));
@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS delta_states(token TEXT PRIMARY KEY, user_id TEXT NOT
 )";
 
 const char* kItemCols =
-    "id, user_id, kind, parent, data, change_key, seq, created_ms, modified_ms, deleted, tx";
+    "id, user_id, kind, parent, data, change_key, seq, created_ms, modified_ms, deleted, tx, "
+    "created_seq";
 
 Item item_row(Stmt& q) {
   Item it;
@@ -43,6 +44,7 @@ Item item_row(Stmt& q) {
   it.modified_ms = q.i64(8);
   it.deleted = q.i64(9) != 0;
   it.tx = q.text(10);
+  it.created_seq = q.i64(11);
   return it;
 }
 
@@ -168,12 +170,12 @@ void Store::insert(Item& it) {
   it.seq = next_seq();
   it.change_key = new_change_key();
   it.created_ms = it.modified_ms = emulator::now_ms();
-  Stmt q(
-      db_,
-      (std::string("INSERT INTO items(") + kItemCols + ") VALUES(?,?,?,?,?,?,?,?,?,0,?)").c_str());
+  Stmt q(db_, (std::string("INSERT INTO items(") + kItemCols + ") VALUES(?,?,?,?,?,?,?,?,?,0,?,?)")
+                  .c_str());
   q.bind(1, it.id).bind(2, it.user).bind(3, it.kind).bind(4, it.parent).bind(5, it.data);
   q.bind(6, it.change_key).bind(7, it.seq).bind(8, it.created_ms).bind(9, it.modified_ms);
-  q.bind(10, it.tx).run();
+  q.bind(10, it.tx).bind(11, it.seq).run();
+  it.created_seq = it.seq;
 }
 
 void Store::update(Item& it) {

@@ -27,6 +27,7 @@ struct Item {
   std::string data;                    // the stored Graph JSON object
   std::string change_key;
   std::int64_t seq = 0, created_ms = 0, modified_ms = 0;
+  std::int64_t created_seq = 0;  // the seq of its creation (message delta's changeType)
   bool deleted = false;
   std::string tx;  // event transactionId
 };
