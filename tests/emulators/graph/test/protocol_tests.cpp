@@ -117,6 +117,22 @@ TEST_CASE("lists page with $top and @odata.nextLink", "[graph][paging]") {
   CHECK(defaulted["value"].Size() == 10);  // Outlook's default page
   auto pref = e.call("GET", "/v1.0/me/contacts", "", {{"Prefer", "odata.maxpagesize=7"}}).json();
   CHECK(pref["value"].Size() == 7);
+  auto ordered = e.call("GET", "/v1.0/me/contacts?$orderby=givenName%20desc&$top=2").json();
+  CHECK(str(ordered["value"][0], "givenName") == "P9");
+  CHECK(str(ordered["value"][1], "givenName") == "P8");
+  auto since = [&](const std::string& op, const std::string& at) {
+    auto r = e.call("GET", "/v1.0/me/contacts?$top=100&$filter=" +
+                               graph_test::url_encode("lastModifiedDateTime " + op + " " + at));
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return r.json()["value"].Size();
+  };
+  CHECK(since("ge", "2000-01-01T00:00:00Z") == 25);
+  CHECK(since("lt", "2000-01-01T00:00:00Z") == 0);
+  check_error_shape(e.call("GET", "/v1.0/me/contacts?$orderby=children"), 400);
+  check_error_shape(e.call("GET", "/v1.0/me/contacts/delta?$filter=" +
+                                      graph_test::url_encode("lastModifiedDateTime ge 2000-01-01")),
+                    400);
   check_error_shape(e.call("GET", "/v1.0/me/contacts?$select=nonsense"), 400,
                     "RequestBroker--ParseUri");
   check_error_shape(e.call("GET", "/v1.0/me/contacts?$top=abc"), 400);

@@ -153,20 +153,53 @@ emulator::Reply page_reply(Ctx& c, Service& s, const std::string& context_tail,
   return json_reply(c, 200, sb.GetString());
 }
 
+// $orderby of one primitive property, asc (default) or desc; unset values sort first.
+void order_by(const Ctx& c, Service& s, const KindInfo& k, std::vector<Item>& hits) {
+  if (!c.q.has("$orderby")) return;
+  auto words = split(trim(c.q.get("$orderby")), ' ');
+  const CsdlProperty* p = nullptr;
+  for (const auto* q : s.csdl().properties(k.kind))
+    if (iequal(q->name, words[0]) && !q->collection && !q->navigation &&
+        (q->type.rfind("Edm.", 0) == 0 || s.csdl().enum_type(q->type)))
+      p = q;
+  bool desc = words.size() == 2 && iequal(words[1], "desc");
+  if (!p || words.size() > 2 || (words.size() == 2 && !desc && !iequal(words[1], "asc")))
+    throw bad_request("ErrorInvalidUrlQuery",
+                      "The emulator orders by one primitive property, asc or desc: '" +
+                          c.q.get("$orderby") + "'.");
+  auto key = [&](const Item& it) -> std::string {
+    if (p->name == "createdDateTime") return format_utc(it.created_ms);
+    if (p->name == "lastModifiedDateTime") return format_utc(it.modified_ms);
+    rapidjson::Document d;
+    d.Parse(it.data.c_str(), it.data.size());
+    if (!d.HasMember(p->name.c_str()) || d[p->name.c_str()].IsNull()) return "";
+    const auto& v = d[p->name.c_str()];
+    if (v.IsString()) return lower(v.GetString());
+    if (v.IsNumber()) {  // fixed width, so that text order is numeric order
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%020.6f", v.GetDouble() + 1e12);
+      return buf;
+    }
+    return v.IsBool() && v.GetBool() ? "1" : "0";
+  };
+  std::stable_sort(hits.begin(), hits.end(), [&](const Item& a, const Item& b) {
+    return desc ? key(b) < key(a) : key(a) < key(b);
+  });
+}
+
 emulator::Reply list_items(Ctx& c, Service& s, const KindInfo& k, const Container& box) {
   c.q = parse_query(c.req, k.kind, s.csdl());
-  if (c.q.received_after)
-    throw bad_request("ErrorInvalidUrlQueryFilter",
-                      "The emulator takes receivedDateTime filters on message delta only.");
   std::vector<Item> all = s.store().items(c.user.id, k.kind, box.id);
   std::vector<Item> hits;
   for (auto& it : all) {
     rapidjson::Document d;
     d.Parse(it.data.c_str(), it.data.size());
     if (c.q.ext_filter && !ext_filter_matches(d, *c.q.ext_filter)) continue;
+    if (c.q.time_filter && !time_filter_matches(it, d, *c.q.time_filter)) continue;
     if (k.kind == "event" && str_member(d, "type") == "exception") continue;  // not in /events
     hits.push_back(std::move(it));
   }
+  order_by(c, s, k, hits);
   return page_reply(c, s, k.segment, hits);
 }
 
@@ -348,6 +381,10 @@ emulator::Reply delta(Ctx& c, Service& s, const KindInfo& k, const Container& bo
   std::string collection = k.kind + ":" + box.id;
   DeltaRound round = begin_delta(c, s, k.kind, collection, link_path, sync_state_faults);
   bool message = k.kind == "message";
+  if (c.q.time_filter && (!message || c.q.time_filter->prop != "receivedDateTime" ||
+                          (c.q.time_filter->op != "ge" && c.q.time_filter->op != "gt")))
+    throw bad_request("ErrorInvalidUrlQuery",
+                      "Change tracking takes only receivedDateTime ge|gt, on messages.");
   // message-delta.md: $filter only receivedDateTime ge|gt, $orderby only receivedDateTime desc
   // (taken; pages stay in change order), changeType created|updated|deleted.
   std::vector<const char*> unsupported{"$search", "$skip"};
@@ -377,13 +414,10 @@ emulator::Reply delta(Ctx& c, Service& s, const KindInfo& k, const Container& bo
       if (!round.initial) entries.push_back({it.seq, removed_entry(k.kind, it.id)});
       continue;
     }
-    if (c.q.received_after) {
+    if (c.q.time_filter) {
       rapidjson::Document d;
       d.Parse(it.data.c_str(), it.data.size());
-      auto at = parse_iso_utc(str_member(d, "receivedDateTime"));
-      if (!at || *at < c.q.received_after->ms ||
-          (c.q.received_after->strict && *at == c.q.received_after->ms))
-        continue;
+      if (!time_filter_matches(it, d, *c.q.time_filter)) continue;
     }
     rapidjson::StringBuffer sb;
     Writer w(sb);

@@ -87,6 +87,19 @@ bool ext_filter_matches(const rapidjson::Value& data, const Query::ExtFilter& f)
   return false;
 }
 
+bool time_filter_matches(const Item& it, const rapidjson::Value& data, const Query::TimeFilter& f) {
+  std::optional<std::int64_t> at;
+  if (f.prop == "createdDateTime") at = it.created_ms / 1000 * 1000;
+  if (f.prop == "lastModifiedDateTime") at = it.modified_ms / 1000 * 1000;
+  if (f.prop == "receivedDateTime") at = parse_iso_utc(str_member(data, "receivedDateTime"));
+  if (!at) return false;
+  if (f.op == "ge") return *at >= f.ms;
+  if (f.op == "gt") return *at > f.ms;
+  if (f.op == "le") return *at <= f.ms;
+  if (f.op == "lt") return *at < f.ms;
+  return *at == f.ms;
+}
+
 Query parse_query(const emulator::Request& req, const std::string& type, const Csdl& csdl) {
   Query q;
   if (!req.query.empty()) {
@@ -159,20 +172,22 @@ Query parse_query(const emulator::Request& req, const std::string& type, const C
         std::regex::icase);
     std::smatch m;
     const std::string& f = q.get("$filter");
-    static const std::regex received(R"(^\s*receivedDateTime\s+(ge|gt)\s+(\S+)\s*$)",
-                                     std::regex::icase);
+    static const std::regex timed(
+        R"(^\s*(createdDateTime|lastModifiedDateTime|receivedDateTime)\s+(ge|gt|le|lt|eq)\s+(\S+)\s*$)",
+        std::regex::icase);
     if (std::regex_match(f, m, any)) {
       q.ext_filter = Query::ExtFilter{unquote(m[2]), unquote(m[4]), lower(m[3])};
       canonical_ext_id(q.ext_filter->id);
-    } else if (std::regex_match(f, m, received) && type == "message") {
-      auto at = parse_iso_utc(m[2]);
+    } else if (std::regex_match(f, m, timed) && find_ci(csdl, type, m[1])) {
+      auto at = parse_iso_utc(m[3]);
       if (!at) throw bad_request("ErrorInvalidUrlQueryFilter", "Invalid date in the filter.");
-      q.received_after = Query::Received{*at, lower(m[1]) == "gt"};
+      q.time_filter = Query::TimeFilter{find_ci(csdl, type, m[1])->name, lower(m[2]), *at};
     } else {
       throw bad_request("ErrorInvalidUrlQueryFilter",
                         "The query filter contains one or more invalid nodes (the emulator takes "
                         "singleValueExtendedProperties/any(ep: ep/id eq '...' and ep/value eq "
-                        "'...'), and receivedDateTime ge|gt on message delta).");
+                        "'...') and {created|lastModified|received}DateTime ge|gt|le|lt|eq "
+                        "{value}).");
     }
   }
   for (const auto& h : req.headers) {

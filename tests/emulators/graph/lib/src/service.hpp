@@ -43,12 +43,13 @@ struct Query {
     std::string id, value, op;  // op: eq, ne
   };
   std::optional<ExtFilter> ext_filter;
-  // $filter=receivedDateTime ge|gt {value}: message delta only (message-delta.md).
-  struct Received {
+  // $filter={createdDateTime|lastModifiedDateTime|receivedDateTime} {ge|gt|le|lt|eq} {value}
+  // (on message delta only receivedDateTime ge|gt, message-delta.md).
+  struct TimeFilter {
+    std::string prop, op;
     std::int64_t ms = 0;
-    bool strict = false;  // gt
   };
-  std::optional<Received> received_after;
+  std::optional<TimeFilter> time_filter;
   std::string time_zone;  // Prefer: outlook.timezone="..." ("" = UTC)
   int max_page_size = 0;  // Prefer: odata.maxpagesize=N (0: none)
   bool has(const std::string& k) const { return params.count(k) != 0; }
@@ -110,6 +111,7 @@ class Service {
 Query parse_query(const emulator::Request& req, const std::string& type, const Csdl& csdl);
 std::string canonical_ext_id(const std::string& id);  // for comparisons; throws if malformed
 bool ext_filter_matches(const rapidjson::Value& data, const Query::ExtFilter& f);
+bool time_filter_matches(const Item& it, const rapidjson::Value& data, const Query::TimeFilter& f);
 
 // ---- body.cpp: the request's JSON body, checked against the CSDL.
 rapidjson::Document parse_body(const emulator::Request& req, const Csdl& csdl,
