@@ -59,7 +59,7 @@ class Login {
 
 }  // namespace
 
-TEST_CASE("--authority: login-emulator's JWTs, scopes per resource, mailbox on first sight",
+TEST_CASE("with --authority: login-emulator's JWTs, scopes per resource, mailbox on first sight",
           "[graph][auth][authority]") {
   REQUIRE_CSDL();
   Login login;
