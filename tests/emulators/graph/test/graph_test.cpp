@@ -141,11 +141,52 @@ Response Emulator::call(const std::string& method, const std::string& target,
   return call_as(token, method, target, body, std::move(headers));
 }
 
+// The CSDL type of what a successful answer to `path` holds ("" when none: $batch, errors).
+std::string answer_type(std::string path) {
+  path = path.substr(0, path.find('?'));
+  for (auto& ch : path) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::vector<std::string> segs;
+  for (std::size_t pos = 0; pos < path.size();) {
+    auto next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    std::string seg = path.substr(pos, next - pos);
+    auto paren = seg.find('(');  // mailfolders('id'), delta()
+    if (paren != std::string::npos) seg = seg.substr(0, paren);
+    if (!seg.empty()) segs.push_back(seg);
+    pos = next + 1;
+  }
+  std::string type;
+  static const std::map<std::string, std::string> kTypes = {
+      {"contactfolders", "contactFolder"},
+      {"contacts", "contact"},
+      {"calendar", "calendar"},
+      {"events", "event"},
+      {"calendarview", "event"},
+      {"lists", "todoTaskList"},
+      {"tasks", "todoTask"},
+      {"linkedresources", "linkedResource"},
+      {"mailfolders", "mailFolder"},
+      {"messages", "message"},
+      {"mastercategories", "outlookCategory"}};
+  for (const auto& seg : segs) {
+    auto it = kTypes.find(seg);
+    if (it != kTypes.end()) type = it->second;
+  }
+  return type;
+}
+
 Response Emulator::call_as(const std::string& tok, const std::string& method,
                            const std::string& target, const std::string& body, Headers headers) {
   if (!tok.empty()) headers.emplace("Authorization", "Bearer " + tok);
   if (!body.empty()) headers.emplace("Content-Type", "application/json");
-  return http_request(port_, method, target, body, headers, ca_);
+  auto r = http_request(port_, method, target, body, headers, ca_);
+  // Every entity the emulator answers with is held to the CSDL.
+  std::string type = target.rfind("/v1.0/", 0) == 0 ? answer_type(target) : "";
+  if ((r.status == 200 || r.status == 201) && !type.empty()) {
+    INFO(method << " " << target);
+    check_entities(r.json(), type);
+  }
+  return r;
 }
 
 Response Emulator::follow(const std::string& link, Headers headers) {
