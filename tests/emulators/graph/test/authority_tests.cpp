@@ -70,6 +70,14 @@ TEST_CASE("with --authority: login-emulator's JWTs, scopes per resource, mailbox
   INFO(mine.body);
   REQUIRE(mine.status == 201);
   CHECK(e.call_as(contacts, "GET", "/v1.0/users/dave@example.com/contacts").status == 200);
+  // /me needs User.Read, which this token does not carry.
+  auto me = e.call_as(contacts, "GET", "/v1.0/me");
+  CHECK(me.status == 403);
+  CHECK(str(me.json()["error"], "code") == "Authorization_RequestDenied");
+  std::string user_read = login.token("dave@example.com", "User.Read");
+  auto me2 = e.call_as(user_read, "GET", "/v1.0/me");
+  REQUIRE(me2.status == 200);
+  CHECK(str(me2.json(), "userPrincipalName") == "dave@example.com");
   // The token carries no Calendars scope.
   auto cal = e.call_as(contacts, "GET", "/v1.0/me/events");
   CHECK(cal.status == 403);

@@ -255,6 +255,16 @@ TEST_CASE("auth: no token 401, another mailbox 403, an unknown user 404", "[grap
                     "ErrorAccessDenied");
   check_error_shape(e.call("GET", "/v1.0/users/carol@example.com/contacts"), 404,
                     "ErrorInvalidUser");
+  // GET /me: the user's default properties.
+  auto me = e.call("GET", "/v1.0/me");
+  REQUIRE(me.status == 200);
+  auto mj = me.json();
+  check_entities(mj, "user");
+  CHECK(str(mj, "userPrincipalName") == "alice@example.com");
+  CHECK(str(mj, "id") == e.user_id);
+  auto mail_only = e.call("GET", "/v1.0/users/alice%40example.com?$select=mail").json();
+  CHECK(str(mail_only, "mail") == "alice@example.com");
+  CHECK_FALSE(mail_only.HasMember("displayName"));
   CHECK(e.call("GET", "/v1.0/users/" + e.user_id + "/contacts").status == 200);
   CHECK(e.admin("POST", "/admin/users", R"({"upn":"bob@example.com"})").status == 409);
   CHECK(e.admin("POST", "/admin/reset").status == 200);

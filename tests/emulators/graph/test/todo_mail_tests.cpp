@@ -127,6 +127,11 @@ TEST_CASE("mail: folders, drafts, delivered mail, PATCH/DELETE, delta per folder
   CHECK(str(msg["body"], "contentType") == "html");
   CHECK(str(msg["body"], "content") == "<html><head></head><body><p>Hi</p></body></html>");
   CHECK(str(msg, "parentFolderId") == inbox_id);
+  auto as_text = e.call("GET", "/v1.0/me/messages/" + received, "",
+                        {{"Prefer", "outlook.body-content-type=\"text\""}});
+  CHECK(as_text.header("preference-applied") == "outlook.body-content-type=\"text\"");
+  CHECK(str(as_text.json()["body"], "contentType") == "text");
+  CHECK(str(as_text.json()["body"], "content") == "Hi");
   CHECK(e.call("GET", "/v1.0/me/mailFolders/inbox").json()["unreadItemCount"].GetInt() == 1);
 
   auto [live, removed, link] =

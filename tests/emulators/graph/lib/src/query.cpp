@@ -204,6 +204,10 @@ Query parse_query(const emulator::Request& req, const std::string& type, const C
                             "value is not supported: '" +
                                 v + "'.");
         q.time_zone = v;
+      } else if (k == "outlook.body-content-type") {
+        if (!iequal(v, "text") && !iequal(v, "html"))
+          throw bad_request("BadRequest", "outlook.body-content-type takes \"text\" or \"html\".");
+        q.body_type = lower(v);
       } else if (k == "odata.maxpagesize") {
         if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos ||
             std::stoi(v) == 0)

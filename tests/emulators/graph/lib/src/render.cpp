@@ -35,6 +35,36 @@ void write_zoned(Writer& w, const rapidjson::Value& v, const std::string& zone, 
   w.EndObject();
 }
 
+// An itemBody in the Prefer: outlook.body-content-type of the request, when it asks one:
+// HTML to text drops the markup; text to HTML is wrapped and escaped.
+void write_body(Writer& w, const rapidjson::Value& v, const std::string& want) {
+  std::string type = lower(str_member(v, "contentType"));
+  if (!v.IsObject() || want.empty() || type == want || type.empty()) {
+    v.Accept(w);
+    return;
+  }
+  std::string content = str_member(v, "content"), out;
+  if (want == "text") {
+    bool tag = false;
+    for (char ch : content) {
+      if (ch == '<') tag = true;
+      if (!tag) out += ch;
+      if (ch == '>') tag = false;
+    }
+    out = trim(out);
+  } else {
+    for (char ch : content)
+      out += ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;" : std::string(1, ch);
+    out = "<html><head></head><body>" + out + "</body></html>";
+  }
+  w.StartObject();
+  w.Key("contentType");
+  w.String(want.c_str());
+  w.Key("content");
+  w.String(out.c_str());
+  w.EndObject();
+}
+
 }  // namespace
 
 std::string context_url(const Ctx& c, const std::string& tail) {
@@ -47,6 +77,8 @@ emulator::Reply json_reply(const Ctx& c, int status, std::string body) {
       "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; "
       "charset=utf-8";
   for (const auto& h : c.reply_headers) r.with(h.name, h.value);
+  if (!c.q.body_type.empty())
+    r.with("Preference-Applied", "outlook.body-content-type=\"" + c.q.body_type + "\"");
   return r;
 }
 
@@ -120,6 +152,9 @@ void render_item(Writer& w, const Ctx& c, const Csdl& csdl, const Item& it,
     } else if (type == "event" && (name == "start" || name == "end") &&
                data.HasMember(name.c_str())) {
       write_zoned(w, data[name.c_str()], c.q.time_zone, !all_day);
+    } else if ((name == "body" || name == "uniqueBody") && type != "todoTask" &&
+               data.HasMember(name.c_str())) {
+      write_body(w, data[name.c_str()], c.q.body_type);
     } else if (is_task_time(type, name) && data.HasMember(name.c_str())) {
       write_zoned(w, data[name.c_str()], c.q.time_zone, true);
     } else if (data.HasMember(name.c_str())) {

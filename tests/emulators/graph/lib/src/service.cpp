@@ -209,10 +209,56 @@ emulator::Reply Service::graph(const emulator::Request& req, const Caller& calle
   return route(c);
 }
 
+// GET /me, /users/{id}: the user's default properties (Graph's default set for a user).
+emulator::Reply Service::user_entity(Ctx& c) {
+  if (c.method != "GET") throw method_not_allowed();
+  if (!c.caller.all_scopes) {
+    bool ok = false;
+    for (const char* scope : {"User.Read", "User.ReadWrite", "User.ReadBasic.All", "User.Read.All",
+                              "User.ReadWrite.All", "Directory.Read.All"})
+      ok |= c.caller.scopes.count(scope) != 0;
+    if (!ok)
+      throw GraphError(403, "Authorization_RequestDenied",
+                       "Insufficient privileges to complete the operation.");
+  }
+  c.q = parse_query(c.req, "user", csdl_);
+  auto selected = [&](const char* name) {
+    return c.q.select.empty() ||
+           std::find(c.q.select.begin(), c.q.select.end(), name) != c.q.select.end();
+  };
+  std::string local = c.user.upn.substr(0, c.user.upn.find('@'));
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("@odata.context");
+  w.String((c.base + "$metadata#users/$entity").c_str());
+  for (const char* name :
+       {"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+        "officeLocation", "preferredLanguage", "surname", "userPrincipalName"}) {
+    if (!selected(name)) continue;
+    w.Key(name);
+    std::string n = name;
+    if (n == "businessPhones") {
+      w.StartArray();
+      w.EndArray();
+    } else if (n == "displayName") {
+      w.String(local.c_str());
+    } else if (n == "mail" || n == "userPrincipalName") {
+      w.String(c.user.upn.c_str());
+    } else {
+      w.Null();
+    }
+  }
+  w.Key("id");
+  w.String(c.user.id.c_str());
+  w.EndObject();
+  return json_reply(c, 200, sb.GetString());
+}
+
 emulator::Reply Service::route(Ctx& c) {
   const auto& s = c.segs;
   auto n = s.size();
-  if (n == 0) throw no_segment(c.owner_path);
+  if (n == 0) return user_entity(c);
   auto item_ops = [&](const KindInfo& k, const std::string& id) {
     if (c.method == "GET") return get_item(c, *this, k, id);
     if (c.method == "PATCH") return patch_item(c, *this, k, id);

@@ -51,6 +51,7 @@ struct Query {
   };
   std::optional<TimeFilter> time_filter;
   std::string time_zone;  // Prefer: outlook.timezone="..." ("" = UTC)
+  std::string body_type;  // Prefer: outlook.body-content-type="text"|"html" ("" = as stored)
   int max_page_size = 0;  // Prefer: odata.maxpagesize=N (0: none)
   bool has(const std::string& k) const { return params.count(k) != 0; }
   std::string get(const std::string& k) const {
@@ -96,6 +97,7 @@ class Service {
   Caller authenticate(const emulator::Request& req);
   emulator::Reply batch(const emulator::Request& req, const Caller& caller);
   emulator::Reply route(Ctx& c);
+  emulator::Reply user_entity(Ctx& c);
   void admin_routes();
 
   const Options& options_;
