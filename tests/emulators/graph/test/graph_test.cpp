@@ -289,6 +289,16 @@ const Schema::Prop* Schema::prop(const std::string& type, const std::string& nam
   return nullptr;
 }
 
+std::vector<std::pair<std::string, Schema::Prop>> Schema::properties(
+    const std::string& type) const {
+  std::vector<std::pair<std::string, Prop>> out;
+  for (auto it = types_.find(type); it != types_.end(); it = types_.find(it->second.base)) {
+    for (const auto& p : it->second.props) out.push_back(p);
+    if (it->second.base.empty()) break;
+  }
+  return out;
+}
+
 void Schema::check_object(const rapidjson::Value& v, const std::string& type,
                           const std::string& where, std::vector<std::string>& out) const {
   if (!v.IsObject()) {

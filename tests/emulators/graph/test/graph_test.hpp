@@ -91,6 +91,9 @@ class Schema {
     std::string type;
     bool collection = false, nullable = true, navigation = false;
   };
+  // Every property of `type` with its base types' (name, property).
+  std::vector<std::pair<std::string, Prop>> properties(const std::string& type) const;
+  bool is_enum(const std::string& type) const { return enums_.count(type) != 0; }
   struct Type {
     std::string base;
     std::map<std::string, Prop> props;

@@ -280,3 +280,48 @@ TEST_CASE("graph-emulator refuses to start without the CSDL, naming the path", "
   CHECK(r.out.empty());
   CHECK(r.err.find(missing) != std::string::npos);
 }
+
+TEST_CASE("every property of every item type refuses a value of the wrong kind, writing nothing",
+          "[graph][errors][csdl]") {
+  REQUIRE_CSDL();
+  Emulator e;
+  const auto& schema = graph_test::Schema::get();
+  std::string list = str(e.call("GET", "/v1.0/me/todo/lists").json()["value"][0], "id");
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"contact", "/v1.0/me/contacts"},
+      {"event", "/v1.0/me/events"},
+      {"message", "/v1.0/me/messages"},
+      {"todoTask", "/v1.0/me/todo/lists/" + list + "/tasks"}};
+  int tried = 0;
+  for (const auto& [type, path] : kinds) {
+    for (const auto& [name, p] : schema.properties(type)) {
+      if (p.navigation) continue;
+      // A value of another JSON kind than the property's: the CSDL says which.
+      std::string wrong;
+      if (p.collection)
+        wrong = "\"not an array\"";
+      else if (p.type == "Edm.String" || p.type == "Edm.Binary")
+        wrong = "{\"a\":1}";
+      else if (p.type == "Edm.Boolean")
+        wrong = "\"yes\"";
+      else if (p.type.rfind("Edm.Int", 0) == 0 || p.type == "Edm.Double")
+        wrong = "\"many\"";
+      else if (p.type == "Edm.DateTimeOffset" || p.type == "Edm.Date")
+        wrong = "\"yesterday\"";
+      else if (schema.is_enum(p.type))
+        wrong = "\"notAMember\"";
+      else
+        wrong = "[1]";  // a complex type
+      auto r = e.call("POST", path, "{\"" + name + "\":" + wrong + "}");
+      INFO(type << "." << name << " = " << wrong << ": " << r.body);
+      CHECK(r.status == 400);
+      CHECK(str(r.json()["error"], "code") == "RequestBodyRead");
+      ++tried;
+    }
+  }
+  CHECK(tried > 120);  // 130 with this CSDL
+  CHECK(e.call("GET", "/v1.0/me/contacts").json()["value"].Size() == 0);
+  CHECK(e.call("GET", "/v1.0/me/events").json()["value"].Size() == 0);
+  CHECK(e.call("GET", "/v1.0/me/messages").json()["value"].Size() == 0);
+  CHECK(e.call("GET", "/v1.0/me/todo/lists/" + list + "/tasks").json()["value"].Size() == 0);
+}
