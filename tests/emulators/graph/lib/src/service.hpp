@@ -168,12 +168,17 @@ std::string removed_entry(const std::string& type, const std::string& id);
 void merge_ext_props(rapidjson::Value& data, const rapidjson::Value& incoming,
                      rapidjson::Document::AllocatorType& a);
 
-// ---- kinds.cpp: what each kind adds on create and update.
+// ---- kinds.cpp: what each kind adds on create and update; folders, calendars, lists.
 void prepare_item(Ctx& c, Service& s, const KindInfo& k, rapidjson::Document& data, Item& it,
                   bool create);
-emulator::Reply linked_resources(Ctx& c, Service& s, Item& task, std::size_t at);
-emulator::Reply master_categories(Ctx& c, Service& s, std::size_t at);
 void render_container(Writer& w, const Ctx& c, const Container& box, Service& s);
+
+// ---- todo.cpp
+void prepare_task(rapidjson::Document& d, rapidjson::Document::AllocatorType& a, bool create);
+emulator::Reply linked_resources(Ctx& c, Service& s, Item& task, std::size_t at);
+
+// ---- categories.cpp
+emulator::Reply master_categories(Ctx& c, Service& s, std::size_t at);
 
 // ---- events.cpp: calendar specifics.
 void prepare_event(Ctx& c, rapidjson::Document& data, bool create);
