@@ -199,7 +199,10 @@ TEST_CASE("a lease as compare-and-set: a message's extended property under If-Ma
   // SPEC §6 hosted in the mailbox: one hidden message carries the lease; every holder writes
   // it with If-Match, so of two clients that read the same change key only one wins.
   const std::string prop = "String {6f1b3ad2-38a4-4d5e-9c1f-0d7f3c9b2a41} Name CrmSyncLease";
-  auto drafts = e.call("GET", "/v1.0/me/mailFolders/drafts").json();
+  auto folder = e.call("POST", "/v1.0/me/mailFolders", R"({"displayName":"crmsync"})");
+  REQUIRE(folder.status == 201);
+  CHECK(e.call("POST", "/v1.0/me/mailFolders", R"({"displayName":"CRMSYNC"})").status == 409);
+  auto drafts = folder.json();
   auto lease =
       e.call("POST", "/v1.0/me/mailFolders/" + str(drafts, "id") + "/messages",
              "{\"subject\":\"crmsync lease\",\"singleValueExtendedProperties\":[{\"id\":\"" + prop +

@@ -417,6 +417,21 @@ emulator::Reply Service::route(Ctx& c) {
     std::size_t at = 1;
     bool all = head == "messages";
     if (head == "mailfolders") {
+      if (n == 1 && c.method == "POST") {  // mailuser-post-mailfolders.md
+        auto body = parse_body(c.req, csdl_, "mailFolder", {});
+        std::string name = trim(str_member(body, "displayName"));
+        if (name.empty())
+          throw bad_request("ErrorInvalidRequest", "The displayName of a folder is required.");
+        for (const auto& b : store_.containers(c.user.id, "mailFolder"))
+          if (iequal(b.name, name))
+            throw GraphError(409, "ErrorFolderExists",
+                             "A folder with the specified name already exists.");
+        auto box = store_.create_container(c.user.id, "mailFolder", name);
+        rapidjson::StringBuffer sb;
+        Writer w(sb);
+        render_container(w, c, box, *this);
+        return json_reply(c, 201, sb.GetString());
+      }
       if (n == 1) {
         only_get();
         std::string body =
