@@ -218,6 +218,14 @@ TEST_CASE("events: series master, occurrences, exceptions and cancellations in c
   auto next = run_round(e, round.delta_link);
   CHECK(next.live.count(second) == 1);
   CHECK(next.removed.count(third) == 1);
+  // The series' instances: the exception in place of its occurrence, the cancelled one gone.
+  auto inst = e.call("GET", "/v1.0/me/events/" + master_id + "/instances?" +
+                                window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z"));
+  REQUIRE(inst.status == 200);
+  auto ij = inst.json();
+  REQUIRE(ij["value"].Size() == 5);
+  CHECK(str(ij["value"][1], "type") == "exception");
+  CHECK(str(ij["value"][1], "subject") == "Moved standup");
   auto view2 = e.call("GET", "/v1.0/me/calendarView?" +
                                  window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z"))
                    .json();

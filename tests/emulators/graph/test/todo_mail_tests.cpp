@@ -76,6 +76,9 @@ TEST_CASE("To Do: the default list, tasks CRUD, linked resources, delta", "[grap
   CHECK(e.call("DELETE", tasks + "/" + id + "/linkedResources/" + str(lr.json(), "id")).status ==
         204);
 
+  auto stale = e.call("PATCH", tasks + "/" + id, R"({"title":"x"})",
+                      {{"If-Match", str(task, "@odata.etag")}});
+  CHECK(stale.status == 412);  // linked resources changed the task
   auto [live, removed, link] = delta_round(e, tasks + "/delta", "todoTask");
   CHECK(live == std::set<std::string>{id});
   auto done = e.call("PATCH", tasks + "/" + id, R"({"status":"completed"})");

@@ -408,6 +408,37 @@ emulator::Reply calendar_view(Ctx& c, Service& s, bool is_delta, int& sync_state
   return page_reply(c, s, "calendarView", page);
 }
 
+emulator::Reply event_instances(Ctx& c, Service& s, const std::string& id) {
+  const auto& k = kind_info("event");
+  c.q = parse_query(c.req, "event", s.csdl());
+  if (c.q.has("$filter"))
+    throw bad_request("ErrorInvalidUrlQueryFilter", "The emulator takes no $filter on instances.");
+  Item master = load_item(c, s, k, id);
+  auto [from, to] = window(c);
+  rapidjson::Document d;
+  d.Parse(master.data.c_str(), master.data.size());
+  std::vector<std::pair<std::int64_t, Item>> shown;
+  if (str_member(d, "type") == "seriesMaster") {
+    for (const auto& in : instances(d, master.id, from, to)) {
+      if (in.cancelled) continue;
+      if (auto ex = s.store().item(c.user.id, in.id)) {
+        rapidjson::Document xd;
+        xd.Parse(ex->data.c_str(), ex->data.size());
+        shown.push_back({event_time(xd, "start"), *ex});
+      } else {
+        shown.push_back({in.start_ms, occurrence_item(master, d, in)});
+      }
+    }
+  } else if (overlaps(event_time(d, "start"), event_time(d, "end"), from, to)) {
+    shown.push_back({event_time(d, "start"), master});
+  }
+  std::stable_sort(shown.begin(), shown.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Item> page;
+  for (auto& [start, it] : shown) page.push_back(std::move(it));
+  return page_reply(c, s, "events('" + master.id + "')/instances", page);
+}
+
 // /events/{occurrence id}: an occurrence of a series; PATCH makes it an exception, DELETE
 // cancels it (the master's cancelledOccurrences, a change of the master).
 emulator::Reply event_occurrence(Ctx& c, Service& s, const std::string& id) {

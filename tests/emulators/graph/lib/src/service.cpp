@@ -357,6 +357,10 @@ emulator::Reply Service::route(Ctx& c) {
       if (is_occurrence_id(s[at])) return event_occurrence(c, *this, s[at]);
       return item_ops(k, s[at]);
     }
+    if (n == at + 2 && lower(s[at + 1]) == "instances") {
+      only_get();
+      return event_instances(c, *this, s[at]);
+    }
     throw no_segment(s[at + 1]);
   }
 

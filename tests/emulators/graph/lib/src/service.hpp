@@ -193,6 +193,9 @@ std::vector<Instance> instances(const rapidjson::Value& master, const std::strin
 std::int64_t event_time(const rapidjson::Value& data, const char* which);  // start/end in UTC ms
 emulator::Reply calendar_view(Ctx& c, Service& s, bool is_delta, int& sync_state_faults);
 emulator::Reply event_occurrence(Ctx& c, Service& s, const std::string& id);
+// GET /events/{id}/instances?startDateTime&endDateTime: a series' occurrences and exceptions
+// in the window (a single instance: itself when it is in the window).
+emulator::Reply event_instances(Ctx& c, Service& s, const std::string& id);
 bool is_occurrence_id(const std::string& id);
 
 }  // namespace graph_emulator
