@@ -57,11 +57,17 @@ BeastReply to_beast(const Reply& in, unsigned version, bool keep_alive, const st
 
 template <class Stream>
 asio::awaitable<void> refuse(Stream& stream, http::status status, const std::string& text,
-                             const std::string& server) {
+                             const CommonOptions& options) {
   BeastReply r{status, 11};
-  r.set(http::field::server, server);
+  r.set(http::field::server, options.server_name);
   r.set(http::field::content_type, "text/plain");
   r.body() = text;
+  if (options.refusal) {
+    Reply own = options.refusal(static_cast<int>(status), text);
+    r.set(http::field::content_type, own.content_type);
+    for (const auto& h : own.headers) r.insert(h.name, h.value);
+    r.body() = own.body;
+  }
   r.keep_alive(false);
   r.prepare_payload();
   beast::error_code ec;
@@ -82,22 +88,21 @@ asio::awaitable<void> serve_stream(Stream& stream, const Context& ctx, tcp::endp
     if (ec == http::error::body_limit) {
       co_await refuse(stream, http::status::payload_too_large,
                       "request body exceeds " + std::to_string(ctx.options.body_limit) + " bytes\n",
-                      ctx.options.server_name);
+                      ctx.options);
       co_return;
     }
     if (ec == http::error::header_limit) {
       co_await refuse(
           stream, http::status::request_header_fields_too_large,
           "request header exceeds " + std::to_string(ctx.options.header_limit) + " bytes\n",
-          ctx.options.server_name);
+          ctx.options);
       co_return;
     }
     if (ec) {
       // A malformed request gets 400 before the connection closes; a closed one, nothing.
       if (ec != http::error::end_of_stream && ec != asio::error::eof &&
           ec != asio::error::connection_reset && ec != asio::ssl::error::stream_truncated)
-        co_await refuse(stream, http::status::bad_request, "malformed HTTP request\n",
-                        ctx.options.server_name);
+        co_await refuse(stream, http::status::bad_request, "malformed HTTP request\n", ctx.options);
       co_return;
     }
     BeastRequest breq = parser.release();

@@ -42,6 +42,9 @@ inline constexpr Prerequisite kChromium{"chromium", "/usr/bin/chromium (headless
 inline constexpr Prerequisite kOpenssl{"openssl", "the openssl command", "Debian package openssl"};
 inline constexpr Prerequisite kMsal{"msal", "the Python module msal (/usr/bin/python3)",
                                     "Debian package python3-msal"};
+inline constexpr Prerequisite kNode{
+    "node", "node with Microsoft's Graph SDK in tests/emulators/graph/client/node_modules",
+    "Debian packages nodejs and npm, then scripts/setup (npm ci in tests/emulators/graph/client)"};
 }  // namespace prereq
 
 // True when the current test may use `p` (`present`, and not pretended missing). Otherwise

@@ -23,6 +23,10 @@ struct CommonOptions {
   std::size_t body_limit = 32u * 1024u * 1024u;  // larger bodies get 413 and the connection closes
   std::size_t header_limit = 64u * 1024u;        // larger headers get 431 and the connection closes
   std::string server_name = "emulator";          // the Server header
+  // The answer to a request the listener refuses before the emulator sees it (413 body too
+  // large, 431 headers too large, 400 malformed HTTP): the emulator's own error shape. Unset:
+  // plain text. The connection closes after it either way.
+  std::function<Reply(int status, const std::string& text)> refusal;
 };
 
 // An emulator's own command-line flag: `--name VALUE` (takes_value) or `--name`.
