@@ -497,3 +497,70 @@ TEST_CASE("U6: records read from CRM carry their RowVersion", "[codec]") {
   REQUIRE(page->new_or_updated.size() == 1);
   CHECK(page->new_or_updated[0].row_version == "1289570");
 }
+
+// ---- U4: the user's filters as sync queries ---------------------------------------------
+
+#include "fetch.hpp"
+
+TEST_CASE("U4: a filter's FetchXML is rewritten to our columns - order - page - modified floor",
+          "[codec][fetch]") {
+  const std::string filter =
+      R"(<fetch version="1.0" top="10" mapping="logical"><entity name="contact">)"
+      R"(<attribute name="fullname"/><order attribute="fullname" descending="true"/>)"
+      R"(<filter type="and"><condition attribute="ownerid" operator="eq-userid"/></filter>)"
+      R"(</entity></fetch>)";
+  crm_soap::FetchPage page;
+  page.columns = {"lastname", "emailaddress1"};
+  page.primary_key = "contactid";
+  page.page = 3;
+  page.count = 500;
+  page.paging_cookie = R"(<cookie page="2"><contactid last="{A}" /></cookie>)";
+  page.modified_since = UtcTime::parse("2026-12-01T10:00:00Z").value();
+  auto xml = crm_soap::sync_fetchxml(filter, "contact", page);
+  REQUIRE(xml.ok());
+  CHECK_THAT(
+      *xml,
+      Catch::Contains(
+          R"(<attribute name="lastname"/><attribute name="emailaddress1"/><order attribute="contactid"/>)"));
+  CHECK(xml->find("fullname") == std::string::npos);  // the filter's own columns and order go
+  CHECK(xml->find("top=") == std::string::npos);
+  CHECK_THAT(*xml, Catch::Contains(R"(operator="eq-userid")"));  // its conditions stay
+  CHECK_THAT(
+      *xml,
+      Catch::Contains(
+          R"(<condition attribute="modifiedon" operator="ge" value="2026-12-01T10:00:00Z"/>)"));
+  CHECK_THAT(*xml, Catch::Contains(R"(count="500")"));
+  CHECK_THAT(*xml, Catch::Contains(R"(page="3")"));
+  CHECK_THAT(*xml, Catch::Contains("paging-cookie=\"&lt;cookie"));
+  // The request carries it escaped inside a FetchExpression and validates.
+  validate(execute_envelope(crm_soap::fetch_request(*xml)));
+}
+
+TEST_CASE("U4: hostile or unusable filters are clear errors - nothing is sent", "[codec][fetch]") {
+  crm_soap::FetchPage page;
+  page.columns = {"lastname"};
+  page.primary_key = "contactid";
+  struct Row {
+    const char* name;
+    std::string xml;
+    const char* says;
+  };
+  const std::vector<Row> rows = {
+      {"not XML", "<fetch><entity name='contact'>", "not well-formed"},
+      {"no fetch", "<query/>", "no <fetch>"},
+      {"two entities", "<fetch><entity name='contact'/><entity name='contact'/></fetch>",
+       "exactly one"},
+      {"another entity", "<fetch><entity name='account'/></fetch>", "queries account"},
+      {"a DTD", "<!DOCTYPE fetch [<!ENTITY x 'y'>]><fetch><entity name='contact'/></fetch>", "DTD"},
+      {"oversized",
+       "<fetch><entity name='contact'>" + std::string(300 * 1024, ' ') + "</entity></fetch>",
+       "256 KiB"},
+  };
+  for (const auto& row : rows) {
+    INFO(row.name);
+    auto r = crm_soap::sync_fetchxml(row.xml, "contact", page);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is(ErrorKind::kInvalid));
+    CHECK_THAT(r.error().message(), Catch::Contains(row.says));
+  }
+}

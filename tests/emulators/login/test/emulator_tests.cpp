@@ -185,6 +185,52 @@ std::optional<Pki> make_pki(const fs::path& dir) {
              (dir / "server.key").string()};
 }
 
+// One request on a fresh connection to a local emulator; over TLS to localhost with `ca`.
+Response http_request(unsigned short port_, const std::string& ca, const std::string& method,
+                      const std::string& target, const std::string& body,
+                      std::map<std::string, std::string> headers = {}) {
+  asio::io_context io;
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  if (req.method() == http::verb::unknown) req.method_string(method);
+  req.set(http::field::host, (ca.empty() ? "127.0.0.1:" : "localhost:") + std::to_string(port_));
+  for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = body;
+  req.prepare_payload();
+  Response out;
+  beast::error_code ec;
+  auto read = [&](auto& stream) {
+    http::write(stream, req, ec);
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64u << 20);
+    http::read(stream, buf, parser, ec);
+    if (ec) return;
+    auto res = parser.release();
+    out.status = static_cast<int>(res.result_int());
+    out.body = res.body();
+    for (const auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
+  };
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port_);
+  if (ca.empty()) {
+    beast::tcp_stream stream(io);
+    stream.expires_after(60s);
+    stream.connect(ep);
+    read(stream);
+  } else {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.load_verify_file(ca);
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+    SSL_set_tlsext_host_name(stream.native_handle(), "localhost");
+    stream.set_verify_callback(asio::ssl::host_name_verification("localhost"));
+    beast::get_lowest_layer(stream).expires_after(60s);
+    beast::get_lowest_layer(stream).connect(ep);
+    stream.handshake(asio::ssl::stream_base::client);
+    read(stream);
+  }
+  return out;
+}
+
 class Emulator {
  public:
   // `ca`: the emulator serves TLS (extra has --tls-cert/--tls-key); requests verify with it.
@@ -218,47 +264,7 @@ class Emulator {
   // One request on a fresh connection; over TLS to localhost when the emulator serves TLS.
   Response request(const std::string& method, const std::string& target, const std::string& body,
                    std::map<std::string, std::string> headers = {}) {
-    const std::string& ca = ca_;
-    asio::io_context io;
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    if (req.method() == http::verb::unknown) req.method_string(method);
-    req.set(http::field::host, (ca.empty() ? "127.0.0.1:" : "localhost:") + std::to_string(port_));
-    for (const auto& [k, v] : headers) req.set(k, v);
-    req.body() = body;
-    req.prepare_payload();
-    Response out;
-    beast::error_code ec;
-    auto read = [&](auto& stream) {
-      http::write(stream, req, ec);
-      beast::flat_buffer buf;
-      http::response_parser<http::string_body> parser;
-      parser.body_limit(64u << 20);
-      http::read(stream, buf, parser, ec);
-      if (ec) return;
-      auto res = parser.release();
-      out.status = static_cast<int>(res.result_int());
-      out.body = res.body();
-      for (const auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
-    };
-    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port_);
-    if (ca.empty()) {
-      beast::tcp_stream stream(io);
-      stream.expires_after(60s);
-      stream.connect(ep);
-      read(stream);
-    } else {
-      asio::ssl::context ctx(asio::ssl::context::tls_client);
-      ctx.load_verify_file(ca);
-      ctx.set_verify_mode(asio::ssl::verify_peer);
-      beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-      SSL_set_tlsext_host_name(stream.native_handle(), "localhost");
-      stream.set_verify_callback(asio::ssl::host_name_verification("localhost"));
-      beast::get_lowest_layer(stream).expires_after(60s);
-      beast::get_lowest_layer(stream).connect(ep);
-      stream.handshake(asio::ssl::stream_base::client);
-      read(stream);
-    }
-    return out;
+    return http_request(port_, ca_, method, target, body, std::move(headers));
   }
 
   Response admin(const std::string& method, const std::string& path, const std::string& body = "") {
@@ -878,6 +884,40 @@ TEST_CASE("MSAL for Python signs in with the device flow and refreshes (independ
     auto jwks = emu.request("GET", "/organizations/discovery/v2.0/keys", "");
     CHECK(rs256_verifies(at, jwks.body));
     CHECK(str(claims_of(at), "aud") == "https://org.crm.dynamics.com");
+    // The token MSAL got is one the crm-emulator accepts, as Ada (SPEC U3).
+    crmsync::test::Spawned crm(
+        {CRM_EMULATOR_BIN, "--listen", "127.0.0.1:0", "--db", dir.file("crm.db"), "--authority",
+         authority, "--authority-ca", pki->ca, "--org-url", "https://org.crm.dynamics.com"},
+        dir.file("crm.err"));
+    auto crm_line = crm.read_line(30s);
+    REQUIRE(crm_line.has_value());
+    REQUIRE(crm_line->rfind("listening on 127.0.0.1:", 0) == 0);
+    const auto crm_port =
+        static_cast<unsigned short>(std::stoi(crm_line->substr(crm_line->rfind(':') + 1)));
+    auto ada = http_request(crm_port, "", "POST", "/admin/users",
+                            R"({"fullname":"Ada Lovelace","upn":"ada@example.test"})",
+                            {{"Content-Type", "application/json"}});
+    REQUIRE(ada.status == 200);
+    const std::string who_am_i =
+        R"(<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>)"
+        R"(<Execute xmlns="http://schemas.microsoft.com/xrm/2011/Contracts/Services" )"
+        R"(xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><request i:type="c:WhoAmIRequest" )"
+        R"(xmlns:a="http://schemas.microsoft.com/xrm/2011/Contracts" )"
+        R"(xmlns:c="http://schemas.microsoft.com/crm/2011/Contracts"><a:Parameters )"
+        R"(xmlns:b="http://schemas.datacontract.org/2004/07/System.Collections.Generic"/>)"
+        R"(<a:RequestId i:nil="true"/><a:RequestName>WhoAmI</a:RequestName></request>)"
+        R"(</Execute></s:Body></s:Envelope>)";
+    auto who = http_request(
+        crm_port, "", "POST", "/XRMServices/2011/Organization.svc/web", who_am_i,
+        {{"Content-Type", "text/xml; charset=utf-8"},
+         {"SOAPAction",
+          "http://schemas.microsoft.com/xrm/2011/Contracts/Services/IOrganizationService/Execute"},
+         {"Authorization", "Bearer " + at}});
+    INFO(who.body.substr(0, 2000));
+    CHECK(who.status == 200);
+    CHECK(who.body.find(str(ada.json(), "systemuserid")) != std::string::npos);
+    crm.signal(SIGTERM);
+    crm.wait(10s);
     // MSAL's requests in the log: discovery, devicecode, polls, the refresh.
     auto log = emu.admin("GET", "/admin/requests").json();
     std::set<std::string> grants;
