@@ -1,5 +1,6 @@
 #include "crmsync/core/original_state.hpp"
 
+#include "crmsync/model/encoding.hpp"
 #include "crmsync/model/text.hpp"
 
 #include <tinyxml2.h>
@@ -27,58 +28,6 @@ bool needs_encoding(std::string_view s) {
                         s.back() == '\n' || s.front() == '\t' || s.back() == '\t');
 }
 
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string b64_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v =
-        (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = (unsigned char)in[i] << 16;
-    if (i + 1 < in.size()) v |= (unsigned char)in[i + 1] << 8;
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-Result<std::string> b64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return Error::Invalid("original state: bad base64 length");
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    int a = val(in[i]), b = val(in[i + 1]);
-    int c = in[i + 2] == '=' ? 0 : val(in[i + 2]);
-    int d = in[i + 3] == '=' ? 0 : val(in[i + 3]);
-    bool last = i + 4 == in.size();
-    if (a < 0 || b < 0 || c < 0 || d < 0 || (!last && (in[i + 2] == '=' || in[i + 3] == '=')) ||
-        (in[i + 2] == '=' && in[i + 3] != '='))
-      return Error::Invalid("original state: bad base64");
-    unsigned v = unsigned(a) << 18 | unsigned(b) << 12 | unsigned(c) << 6 | unsigned(d);
-    out += char(v >> 16);
-    if (in[i + 2] != '=') out += char((v >> 8) & 255);
-    if (in[i + 3] != '=') out += char(v & 255);
-  }
-  return out;
-}
-
 // XMLPrinter writes control characters in attribute values as they are, and parsers turn a
 // raw CR into LF (some also turn tab and LF into spaces). This printer writes them as
 // character references, which read back as the same bytes.
@@ -93,31 +42,7 @@ class Printer final : public XMLPrinter {
       PushAttribute(name, std::string(value).c_str());
       return;
     }
-    std::string out = std::string(" ") + name + "=\"";
-    for (char c : value) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        case '\'':
-          out += "&apos;";
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20)
-            out += "&#" + std::to_string(static_cast<unsigned char>(c)) + ";";
-          else
-            out += c;
-      }
-    }
+    std::string out = std::string(" ") + name + "=\"" + xml_escape(value, XmlControls::kAll);
     out += '"';
     Write(out.data(), out.size());
   }
@@ -126,7 +51,7 @@ class Printer final : public XMLPrinter {
 void write_text(XMLPrinter& p, std::string_view s) {
   if (needs_encoding(s)) {
     p.PushAttribute("enc", "b64");
-    p.PushText(b64_encode(s).c_str());
+    p.PushText(base64_encode(s).c_str());
   } else {
     p.PushText(std::string(s).c_str());
   }
@@ -200,8 +125,9 @@ Result<Value> read_value(const XMLElement& f, std::string_view name) {
   if (type == "text") {
     if (const char* enc = f.Attribute("enc")) {
       if (std::string_view(enc) != "b64") return bad("unknown encoding");
-      auto d = b64_decode(text);
-      if (!d.ok()) return d.error();
+      if (text.size() % 4 != 0) return Error::Invalid("original state: bad base64 length");
+      auto d = base64_decode(text);
+      if (!d) return Error::Invalid("original state: bad base64");
       if (!is_valid_utf8(*d)) return bad("invalid UTF-8");
       return Value{std::move(*d)};
     }

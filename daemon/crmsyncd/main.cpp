@@ -25,6 +25,20 @@ using service::redact;
 using service::setup_logging;
 using service::SyncWorker;
 
+// The endpoint's view of the worker: its snapshots and its manual sync requests.
+class WorkerBackend final : public api::Backend {
+ public:
+  explicit WorkerBackend(SyncWorker& worker) : worker_(worker) {}
+  std::shared_ptr<const status::Snapshot> state() const override { return worker_.state(); }
+  std::int64_t request_sync(const status::SyncParams& params,
+                            std::function<void(const status::CycleInfo&)> done) override {
+    return worker_.request_sync(params, std::move(done));
+  }
+
+ private:
+  SyncWorker& worker_;
+};
+
 void schedule_watchdog(std::shared_ptr<net::steady_timer> timer, std::chrono::microseconds every) {
   timer->expires_after(every / 2);
   timer->async_wait([timer, every](const boost::system::error_code& ec) {
@@ -77,7 +91,8 @@ int run_daemon(const std::string& config_path, ServiceControl& control) {
   options.host = config.http.host;
   options.port = config.http.port;
   options.token = *token;
-  api::HttpServer server(io, worker, options);
+  WorkerBackend backend(worker);
+  api::HttpServer server(io, backend, options);
   if (auto r = server.start(); !r.ok()) {
     spdlog::error("{}", r.error().message());
     worker.request_stop();

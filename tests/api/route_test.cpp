@@ -7,6 +7,7 @@
 
 using namespace crmsync;
 using namespace crmsync::api;
+using namespace crmsync::status;
 
 namespace {
 
@@ -30,8 +31,8 @@ Request request(std::string method, std::string target, bool auth = true) {
   return r;
 }
 
-ApiState sample_state() {
-  ApiState s;
+Snapshot sample_state() {
+  Snapshot s;
   s.version = "0.1.0";
   s.state = "idle";
   s.role = "primary";
@@ -42,9 +43,9 @@ ApiState sample_state() {
   c.started = UtcTime::from_seconds(1'767'225'600);
   c.finished = UtcTime::from_seconds(1'767'225'660);
   c.result = "ok";
-  c.to_crm = 2;
-  c.to_store = 5;
-  c.synced = {{"contact:crm-to-store", 5}};
+  c.summary.to_crm = 2;
+  c.summary.to_store = 5;
+  c.summary.synced = {{"contact:crm-to-store", 5}};
   s.last_cycle = c;
   s.counts["contact"] = KindCounts{301, 1, 1, 2, 0};
   s.counts["task"] = KindCounts{20, 0, 0, 0, 0};
@@ -319,7 +320,7 @@ TEST_CASE("replies are UTF-8 JSON whatever bytes the request held", "[api][route
   d.Parse<rapidjson::kParseValidateEncodingFlag>(routed.response.body.c_str());
   REQUIRE_FALSE(d.HasParseError());
   CHECK(std::string(d["error"].GetString()) == "unknown parameter t\xEF\xBF\xBDmeout");
-  ApiState s = sample_state();
+  Snapshot s = sample_state();
   s.errors.front().error = "bad \xC0\xAF text \xF0\x9F";
   auto errors = route(request("GET", "/v1/errors"), s, context());
   d.Parse<rapidjson::kParseValidateEncodingFlag>(errors.response.body.c_str());

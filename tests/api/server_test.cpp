@@ -18,6 +18,7 @@
 
 using namespace crmsync;
 using namespace crmsync::api;
+using namespace crmsync::status;
 using namespace std::chrono_literals;
 
 namespace {
@@ -26,8 +27,8 @@ const std::string kToken(64, 'c');
 
 class FakeBackend : public Backend {
  public:
-  FakeBackend() { state_ = std::make_shared<ApiState>(); }
-  std::shared_ptr<const ApiState> state() const override {
+  FakeBackend() { state_ = std::make_shared<Snapshot>(); }
+  std::shared_ptr<const Snapshot> state() const override {
     std::lock_guard lock(mutex_);
     return state_;
   }
@@ -50,7 +51,7 @@ class FakeBackend : public Backend {
   }
   void add_event(const std::string& type) {
     std::lock_guard lock(mutex_);
-    auto next = std::make_shared<ApiState>(*state_);
+    auto next = std::make_shared<Snapshot>(*state_);
     std::int64_t id = next->events.empty() ? 1 : next->events.back().id + 1;
     next->events.push_back({id, type, UtcTime{0}, "{}"});
     state_ = next;
@@ -60,7 +61,7 @@ class FakeBackend : public Backend {
 
  private:
   mutable std::mutex mutex_;
-  std::shared_ptr<ApiState> state_;
+  std::shared_ptr<Snapshot> state_;
 };
 
 struct Server {

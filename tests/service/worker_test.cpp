@@ -114,7 +114,7 @@ struct Rig {
     REQUIRE(m.ok());
     return std::move(*m);
   }
-  std::shared_ptr<const api::ApiState> state() { return worker->state(); }
+  std::shared_ptr<const status::Snapshot> state() { return worker->state(); }
   std::int64_t cycles() {
     auto s = state();
     return s->last_cycle ? s->last_cycle->id : 0;
@@ -123,9 +123,9 @@ struct Rig {
 
 struct Answers {
   std::mutex m;
-  std::vector<api::CycleInfo> got;
-  std::function<void(const api::CycleInfo&)> sink() {
-    return [this](const api::CycleInfo& c) {
+  std::vector<status::CycleInfo> got;
+  std::function<void(const status::CycleInfo&)> sink() {
+    return [this](const status::CycleInfo& c) {
       std::lock_guard l(m);
       got.push_back(c);
     };
@@ -178,7 +178,7 @@ TEST_CASE("an inspector close triggers one debounced immediate sync of those ite
   auto s = rig.state();
   REQUIRE(s->last_cycle);
   CHECK_FALSE(s->last_cycle->full);
-  CHECK(s->last_cycle->to_crm == 2);  // Alpha and Beta in one cycle; Gamma waits
+  CHECK(s->last_cycle->summary.to_crm == 2);  // Alpha and Beta in one cycle; Gamma waits
   CHECK(rig.cycles() == 1);
   CHECK_FALSE(mb->get(*other)->link.crm_id.has_value());
   CHECK(mb->get(*a)->link.crm_id.has_value());

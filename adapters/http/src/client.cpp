@@ -22,6 +22,7 @@
 
 #include "crmsync/http/client.hpp"
 #include "crmsync/http/credentials.hpp"
+#include "crmsync/model/encoding.hpp"
 
 namespace crmsync::http {
 namespace {

@@ -1,5 +1,7 @@
 #include "crmsync/soap/xml.hpp"
 
+#include "crmsync/model/encoding.hpp"
+
 namespace crmsync::soap {
 
 void XmlWriter::end_start_tag() {
@@ -24,14 +26,14 @@ XmlWriter& XmlWriter::attr(std::string_view name, std::string_view value) {
   out_ += ' ';
   out_ += name;
   out_ += "=\"";
-  out_ += escape(value);
+  out_ += xml_escape(value);
   out_ += '"';
   return *this;
 }
 
 XmlWriter& XmlWriter::text(std::string_view text) {
   end_start_tag();
-  out_ += escape(text);
+  out_ += xml_escape(text);
   has_content_ = true;
   return *this;
 }

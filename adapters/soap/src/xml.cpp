@@ -73,36 +73,6 @@ bool is_xml_text(std::string_view s) {
          s.find("\xEF\xBF\xBF") == std::string_view::npos;
 }
 
-std::string escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 16);
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '\r':
-        out += "&#13;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 class TreeBuilder {
  public:
   explicit TreeBuilder(int max_depth) : max_depth_(max_depth) {}

@@ -13,6 +13,7 @@
 #include "crmsync/core/lease.hpp"
 #include "crmsync/core/sqlite.hpp"
 #include "crmsync/http/credentials.hpp"
+#include "crmsync/model/encoding.hpp"
 #include "crmsync/store_ews/ews_store.hpp"
 #include "zone.hpp"
 
@@ -501,7 +502,7 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     }
     auto password = read_secret(config_.auth.password_file, "password");
     if (!password) return password.error();
-    return "Basic " + http::base64_encode(config_.auth.username + ":" + *password);
+    return "Basic " + base64_encode(config_.auth.username + ":" + *password);
   }
 
   // ------------------------------------------------------------ items

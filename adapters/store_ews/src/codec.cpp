@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <span>
 
+#include "crmsync/model/encoding.hpp"
 #include "crmsync/model/mapping.hpp"
 
 namespace crmsync::ews {
@@ -970,7 +971,7 @@ std::string envelope(std::string_view operation_xml, std::string_view impersonat
   out += "\"><s:Header><t:RequestServerVersion Version=\"Exchange2010_SP2\"/>";
   if (!impersonate.empty())
     out += "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>" +
-           soap::escape(impersonate) +
+           xml_escape(impersonate) +
            "</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>";
   out += "</s:Header><s:Body>";
   out += operation_xml;
@@ -1211,7 +1212,7 @@ std::string sync_folder_items(Folder folder, const std::string& sync_state, int 
       "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
       "</m:ItemShape><m:SyncFolderId>" +
       folder_id_xml(folder) + "</m:SyncFolderId>";
-  if (!sync_state.empty()) out += "<m:SyncState>" + soap::escape(sync_state) + "</m:SyncState>";
+  if (!sync_state.empty()) out += "<m:SyncState>" + xml_escape(sync_state) + "</m:SyncState>";
   return out + "<m:MaxChangesReturned>" + std::to_string(std::clamp(max, 1, 512)) +
          "</m:MaxChangesReturned><m:SyncScope>NormalItems</m:SyncScope></m:SyncFolderItems>";
 }
@@ -1242,14 +1243,14 @@ std::string subscribe_streaming() {
 
 std::string get_streaming_events(const std::string& subscription_id, int connection_minutes) {
   return "<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>" +
-         soap::escape(subscription_id) + "</t:SubscriptionId></m:SubscriptionIds>" +
+         xml_escape(subscription_id) + "</t:SubscriptionId></m:SubscriptionIds>" +
          "<m:ConnectionTimeout>" + std::to_string(std::clamp(connection_minutes, 1, 30)) +
          "</m:ConnectionTimeout></m:GetStreamingEvents>";
 }
 
 std::string get_events(const std::string& subscription_id, const std::string& watermark) {
-  return "<m:GetEvents><m:SubscriptionId>" + soap::escape(subscription_id) +
-         "</m:SubscriptionId><m:Watermark>" + soap::escape(watermark) +
+  return "<m:GetEvents><m:SubscriptionId>" + xml_escape(subscription_id) +
+         "</m:SubscriptionId><m:Watermark>" + xml_escape(watermark) +
          "</m:Watermark></m:GetEvents>";
 }
 

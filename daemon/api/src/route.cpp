@@ -57,7 +57,7 @@ void time_or_null(Writer& w, const std::optional<UtcTime>& t) {
     w.Null();
 }
 
-void write_cycle(Writer& w, const CycleInfo& c) {
+void write_cycle(Writer& w, const status::CycleInfo& c) {
   w.StartObject();
   key(w, "id");
   w.Int64(c.id);
@@ -77,29 +77,29 @@ void write_cycle(Writer& w, const CycleInfo& c) {
   else
     str(w, c.result);
   key(w, "to_store");
-  w.Int64(c.to_store);
+  w.Int64(c.summary.to_store);
   key(w, "to_crm");
-  w.Int64(c.to_crm);
+  w.Int64(c.summary.to_crm);
   key(w, "deleted_in_store");
-  w.Int64(c.deleted_in_store);
+  w.Int64(c.summary.deleted_in_store);
   key(w, "deleted_in_crm");
-  w.Int64(c.deleted_in_crm);
+  w.Int64(c.summary.deleted_in_crm);
   key(w, "conflicts");
-  w.Int64(c.conflicts);
+  w.Int64(c.summary.conflicts);
   key(w, "item_errors");
-  w.Int64(c.item_errors);
+  w.Int64(c.summary.item_errors);
   key(w, "held_deletions");
-  w.Int64(c.held_deletions);
+  w.Int64(c.summary.held_deletions);
   key(w, "synced");
   w.StartObject();
-  for (const auto& [k, n] : c.synced) {
+  for (const auto& [k, n] : c.summary.synced) {
     str(w, k);
     w.Int64(n);
   }
   w.EndObject();
   key(w, "notices");
   w.StartArray();
-  for (const auto& n : c.notices) str(w, n);
+  for (const auto& n : c.summary.notices) str(w, n);
   w.EndArray();
   key(w, "failure");
   if (c.failure)
@@ -226,14 +226,14 @@ bool token_matches(const std::string& authorization, const std::string& token) {
   return CRYPTO_memcmp(authorization.data() + kPrefix.size(), token.data(), token.size()) == 0;
 }
 
-std::string cycle_json(const CycleInfo& cycle) {
+std::string cycle_json(const status::CycleInfo& cycle) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   write_cycle(w, cycle);
   return buf.GetString();
 }
 
-std::string status_json(const ApiState& s) {
+std::string status_json(const status::Snapshot& s) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -344,7 +344,7 @@ std::string status_json(const ApiState& s) {
   return buf.GetString();
 }
 
-std::string metrics_text(const ApiState& s) {
+std::string metrics_text(const status::Snapshot& s) {
   std::string out;
   out += "# HELP crmsync_lease_changes_total Times the primary lease changed holder.\n";
   out += "# TYPE crmsync_lease_changes_total counter\n";
@@ -382,10 +382,10 @@ std::string metrics_text(const ApiState& s) {
   out += "# HELP crmsync_cycle_duration_seconds Duration of sync cycles.\n";
   out += "# TYPE crmsync_cycle_duration_seconds histogram\n";
   std::int64_t cumulative = 0;
-  for (std::size_t i = 0; i < std::size(kDurationBuckets); ++i) {
+  for (std::size_t i = 0; i < std::size(status::kDurationBuckets); ++i) {
     cumulative += s.metrics.duration_bucket_counts[i];
     out += fmt::format("crmsync_cycle_duration_seconds_bucket{{le=\"{}\"}} {}\n",
-                       format_double(kDurationBuckets[i]), cumulative);
+                       format_double(status::kDurationBuckets[i]), cumulative);
   }
   out += fmt::format("crmsync_cycle_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
                      s.metrics.duration_count);
@@ -402,13 +402,13 @@ Response sync_accepted_response(std::int64_t request_id) {
   return r;
 }
 
-Response sync_done_response(std::int64_t request_id, const CycleInfo& cycle) {
+Response sync_done_response(std::int64_t request_id, const status::CycleInfo& cycle) {
   Response r;
   r.body = fmt::format("{{\"request\":{},\"cycle\":{}}}", request_id, cycle_json(cycle));
   return r;
 }
 
-std::optional<Response> events_response(const ApiState& state, std::int64_t after) {
+std::optional<Response> events_response(const status::Snapshot& state, std::int64_t after) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartArray();
@@ -436,7 +436,7 @@ Response empty_events_response() {
   return text_response("application/json", "[]");
 }
 
-Routed route(const Request& req, const ApiState& state, const RouteContext& ctx) {
+Routed route(const Request& req, const status::Snapshot& state, const RouteContext& ctx) {
   Routed out;
   auto& resp = out.response;
   if (!is_loopback_host_header(req.host, ctx.port)) {

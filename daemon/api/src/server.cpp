@@ -90,10 +90,11 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         auto self = shared_from_this();
         auto id = std::make_shared<std::int64_t>(0);
-        *id = server_->backend.request_sync(routed.sync, [self, id](const CycleInfo& cycle) {
-          net::post(self->stream_.get_executor(),
-                    [self, id, cycle] { self->send(sync_done_response(*id, cycle)); });
-        });
+        *id =
+            server_->backend.request_sync(routed.sync, [self, id](const status::CycleInfo& cycle) {
+              net::post(self->stream_.get_executor(),
+                        [self, id, cycle] { self->send(sync_done_response(*id, cycle)); });
+            });
         return;
       }
       case Routed::Defer::kEvents:

@@ -65,7 +65,7 @@ SyncWorker::SyncWorker(Config config, Clock& clock, std::string version, Runtime
   working_.profile = config_.profile;
   working_.pid = ::getpid();
   working_.interval_minutes = config_.sync.interval_minutes;
-  published_ = std::make_shared<api::ApiState>(working_);
+  published_ = std::make_shared<status::Snapshot>(working_);
 }
 
 SyncWorker::~SyncWorker() {
@@ -99,13 +99,13 @@ void SyncWorker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::shared_ptr<const api::ApiState> SyncWorker::state() const {
+std::shared_ptr<const status::Snapshot> SyncWorker::state() const {
   std::lock_guard lock(state_mutex_);
   return published_;
 }
 
-std::int64_t SyncWorker::request_sync(const api::SyncParams& params,
-                                      std::function<void(const api::CycleInfo&)> done) {
+std::int64_t SyncWorker::request_sync(const status::SyncParams& params,
+                                      std::function<void(const status::CycleInfo&)> done) {
   std::int64_t id;
   std::size_t pending;
   {
@@ -123,7 +123,7 @@ std::int64_t SyncWorker::request_sync(const api::SyncParams& params,
 }
 
 void SyncWorker::publish() {
-  published_ = std::make_shared<const api::ApiState>(working_);
+  published_ = std::make_shared<const status::Snapshot>(working_);
 }
 
 void SyncWorker::push_event(const std::string& type, const std::string& data) {
@@ -183,7 +183,7 @@ void SyncWorker::main() {
     std::lock_guard lock(mutex_);
     left.swap(waiters_);
   }
-  api::CycleInfo none;
+  status::CycleInfo none;
   none.result = "stopped";
   none.started = none.finished.emplace(clock_.now());
   for (auto& w : left)
@@ -291,7 +291,7 @@ void SyncWorker::tick_lease() {
     return;
   }
   std::lock_guard lock(state_mutex_);
-  api::LeaseInfo info{state->record.holder, state->record.epoch, state->record.expires};
+  status::LeaseInfo info{state->record.holder, state->record.epoch, state->record.expires};
   bool changed = !working_.lease || working_.lease->holder != info.holder ||
                  working_.lease->epoch != info.epoch;
   if (changed && working_.lease)
@@ -316,7 +316,7 @@ CycleOptions SyncWorker::with_role(CycleOptions options) {
 
 void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waiter> waiters) {
   const CycleOptions options = with_role(requested);
-  api::CycleInfo info;
+  status::CycleInfo info;
   info.id = ++cycle_seq_;
   info.full = full;
   info.started = clock_.now();
@@ -375,15 +375,7 @@ void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waite
     info.result = "stopped";
   } else {
     info.result = std::string(to_string(report.result));
-    info.to_store = report.to_store;
-    info.to_crm = report.to_crm;
-    info.deleted_in_store = report.deleted_in_store;
-    info.deleted_in_crm = report.deleted_in_crm;
-    info.conflicts = report.conflicts;
-    info.item_errors = report.item_errors;
-    info.held_deletions = report.held_deletions;
-    info.synced = report.synced;
-    info.notices = report.notices;
+    info.summary = report;  // the counts and notices, as the engine reported them
     if (report.failure) info.failure = redact(report.failure->describe());
   }
   if (stopped || report.result == CycleResult::kFailed)
@@ -391,9 +383,9 @@ void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waite
                  info.failure ? ": " + *info.failure : "", seconds);
   else
     spdlog::info("cycle {} {}: {} to CRM, {} to store, {} conflicts, {} item errors in {:.2f}s",
-                 info.id, info.result, info.to_crm, info.to_store, info.conflicts, info.item_errors,
-                 seconds);
-  for (const auto& n : info.notices) spdlog::info("notice: {}", n);
+                 info.id, info.result, info.summary.to_crm, info.summary.to_store,
+                 info.summary.conflicts, info.summary.item_errors, seconds);
+  for (const auto& n : info.summary.notices) spdlog::info("notice: {}", n);
 
   if (full && !stopped) {
     if (report.result == CycleResult::kFailed) {
@@ -416,20 +408,20 @@ void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waite
     auto& m = working_.metrics;
     if (!stopped) {
       ++m.cycles_total[info.result];
-      for (const auto& [k, n] : info.synced) {
+      for (const auto& [k, n] : info.summary.synced) {
         auto colon = k.find(':');
         m.items_synced[{k.substr(0, colon),
                         colon == std::string::npos ? "" : k.substr(colon + 1)}] += n;
       }
-      m.conflicts_total += info.conflicts;
-      for (std::size_t i = 0; i < std::size(api::kDurationBuckets); ++i)
-        if (seconds <= api::kDurationBuckets[i]) {
+      m.conflicts_total += info.summary.conflicts;
+      for (std::size_t i = 0; i < std::size(status::kDurationBuckets); ++i)
+        if (seconds <= status::kDurationBuckets[i]) {
           ++m.duration_bucket_counts[i];
           break;
         }
       ++m.duration_count;
       m.duration_sum += seconds;
-      working_.notices = info.notices;
+      working_.notices = info.summary.notices;
     }
     working_.last_cycle = info;
     working_.current_cycle.reset();
@@ -455,7 +447,7 @@ void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waite
 
 void SyncWorker::refresh_counts() {
   auto& cache = *runtime_->cache;
-  std::map<std::string, api::KindCounts> counts;
+  std::map<std::string, status::KindCounts> counts;
   std::int64_t queue = 0;
   if (auto c = cache.counts(); c.ok()) {
     for (const auto& [entity, n] : *c) {
@@ -469,7 +461,7 @@ void SyncWorker::refresh_counts() {
   } else {
     spdlog::warn("cache counts: {}", c.error().describe());
   }
-  std::vector<api::ConflictRow> conflicts;
+  std::vector<status::ConflictRow> conflicts;
   if (auto c = cache.conflicts(10'000); c.ok()) {
     for (const auto& r : *c) {
       ++counts[std::string(to_string(r.entity))].conflicts;
@@ -479,7 +471,7 @@ void SyncWorker::refresh_counts() {
                              display(r.crm_value), r.winner, r.at});
     }
   }
-  std::vector<api::ErrorRow> errors;
+  std::vector<status::ErrorRow> errors;
   if (auto e = cache.errors(kListLimit); e.ok()) {
     for (const auto& r : *e)
       errors.push_back({std::string(to_string(r.entity)), r.crm_id.str(), r.entry_id.str(),

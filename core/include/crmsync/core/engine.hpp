@@ -17,6 +17,7 @@
 #include "crmsync/core/policy.hpp"
 #include "crmsync/core/store_adapter.hpp"
 #include "crmsync/model/clock.hpp"
+#include "crmsync/model/cycle_summary.hpp"
 #include "crmsync/model/timezone.hpp"
 
 namespace crmsync {
@@ -75,21 +76,10 @@ enum class CycleResult {
 };
 std::string_view to_string(CycleResult r);
 
-struct CycleReport {
+// The counts and notices are the CycleSummary's (the daemon's status keeps that part as is).
+struct CycleReport : CycleSummary {
   CycleResult result = CycleResult::kOk;
-  std::optional<Error> failure;      // why the cycle stopped (kFailed)
-  std::vector<std::string> notices;  // G5, E2, D10 ...
-  std::int64_t to_store = 0;         // items written to the store
-  std::int64_t to_crm = 0;           // records written to CRM
-  std::int64_t deleted_in_store = 0;
-  std::int64_t deleted_in_crm = 0;
-  std::int64_t unlinked = 0;
-  std::int64_t conflicts = 0;
-  std::int64_t item_errors = 0;
-  std::int64_t held_deletions = 0;
-  std::int64_t queued = 0;                     // changes handed to the primary (T5)
-  std::int64_t dequeued = 0;                   // changes taken from the handoff queue
-  std::map<std::string, std::int64_t> synced;  // "contact:crm-to-store" -> count
+  std::optional<Error> failure;  // why the cycle stopped (kFailed)
   UtcTime started;
   UtcTime finished;
 };

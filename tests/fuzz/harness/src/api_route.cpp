@@ -15,20 +15,20 @@ namespace {
 
 namespace http = boost::beast::http;
 
-const api::ApiState& sample_state() {
-  static const api::ApiState state = [] {
-    api::ApiState s;
+const status::Snapshot& sample_state() {
+  static const status::Snapshot state = [] {
+    status::Snapshot s;
     s.version = "0.1.0";
     s.state = "idle";
     s.role = "primary";
     s.client_id = "fuzz \"host\" <&>";
     s.profile = "default";
-    s.counts["contact"] = api::KindCounts{3, 1, 1, 0, 0};
-    s.errors.push_back(api::ErrorRow{"contact", "11111111-2222-3333-4444-555555555555", "AB",
-                                     "invalid: \"quoted\"\n<b>", 2, UtcTime{1740816000000}});
+    s.counts["contact"] = status::KindCounts{3, 1, 1, 0, 0};
+    s.errors.push_back(status::ErrorRow{"contact", "11111111-2222-3333-4444-555555555555", "AB",
+                                        "invalid: \"quoted\"\n<b>", 2, UtcTime{1740816000000}});
     for (int i = 1; i <= 3; ++i)
-      s.events.push_back(api::Event{i, "progress", UtcTime{1740816000000 + i}, "{\"n\":1}"});
-    s.last_cycle = api::CycleInfo{};
+      s.events.push_back(status::Event{i, "progress", UtcTime{1740816000000 + i}, "{\"n\":1}"});
+    s.last_cycle = status::CycleInfo{};
     s.last_cycle->finished = UtcTime{1740816001000};
     s.last_cycle->result = "ok";
     return s;

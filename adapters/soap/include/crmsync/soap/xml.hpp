@@ -82,8 +82,6 @@ Result<Element> parse_xml(std::string_view xml, const ParseLimits& limits = {});
 // True when every character may appear in XML 1.0 text (valid UTF-8, no control
 // characters other than tab, line feed and carriage return).
 bool is_xml_text(std::string_view text);
-// Escapes &, <, >, " and ' (and CR, so that it survives parsing).
-std::string escape(std::string_view text);
 
 // Builds XML text; element names are written as given ("a:Entity").
 class XmlWriter {

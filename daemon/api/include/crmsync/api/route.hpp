@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "crmsync/api/state.hpp"
+#include "crmsync/status/state.hpp"
 
 namespace crmsync::api {
 
@@ -40,38 +40,33 @@ struct RouteContext {
   std::size_t max_body = 64 * 1024;
 };
 
-struct SyncParams {
-  bool wait = false;
-  bool allow_mass_delete = false;
-};
-
 struct Routed {
   enum class Defer { kNone, kSync, kEvents };
   Defer defer = Defer::kNone;
   Response response;                            // when defer == kNone
-  SyncParams sync;                              // kSync
+  status::SyncParams sync;                      // kSync
   std::int64_t events_after = 0;                // kEvents
   std::chrono::milliseconds events_timeout{0};  // kEvents
 };
 
 inline constexpr std::chrono::seconds kMaxEventsTimeout{60};
 
-Routed route(const Request& request, const ApiState& state, const RouteContext& context);
+Routed route(const Request& request, const status::Snapshot& state, const RouteContext& context);
 
 // The one helper for error replies: {"error": message}.
 Response error_response(int status, const std::string& message);
 
 // Answers of the deferred cases.
 Response sync_accepted_response(std::int64_t request_id);
-Response sync_done_response(std::int64_t request_id, const CycleInfo& cycle);
+Response sync_done_response(std::int64_t request_id, const status::CycleInfo& cycle);
 // Events with id > after (at most 200), or nullopt when there are none.
-std::optional<Response> events_response(const ApiState& state, std::int64_t after);
+std::optional<Response> events_response(const status::Snapshot& state, std::int64_t after);
 Response empty_events_response();
 
 // Bodies, exposed for tests and the CLI's --json.
-std::string status_json(const ApiState& state);
-std::string cycle_json(const CycleInfo& cycle);
-std::string metrics_text(const ApiState& state);
+std::string status_json(const status::Snapshot& state);
+std::string cycle_json(const status::CycleInfo& cycle);
+std::string metrics_text(const status::Snapshot& state);
 const std::string& status_page_html();
 
 // "localhost", "127.0.0.1", "[::1]", each optionally with ":port" (which must be `port`).

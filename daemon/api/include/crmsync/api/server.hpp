@@ -22,11 +22,11 @@ class Backend {
  public:
   virtual ~Backend() = default;
   // The latest published snapshot.
-  virtual std::shared_ptr<const ApiState> state() const = 0;
+  virtual std::shared_ptr<const status::Snapshot> state() const = 0;
   // Queues a manual sync (coalesced with others not yet started); returns the request id.
   // `done`, when set, is called (from any thread) with the cycle that answered it.
-  virtual std::int64_t request_sync(const SyncParams& params,
-                                    std::function<void(const CycleInfo&)> done) = 0;
+  virtual std::int64_t request_sync(const status::SyncParams& params,
+                                    std::function<void(const status::CycleInfo&)> done) = 0;
 };
 
 struct ServerOptions {

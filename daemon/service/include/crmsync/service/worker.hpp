@@ -14,10 +14,10 @@
 #include <set>
 #include <thread>
 
-#include "crmsync/api/server.hpp"
 #include "crmsync/config/config.hpp"
 #include "crmsync/core/lease.hpp"
 #include "crmsync/runtime/runtime.hpp"
+#include "crmsync/status/state.hpp"
 
 namespace crmsync::service {
 
@@ -32,11 +32,11 @@ struct WorkerTimings {
   std::chrono::milliseconds debounce_max{5'000};  // ... but at most this after the first
 };
 
-class SyncWorker final : public api::Backend {
+class SyncWorker final {
  public:
   SyncWorker(Config config, Clock& clock, std::string version, RuntimeFactory factory = {},
              WorkerTimings timings = {});
-  ~SyncWorker() override;
+  ~SyncWorker();
 
   // Starts the thread; it opens the runtime first. The future says whether that worked.
   std::future<Result<void>> start();
@@ -48,15 +48,19 @@ class SyncWorker final : public api::Backend {
   void on_exit(std::function<void()> f) { on_exit_ = std::move(f); }
   void join();
 
-  std::shared_ptr<const api::ApiState> state() const override;
-  std::int64_t request_sync(const api::SyncParams& params,
-                            std::function<void(const api::CycleInfo&)> done) override;
+  // What the endpoint serves (crmsyncd wires it to the server): thread-safe.
+  // The latest published snapshot.
+  std::shared_ptr<const status::Snapshot> state() const;
+  // Queues a manual sync (coalesced with others not yet started); returns the request id.
+  // `done`, when set, is called (from the worker thread) with the cycle that answered it.
+  std::int64_t request_sync(const status::SyncParams& params,
+                            std::function<void(const status::CycleInfo&)> done);
 
  private:
   struct Waiter {
     std::int64_t id;
-    api::SyncParams params;
-    std::function<void(const api::CycleInfo&)> done;
+    status::SyncParams params;
+    std::function<void(const status::CycleInfo&)> done;
   };
   class StopPoints;
 
@@ -104,8 +108,8 @@ class SyncWorker final : public api::Backend {
 
   // The snapshot, guarded by state_mutex_.
   mutable std::mutex state_mutex_;
-  api::ApiState working_;
-  std::shared_ptr<const api::ApiState> published_;
+  status::Snapshot working_;
+  std::shared_ptr<const status::Snapshot> published_;
   std::int64_t event_seq_ = 0;
 };
 

@@ -1,5 +1,6 @@
-// What the HTTP endpoint serves: a snapshot of the daemon's state that the sync worker
-// publishes (DESIGN.md "Threads": the API reads it, no lock is held across I/O). Plain data.
+// The daemon's status: a snapshot of its state that the sync worker publishes and the HTTP
+// endpoint serves (DESIGN.md "Threads": the API reads it, no lock is held across I/O), and
+// what a manual sync request asks for. Plain data; neither side's code.
 #pragma once
 
 #include <cstdint>
@@ -9,28 +10,28 @@
 #include <string>
 #include <vector>
 
+#include "crmsync/model/cycle_summary.hpp"
 #include "crmsync/model/value.hpp"
 
-namespace crmsync::api {
+namespace crmsync::status {
 
-// One finished (or running) cycle.
+// A manual sync request (POST /v1/sync).
+struct SyncParams {
+  bool wait = false;
+  bool allow_mass_delete = false;
+};
+
+// One finished (or running) cycle: what the engine reported (its counts and notices as they
+// are) and what the daemon adds.
 struct CycleInfo {
   std::int64_t id = 0;
   bool full = true;                    // false: an immediate sync of a few items (T2)
   std::vector<std::int64_t> requests;  // the manual sync requests this cycle answers
   UtcTime started;
   std::optional<UtcTime> finished;
-  std::string result;  // "ok", "item-errors", "mass-delete-held", "failed"; "" while running
-  std::int64_t to_store = 0;
-  std::int64_t to_crm = 0;
-  std::int64_t deleted_in_store = 0;
-  std::int64_t deleted_in_crm = 0;
-  std::int64_t conflicts = 0;
-  std::int64_t item_errors = 0;
-  std::int64_t held_deletions = 0;
-  std::map<std::string, std::int64_t> synced;  // "contact:crm-to-store" -> n
-  std::vector<std::string> notices;
-  std::optional<std::string> failure;
+  std::string result;    // "ok", "item-errors", "mass-delete-held", "failed"; "" while running
+  CycleSummary summary;  // zero while running and when stopped
+  std::optional<std::string> failure;  // redacted for the endpoint and the log
 };
 
 struct KindCounts {
@@ -89,7 +90,7 @@ struct Metrics {
   double duration_sum = 0;
 };
 
-struct ApiState {
+struct Snapshot {
   std::string version;
   std::string state = "starting";  // starting, idle, syncing, stopping, needs_login
   std::string role;
@@ -118,4 +119,4 @@ struct ApiState {
   Metrics metrics;
 };
 
-}  // namespace crmsync::api
+}  // namespace crmsync::status
