@@ -200,7 +200,8 @@ struct Engine::Impl {
   void prepare_crm() {
     if (only || !primary_like()) return;  // P3: only the primary writes CRM -> store
     // U4: the user's Outlook filters, read once a cycle (one request).
-    const std::vector<SyncFilter> filters = must(crm.sync_filters());
+    const std::vector<SyncFilter> filters =
+        settings.user_filters ? must(crm.sync_filters()) : std::vector<SyncFilter>{};
     for (CrmEntity entity : kAllCrmEntities) {
       if (!crm_to_store_on(entity)) continue;
       std::vector<SyncFilter> mine;
@@ -256,10 +257,12 @@ struct Engine::Impl {
   // looked up - gone (deleted in CRM, D6-D9 at the next sync) or still there (it left the
   // filters; records the user tracked by hand stay).
   void prepare_crm_filtered(CrmEntity entity, const std::vector<SyncFilter>& filters) {
-    // The watermark: the newest modifiedon seen and the records seen at that instant
-    // ("ms:id,id"). CRM stamps modifiedon with its own clock, so no skew margin is needed;
-    // the next fetch asks from that instant on and skips what it already saw there (a margin
-    // would list again, every cycle, records the user unlinked a minute ago).
+    // The watermark: the newest modifiedon seen and the records seen at that instant with
+    // their row versions ("ms:id@version,..."). CRM stamps modifiedon with its own clock (no
+    // skew margin needed) but only to the second, so the next fetch asks from that instant on
+    // and skips only what it already saw there in that very version (a margin, or skipping by
+    // id alone, would list again records the user unlinked a minute ago, or miss an edit made
+    // in the same second). A CRM without row versions gets its records at the instant again.
     const std::string mark = must(cache.get_meta(modified_key(entity))).value_or("0");
     const std::int64_t wm = std::stoll(mark);
     std::set<std::string> seen_at_wm;
@@ -293,8 +296,10 @@ struct Engine::Impl {
           newest = rec.modified_on.ms;
           at_newest.clear();
         }
-        if (rec.modified_on.ms == newest) at_newest.insert(rec.id.str());
-        const bool seen = rec.modified_on.ms == wm && seen_at_wm.count(rec.id.str());
+        const std::string version = rec.id.str() + "@" + rec.row_version;
+        if (rec.modified_on.ms == newest && !rec.row_version.empty()) at_newest.insert(version);
+        const bool seen =
+            rec.modified_on.ms == wm && !rec.row_version.empty() && seen_at_wm.count(version);
         if (listed.insert(rec.id).second && !seen) note_crm_upsert(rec, /*in_filter=*/true);
       });
       if (since)  // the first sync listed everything already
@@ -1433,6 +1438,11 @@ struct Engine::Impl {
     if (rules::needs_crm_record(m.entity) && m.linked) {
       auto rec = crm.retrieve(m.entity, m.crm_id);
       if (!rec.ok() && !rec.error().is(ErrorKind::kNotFound)) return rec.error();
+      // Gone already: perhaps deleted by a run killed before it recorded that (C3). D10 counts
+      // it, so that a guard resumed after a crash never lets one more through than it would
+      // have without the crash (counting one someone else deleted only holds sooner).
+      if (!rec.ok() && trigger != rules::StoreTrigger::kUntrack)
+        count_deletion(deleted_in_crm, kDeletedInCrmKey);
       if (rec.ok()) {
         auto start = time_attr(rec->attributes, "scheduledstart");
         facts.known = true;

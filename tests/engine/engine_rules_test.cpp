@@ -390,6 +390,8 @@ std::set<std::string> last_names(World& w) {
 
 TEST_CASE("U4: the first sync brings what the user's filters select - not the organization") {
   World w;
+  w.settings.user_filters = true;
+  w.restart();
   w.crm.set_filter(CrmEntity::kContact, "My VIPs",
                    [](const CrmRecord& r) { return has_text(r, "jobtitle", "VIP"); });
   w.crm.seed(CrmEntity::kContact, {{"lastname", text("Vip of Bob's")}, {"jobtitle", text("VIP")}},
@@ -415,6 +417,8 @@ TEST_CASE(
     "U4 R2: a record that leaves the filters leaves the store at the next sync - unless "
     "tracked by hand; a deleted one goes too") {
   World w;
+  w.settings.user_filters = true;
+  w.restart();
   w.crm.set_filter(CrmEntity::kContact, "My VIPs",
                    [](const CrmRecord& r) { return has_text(r, "jobtitle", "VIP"); });
   CrmId leaves =

@@ -120,6 +120,7 @@ EngineSettings engine_settings(const Config& config, const TimeZone* zone) {
   s.reconcile_batch = static_cast<std::size_t>(config.sync.reconcile_batch);
   s.mass_delete_ratio = config.sync.mass_delete_ratio;
   s.mass_delete_min = config.sync.mass_delete_min;
+  s.user_filters = config.sync.user_filters;
   s.zone = zone;
   return s;
 }
