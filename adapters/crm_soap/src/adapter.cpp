@@ -162,8 +162,11 @@ class SoapCrmAdapter final : public CrmAdapter {
   Result<std::vector<SyncFilter>> sync_filters() override {
     constexpr const char* kOutlookFilters = "256";
     constexpr const char* kOutlookTemplate = "131072";
-    for (const auto& [entity, querytype] :
+    for (const auto& source :
          {std::pair{"userquery", kOutlookFilters}, std::pair{"savedquery", kOutlookTemplate}}) {
+      // Named copies: lambdas below capture them (clang refuses structured bindings there).
+      const std::string entity = source.first;
+      const char* const querytype = source.second;
       crm_soap::Query q;
       q.entity = entity;
       q.columns = {"name", "returnedtypecode", "fetchxml"};
