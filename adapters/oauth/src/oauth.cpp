@@ -144,7 +144,7 @@ Result<DeviceCode> start_device_flow(http::Transport& transport, const Authority
   if (!interval.ok()) return interval.error();
   d.expires_in = *expires;
   d.interval = std::max<std::int64_t>(1, *interval);
-  if (http::Url::parse(d.verification_uri).ok() == false)
+  if (!http::Url::parse(d.verification_uri).ok())
     return Error::Invalid(std::string(what) + ": verification_uri is not an http(s) URL");
   return d;
 }

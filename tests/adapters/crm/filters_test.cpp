@@ -134,14 +134,12 @@ TEST_CASE(
   auto filters = crm->sync_filters();
   REQUIRE(filters.ok());
   REQUIRE_FALSE(filters->empty());
-  const std::int64_t filter_requests = count.requests;
   auto mailbox = open_mock_mailbox((dir.path() / "mailbox.db").string(), clock).value();
   auto cache = Cache::open((dir.path() / "cache.db").string()).value();
   EngineSettings settings;
   settings.user_filters = true;
   Engine engine(*cache, *mailbox, *crm, clock, settings);
   count.requests = count.sent_bytes = count.reply_bytes = 0;
-  (void)filter_requests;
   auto report = engine.run_cycle();
   INFO((report.failure ? report.failure->describe() : std::string("ok")));
   REQUIRE(report.result == CycleResult::kOk);
