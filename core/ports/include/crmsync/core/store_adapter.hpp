@@ -41,6 +41,9 @@ struct StoreItem {
   Folder folder = Folder::kContacts;
   Item item;  // kind, fields by SPEC §7 store names, last modification
   CrmLink link;
+  // The item's categories as the user sees them (U1): the user's own and the track category,
+  // which the adapter keeps in step with link.tracked (crmsync/core/track_category.hpp).
+  std::vector<std::string> categories;
 };
 
 // What the modified-since scan needs to decide whether to read an item at all (S2).
