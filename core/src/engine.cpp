@@ -257,25 +257,27 @@ struct Engine::Impl {
   // looked up - gone (deleted in CRM, D6-D9 at the next sync) or still there (it left the
   // filters; records the user tracked by hand stay).
   void prepare_crm_filtered(CrmEntity entity, const std::vector<SyncFilter>& filters) {
-    // The watermark: the newest modifiedon seen and the records seen at that instant with
-    // their row versions ("ms:id@version,..."). CRM stamps modifiedon with its own clock (no
-    // skew margin needed) but only to the second, so the next fetch asks from that instant on
-    // and skips only what it already saw there in that very version (a margin, or skipping by
-    // id alone, would list again records the user unlinked a minute ago, or miss an edit made
-    // in the same second). A CRM without row versions gets its records at the instant again.
+    // The watermark "ms:id@version,...": a floor on modifiedon and the records seen at or
+    // after it in their row versions. The floor trails the newest modifiedon seen by a margin,
+    // because a stamp is no promise of order: a transaction commits after a later one
+    // stamped earlier, and a server may step a stamp ahead to keep it moving. The records in
+    // that margin come back on every fetch and are skipped when their version is the one
+    // seen (versionnumber, read as a column); a CRM that gives no version gets them noted
+    // again, which merges to no write.
     const std::string mark = must(cache.get_meta(modified_key(entity))).value_or("0");
     const std::int64_t wm = std::stoll(mark);
-    std::set<std::string> seen_at_wm;
+    std::set<std::string> seen_before;
     if (auto colon = mark.find(':'); colon != std::string::npos)
       for (std::size_t at = colon + 1; at < mark.size();) {
         auto comma = mark.find(',', at);
-        seen_at_wm.insert(mark.substr(at, comma == std::string::npos ? comma : comma - at));
+        seen_before.insert(mark.substr(at, comma == std::string::npos ? comma : comma - at));
         at = comma == std::string::npos ? mark.size() : comma + 1;
       }
     std::optional<UtcTime> since;
     if (wm != 0) since = UtcTime{wm};
-    std::int64_t newest = wm;
-    std::set<std::string> at_newest = seen_at_wm;
+    const std::int64_t margin = settings.crm_watermark_margin.count();
+    std::int64_t newest = wm == 0 ? 0 : wm + margin;
+    std::map<std::string, std::int64_t> recent;  // id@version -> modifiedon, for the next mark
     std::set<CrmId> listed;  // what the filters select now
     auto each = [&](const SyncFilter& filter, bool ids_only, const auto& on_record) {
       std::string cookie;
@@ -292,21 +294,20 @@ struct Engine::Impl {
     };
     for (const auto& filter : filters) {
       each(filter, false, [&](const CrmRecord& rec) {
-        if (rec.modified_on.ms > newest) {
-          newest = rec.modified_on.ms;
-          at_newest.clear();
-        }
+        newest = std::max(newest, rec.modified_on.ms);
         const std::string version = rec.id.str() + "@" + rec.row_version;
-        if (rec.modified_on.ms == newest && !rec.row_version.empty()) at_newest.insert(version);
-        const bool seen =
-            rec.modified_on.ms == wm && !rec.row_version.empty() && seen_at_wm.count(version);
+        const bool versioned = !rec.row_version.empty();
+        if (versioned) recent[version] = rec.modified_on.ms;
+        const bool seen = versioned && seen_before.count(version);
         if (listed.insert(rec.id).second && !seen) note_crm_upsert(rec, /*in_filter=*/true);
       });
       if (since)  // the first sync listed everything already
         each(filter, true, [&](const CrmRecord& rec) { listed.insert(rec.id); });
     }
-    std::string next = std::to_string(newest) + ":";
-    for (const auto& id : at_newest) next += (next.back() == ':' ? "" : ",") + id;
+    const std::int64_t floor = newest == 0 ? 0 : std::max<std::int64_t>(newest - margin, 1);
+    std::string next = std::to_string(floor) + ":";
+    for (const auto& [version, modified] : recent)
+      if (modified >= floor) next += (next.back() == ':' ? "" : ",") + version;
     set_pending(modified_key(entity), next);
     batch();
     for (const auto& m : must(cache.mappings(entity))) {
@@ -1428,8 +1429,15 @@ struct Engine::Impl {
 
   // D1–D5, D11: the user deleted or untracked an item in the store.
   Result<void> apply_store_removal(const PendingChange& row, Mapping& m, StoreChange change) {
-    if (row.crm_change == CrmChange::kDelete || row.crm_change == CrmChange::kLeftFilter)
-      return unlink_store_item(m);  // gone on both sides
+    if (row.crm_change == CrmChange::kDelete || row.crm_change == CrmChange::kLeftFilter) {
+      // Gone on both sides. A record deleted by a run killed before it recorded that is seen
+      // here as deleted in CRM when a fetch (the U4 sweep, a change token) finds it first:
+      // D10 counts it as the replay below does.
+      if (row.crm_change == CrmChange::kDelete && change != StoreChange::kUntrack && m.linked &&
+          rules::needs_crm_record(m.entity))
+        count_deletion(deleted_in_crm, kDeletedInCrmKey);
+      return unlink_store_item(m);
+    }
     const rules::StoreTrigger trigger =
         change == StoreChange::kDelete               ? rules::StoreTrigger::kDelete
         : change == StoreChange::kUntrackDeleteInCrm ? rules::StoreTrigger::kUntrackDeleteInCrm

@@ -208,6 +208,9 @@ class SoapCrmAdapter final : public CrmAdapter {
     page.primary_key = primary_key(filter.entity);
     page.columns = ids_only ? std::vector<std::string>{page.primary_key}
                             : mapping_for(filter.entity).crm_columns();
+    // FetchXML results carry no RowVersion member; versionnumber is the same number as a
+    // column, so that the engine's U4 watermark can tell an edit from a record it has seen.
+    if (!ids_only) page.columns.push_back("versionnumber");
     page.modified_since = modified_since;
     page.page = page_number < 1 ? 1 : page_number;
     page.count = config_.page_size;
@@ -220,6 +223,13 @@ class SoapCrmAdapter final : public CrmAdapter {
     if (!parsed.ok()) return parsed.error();
     CrmRecordPage out;
     out.records = std::move(parsed->records);
+    for (auto& rec : out.records) {
+      auto v = rec.attributes.find("versionnumber");
+      if (v == rec.attributes.end()) continue;
+      if (const auto* n = std::get_if<std::int64_t>(&v->second); n && rec.row_version.empty())
+        rec.row_version = std::to_string(*n);
+      rec.attributes.erase(v);  // bookkeeping, not a field
+    }
     out.more = parsed->more;
     out.paging_cookie = std::move(parsed->paging_cookie);
     out.page_number = page.page;

@@ -349,6 +349,12 @@ void FakeCrm::edit(const CrmId& id, const FieldMap& attributes) {
   touch(s);
 }
 
+void FakeCrm::stamp(const CrmId& id, UtcTime modified) {
+  auto& s = records_.at(id);
+  s.record.modified_on = modified;
+  s.record.attributes.insert_or_assign("modifiedon", Value{modified});
+}
+
 void FakeCrm::reassign(const CrmId& id, const CrmId& owner) {
   auto& s = records_.at(id);
   s.record.owner = owner;

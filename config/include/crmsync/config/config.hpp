@@ -97,7 +97,7 @@ struct Config {
     std::map<CrmEntity, bool> entities;
     bool update_company_field = true;
     std::int64_t reconcile_batch = 50;
-    bool user_filters = false;  // U4: the user's Outlook filters pick what syncs
+    bool user_filters = true;  // U4: the user's Outlook filters pick what syncs
     double mass_delete_ratio = 0.5;
     std::int64_t mass_delete_min = 20;
   } sync;

@@ -32,10 +32,13 @@ struct EngineSettings {
   std::int64_t mass_delete_min = 20;   // D10
   std::chrono::milliseconds scan_margin{std::chrono::minutes(2)};        // S2
   std::chrono::milliseconds crm_sweep_interval{std::chrono::hours(24)};  // R3
+  // U4: how far the CRM-side modifiedon floor trails the newest stamp seen (a late commit,
+  // a stamp stepped ahead); records inside it are fetched again and skipped by row version.
+  std::chrono::milliseconds crm_watermark_margin{std::chrono::minutes(2)};
   std::size_t page_size = 500;  // rows of the change table handled per batch
-  // U4: the user's Outlook filters pick what syncs (sync.user_filters). Off by default until
-  // its incremental watermark passes the crash and fault trials (see the session note).
-  bool user_filters = false;
+  // U4: the user's Outlook filters pick what syncs (sync.user_filters); false: R2's fixed
+  // test (owned by the user, or a party) over the organization's change tracking.
+  bool user_filters = true;
   const TimeZone* zone = nullptr;  // task dates; UTC when null
 
   bool entity_enabled(CrmEntity e) const {

@@ -721,6 +721,10 @@ Record project(Ctx& ctx, const EntityMeta& m, const Record& r, const ColumnSet& 
   }
   if (auto it = r.attrs.find(m.primary_id); it != r.attrs.end())
     out.attrs[m.primary_id] = it->second;
+  // versionnumber is the row's version (a BigInt: what RowVersion carries as text), readable
+  // like any column; FetchXML results, which carry no RowVersion member, give it this way.
+  if (cs.all || std::find(cs.columns.begin(), cs.columns.end(), "versionnumber") != cs.columns.end())
+    out.attrs["versionnumber"] = Value{Value::Type::Long, {}, r.version};
   return out;
 }
 

@@ -76,6 +76,9 @@ class FakeCrm final : public CrmAdapter {
     update_hooks_[id].push_back(std::move(attributes));
   }
   void reassign(const CrmId& id, const CrmId& owner);
+  // The record's last write is stamped `modified` (no new version): a transaction that
+  // committed after later-stamped ones, or a server that stepped a stamp ahead (U4).
+  void stamp(const CrmId& id, UtcTime modified);
   // A system user's internalemailaddress (me() and other_user() have none until set).
   void set_user_email(const CrmId& user, std::string address) {
     user_emails_[user] = std::move(address);
