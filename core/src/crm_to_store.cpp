@@ -113,7 +113,9 @@ class CrmToStore {
   Result<void> apply_upsert(const PendingChange& row, Mapping& m) {
     if (!row.crm_record) return Error::Internal("change without its CRM record");
     const CrmRecord& rec = *row.crm_record;
-    auto conv = crm_to_store(rec.entity, rec.attributes, c.ctx());
+    std::optional<FieldMap> mapped = c.take_mapped(rec);  // by prepare's C5 check
+    Result<FieldMap> conv = mapped ? Result<FieldMap>(std::move(*mapped))
+                                   : crm_to_store(rec.entity, rec.attributes, c.ctx());
     if (!conv.ok())
       return conv.error().context("CRM " + std::string(to_string(rec.entity)) + " " + rec.id.str());
     if (m.entry_id.empty()) {

@@ -161,4 +161,21 @@ void Cycle::for_each_pending(
   }
 }
 
+void Cycle::keep_mapped(const CrmRecord& rec, FieldMap fields) {
+  if (rec.row_version.empty()) return;
+  if (mapped_.size() >= settings.page_size && !mapped_.count(rec.id)) return;
+  mapped_.insert_or_assign(rec.id, Mapped{rec.row_version, rec.modified_on, std::move(fields)});
+}
+
+std::optional<FieldMap> Cycle::take_mapped(const CrmRecord& rec) {
+  auto it = mapped_.find(rec.id);
+  if (it == mapped_.end()) return std::nullopt;
+  Mapped kept = std::move(it->second);
+  mapped_.erase(it);
+  if (rec.row_version.empty() || kept.row_version != rec.row_version ||
+      kept.modified_on != rec.modified_on)
+    return std::nullopt;
+  return std::move(kept.fields);
+}
+
 }  // namespace crmsync::cycle

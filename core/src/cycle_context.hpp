@@ -169,6 +169,22 @@ struct Cycle {
       std::string_view step_name, const std::function<void(const PendingChange&, Mapping&)>& fn,
       const std::function<void(const std::vector<PendingChange>&)>& page_start = {},
       const std::function<void()>& page_end = {});
+
+  // C5 -> crm_to_store: prepare maps a changed record of a synced pair to store fields to tell
+  // news from our own write coming back; the crm_to_store step takes those fields instead of
+  // mapping the record again, so a record goes through crm_to_store() once a cycle. Kept only
+  // for a record with a row version (the change row must still hold that very version) and
+  // for at most a page of records: past that, a record is mapped again.
+  void keep_mapped(const CrmRecord& rec, FieldMap fields);
+  std::optional<FieldMap> take_mapped(const CrmRecord& rec);
+
+ private:
+  struct Mapped {
+    std::string row_version;
+    UtcTime modified_on;
+    FieldMap fields;
+  };
+  std::map<CrmId, Mapped> mapped_;
 };
 
 // ---- the steps, in the order the engine runs them ----------------------------------------

@@ -244,6 +244,7 @@ class PrepareCrm {
         }
         return;
       }
+      if (conv.ok()) c.keep_mapped(rec, std::move(*conv));  // news: the apply step maps it no more
     }
     c.must(c.cache.note_change(m->map_id, note));
   }
