@@ -26,5 +26,5 @@ TEST_CASE("E3: transient, permission and corrupt failures end the cycle") {
   CHECK(rules::ends_cycle(Error::Transient("timeout")));
   CHECK(rules::ends_cycle(Error::Permission("denied")));
   CHECK(rules::ends_cycle(Error::Corrupt("schema")));
-  CHECK(rules::ends_cycle(Error::Invalid("whole service").with_scope(ErrorScope::kService)));
+  CHECK(rules::ends_cycle(Error::Invalid("whole service").with_retry(Retry::kStop)));
 }

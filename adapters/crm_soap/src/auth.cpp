@@ -240,7 +240,7 @@ Error redact(const Error& e, const std::vector<std::string>& secrets) {
     }
     return Error::Internal(m);
   }();
-  return std::move(out).with_scope(e.scope());
+  return std::move(out).with_retry(e.retry());
 }
 
 }  // namespace crmsync::crm_soap

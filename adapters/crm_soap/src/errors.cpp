@@ -105,6 +105,10 @@ Error error_from_fault(const soap::Fault& fault) {
     case -2147204720:  // 0x80044190 caller is disabled
     case -2147180284:  // 0x80048404 no roles assigned
       return Error::Permission(described);
+    case kRecordAccessDenied:
+      // The privilege is there but this record is not the user's to touch (owned out of the
+      // user's reach, not shared): this item stays refused, the others go on (E1).
+      return Error::Permission(described).with_retry(Retry::kItem);
     default:
       // Validation (0x80044331 length, 0x80041103 unknown attribute, 0x80040203 invalid
       // argument, 0x8006088D no RowVersion where IfRowVersionMatches needs one, plug-in

@@ -14,6 +14,9 @@ namespace crmsync::crm_soap {
 inline constexpr std::int64_t kDuplicateRecord = -2147220937;      // 0x80040237
 inline constexpr std::int64_t kObjectDoesNotExist = -2147220969;   // 0x80040217
 inline constexpr std::int64_t kExpiredVersionStamp = -2147204270;  // 0x80044352
+// "Principal with id ... does not have WriteAccess right(s) for record with id ...": the
+// access check on one record failed after the privilege check passed.
+inline constexpr std::int64_t kRecordAccessDenied = -2147187962;  // 0x80048306
 // An update with ConcurrencyBehavior IfRowVersionMatches met another version of the record.
 inline constexpr std::int64_t kConcurrencyVersionMismatch = -2147088254;  // 0x80060882
 

@@ -10,8 +10,7 @@ std::chrono::milliseconds item_backoff(int attempts) {
 }
 
 bool ends_cycle(const Error& e) {
-  return e.kind() == ErrorKind::kTransient || e.kind() == ErrorKind::kPermission ||
-         e.kind() == ErrorKind::kCorrupt || e.scope() == ErrorScope::kService;
+  return e.retry() != Retry::kItem;
 }
 
 }  // namespace crmsync::rules

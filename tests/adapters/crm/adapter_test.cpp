@@ -213,6 +213,51 @@ TEST_CASE("fault codes map to error kinds", "[adapter][errors]") {
   }
 }
 
+TEST_CASE("E1 E3: each fault carries what to do next - decided where it is read",
+          "[adapter][errors]") {
+  struct Case {
+    Scripted reply;
+    ErrorKind kind;
+    Retry retry;
+  };
+  const std::string five_seconds =
+      R"(<a:KeyValuePairOfstringanyType><a:key>Retry-After</a:key><a:value i:type="b:duration" xmlns:b="http://schemas.microsoft.com/2003/10/Serialization/">00:00:05</a:value></a:KeyValuePairOfstringanyType>)";
+  std::vector<Case> cases = {
+      // One record refused to this user (the access check after the privilege check).
+      {fault(-2147187962,
+             "Principal with id = 1 does not have WriteAccess right(s) for record with id = 2 of "
+             "entity contact"),
+       ErrorKind::kPermission, Retry::kItem},
+      // The user lacks the privilege for the whole entity, or is disabled: stop.
+      {fault(-2147220960, "Principal user is missing prvWriteContact privilege"),
+       ErrorKind::kPermission, Retry::kStop},
+      {fault(-2147204720, "The user is disabled"), ErrorKind::kPermission, Retry::kStop},
+      {Scripted{401, {}, "", std::nullopt, true}, ErrorKind::kPermission, Retry::kStop},
+      // Throttled or busy: wait (with the server's wait, below).
+      {fault(-2147015902, "Number of requests exceeded the limit", five_seconds),
+       ErrorKind::kTransient, Retry::kWait},
+      {Scripted{503, {}, "busy", std::nullopt, true}, ErrorKind::kTransient, Retry::kWait},
+      // This item's own: validation, not found, a lost race.
+      {fault(-2147204303, "A validation error occurred. The length of the 'subject' attribute"),
+       ErrorKind::kInvalid, Retry::kItem},
+      {fault(-2147220969, "task With Id = x Does Not Exist"), ErrorKind::kNotFound, Retry::kItem},
+      {fault(-2147088254, "The version of the existing record doesn't match"),
+       ErrorKind::kConflict, Retry::kItem},
+  };
+  for (auto& c : cases) {
+    Fixture f(1);
+    f.reply(c.reply);
+    auto r = f.adapter->remove(CrmEntity::kTask, kId);
+    REQUIRE_FALSE(r.ok());
+    INFO(r.error().describe());
+    CHECK(r.error().is(c.kind));
+    CHECK(r.error().retry() == c.retry);
+    CHECK(r.error().retryable() == (c.retry == Retry::kWait));
+    if (c.reply.body.find("Retry-After") != std::string::npos)
+      CHECK(r.error().retry_after_ms() == 5000);
+  }
+}
+
 TEST_CASE("create: the chosen id is sent - a duplicate is kConflict", "[adapter][create]") {
   Fixture f;
   f.reply(fault(-2147220937, "Cannot insert duplicate key"));

@@ -45,7 +45,7 @@ TEST_CASE("MAPI errors get the kind the caller acts on", "[mapi][errors]") {
   CHECK(error_of(hr::kObjectChanged, "x").message() == "x: MAPI_E_OBJECT_CHANGED");
   CHECK(error_of(0x8004DEADu, "x").message() == "x: 0x8004DEAD");
   CHECK(error_of(hr::kNetworkError, "x").retryable());
-  CHECK(error_of(hr::kNetworkError, "x").scope() == ErrorScope::kService);
+  CHECK(error_of(hr::kNetworkError, "x").retry() == Retry::kWait);
 }
 
 TEST_CASE("MAPI start-up errors say what to install or configure", "[mapi][errors]") {

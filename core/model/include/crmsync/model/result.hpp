@@ -21,40 +21,56 @@ enum class ErrorKind {
   kInternal,    // a bug or an unexpected library failure
 };
 
-// How far an error reaches: one item, one folder/entity, or the whole store/CRM.
-enum class ErrorScope { kItem, kFolder, kService };
+// What to do next, decided where the error is born (isync's FAIL_TEMP / FAIL_WAIT /
+// FAIL_FINAL, STYLE.md 5). The factories give each kind its usual class; a birth site that
+// knows better says so (with_retry). The engine acts on the class (rules::ends_cycle), and the
+// adapters retry kWait, and only that, in their own request loops.
+enum class Retry {
+  kItem,  // this item's own failure: it keeps its change and is tried again after its
+          // backoff (E1); the cycle goes on with the others
+  kWait,  // the service cannot answer now (network, timeout, throttling, busy): stop asking
+          // it; the next cycle resumes after a backoff, or retry_after_ms (E3)
+  kStop,  // the service refuses us, or our own state is unusable: the cycle ends, and
+          // retrying helps only once something changes (sign-in, privilege, config, repair)
+};
 
 std::string_view to_string(ErrorKind kind);
 
 class Error {
  public:
+  // An item's own failures: kItem.
   static Error NotFound(std::string what) { return {ErrorKind::kNotFound, std::move(what)}; }
   static Error Conflict(std::string what) { return {ErrorKind::kConflict, std::move(what)}; }
   static Error Invalid(std::string what) { return {ErrorKind::kInvalid, std::move(what)}; }
+  static Error Internal(std::string what) { return {ErrorKind::kInternal, std::move(what)}; }
+  // kWait, with the server's wait when it named one.
   static Error Transient(std::string what, std::optional<int> retry_after_ms = std::nullopt) {
-    Error e{ErrorKind::kTransient, std::move(what), ErrorScope::kService};
+    Error e{ErrorKind::kTransient, std::move(what), Retry::kWait};
     e.retry_after_ms_ = retry_after_ms;
     return e;
   }
+  // kStop.
   static Error Permission(std::string what) {
-    return {ErrorKind::kPermission, std::move(what), ErrorScope::kService};
+    return {ErrorKind::kPermission, std::move(what), Retry::kStop};
   }
   static Error Corrupt(std::string what) {
-    return {ErrorKind::kCorrupt, std::move(what), ErrorScope::kService};
+    return {ErrorKind::kCorrupt, std::move(what), Retry::kStop};
   }
-  static Error Internal(std::string what) { return {ErrorKind::kInternal, std::move(what)}; }
 
   ErrorKind kind() const { return kind_; }
-  ErrorScope scope() const { return scope_; }
+  Retry retry() const { return retry_; }
   const std::string& message() const { return message_; }
   // Server-requested wait (Retry-After, BackOffMilliseconds), when there is one.
   std::optional<int> retry_after_ms() const { return retry_after_ms_; }
 
-  bool retryable() const { return kind_ == ErrorKind::kTransient; }
+  // Worth asking again soon, in the same request loop (kWait).
+  bool retryable() const { return retry_ == Retry::kWait; }
   bool is(ErrorKind k) const { return kind_ == k; }
 
-  Error with_scope(ErrorScope s) && {
-    scope_ = s;
+  // Where the birth site knows better than the kind's usual class: a refusal of one record
+  // is that item's (kItem), not the whole service's.
+  Error with_retry(Retry r) && {
+    retry_ = r;
     return std::move(*this);
   }
   // Adds context where the error passes through: "contact 1a2b: " + message.
@@ -68,10 +84,10 @@ class Error {
   std::string describe() const;
 
  private:
-  Error(ErrorKind k, std::string m, ErrorScope s = ErrorScope::kItem)
-      : kind_(k), scope_(s), message_(std::move(m)) {}
+  Error(ErrorKind k, std::string m, Retry r = Retry::kItem)
+      : kind_(k), retry_(r), message_(std::move(m)) {}
   ErrorKind kind_;
-  ErrorScope scope_;
+  Retry retry_;
   std::string message_;
   std::optional<int> retry_after_ms_;
 };

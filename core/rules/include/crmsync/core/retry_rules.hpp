@@ -13,9 +13,10 @@ namespace crmsync::rules {
 // one hour. `attempts` = the failures so far.
 std::chrono::milliseconds item_backoff(int attempts);
 
-// E3: an error that ends the cycle rather than one item: the service is unreachable
-// (kTransient), refuses us (kPermission), our own state is unusable (kCorrupt), or the error
-// is about the whole service.
+// E3: an error that ends the cycle rather than one item: its retry class, decided where it
+// was born, is not the item's own - the service cannot answer now (Retry::kWait: kTransient
+// by default), or refuses us or our state is unusable (Retry::kStop: kPermission, kCorrupt by
+// default). The engine does not look at the kind for this.
 bool ends_cycle(const Error& e);
 
 }  // namespace crmsync::rules
