@@ -99,6 +99,15 @@ struct Fixture {
 
 const CrmId kId = CrmId::parse("a1b2c3d4-0000-4000-8000-000000000001").value();
 
+// The error of a Delete answered with `reply`, not retried.
+Error error_of_remove(const Scripted& reply) {
+  Fixture f(1);
+  f.reply(reply);
+  auto r = f.adapter->remove(CrmEntity::kTask, kId);
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
 }  // namespace
 
 TEST_CASE("who_am_i: endpoint - SOAP headers - bearer token - parsed ids", "[adapter]") {
@@ -203,13 +212,10 @@ TEST_CASE("fault codes map to error kinds", "[adapter][errors]") {
       {Scripted{200, {}, "<a><b></a>", std::nullopt, true}, ErrorKind::kInvalid, "malformed"},
   };
   for (auto& c : cases) {
-    Fixture f(1);
-    f.reply(c.reply);
-    auto r = f.adapter->remove(CrmEntity::kTask, kId);
-    REQUIRE_FALSE(r.ok());
-    INFO(r.error().describe());
-    CHECK(r.error().is(c.kind));
-    CHECK_THAT(r.error().message(), Catch::Contains(c.text));
+    const Error e = error_of_remove(c.reply);
+    INFO(e.describe());
+    CHECK(e.is(c.kind));
+    CHECK_THAT(e.message(), Catch::Contains(c.text));
   }
 }
 
@@ -245,16 +251,12 @@ TEST_CASE("E1 E3: each fault carries what to do next - decided where it is read"
        ErrorKind::kConflict, Retry::kItem},
   };
   for (auto& c : cases) {
-    Fixture f(1);
-    f.reply(c.reply);
-    auto r = f.adapter->remove(CrmEntity::kTask, kId);
-    REQUIRE_FALSE(r.ok());
-    INFO(r.error().describe());
-    CHECK(r.error().is(c.kind));
-    CHECK(r.error().retry() == c.retry);
-    CHECK(r.error().retryable() == (c.retry == Retry::kWait));
-    if (c.reply.body.find("Retry-After") != std::string::npos)
-      CHECK(r.error().retry_after_ms() == 5000);
+    const Error e = error_of_remove(c.reply);
+    INFO(e.describe());
+    CHECK(e.is(c.kind));
+    CHECK(e.retry() == c.retry);
+    CHECK(e.retryable() == (c.retry == Retry::kWait));
+    if (c.reply.body.find("Retry-After") != std::string::npos) CHECK(e.retry_after_ms() == 5000);
   }
 }
 
