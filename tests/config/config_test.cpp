@@ -450,7 +450,7 @@ TEST_CASE("store type ews: each bad key is named with its path - secrets never s
   };
   const std::vector<Case> cases = {
       {with(R"("type":"ews")", R"("type":"exchange")"),
-       "config.json: store.type: must be \"mock\", \"ews\" or \"mapi\""},
+       "config.json: store.type: must be \"mock\", \"ews\", \"graph\" or \"mapi\""},
       {with(R"("https://mail.example.org/EWS/Exchange.asmx")", R"("ftp://mail/EWS")"),
        "config.json: store.url: must be an https:// URL"},
       {with(R"("https://mail.example.org/EWS/Exchange.asmx")", R"("https:///EWS")"),
@@ -589,7 +589,7 @@ TEST_CASE("store type mapi: the Outlook profile by name - checked on every platf
 
 TEST_CASE("the example configs have no key or type errors", "[config]") {
   for (const char* name :
-       {"minimal.json", "full.json", "ews.json", "ews-negotiate.json", "mapi.json"}) {
+       {"minimal.json", "full.json", "ews.json", "ews-negotiate.json", "mapi.json", "graph.json"}) {
     INFO(name);
     auto r = load_config(std::string(CRMSYNC_EXAMPLES_DIR) + "/" + name);
     if (r.ok()) continue;
@@ -623,4 +623,102 @@ TEST_CASE("time zones from the TZ database", "[config][timezone]") {
   (void)(*berlin)->utc_offset(UtcTime{0});
   const char* after = std::getenv("TZ");
   CHECK((before == nullptr) == (after == nullptr));
+}
+
+namespace {
+
+// A valid config whose store is Microsoft 365 through Graph; `store` replaces the store object.
+std::string graph_doc(const std::string& store) {
+  return ews_doc(store);
+}
+
+const std::string kGraphStore =
+    R"({"type":"graph","auth":{"type":"bearer","token_file":"graph-token"}})";
+
+}  // namespace
+
+TEST_CASE("store type graph: defaults, bearer and device code - state beside the cache",
+          "[config][graph]") {
+  Fixture f;
+  f.write("graph-token", "tok\n");
+  auto c = f.parse(graph_doc(kGraphStore));
+  INFO((c.ok() ? "" : c.error().message()));
+  REQUIRE(c.ok());
+  CHECK(c->store.type == "graph");
+  CHECK(c->store.url == "https://graph.microsoft.com/");
+  CHECK(c->store.user == "me");
+  CHECK(c->store.graph_auth.type == GraphAuthConfig::Type::kBearer);
+  CHECK(c->store.graph_auth.token_file == f.dir.file("graph-token"));
+  CHECK(c->store.state_path == f.dir.file("state/cache.db") + ".graph-state.db");
+  CHECK(c->store.calendar_past_days == 365);
+  CHECK(c->store.calendar_future_days == 730);
+
+  auto d = f.parse(graph_doc(
+      R"({"type":"graph","url":"http://127.0.0.1:9000/","user":"alice@contoso.com",
+          "auth":{"type":"device_code","tenant":"contoso.onmicrosoft.com","client_id":"abc",
+                  "authority":"https://login.example/"},
+          "calendar_window":{"past_days":30,"future_days":90},"state_path":"g.db",
+          "request_timeout_ms":5000})"));
+  INFO((d.ok() ? "" : d.error().message()));
+  REQUIRE(d.ok());
+  CHECK(d->store.url == "http://127.0.0.1:9000/");
+  CHECK(d->store.user == "alice@contoso.com");
+  CHECK(d->store.graph_auth.type == GraphAuthConfig::Type::kDeviceCode);
+  CHECK(d->store.graph_auth.tenant == "contoso.onmicrosoft.com");
+  CHECK(d->store.graph_auth.client_id == "abc");
+  CHECK(d->store.graph_auth.authority == "https://login.example/");
+  CHECK(d->store.calendar_past_days == 30);
+  CHECK(d->store.calendar_future_days == 90);
+  CHECK(d->store.state_path == f.dir.file("g.db"));
+  CHECK(d->store.request_timeout_ms == 5000);
+  CHECK(d->store.identity() != c->store.identity());
+}
+
+TEST_CASE("store type graph: each bad key is named with its path", "[config][graph]") {
+  Fixture f;
+  f.write("graph-token", "tok\n");
+  struct Case {
+    std::string store;
+    std::string expected;
+  };
+  const std::string auth = R"("auth":{"type":"bearer","token_file":"graph-token"})";
+  const std::vector<Case> cases = {
+      {R"({"type":"graph"})", "config.json: store.auth: is required"},
+      {R"({"type":"graph","auth":{"type":"basic","username":"a","password_file":"x"}})",
+       "config.json: store.auth.type: must be \"bearer\" or \"device_code\""},
+      {R"({"type":"graph","auth":{"type":"bearer"}})",
+       "config.json: store.auth.token_file: is required"},
+      {R"({"type":"graph","auth":{"type":"bearer","token_file":"nope"}})",
+       "config.json: store.auth.token_file: no such file"},
+      {R"({"type":"graph","auth":{"type":"device_code","client_id":"x"}})",
+       "config.json: store.auth.tenant: is required"},
+      {R"({"type":"graph","auth":{"type":"device_code","tenant":"a/b","client_id":"x"}})",
+       "config.json: store.auth.tenant: must be a tenant id"},
+      {R"({"type":"graph","url":"http://graph.microsoft.com/",)" + auth + "}",
+       "config.json: store.url: must be https:// (http:// only for a loopback host)"},
+      {R"({"type":"graph","url":"https://graph.microsoft.com/?x=1",)" + auth + "}",
+       "config.json: store.url: must be Graph's root URL"},
+      {R"({"type":"graph","url":"ftp://x/",)" + auth + "}",
+       "config.json: store.url: must be Graph's root URL"},
+      {R"({"type":"graph","user":"alice",)" + auth + "}",
+       "config.json: store.user: must be \"me\" or the mailbox's user principal name"},
+      {R"({"type":"graph","user":"a@b.example/../x",)" + auth + "}",
+       "config.json: store.user: must be \"me\""},
+      {R"({"type":"graph","user":"a@b.example\r\nX-Evil: 1",)" + auth + "}",
+       "config.json: store.user: must be \"me\""},
+      {R"({"type":"graph","calendar_window":{"past_days":-1},)" + auth + "}",
+       "config.json: store.calendar_window.past_days: must be an integer from 0 to 3650"},
+      {R"({"type":"graph","calendar_window":{"future_days":0},)" + auth + "}",
+       "config.json: store.calendar_window.future_days: must be an integer from 1 to 3650"},
+      {R"({"type":"graph","calendar_window":{"ahead":3},)" + auth + "}",
+       "config.json: store.calendar_window.ahead: unknown key"},
+      {R"({"type":"graph","mailbox":"a@b.example",)" + auth + "}",
+       "config.json: store.mailbox: unknown key"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.store);
+    auto p = f.problems(graph_doc(c.store));
+    REQUIRE(p.size() == 1);
+    CHECK_THAT(p[0], Catch::Contains(c.expected));
+  }
 }
