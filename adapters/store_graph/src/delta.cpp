@@ -109,6 +109,7 @@ Result<void> GraphStoreImpl::sync_collection(const Collection& c) {
     auto link = initial_link(c, ws);
     if (!link) return link.error();
     row = DeltaRow{name, *link, DeltaRow::Mode::kReconcile, row.round + 1, ws};
+    CRMSYNC_TRY(state_.save_delta(row));
   }
   const std::size_t max_entries = static_cast<std::size_t>(config_.page_size) * 10 + 100;
   int resets = 0;

@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -100,6 +101,21 @@ std::size_t Emulator::requests() {
   return n;
 }
 
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 std::string unique_upn() {
   static std::atomic<int> n{0};
   return "user" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "@example.com";
@@ -113,6 +129,17 @@ Result<Response> CountingTransport::send(const crmsync::http::Request& r,
   }
   ++log_->count;
   return inner_->send(r, info);
+}
+
+Result<Response> HookTransport::send(const crmsync::http::Request& r,
+                                     crmsync::http::SendInfo* info) {
+  if (before) before(r);
+  auto res = inner_.send(r, info);
+  if (res.ok() && lose && lose(r)) {
+    if (info) info->request_written = true;
+    return crmsync::Error::Transient("the reply was lost (test)");
+  }
+  return res;
 }
 
 Result<Response> ScriptedTransport::send(const crmsync::http::Request& r,

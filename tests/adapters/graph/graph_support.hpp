@@ -52,6 +52,9 @@ class Emulator {
   unsigned short port_ = 0;
 };
 
+// Percent-encodes a query value.
+std::string url_encode(const std::string& s);
+
 // A unique mailbox name for this process.
 std::string unique_upn();
 
@@ -89,6 +92,20 @@ class ScriptedTransport final : public crmsync::http::Transport {
 
  private:
   std::shared_ptr<Script> s_;
+};
+
+// Forwards to the real client, calling `before` ahead of each request (a user's edit racing the
+// adapter) and turning the answer into a lost reply when `lose` says so (sent, acted on, never
+// answered: a connection cut after the server committed).
+class HookTransport final : public crmsync::http::Transport {
+ public:
+  std::function<void(const crmsync::http::Request&)> before;
+  std::function<bool(const crmsync::http::Request&)> lose;
+  crmsync::Result<crmsync::http::Response> send(const crmsync::http::Request& r,
+                                                crmsync::http::SendInfo* info) override;
+
+ private:
+  crmsync::http::Client inner_;
 };
 
 // A JSON answer.
