@@ -85,6 +85,9 @@ Result<void> write_event(const FieldMap& merged, const std::set<std::string>& ch
       return invalid_field(name, "not supported by the Graph store");
     return invalid_field(name, "unknown for an appointment");
   }
+  // Every event has a start and an end: a create needs them, and nothing clears them.
+  for (const char* name : {"Start", "End"})
+    if (auto t = time_field(merged, name); !t) return t.error();
   if (const Value* v = field(merged, "Organizer"); changed.count("Organizer") && v)
     CRMSYNC_TRY(check_type("Organizer", *v, "parties"));
   if (const Value* v = field(merged, "Duration"); changed.count("Duration") && v)
