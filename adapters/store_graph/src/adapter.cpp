@@ -176,6 +176,10 @@ bool GraphStoreImpl::wait_for_events(std::int64_t after, std::chrono::millisecon
 }
 
 Result<std::int64_t> GraphStoreImpl::record_decision(const StoreEvent& decision) {
+  if (decision.action != Action::kTrack && decision.action != Action::kUntrack &&
+      decision.action != Action::kSetRegarding)
+    return Error::Invalid("Graph store: a decision is track, untrack or set-regarding, not " +
+                          std::string(to_string(decision.action)));
   auto f = fetch(decision.entry_id);
   if (!f) return f.error();
   if (decision.action == Action::kTrack || decision.action == Action::kUntrack) {
@@ -187,6 +191,7 @@ Result<std::int64_t> GraphStoreImpl::record_decision(const StoreEvent& decision)
       if (!written) return written.error();
       f->item.change_key = written->change_key;
       f->item.item.modified = written->modified;
+      if (!tracked) f->item.link = CrmLink{};
       f->item.link.tracked = tracked;
       if (auto cats = track_.in_step(f->item.categories, tracked)) f->item.categories = *cats;
       if (tracked) (void)ensure_master_category();
@@ -208,6 +213,7 @@ Result<std::int64_t> GraphStoreImpl::record_decision(const StoreEvent& decision)
   StoreEvent e = decision;
   e.kind = f->item.item.kind;
   e.surface = Surface::kExplorer;  // U2: the CLI stands for the explorer's buttons
+  e.phase = Phase::kNone;
   e.at = clock_.now();
   auto seq = state_.append(e);
   if (!seq) return seq.error();

@@ -405,7 +405,9 @@ Result<Patch> patch_of(const StoreItem& current, const FieldMap& changes,
 }
 
 Result<Patch> mark_patch(const StoreItem& current, bool tracked, const CodecContext& ctx) {
-  CrmLink link = current.link;
+  // A track keeps a CRM id the item had (X1's pending id); an untrack clears the whole link,
+  // as the user's untrack does in every store.
+  CrmLink link = tracked ? current.link : CrmLink{};
   link.tracked = tracked;
   return patch_of(current, {}, link, ctx);
 }

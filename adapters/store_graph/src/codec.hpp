@@ -79,7 +79,8 @@ struct Patch {
 // businessAddress, start/end, attendees) are written whole from the current values and the changes.
 Result<Patch> patch_of(const StoreItem& current, const FieldMap& changes,
                        const std::optional<CrmLink>& link, const CodecContext& ctx);
-// The PATCH of the tracked mark alone (and the categories in step), for U1 and record_decision.
+// The PATCH of the tracked mark alone (and the categories in step), for U1 and record_decision:
+// a track keeps the item's CRM id, an untrack clears the whole link.
 Result<Patch> mark_patch(const StoreItem& current, bool tracked, const CodecContext& ctx);
 
 // Whether a kind's field lives in an extended property (which a create's answer leaves out).

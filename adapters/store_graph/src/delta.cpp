@@ -313,6 +313,7 @@ Result<void> GraphStoreImpl::apply_intent(const std::string& entry_id, Action in
   if (!written) return written.error();
   item.change_key = written->change_key;
   item.item.modified = written->modified;
+  if (*now == Action::kUntrack) item.link = CrmLink{};
   item.link.tracked = *now == Action::kTrack;
   if (item.link.tracked) (void)ensure_master_category();
   auto tx = sql::Transaction::begin(state_.db());

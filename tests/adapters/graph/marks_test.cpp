@@ -200,7 +200,7 @@ TEST_CASE("U2: record_decision logs the user's decision from the explorer - the 
   CHECK(ev[0].delete_in_crm);
   got = s->get(made->entry_id);
   REQUIRE(got.ok());
-  CHECK_FALSE(got->link.tracked);
+  CHECK(got->link == CrmLink{});  // as the user's untrack: the whole link goes
   CHECK(got->categories.empty());
 
   StoreEvent regarding = track;
@@ -211,6 +211,10 @@ TEST_CASE("U2: record_decision logs the user's decision from the explorer - the 
   REQUIRE(ev.size() == 1);
   CHECK(ev[0].action == Action::kSetRegarding);
   CHECK(s->get(made->entry_id)->change_key == key);  // a decision alone writes nothing
+
+  StoreEvent other = track;
+  other.action = Action::kUpdate;
+  CHECK(s->record_decision(other).error().is(ErrorKind::kInvalid));
 
   StoreEvent unknown = track;
   unknown.entry_id = EntryId("contact:AAMkNoSuchItem");

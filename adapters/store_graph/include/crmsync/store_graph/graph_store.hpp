@@ -77,9 +77,11 @@ struct GraphStoreConfig {
 // The Graph adapter's StoreAdapter, with what only it offers.
 class GraphStore : public StoreAdapter {
  public:
-  // SPEC U2: a user's decision (track, untrack, set regarding, ...) from the CLI appended to the
-  // change log as the user's own event (Surface::kExplorer); for kTrack/kUntrack the tracked
-  // mark and the track category are set first. kNotFound for an unknown item. Returns its seq.
+  // SPEC U2 (the port method of the decisions branch, declared here until it is on main): a
+  // user's decision from the CLI appended to the change log as the user's own event
+  // (Surface::kExplorer, Phase::kNone, now). kTrack sets the tracked mark, kUntrack clears the
+  // whole CRM link, both with the track category in step; kSetRegarding only records the
+  // event. Returns its seq. kNotFound for an unknown item, kInvalid for another action.
   virtual Result<std::int64_t> record_decision(const StoreEvent& decision) = 0;
 };
 
