@@ -12,7 +12,11 @@ namespace graph {
 
 Result<std::vector<StoreItemHeader>> GraphStoreImpl::scan_headers_since(ItemKind kind,
                                                                         UtcTime since) {
-  CRMSYNC_TRY(sync_all());
+  // The kind's own collections only: the engine scans kind after kind.
+  CRMSYNC_TRY(resolve());
+  for (const auto& c : kCollections)
+    if (c.kind == kind)
+      if (auto r = sync_collection(c); !r) return r.error().context("delta " + std::string(c.name));
   auto known = state_.modified_since(kind, since);
   if (!known) return known.error();
   std::vector<StoreItemHeader> out;
