@@ -132,6 +132,9 @@ std::string url_host(const std::string& url);
 // negotiate (NTLM through GSSAPI): a down-level or UPN user name and a password file.
 void parse_negotiate(Checker& c, const Json& auth, const std::string& path, std::string& username,
                      std::string& password_file);
+// device_code (SPEC U3): the Entra ID tenant, the public client's id, an optional authority.
+void parse_device_code(Checker& c, const Json& auth, const std::string& path, std::string& tenant,
+                       std::string& client_id, std::string& authority);
 // "store": mock, ews, graph or mapi.
 void parse_store(Checker& c, const Json& store, Config& cfg);
 // Defaults that depend on other keys (the state file beside the cache).

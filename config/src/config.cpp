@@ -119,26 +119,7 @@ void parse_auth(Checker& c, const Json& auth, Config& cfg) {
       c.problem(path, "client_credentials needs scope (or resource)");
   } else if (*type == "device_code") {
     a.type = CrmAuthConfig::Type::kDeviceCode;
-    if (!c.object(auth, path, {"type", "tenant", "client_id", "authority"})) return;
-    if (auto v = c.string(auth, path, "tenant", true)) {
-      // A path segment of the authority's URLs: a tenant id, a domain or "organizations".
-      const bool ok = !v->empty() && v->size() <= 256 &&
-                      v->find_first_not_of(
-                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                          "0123456789.-_") == std::string::npos;
-      if (!ok) c.problem(path + ".tenant", "must be a tenant id, a domain or \"organizations\"");
-      a.tenant = *v;
-    }
-    if (auto v = c.string(auth, path, "client_id", true)) {
-      if (v->empty() || v->size() > 256)
-        c.problem(path + ".client_id", "must be the public client's application id");
-      a.client_id = *v;
-    }
-    if (auto v = c.string(auth, path, "authority")) {
-      if (v->rfind("https://", 0) != 0 && v->rfind("http://", 0) != 0)
-        c.problem(path + ".authority", "must be an http:// or https:// URL");
-      a.authority = *v;
-    }
+    parse_device_code(c, auth, path, a.tenant, a.client_id, a.authority);
   } else if (*type == "negotiate" || *type == "ntlm") {
     a.type = CrmAuthConfig::Type::kNegotiate;
     parse_negotiate(c, auth, path, a.username, a.password_file);

@@ -55,6 +55,31 @@ void parse_negotiate(Checker& c, const Json& auth, const std::string& path, std:
   if (auto f = c.existing_file(auth, path, "password_file", true)) password_file = *f;
 }
 
+void parse_device_code(Checker& c, const Json& auth, const std::string& path, std::string& tenant,
+                       std::string& client_id, std::string& authority) {
+  if (!c.object(auth, path, {"type", "tenant", "client_id", "authority"})) return;
+  if (auto v = c.string(auth, path, "tenant", true)) {
+    // A path segment of the authority's URLs: a tenant id, a domain or "organizations".
+    if (v->size() > 256 || v->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                "0123456789.-_") != std::string::npos)
+      c.problem(path + ".tenant", "must be a tenant id, a domain or \"organizations\"");
+    else
+      tenant = *v;
+  }
+  if (auto v = c.string(auth, path, "client_id", true)) {
+    if (v->size() > 256 || has_control(*v))
+      c.problem(path + ".client_id", "must be the public client's application id");
+    else
+      client_id = *v;
+  }
+  if (auto v = c.string(auth, path, "authority")) {
+    if ((v->rfind("https://", 0) != 0 && v->rfind("http://", 0) != 0) || has_control(*v))
+      c.problem(path + ".authority", "must be an http:// or https:// URL");
+    else
+      authority = *v;
+  }
+}
+
 namespace {
 
 void parse_ews_auth(Checker& c, const Json& auth, EwsAuthConfig& a) {
@@ -156,28 +181,7 @@ void parse_graph_auth(Checker& c, const Json& auth, GraphAuthConfig& a) {
     if (auto f = c.existing_file(auth, path, "token_file", true)) a.token_file = *f;
   } else if (*type == "device_code") {
     a.type = GraphAuthConfig::Type::kDeviceCode;
-    if (!c.object(auth, path, {"type", "tenant", "client_id", "authority"})) return;
-    if (auto v = c.string(auth, path, "tenant", true)) {
-      // A path segment of the authority's URLs: a tenant id, a domain or "organizations".
-      if (v->size() > 256 ||
-          v->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                               "0123456789.-_") != std::string::npos)
-        c.problem(path + ".tenant", "must be a tenant id, a domain or \"organizations\"");
-      else
-        a.tenant = *v;
-    }
-    if (auto v = c.string(auth, path, "client_id", true)) {
-      if (v->size() > 256 || has_control(*v))
-        c.problem(path + ".client_id", "must be the public client's application id");
-      else
-        a.client_id = *v;
-    }
-    if (auto v = c.string(auth, path, "authority")) {
-      if ((v->rfind("https://", 0) != 0 && v->rfind("http://", 0) != 0) || has_control(*v))
-        c.problem(path + ".authority", "must be an http:// or https:// URL");
-      else
-        a.authority = *v;
-    }
+    parse_device_code(c, auth, path, a.tenant, a.client_id, a.authority);
   } else {
     c.problem(path + ".type", "must be \"bearer\" or \"device_code\" for store type graph");
   }

@@ -203,17 +203,7 @@ Result<std::int64_t> GraphStoreImpl::record_decision(const StoreEvent& decision)
   }
   auto tx = sql::Transaction::begin(state_.db());
   if (!tx) return tx.error();
-  Known k;
-  k.entry_id = decision.entry_id.str();
-  k.collection = std::string(collection_of(f->item.folder).name);
-  k.kind = f->item.item.kind;
-  k.folder = f->item.folder;
-  k.change_key = f->item.change_key;
-  k.modified = f->item.item.modified;
-  k.tracked = f->item.link.tracked;
-  k.crm_id = f->item.link.crm_id;
-  k.category = track_.present_in(f->item.categories);
-  CRMSYNC_TRY(state_.upsert(k));
+  CRMSYNC_TRY(state_.upsert(known_of(f->item, track_)));
   StoreEvent e = decision;
   e.kind = f->item.item.kind;
   e.surface = Surface::kExplorer;  // U2: the CLI stands for the explorer's buttons

@@ -505,6 +505,66 @@ Result<Value> reference_from(std::string_view name, std::string_view text) {
   return Value(*r);
 }
 
+Result<std::string> merged_text(const FieldMap& merged, std::string_view name) {
+  const Value* v = field(merged, name);
+  if (empty_value(v)) return std::string();
+  return text_value(name, *v);
+}
+
+Result<void> write_body(const FieldMap& merged, FieldsOut out) {
+  auto t = merged_text(merged, "Body");
+  if (!t) return t.error();
+  Json body(rapidjson::kObjectType);
+  put(body, "contentType", str("text", out.alloc), out.alloc);
+  put(body, "content", str(*t, out.alloc), out.alloc);
+  put(out.body, "body", std::move(body), out.alloc);
+  return Ok();
+}
+
+Result<void> write_importance(const FieldMap& merged, FieldsOut out) {
+  const Value* v = field(merged, "Importance");
+  std::string wire = "normal";
+  if (!empty_value(v)) {
+    auto w = importance_wire(*v);
+    if (!w) return w.error();
+    wire = *w;
+  }
+  put(out.body, "importance", str(wire, out.alloc), out.alloc);
+  return Ok();
+}
+
+Result<void> write_regarding_prop(const FieldMap& merged, FieldsOut out) {
+  const Value* v = field(merged, "Regarding");
+  std::string wire;
+  if (!empty_value(v)) {
+    auto r = reference_wire("Regarding", *v);
+    if (!r) return r.error();
+    wire = *r;
+  }
+  out.props.emplace_back(named_prop("Regarding"), wire);
+  return Ok();
+}
+
+Result<void> read_body_and_importance(const Json& v, FieldMap& out) {
+  if (const Json* body = member(v, "body"); body && body->IsObject())
+    if (std::string c = text(*body, "content"); !c.empty()) out["Body"] = c;
+  if (std::string imp = text(v, "importance"); !imp.empty()) {
+    auto i = importance_from(imp);
+    if (!i) return i.error();
+    out["Importance"] = *i;
+  }
+  return Ok();
+}
+
+Result<void> read_regarding_prop(const Props& props, FieldMap& out) {
+  auto it = props.find(canonical_prop(named_prop("Regarding")));
+  if (it == props.end() || it->second.empty()) return Ok();
+  auto r = reference_from("Regarding", it->second);
+  if (!r) return r.error();
+  out["Regarding"] = *r;
+  return Ok();
+}
+
 Result<void> check_type(std::string_view name, const Value& v, std::string_view type) {
   if (is_null(v)) return Ok();
   bool ok = (type == "parties" && std::holds_alternative<PartyList>(v)) ||

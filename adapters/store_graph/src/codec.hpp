@@ -133,6 +133,15 @@ Result<PartyList> parties_value(std::string_view field, const Value& v);
 // A reference ("entity:guid") as text, for Regarding.
 Result<std::string> reference_wire(std::string_view field, const Value& v);
 Result<Value> reference_from(std::string_view field, std::string_view text);
+// The text of a field after a change ("" when absent); kInvalid for another type.
+Result<std::string> merged_text(const FieldMap& merged, std::string_view name);
+// The writers and readers several kinds share: Body as a text itemBody, Importance (cleared:
+// normal), Regarding in crmsync's extended property (events, messages).
+Result<void> write_body(const FieldMap& merged, FieldsOut out);
+Result<void> write_importance(const FieldMap& merged, FieldsOut out);
+Result<void> write_regarding_prop(const FieldMap& merged, FieldsOut out);
+Result<void> read_body_and_importance(const Json& v, FieldMap& out);
+Result<void> read_regarding_prop(const Props& props, FieldMap& out);
 // Rejects a value of the wrong type for a field that is not written (read-only).
 Result<void> check_type(std::string_view field, const Value& v, std::string_view type);
 

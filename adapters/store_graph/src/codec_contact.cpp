@@ -85,13 +85,6 @@ bool any_changed(const std::set<std::string>& changed, std::initializer_list<std
   return false;
 }
 
-// The text of a field after the change ("" when absent).
-Result<std::string> merged_text(const FieldMap& merged, std::string_view name) {
-  const Value* v = field(merged, name);
-  if (empty_value(v)) return std::string();
-  return text_value(name, *v);
-}
-
 Json nullable(const std::string& s, Alloc& a) {
   return s.empty() ? Json(rapidjson::kNullType) : str(s, a);
 }

@@ -30,12 +30,6 @@ bool any(const std::set<std::string>& changed, std::initializer_list<const char*
   return false;
 }
 
-Result<std::string> opt_text_field(const FieldMap& merged, std::string_view name) {
-  const Value* v = field(merged, name);
-  if (empty_value(v)) return std::string();
-  return text_value(name, *v);
-}
-
 Result<UtcTime> time_field(const FieldMap& merged, std::string_view name) {
   const Value* v = field(merged, name);
   if (empty_value(v)) return invalid_field(name, "an appointment needs Start and End");
@@ -93,37 +87,21 @@ Result<void> write_event(const FieldMap& merged, const std::set<std::string>& ch
   if (const Value* v = field(merged, "Duration"); changed.count("Duration") && v)
     CRMSYNC_TRY(check_type("Duration", *v, "integer"));
   if (changed.count("Subject")) {
-    auto t = opt_text_field(merged, "Subject");
+    auto t = merged_text(merged, "Subject");
     if (!t) return t.error();
     put(out.body, "subject", str(*t, a), a);
   }
-  if (changed.count("Body")) {
-    auto t = opt_text_field(merged, "Body");
-    if (!t) return t.error();
-    Json body(rapidjson::kObjectType);
-    put(body, "contentType", str("text", a), a);
-    put(body, "content", str(*t, a), a);
-    put(out.body, "body", std::move(body), a);
-  }
+  if (changed.count("Body")) CRMSYNC_TRY(write_body(merged, out));
   if (changed.count("Location")) {
-    auto t = opt_text_field(merged, "Location");
+    auto t = merged_text(merged, "Location");
     if (!t) return t.error();
     Json loc(rapidjson::kObjectType);
     put(loc, "displayName", str(*t, a), a);
     put(out.body, "location", std::move(loc), a);
   }
-  if (changed.count("Importance")) {
-    const Value* v = field(merged, "Importance");
-    std::string wire = "normal";
-    if (!empty_value(v)) {
-      auto w = importance_wire(*v);
-      if (!w) return w.error();
-      wire = *w;
-    }
-    put(out.body, "importance", str(wire, a), a);
-  }
+  if (changed.count("Importance")) CRMSYNC_TRY(write_importance(merged, out));
   if (changed.count("ShowTimeAs")) {
-    auto t = opt_text_field(merged, "ShowTimeAs");
+    auto t = merged_text(merged, "ShowTimeAs");
     if (!t) return t.error();
     std::string_view wire = t->empty() ? "busy" : "";
     for (const auto& c : kShowAs)
@@ -173,16 +151,7 @@ Result<void> write_event(const FieldMap& merged, const std::set<std::string>& ch
     }
     put(out.body, "attendees", std::move(arr), a);
   }
-  if (changed.count("Regarding")) {
-    const Value* v = field(merged, "Regarding");
-    std::string wire;
-    if (!empty_value(v)) {
-      auto r = reference_wire("Regarding", *v);
-      if (!r) return r.error();
-      wire = *r;
-    }
-    out.props.emplace_back(named_prop("Regarding"), wire);
-  }
+  if (changed.count("Regarding")) CRMSYNC_TRY(write_regarding_prop(merged, out));
   return Ok();
 }
 
@@ -192,15 +161,9 @@ Result<FieldMap> read_event(const Json& v, const Props& props, const CodecContex
     if (!t.empty()) out[name] = std::move(t);
   };
   set_text("Subject", text(v, "subject"));
-  if (const Json* body = member(v, "body"); body && body->IsObject())
-    set_text("Body", text(*body, "content"));
+  CRMSYNC_TRY(read_body_and_importance(v, out));
   if (const Json* loc = member(v, "location"); loc && loc->IsObject())
     set_text("Location", text(*loc, "displayName"));
-  if (std::string imp = text(v, "importance"); !imp.empty()) {
-    auto i = importance_from(imp);
-    if (!i) return i.error();
-    out["Importance"] = *i;
-  }
   if (std::string show = text(v, "showAs"); !show.empty()) {
     if (show == "workingElsewhere") show = "busy";
     for (const auto& c : kShowAs)
@@ -241,12 +204,7 @@ Result<FieldMap> read_event(const Json& v, const Props& props, const CodecContex
       Party p = party_of(*e);
       if (!p.address.empty() || !p.name.empty()) out["Organizer"] = PartyList{p};
     }
-  if (auto it = props.find(canonical_prop(named_prop("Regarding")));
-      it != props.end() && !it->second.empty()) {
-    auto r = reference_from("Regarding", it->second);
-    if (!r) return r.error();
-    out["Regarding"] = *r;
-  }
+  CRMSYNC_TRY(read_regarding_prop(props, out));
   return out;
 }
 

@@ -15,12 +15,6 @@ bool known(std::string_view name) {
   return false;
 }
 
-Result<std::string> opt_text_field(const FieldMap& merged, std::string_view name) {
-  const Value* v = field(merged, name);
-  if (empty_value(v)) return std::string();
-  return text_value(name, *v);
-}
-
 Result<Json> recipients(const FieldMap& merged, std::string_view name, Alloc& a) {
   Json arr(rapidjson::kArrayType);
   const Value* v = field(merged, name);
@@ -59,33 +53,17 @@ Result<void> write_message(const FieldMap& merged, const std::set<std::string>& 
     if (const Value* v = field(merged, name); changed.count(name) && v)
       CRMSYNC_TRY(check_type(name, *v, "time"));
   if (changed.count("Subject")) {
-    auto t = opt_text_field(merged, "Subject");
+    auto t = merged_text(merged, "Subject");
     if (!t) return t.error();
     put(out.body, "subject", str(*t, a), a);
   }
-  if (changed.count("Body")) {
-    auto t = opt_text_field(merged, "Body");
-    if (!t) return t.error();
-    Json body(rapidjson::kObjectType);
-    put(body, "contentType", str("text", a), a);
-    put(body, "content", str(*t, a), a);
-    put(out.body, "body", std::move(body), a);
-  }
+  if (changed.count("Body")) CRMSYNC_TRY(write_body(merged, out));
   if (changed.count("MessageId")) {
-    auto t = opt_text_field(merged, "MessageId");
+    auto t = merged_text(merged, "MessageId");
     if (!t) return t.error();
     if (!t->empty()) put(out.body, "internetMessageId", str(*t, a), a);
   }
-  if (changed.count("Importance")) {
-    const Value* v = field(merged, "Importance");
-    std::string wire = "normal";
-    if (!empty_value(v)) {
-      auto w = importance_wire(*v);
-      if (!w) return w.error();
-      wire = *w;
-    }
-    put(out.body, "importance", str(wire, a), a);
-  }
+  if (changed.count("Importance")) CRMSYNC_TRY(write_importance(merged, out));
   if (changed.count("From")) {
     const Value* v = field(merged, "From");
     if (empty_value(v)) {
@@ -105,16 +83,7 @@ Result<void> write_message(const FieldMap& merged, const std::set<std::string>& 
     if (!r) return r.error();
     put(out.body, graph, std::move(*r), a);
   }
-  if (changed.count("Regarding")) {
-    const Value* v = field(merged, "Regarding");
-    std::string wire;
-    if (!empty_value(v)) {
-      auto r = reference_wire("Regarding", *v);
-      if (!r) return r.error();
-      wire = *r;
-    }
-    out.props.emplace_back(named_prop("Regarding"), wire);
-  }
+  if (changed.count("Regarding")) CRMSYNC_TRY(write_regarding_prop(merged, out));
   return Ok();
 }
 
@@ -124,14 +93,8 @@ Result<FieldMap> read_message(const Json& v, const Props& props) {
     if (!t.empty()) out[name] = std::move(t);
   };
   set_text("Subject", text(v, "subject"));
-  if (const Json* body = member(v, "body"); body && body->IsObject())
-    set_text("Body", text(*body, "content"));
   set_text("MessageId", text(v, "internetMessageId"));
-  if (std::string imp = text(v, "importance"); !imp.empty()) {
-    auto i = importance_from(imp);
-    if (!i) return i.error();
-    out["Importance"] = *i;
-  }
+  CRMSYNC_TRY(read_body_and_importance(v, out));
   if (const Json* from = member(v, "from"); from && from->IsObject())
     if (const Json* e = member(*from, "emailAddress"); e && e->IsObject())
       out["From"] = PartyList{party_of(*e)};
@@ -145,12 +108,7 @@ Result<FieldMap> read_message(const Json& v, const Props& props) {
     if (!parsed) return Error::Invalid(std::string("bad ") + graph);
     out[name] = *parsed;
   }
-  if (auto it = props.find(canonical_prop(named_prop("Regarding")));
-      it != props.end() && !it->second.empty()) {
-    auto r = reference_from("Regarding", it->second);
-    if (!r) return r.error();
-    out["Regarding"] = *r;
-  }
+  CRMSYNC_TRY(read_regarding_prop(props, out));
   return out;
 }
 

@@ -75,28 +75,8 @@ Result<void> write_task(const FieldMap& merged, const std::set<std::string>& cha
       put(out.body, "title", str(*t, a), a);
     }
   }
-  if (changed.count("Body")) {
-    std::string content;
-    if (const Value* v = value("Body"); !empty_value(v)) {
-      auto t = text_value("Body", *v);
-      if (!t) return t.error();
-      content = *t;
-    }
-    Json body(rapidjson::kObjectType);
-    put(body, "content", str(content, a), a);
-    put(body, "contentType", str("text", a), a);
-    put(out.body, "body", std::move(body), a);
-  }
-  if (changed.count("Importance")) {
-    const Value* v = value("Importance");
-    if (empty_value(v)) {
-      put(out.body, "importance", str("normal", a), a);
-    } else {
-      auto w = importance_wire(*v);
-      if (!w) return w.error();
-      put(out.body, "importance", str(*w, a), a);
-    }
-  }
+  if (changed.count("Body")) CRMSYNC_TRY(write_body(merged, out));
+  if (changed.count("Importance")) CRMSYNC_TRY(write_importance(merged, out));
   if (changed.count("Status")) {
     const Value* v = value("Status");
     std::string_view wire = "notStarted";
@@ -150,13 +130,7 @@ Result<FieldMap> read_task(const Json& v) {
   } else if (*t && !(*t)->empty()) {
     out["Subject"] = **t;
   }
-  if (const Json* body = member(v, "body"); body && body->IsObject())
-    if (std::string c = text(*body, "content"); !c.empty()) out["Body"] = c;
-  if (std::string imp = text(v, "importance"); !imp.empty()) {
-    auto i = importance_from(imp);
-    if (!i) return i.error();
-    out["Importance"] = *i;
-  }
+  CRMSYNC_TRY(read_body_and_importance(v, out));
   if (std::string st = text(v, "status"); !st.empty()) {
     bool found = false;
     for (const auto& s : kStatuses)

@@ -211,17 +211,12 @@ Result<void> GraphStoreImpl::sync_collection(const Collection& c) {
       }
       for (auto& en : entries) {
         const std::string id = entry_of(c.kind, en.e.id);
-        StoreEvent ev;
-        ev.kind = c.kind;
-        ev.entry_id = EntryId(id);
-        ev.at = clock_.now();
         if (en.e.removed) {
           auto known = state_.known(id);  // as of this transaction
           if (!known) return known.error();
           if (!*known) continue;  // never known, or our own delete
           CRMSYNC_TRY(state_.forget(id));
-          ev.action = Action::kDelete;
-          CRMSYNC_TRY(state_.append(ev));
+          CRMSYNC_TRY(log_event(c.kind, id, Action::kDelete));
           continue;
         }
         if (en.skip) continue;
@@ -249,8 +244,7 @@ Result<void> GraphStoreImpl::sync_collection(const Collection& c) {
         }
         CRMSYNC_TRY(state_.upsert(k, full ? row.round : 0));
         if (intent || (row.mode == DeltaRow::Mode::kBaseline && !*known)) continue;
-        ev.action = *known ? Action::kUpdate : Action::kCreate;
-        CRMSYNC_TRY(state_.append(ev));
+        CRMSYNC_TRY(log_event(c.kind, id, *known ? Action::kUpdate : Action::kCreate));
       }
       if (done && full) {
         auto gone = state_.unseen(name, row.round);
@@ -261,12 +255,7 @@ Result<void> GraphStoreImpl::sync_collection(const Collection& c) {
             continue;
           }
           CRMSYNC_TRY(state_.forget(k.entry_id));
-          StoreEvent ev;
-          ev.kind = c.kind;
-          ev.entry_id = EntryId(k.entry_id);
-          ev.action = Action::kDelete;
-          ev.at = clock_.now();
-          CRMSYNC_TRY(state_.append(ev));
+          CRMSYNC_TRY(log_event(c.kind, k.entry_id, Action::kDelete));
         }
       }
       row.link = new_link;
@@ -291,22 +280,9 @@ Result<void> GraphStoreImpl::apply_intent(const std::string& entry_id, Action in
   auto f = fetch(EntryId(entry_id));
   if (!f) return f.error();
   StoreItem& item = f->item;
-  auto tx_known = [&](const StoreItem& it) {
-    Known k;
-    k.entry_id = entry_id;
-    k.collection = std::string(collection_of(it.folder).name);
-    k.kind = it.item.kind;
-    k.folder = it.folder;
-    k.change_key = it.change_key;
-    k.modified = it.item.modified;
-    k.tracked = it.link.tracked;
-    k.crm_id = it.link.crm_id;
-    k.category = track_.present_in(it.categories);
-    return k;
-  };
   // As the item is now (another client may have put the mark in step already).
   auto now = track_.intent(item.categories, item.link.tracked, intent == Action::kUntrack);
-  if (!now) return state_.upsert(tx_known(item));
+  if (!now) return state_.upsert(known_of(item, track_));
   auto patch = mark_patch(item, *now == Action::kTrack, ctx_);
   if (!patch) return patch.error();
   auto written = write_patch(item.entry_id, item, f->json, *patch);
@@ -318,14 +294,9 @@ Result<void> GraphStoreImpl::apply_intent(const std::string& entry_id, Action in
   if (item.link.tracked) (void)ensure_master_category();
   auto tx = sql::Transaction::begin(state_.db());
   if (!tx) return tx.error();
-  CRMSYNC_TRY(state_.upsert(tx_known(item)));
-  StoreEvent e;
-  e.kind = item.item.kind;
-  e.entry_id = item.entry_id;
-  e.action = *now;
-  e.surface = Surface::kExplorer;  // U1: a category is the explorer's "Track in CRM"
-  e.at = clock_.now();
-  CRMSYNC_TRY(state_.append(e));
+  CRMSYNC_TRY(state_.upsert(known_of(item, track_)));
+  // U1: a category is the explorer's "Track in CRM".
+  CRMSYNC_TRY(log_event(item.item.kind, entry_id, *now, Surface::kExplorer));
   return tx->commit();
 }
 
@@ -336,12 +307,7 @@ Result<void> GraphStoreImpl::confirm_gone(const Collection& c, const std::vector
     auto tx = sql::Transaction::begin(state_.db());
     if (!tx) return tx.error();
     CRMSYNC_TRY(state_.forget(k.entry_id));
-    StoreEvent ev;
-    ev.kind = c.kind;
-    ev.entry_id = EntryId(k.entry_id);
-    ev.action = Action::kDelete;
-    ev.at = clock_.now();
-    CRMSYNC_TRY(state_.append(ev));
+    CRMSYNC_TRY(log_event(c.kind, k.entry_id, Action::kDelete));
     CRMSYNC_TRY(tx->commit());
   }
   return Ok();

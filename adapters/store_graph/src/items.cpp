@@ -13,6 +13,20 @@ const Collection& collection_of(Folder f) {
   return kCollections[0];
 }
 
+Known known_of(const StoreItem& item, const TrackCategory& track) {
+  Known k;
+  k.entry_id = item.entry_id.str();
+  k.collection = std::string(collection_of(item.folder).name);
+  k.kind = item.item.kind;
+  k.folder = item.folder;
+  k.change_key = item.change_key;
+  k.modified = item.item.modified;
+  k.tracked = item.link.tracked;
+  k.crm_id = item.link.crm_id;
+  k.category = track.present_in(item.categories);
+  return k;
+}
+
 std::string entry_of(ItemKind kind, std::string_view graph_id) {
   return std::string(to_string(kind)) + ":" + std::string(graph_id);
 }
@@ -207,33 +221,27 @@ Result<StoreItem> GraphStoreImpl::created(const NewStoreItem& n, const Json& ans
 Result<void> GraphStoreImpl::record(const StoreItem& item, Action action, Surface surface) {
   auto tx = sql::Transaction::begin(state_.db());
   if (!tx) return tx.error();
-  if (action == Action::kDelete) {
+  if (action == Action::kDelete)
     CRMSYNC_TRY(state_.forget(item.entry_id.str()));
-  } else {
-    Known k;
-    k.entry_id = item.entry_id.str();
-    k.collection = std::string(collection_of(item.folder).name);
-    k.kind = item.item.kind;
-    k.folder = item.folder;
-    k.change_key = item.change_key;
-    k.modified = item.item.modified;
-    k.tracked = item.link.tracked;
-    k.crm_id = item.link.crm_id;
-    k.category = track_.present_in(item.categories);
-    CRMSYNC_TRY(state_.upsert(k));
-  }
-  StoreEvent e;
-  e.kind = item.item.kind;
-  e.entry_id = item.entry_id;
-  e.action = action;
-  e.surface = surface;
-  e.at = clock_.now();
-  CRMSYNC_TRY(state_.append(e));
+  else
+    CRMSYNC_TRY(state_.upsert(known_of(item, track_)));
+  CRMSYNC_TRY(log_event(item.item.kind, item.entry_id.str(), action, surface));
   CRMSYNC_TRY(tx->commit());
   // The user may answer a write soon: look again in seconds rather than minutes.
   poll_interval_ = config_.poll_min;
   next_poll_ = std::min(next_poll_, std::chrono::steady_clock::now() + config_.poll_min);
   return Ok();
+}
+
+Result<std::int64_t> GraphStoreImpl::log_event(ItemKind kind, const std::string& entry_id,
+                                               Action action, Surface surface) {
+  StoreEvent e;
+  e.kind = kind;
+  e.entry_id = EntryId(entry_id);
+  e.action = action;
+  e.surface = surface;
+  e.at = clock_.now();
+  return state_.append(e);
 }
 
 Result<void> GraphStoreImpl::ensure_master_category() {

@@ -4,7 +4,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <cctype>
 
 #include "crmsync/model/text.hpp"
 
@@ -77,21 +76,6 @@ Result<void> check_text(std::string_view field, std::string_view s) {
     return Error::Invalid("field " + std::string(field) +
                           ": text Graph cannot carry (invalid UTF-8 or a NUL character)");
   return Ok();
-}
-
-std::string url_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace crmsync::graph

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crmsync/model/result.hpp"
+#include "crmsync/oauth/form.hpp"
 
 namespace crmsync::graph {
 
@@ -38,7 +39,9 @@ std::string serialize(const Json& v);
 // Text Graph can carry: valid UTF-8 without NUL. kInvalid naming `field` otherwise.
 Result<void> check_text(std::string_view field, std::string_view s);
 
-// Percent-encodes a path segment or query value (RFC 3986 unreserved kept).
-std::string url_encode(std::string_view s);
+// Percent-encodes a path segment or query value (RFC 3986 unreserved kept): crmsync_oauth's.
+inline std::string url_encode(std::string_view s) {
+  return oauth::form_encode(s);
+}
 
 }  // namespace crmsync::graph

@@ -35,6 +35,9 @@ inline constexpr Collection kCollections[] = {
 };
 const Collection& collection_of(Folder f);
 
+// The index entry of an item as read or written.
+Known known_of(const StoreItem& item, const TrackCategory& track);
+
 // Entry ids carry the kind, which picks the URL: "contact:<graph id>".
 std::string entry_of(ItemKind kind, std::string_view graph_id);
 // The kind and Graph id of an entry id; nullopt for one this adapter did not make.
@@ -94,6 +97,9 @@ class GraphStoreImpl final : public GraphStore, public LeaseStore, public Handof
   // The daemon's own write: the index entry (so the next delta round does not report it again,
   // C5) and its event, at once.
   Result<void> record(const StoreItem& item, Action action, Surface surface = Surface::kNone);
+  // Appends one event stamped now (in the caller's transaction, if any); its seq.
+  Result<std::int64_t> log_event(ItemKind kind, const std::string& entry_id, Action action,
+                                 Surface surface = Surface::kNone);
   Result<void> ensure_master_category();
   // Sends a patch (If-Match the current change key; a task's linked resource after it).
   // Returns the item's new change key and modification time.

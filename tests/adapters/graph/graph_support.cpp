@@ -2,6 +2,8 @@
 
 #include <rapidjson/document.h>
 
+#include "crmsync/oauth/form.hpp"
+
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -102,18 +104,7 @@ std::size_t Emulator::requests() {
 }
 
 std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  return crmsync::oauth::form_encode(s);
 }
 
 std::string unique_upn() {
