@@ -425,3 +425,76 @@ TEST_CASE("bench: Graph requests per 1,000 contacts", "[.][bench][graph]") {
   measure("first sync, new cache");
   measure("no-op run after it");
 }
+
+TEST_CASE("U3: crmsync login --mailbox signs in to Graph as the user - once syncs with its tokens",
+          "[e2e][graph][signin]") {
+  REQUIRE_PREREQUISITE(test::prereq::kReference, std::filesystem::exists(GRAPH_CSDL), GRAPH_CSDL);
+  test::TempDir dir;
+  ::setenv("XDG_STATE_HOME", dir.file("xdg-state").c_str(), 1);
+  test::Spawned login({LOGIN_EMULATOR_BIN, "--listen", "127.0.0.1:0", "--db", dir.file("login.db"),
+                       "--interval-s", "1"},
+                      dir.file("login.log"));
+  const auto login_port = port_of(login);
+  const std::string authority = "http://127.0.0.1:" + std::to_string(login_port) + "/";
+  test::Spawned graph({GRAPH_EMULATOR_BIN, "--listen", "127.0.0.1:0", "--db", dir.file("graph.db"),
+                       "--csdl", GRAPH_CSDL, "--authority", authority + "organizations"},
+                      dir.file("graph.log"));
+  const auto graph_port = port_of(graph);
+  test::Spawned crm({CRM_EMULATOR_BIN, "--listen", "127.0.0.1:0", "--db", dir.file("crm.db")},
+                    dir.file("crm.log"));
+  const auto crm_port = port_of(crm);
+  http::Client client;
+  auto post = [&](std::uint16_t port, const std::string& path, const std::string& body,
+                  http::Headers headers = {{"Content-Type", "application/json"}}) {
+    http::Request r;
+    r.url = "http://127.0.0.1:" + std::to_string(port) + path;
+    r.headers = std::move(headers);
+    r.body = body;
+    auto res = client.send(r);
+    REQUIRE(res.ok());
+    INFO(path << ": " << res->body);
+    REQUIRE(res->status / 100 == 2);
+    return res->body;
+  };
+  post(login_port, "/admin/users", R"({"upn":"alice@contoso.test"})");
+  post(crm_port, "/admin/users", R"({"fullname":"Alice Sync","token":"alice-token"})");
+  std::ofstream(dir.file("crm-token")) << "alice-token\n";
+  const std::string id = CrmId::generate().str();
+  post(crm_port, test::crm::kOrganizationPath,
+       test::crm::execute_envelope(test::crm::org_request(
+           "CreateRequest", "Create",
+           test::crm::target_entity("contact", id, test::crm::str_attr("lastname", "Signed In")))),
+       {{"Content-Type", "text/xml; charset=utf-8"},
+        {"SOAPAction", test::crm::kExecuteAction},
+        {"Authorization", "Bearer alice-token"}});
+  const std::string config = dir.file("config.json");
+  std::ofstream(config) << R"({"profile":"alice","client_id":"laptop","cache":"state/cache.db",
+      "store":{"type":"graph","url":"http://127.0.0.1:)" << graph_port << R"(/",
+               "auth":{"type":"device_code","tenant":"organizations",
+                       "client_id":"4a1aa1d5-c567-49d0-ad0b-cd957a47f842","authority":")"
+                        << authority << R"("}},
+      "crm":{"url":"http://127.0.0.1:)" << crm_port << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
+      "sync":{"interval_minutes":0},"http":{"listen":"127.0.0.1:0","token_file":"state/api-token"}})";
+
+  auto before = test::run_program({CRMSYNC_BIN, "once", "--config", config});
+  CHECK(before.exit_code == 5);  // needs_login: nothing signed in yet
+  test::Spawned cli({CRMSYNC_BIN, "login", "--mailbox", "--json", "--config", config},
+                    dir.file("login-cli.log"));
+  auto first = cli.read_line(30s);
+  REQUIRE(first);
+  rapidjson::Document prompt;
+  prompt.Parse(first->c_str());
+  REQUIRE(prompt.IsObject());
+  post(login_port, "/admin/device/approve",
+       R"({"user_code":")" + str(prompt, "user_code") + R"(","upn":"alice@contoso.test"})");
+  REQUIRE(cli.wait(60s) == std::optional<int>(0));
+  struct stat st {};
+  REQUIRE(::stat(dir.file("xdg-state/crmsync/alice.mailbox.refresh-token").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto once = test::run_program({CRMSYNC_BIN, "once", "--config", config});
+  INFO(once.out << once.err);
+  REQUIRE(once.exit_code == 0);
+  CHECK_THAT(once.out, Catch::Contains("to store: 1"));
+  auto again = test::run_program({CRMSYNC_BIN, "once", "--config", config});
+  CHECK_THAT(again.out, Catch::Contains("to store: 0  to CRM: 0"));
+}
