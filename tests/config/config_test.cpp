@@ -587,44 +587,6 @@ TEST_CASE("store type mapi: the Outlook profile by name - checked on every platf
   CHECK(f.parse(ews_doc(R"({"type":"mapi","profile":")" + std::string(64, 'p') + R"("})")).ok());
 }
 
-TEST_CASE("the example configs have no key or type errors", "[config]") {
-  for (const char* name :
-       {"minimal.json", "full.json", "ews.json", "ews-negotiate.json", "mapi.json", "graph.json"}) {
-    INFO(name);
-    auto r = load_config(std::string(CRMSYNC_EXAMPLES_DIR) + "/" + name);
-    if (r.ok()) continue;
-    // Only the secrets of this machine may be missing.
-    for (const auto& p : config_problems(r.error())) {
-      INFO(p);
-      CHECK((p.find("no such file") != std::string::npos ||
-             p.find("is not set") != std::string::npos));
-    }
-  }
-}
-
-TEST_CASE("time zones from the TZ database", "[config][timezone]") {
-  auto berlin = make_time_zone("Europe/Berlin");
-  REQUIRE(berlin.ok());
-  CHECK((*berlin)->utc_offset(UtcTime::from_seconds(1'767'225'600)) ==
-        std::chrono::minutes(60));  // Jan
-  CHECK((*berlin)->utc_offset(UtcTime::from_seconds(1'782'864'000)) ==
-        std::chrono::minutes(120));  // Jul
-  auto ny = make_time_zone("America/New_York");
-  REQUIRE(ny.ok());
-  CHECK((*ny)->utc_offset(UtcTime::from_seconds(1'767'225'600)) == std::chrono::minutes(-300));
-  // The local date of an instant near midnight depends on the zone.
-  CHECK((*ny)->local_date(UtcTime::from_seconds(1'767'225'600)).iso() == "2025-12-31");
-  CHECK(make_time_zone("").ok());
-  CHECK_FALSE(make_time_zone("Nowhere/Special").ok());
-  CHECK_FALSE(make_time_zone("/etc/passwd").ok());
-  CHECK_FALSE(make_time_zone("Europe/../../etc").ok());
-  // The process's TZ is left as it was.
-  const char* before = std::getenv("TZ");
-  (void)(*berlin)->utc_offset(UtcTime{0});
-  const char* after = std::getenv("TZ");
-  CHECK((before == nullptr) == (after == nullptr));
-}
-
 namespace {
 
 // A valid config whose store is Microsoft 365 through Graph; `store` replaces the store object.
@@ -722,3 +684,42 @@ TEST_CASE("store type graph: each bad key is named with its path", "[config][gra
     CHECK_THAT(p[0], Catch::Contains(c.expected));
   }
 }
+
+TEST_CASE("the example configs have no key or type errors", "[config]") {
+  for (const char* name :
+       {"minimal.json", "full.json", "ews.json", "ews-negotiate.json", "mapi.json", "graph.json"}) {
+    INFO(name);
+    auto r = load_config(std::string(CRMSYNC_EXAMPLES_DIR) + "/" + name);
+    if (r.ok()) continue;
+    // Only the secrets of this machine may be missing.
+    for (const auto& p : config_problems(r.error())) {
+      INFO(p);
+      CHECK((p.find("no such file") != std::string::npos ||
+             p.find("is not set") != std::string::npos));
+    }
+  }
+}
+
+TEST_CASE("time zones from the TZ database", "[config][timezone]") {
+  auto berlin = make_time_zone("Europe/Berlin");
+  REQUIRE(berlin.ok());
+  CHECK((*berlin)->utc_offset(UtcTime::from_seconds(1'767'225'600)) ==
+        std::chrono::minutes(60));  // Jan
+  CHECK((*berlin)->utc_offset(UtcTime::from_seconds(1'782'864'000)) ==
+        std::chrono::minutes(120));  // Jul
+  auto ny = make_time_zone("America/New_York");
+  REQUIRE(ny.ok());
+  CHECK((*ny)->utc_offset(UtcTime::from_seconds(1'767'225'600)) == std::chrono::minutes(-300));
+  // The local date of an instant near midnight depends on the zone.
+  CHECK((*ny)->local_date(UtcTime::from_seconds(1'767'225'600)).iso() == "2025-12-31");
+  CHECK(make_time_zone("").ok());
+  CHECK_FALSE(make_time_zone("Nowhere/Special").ok());
+  CHECK_FALSE(make_time_zone("/etc/passwd").ok());
+  CHECK_FALSE(make_time_zone("Europe/../../etc").ok());
+  // The process's TZ is left as it was.
+  const char* before = std::getenv("TZ");
+  (void)(*berlin)->utc_offset(UtcTime{0});
+  const char* after = std::getenv("TZ");
+  CHECK((before == nullptr) == (after == nullptr));
+}
+
