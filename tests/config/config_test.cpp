@@ -722,4 +722,3 @@ TEST_CASE("time zones from the TZ database", "[config][timezone]") {
   const char* after = std::getenv("TZ");
   CHECK((before == nullptr) == (after == nullptr));
 }
-
