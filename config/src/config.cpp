@@ -1,5 +1,6 @@
 #include "crmsync/config/config.hpp"
 
+#include "checker.hpp"
 #include "crmsync/config/time_zone.hpp"
 
 #include <rapidjson/document.h>
@@ -16,117 +17,9 @@
 namespace crmsync {
 namespace {
 
-namespace fs = std::filesystem;
-using Json = rapidjson::Value;
+using namespace config_detail;
 
 constexpr std::size_t kMaxConfigBytes = 1u << 20;
-
-// Walks the document, collecting problems as "<source>: <key path>: <problem>".
-class Checker {
- public:
-  Checker(std::string source, fs::path base) : source_(std::move(source)), base_(std::move(base)) {}
-
-  void problem(const std::string& path, const std::string& what) {
-    problems_.push_back(source_ + ": " + (path.empty() ? "" : path + ": ") + what);
-  }
-  const std::vector<std::string>& problems() const { return problems_; }
-
-  // Rejects keys outside `allowed` (and duplicates, which RapidJSON keeps silently).
-  bool object(const Json& v, const std::string& path, std::set<std::string> allowed) {
-    if (!v.IsObject()) {
-      problem(path, "must be an object");
-      return false;
-    }
-    std::set<std::string> seen;
-    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
-      std::string key(it->name.GetString(), it->name.GetStringLength());
-      std::string at = join(path, key);
-      if (!allowed.count(key))
-        problem(at, "unknown key");
-      else if (!seen.insert(key).second)
-        problem(at, "duplicate key");
-    }
-    return true;
-  }
-
-  static std::string join(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-  static const Json* member(const Json& obj, const char* key) {
-    auto it = obj.FindMember(key);
-    return it == obj.MemberEnd() ? nullptr : &it->value;
-  }
-
-  // Optional string; `required` reports a missing key.
-  std::optional<std::string> string(const Json& obj, const std::string& path, const char* key,
-                                    bool required = false) {
-    const Json* v = member(obj, key);
-    std::string at = join(path, key);
-    if (!v) {
-      if (required) problem(at, "is required");
-      return std::nullopt;
-    }
-    if (!v->IsString()) {
-      problem(at, "must be a string");
-      return std::nullopt;
-    }
-    std::string s(v->GetString(), v->GetStringLength());
-    if (s.find('\0') != std::string::npos) {
-      problem(at, "must not contain NUL characters");
-      return std::nullopt;
-    }
-    if (s.empty()) {
-      problem(at, "must not be empty");
-      return std::nullopt;
-    }
-    return s;
-  }
-  std::optional<std::string> path_value(const Json& obj, const std::string& path, const char* key,
-                                        bool required = false) {
-    auto s = string(obj, path, key, required);
-    if (!s) return s;
-    fs::path p(*s);
-    if (p.is_relative()) p = base_ / p;
-    return p.lexically_normal().string();
-  }
-  // An optional path that must name an existing regular file.
-  std::optional<std::string> existing_file(const Json& obj, const std::string& path,
-                                           const char* key, bool required = false) {
-    auto p = path_value(obj, path, key, required);
-    std::error_code ec;
-    if (p && !fs::is_regular_file(*p, ec)) problem(join(path, key), "no such file: " + *p);
-    return p;
-  }
-  std::optional<std::int64_t> integer(const Json& obj, const std::string& path, const char* key,
-                                      std::int64_t min, std::int64_t max) {
-    const Json* v = member(obj, key);
-    if (!v) return std::nullopt;
-    std::string at = join(path, key);
-    if (!v->IsInt64() || v->GetInt64() < min || v->GetInt64() > max) {
-      if (max >= std::numeric_limits<int>::max())
-        problem(at, "must be an integer >= " + std::to_string(min));
-      else
-        problem(at,
-                "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
-      return std::nullopt;
-    }
-    return v->GetInt64();
-  }
-  std::optional<bool> boolean(const Json& obj, const std::string& path, const char* key) {
-    const Json* v = member(obj, key);
-    if (!v) return std::nullopt;
-    if (!v->IsBool()) {
-      problem(join(path, key), "must be true or false");
-      return std::nullopt;
-    }
-    return v->GetBool();
-  }
-
- private:
-  std::string source_;
-  fs::path base_;
-  std::vector<std::string> problems_;
-};
 
 std::string host_name() {
   char buf[256] = {};
@@ -156,9 +49,6 @@ bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) 
   port = static_cast<std::uint16_t>(p);
   return true;
 }
-
-void parse_negotiate(Checker& c, const Json& auth, const std::string& path, std::string& username,
-                     std::string& password_file);
 
 void parse_auth(Checker& c, const Json& auth, Config& cfg) {
   const std::string path = "crm.auth";
@@ -229,185 +119,13 @@ void parse_auth(Checker& c, const Json& auth, Config& cfg) {
       c.problem(path, "client_credentials needs scope (or resource)");
   } else if (*type == "device_code") {
     a.type = CrmAuthConfig::Type::kDeviceCode;
-    if (!c.object(auth, path, {"type", "tenant", "client_id", "authority"})) return;
-    if (auto v = c.string(auth, path, "tenant", true)) {
-      // A path segment of the authority's URLs: a tenant id, a domain or "organizations".
-      const bool ok = !v->empty() && v->size() <= 256 &&
-                      v->find_first_not_of(
-                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                          "0123456789.-_") == std::string::npos;
-      if (!ok) c.problem(path + ".tenant", "must be a tenant id, a domain or \"organizations\"");
-      a.tenant = *v;
-    }
-    if (auto v = c.string(auth, path, "client_id", true)) {
-      if (v->empty() || v->size() > 256)
-        c.problem(path + ".client_id", "must be the public client's application id");
-      a.client_id = *v;
-    }
-    if (auto v = c.string(auth, path, "authority")) {
-      if (v->rfind("https://", 0) != 0 && v->rfind("http://", 0) != 0)
-        c.problem(path + ".authority", "must be an http:// or https:// URL");
-      a.authority = *v;
-    }
+    parse_device_code(c, auth, path, a.tenant, a.client_id, a.authority);
   } else if (*type == "negotiate" || *type == "ntlm") {
     a.type = CrmAuthConfig::Type::kNegotiate;
     parse_negotiate(c, auth, path, a.username, a.password_file);
   } else {
     c.problem(path + ".type",
               "must be \"bearer\", \"client_credentials\", \"device_code\" or \"negotiate\"");
-  }
-}
-
-// Control characters would end up in HTTP headers (X-AnchorMailbox, Authorization).
-bool has_control(const std::string& s) {
-  for (unsigned char ch : s)
-    if (ch < 0x20 || ch == 0x7f) return true;
-  return false;
-}
-
-// "local@domain" without spaces or control characters: sent as a header and in SOAP.
-bool is_smtp_address(const std::string& s) {
-  auto at = s.find('@');
-  if (at == std::string::npos || at == 0 || at + 1 >= s.size() || s.find('@', at + 1) != s.npos)
-    return false;
-  if (s.size() > 320 || has_control(s)) return false;
-  for (char ch : s)
-    if (ch == ' ' || ch == '<' || ch == '>' || ch == '"' || ch == ',' || ch == ';') return false;
-  return true;
-}
-
-// The host of an http(s) URL, without brackets or port ("" when there is none).
-std::string url_host(const std::string& url) {
-  auto start = url.find("://");
-  if (start == std::string::npos) return {};
-  std::string rest = url.substr(start + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
-  if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
-  return rest.substr(0, rest.find(':'));
-}
-
-// negotiate (NTLM through GSSAPI): a down-level or UPN user name and a password file.
-void parse_negotiate(Checker& c, const Json& auth, const std::string& path, std::string& username,
-                     std::string& password_file) {
-  if (!c.object(auth, path, {"type", "username", "password_file"})) return;
-  if (auto u = c.string(auth, path, "username", true)) {
-    auto slash = u->find('\\');
-    auto at = u->find('@');
-    const bool down_level = slash != std::string::npos && slash > 0 && slash + 1 < u->size() &&
-                            u->find('\\', slash + 1) == std::string::npos;
-    const bool upn =
-        slash == std::string::npos && at != std::string::npos && at > 0 && at + 1 < u->size();
-    if ((!down_level && !upn) || has_control(*u))
-      c.problem(path + ".username", "must be DOMAIN\\user or user@domain");
-    else
-      username = *u;
-  }
-  if (auto f = c.existing_file(auth, path, "password_file", true)) password_file = *f;
-}
-
-void parse_ews_auth(Checker& c, const Json& auth, EwsAuthConfig& a) {
-  const std::string path = "store.auth";
-  if (!auth.IsObject()) {
-    c.problem(path, "must be an object");
-    return;
-  }
-  auto type = c.string(auth, path, "type", true);
-  if (!type) return;
-  if (*type == "basic") {
-    a.type = EwsAuthConfig::Type::kBasic;
-    if (!c.object(auth, path, {"type", "username", "password_file"})) return;
-    if (auto u = c.string(auth, path, "username", true)) {
-      // RFC 7617: the user-id of Basic cannot contain a colon.
-      if (u->find(':') != std::string::npos || has_control(*u))
-        c.problem(path + ".username", "must not contain ':' or control characters");
-      else
-        a.username = *u;
-    }
-    if (auto f = c.existing_file(auth, path, "password_file", true)) a.password_file = *f;
-  } else if (*type == "bearer") {
-    a.type = EwsAuthConfig::Type::kBearer;
-    if (!c.object(auth, path, {"type", "token_file"})) return;
-    if (auto f = c.existing_file(auth, path, "token_file", true)) a.token_file = *f;
-  } else if (*type == "negotiate" || *type == "ntlm") {
-    // Both names: NTLM (gss-ntlmssp), inside SPNEGO when the server offers Negotiate.
-    a.type = EwsAuthConfig::Type::kNegotiate;
-    parse_negotiate(c, auth, path, a.username, a.password_file);
-  } else {
-    c.problem(path + ".type", "must be \"basic\", \"bearer\" or \"negotiate\"");
-  }
-}
-
-void parse_ews_store(Checker& c, const Json& store, Config& cfg) {
-  auto& s = cfg.store;
-  if (!c.object(store, "store",
-                {"type", "url", "mailbox", "impersonate", "auth", "ca_file", "connect_timeout_ms",
-                 "request_timeout_ms", "state_path"}))
-    return;
-  if (auto u = c.string(store, "store", "url", true)) {
-    const bool https = u->rfind("https://", 0) == 0;
-    const bool http = u->rfind("http://", 0) == 0;
-    if ((!https && !http) || url_host(*u).empty() || has_control(*u))
-      c.problem("store.url",
-                "must be an https:// URL, e.g. https://mail.example.org/EWS/Exchange.asmx");
-    else if (http && !is_loopback_host(url_host(*u)))
-      // Basic auth and the user's mail in clear text: only to a local test server.
-      c.problem("store.url", "must be https:// (http:// only for a loopback host)");
-    else
-      s.url = *u;
-  }
-  if (auto m = c.string(store, "store", "mailbox", true)) {
-    if (!is_smtp_address(*m))
-      c.problem("store.mailbox", "must be the mailbox's SMTP address, e.g. alice@example.com");
-    else
-      s.mailbox = *m;
-  }
-  if (auto v = c.boolean(store, "store", "impersonate")) s.impersonate = *v;
-  if (auto f = c.existing_file(store, "store", "ca_file")) s.ca_file = *f;
-  if (auto v = c.integer(store, "store", "connect_timeout_ms", 100, 600'000))
-    s.connect_timeout_ms = *v;
-  if (auto v = c.integer(store, "store", "request_timeout_ms", 100, 600'000))
-    s.request_timeout_ms = *v;
-  if (auto p = c.path_value(store, "store", "state_path")) s.state_path = *p;
-  if (const Json* auth = Checker::member(store, "auth"))
-    parse_ews_auth(c, *auth, s.auth);
-  else
-    c.problem("store.auth", "is required");
-}
-
-// Outlook's profile through Extended MAPI. Valid on every platform (a config file moves with
-// its user); only a Windows build opens it, elsewhere the runtime says so.
-void parse_mapi_store(Checker& c, const Json& store, Config& cfg) {
-  if (!c.object(store, "store", {"type", "profile"})) return;
-  auto p = c.string(store, "store", "profile", true);
-  if (!p) return;
-  // MAPI's profile names are at most 64 characters (cchProfileNameMax).
-  if (p->size() > 64 || has_control(*p) || p->find_first_not_of(' ') == std::string::npos)
-    c.problem("store.profile",
-              "must be the name of an Outlook (MAPI) profile, 1 to 64 characters, e.g. Outlook");
-  else
-    cfg.store.profile = *p;
-}
-
-void parse_store(Checker& c, const Json& store, Config& cfg) {
-  if (!store.IsObject()) {
-    c.problem("store", "must be an object");
-    return;
-  }
-  auto type = c.string(store, "store", "type", true);
-  if (!type && Checker::member(store, "type")) return;  // the wrong type: reported
-  // Without a type the keys are checked as the mock mailbox's (the default).
-  const std::string t = type.value_or("mock");
-  cfg.store.type = t;
-  if (t == "mock") {
-    if (c.object(store, "store", {"type", "path"}))
-      if (auto p = c.path_value(store, "store", "path", true)) cfg.store.path = *p;
-  } else if (t == "ews") {
-    parse_ews_store(c, store, cfg);
-  } else if (t == "mapi") {
-    parse_mapi_store(c, store, cfg);
-  } else {
-    c.problem("store.type", "must be \"mock\", \"ews\" or \"mapi\"");
   }
 }
 
@@ -564,8 +282,7 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
   }
   if (!token_given && !cfg.cache.empty())
     cfg.http.token_file = (fs::path(cfg.cache).parent_path() / "api-token").string();
-  if (cfg.store.type == "ews" && cfg.store.state_path.empty() && !cfg.cache.empty())
-    cfg.store.state_path = cfg.cache + ".ews-state.db";
+  store_defaults(cfg);
 }
 
 }  // namespace

@@ -85,15 +85,22 @@ int run_login(const GlobalOptions& global, const LoginOptions& o) {
           "crm.auth.type is not device_code: the CRM side signs in without "
           "crmsync login");
   }
-  if (o.mailbox)
-    return usage_error("store.type " + config->store.type +
-                       " signs in without crmsync login (no device code sign-in)");
+  if (o.mailbox || all) {
+    if (auto s = mailbox_sign_in(*config))
+      sides.push_back(*s);
+    else if (o.mailbox)
+      return usage_error("store.type " + config->store.type +
+                         " signs in without crmsync login (store.type graph with store.auth.type "
+                         "device_code signs in with it)");
+  }
   if (sides.empty())
     return usage_error(
-        "nothing signs in with crmsync login in this config (crm.auth.type "
-        "device_code does)");
+        "nothing signs in with crmsync login in this config (crm.auth.type or, for Graph, "
+        "store.auth.type device_code does)");
   for (const auto& s : sides)
-    if (int rc = sign_in(s, config->crm.ca_file, o.json); rc != kExitOk) return rc;
+    if (int rc = sign_in(s, s.side == "crm" ? config->crm.ca_file : config->store.ca_file, o.json);
+        rc != kExitOk)
+      return rc;
   return kExitOk;
 }
 

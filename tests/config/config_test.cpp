@@ -450,7 +450,7 @@ TEST_CASE("store type ews: each bad key is named with its path - secrets never s
   };
   const std::vector<Case> cases = {
       {with(R"("type":"ews")", R"("type":"exchange")"),
-       "config.json: store.type: must be \"mock\", \"ews\" or \"mapi\""},
+       "config.json: store.type: must be \"mock\", \"ews\", \"graph\" or \"mapi\""},
       {with(R"("https://mail.example.org/EWS/Exchange.asmx")", R"("ftp://mail/EWS")"),
        "config.json: store.url: must be an https:// URL"},
       {with(R"("https://mail.example.org/EWS/Exchange.asmx")", R"("https:///EWS")"),
@@ -589,7 +589,7 @@ TEST_CASE("store type mapi: the Outlook profile by name - checked on every platf
 
 TEST_CASE("the example configs have no key or type errors", "[config]") {
   for (const char* name :
-       {"minimal.json", "full.json", "ews.json", "ews-negotiate.json", "mapi.json"}) {
+       {"minimal.json", "full.json", "ews.json", "ews-negotiate.json", "mapi.json", "graph.json"}) {
     INFO(name);
     auto r = load_config(std::string(CRMSYNC_EXAMPLES_DIR) + "/" + name);
     if (r.ok()) continue;

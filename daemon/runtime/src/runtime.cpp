@@ -7,6 +7,7 @@
 #include "crmsync/config/time_zone.hpp"
 #include "crmsync/crm_soap/soap_crm_adapter.hpp"
 #include "crmsync/store_ews/ews_store.hpp"
+#include "crmsync/store_graph/graph_store.hpp"
 #include "crmsync/store_mock/mock_mailbox.hpp"
 #if CRMSYNC_HAVE_MAPI
 #include "crmsync/store_mapi/mapi_store.hpp"
@@ -27,6 +28,29 @@ std::optional<SignIn> crm_sign_in(const Config& config) {
   while (!origin.empty() && origin.back() == '/') origin.pop_back();
   s.scope = origin + "/user_impersonation offline_access";
   s.token_store = oauth::token_store_path(config.profile, "crm");
+  return s;
+}
+
+std::optional<SignIn> mailbox_sign_in(const Config& config) {
+  if (config.store.type != "graph" ||
+      config.store.graph_auth.type != GraphAuthConfig::Type::kDeviceCode)
+    return std::nullopt;
+  const auto& a = config.store.graph_auth;
+  SignIn s;
+  s.side = "mailbox";
+  s.authority = oauth::Authority{a.authority, a.tenant, a.client_id};
+  // Graph's delegated scopes are named by its resource (a national cloud's own host; a local
+  // test server stands for graph.microsoft.com); offline_access brings the refresh token.
+  std::string resource = "https://graph.microsoft.com";
+  if (auto url = http::Url::parse(config.store.url); url.ok() && url->tls) {
+    const std::string& h = url->host;
+    if (h != "localhost" && h.rfind("127.", 0) != 0 && h != "::1") resource = url->origin();
+  }
+  for (const char* scope : {"User.Read", "Contacts.ReadWrite", "Calendars.ReadWrite",
+                            "Tasks.ReadWrite", "Mail.ReadWrite", "MailboxSettings.ReadWrite"})
+    s.scope += resource + "/" + scope + " ";
+  s.scope += "offline_access";
+  s.token_store = oauth::token_store_path(config.profile, "mailbox");
   return s;
 }
 
@@ -98,6 +122,32 @@ EwsStoreConfig ews_config(const Config& config) {
   return c;
 }
 
+GraphStoreConfig graph_config(const Config& config) {
+  const Config::Store& store = config.store;
+  GraphStoreConfig c;
+  c.url = store.url;
+  c.user = store.user;
+  c.time_zone = config.timezone;  // events are written in the user's zone (all-day midnights)
+  if (auto sign_in = mailbox_sign_in(config)) {
+    c.auth.type = GraphAuth::Type::kDeviceCode;
+    c.auth.authority = sign_in->authority.base;
+    c.auth.tenant = sign_in->authority.tenant;
+    c.auth.client_id = sign_in->authority.client_id;
+    c.auth.scope = sign_in->scope;
+    c.auth.token_store = sign_in->token_store;
+  } else {
+    c.auth.type = GraphAuth::Type::kBearer;
+    c.auth.token_file = store.graph_auth.token_file;
+  }
+  c.ca_file = store.ca_file;
+  c.connect_timeout = std::chrono::milliseconds(store.connect_timeout_ms);
+  c.request_timeout = std::chrono::milliseconds(store.request_timeout_ms);
+  c.state_path = store.state_path;
+  c.calendar_past_days = store.calendar_past_days;
+  c.calendar_future_days = store.calendar_future_days;
+  return c;
+}
+
 Result<void> ensure_parent(const std::string& file, const char* what) {
   auto dir = std::filesystem::path(file).parent_path();
   if (dir.empty()) return {};
@@ -147,6 +197,11 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
     if (auto r = ensure_parent(config.store.state_path, "EWS state"); !r.ok()) return r.error();
     auto store = open_ews_store(ews_config(config), clock);
     if (!store.ok()) return store.error().context("EWS store " + config.store.mailbox);
+    rt->store = std::move(*store);
+  } else if (config.store.type == "graph") {
+    if (auto r = ensure_parent(config.store.state_path, "Graph state"); !r.ok()) return r.error();
+    auto store = open_graph_store(graph_config(config), clock);
+    if (!store.ok()) return store.error().context("Graph store " + config.store.user);
     rt->store = std::move(*store);
   } else if (config.store.type == "mapi") {
 #if CRMSYNC_HAVE_MAPI

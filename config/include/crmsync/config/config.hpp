@@ -50,6 +50,18 @@ struct EwsAuthConfig {
   std::string token_file;     // bearer: read per request (another process refreshes it)
 };
 
+// How crmsync signs in to Microsoft Graph (store.type "graph").
+struct GraphAuthConfig {
+  enum class Type { kBearer, kDeviceCode };
+  Type type = Type::kBearer;
+  std::string token_file;  // bearer: read per request (another process refreshes it)
+  // device_code (SPEC U3, `crmsync login --mailbox`): the Entra ID tenant and the public
+  // client's id; the refresh token lives in a file of the profile's under $XDG_STATE_HOME.
+  std::string tenant;
+  std::string client_id;
+  std::string authority = "https://login.microsoftonline.com/";
+};
+
 struct Config {
   std::string source;  // the file it came from
   std::string profile = "default";
@@ -60,7 +72,7 @@ struct Config {
   std::string log_level = "info";
 
   struct Store {
-    std::string type = "mock";  // "mock", "ews" or "mapi" (opened by Windows builds only)
+    std::string type = "mock";  // "mock", "ews", "graph" or "mapi" (opened by Windows builds only)
     std::string path;           // mock: the mailbox file
     std::string profile;        // mapi: the Outlook (MAPI) profile's name
     // ews: the endpoint (".../EWS/Exchange.asmx", no autodiscover) and the mailbox's address.
@@ -72,11 +84,18 @@ struct Config {
     std::int64_t connect_timeout_ms = 10'000;
     std::int64_t request_timeout_ms = 60'000;
     std::string state_path;  // the adapter's sync state; default: beside the cache
+    // graph: Graph's root in `url` (default https://graph.microsoft.com/), "me" or the
+    // mailbox's user principal name, the sign-in, and the calendar's delta window.
+    std::string user = "me";
+    GraphAuthConfig graph_auth;
+    int calendar_past_days = 365;
+    int calendar_future_days = 730;
 
     // Equal for two configs that open the same mailbox (a reload with another identity
     // starts the store's event cursor over).
     std::string identity() const {
       if (type == "ews") return type + "|" + url + "|" + mailbox + "|" + state_path;
+      if (type == "graph") return type + "|" + url + "|" + user + "|" + state_path;
       if (type == "mapi") return type + "|" + profile;
       return type + "|" + path;
     }

@@ -31,13 +31,15 @@ EngineSettings engine_settings(const Config& config, const TimeZone* zone);
 // A side that signs in as the user with the device code flow (SPEC U3): where, for what,
 // and the file its refresh token is kept in.
 struct SignIn {
-  std::string side;  // "crm" (and "mailbox" once a store signs in)
+  std::string side;  // "crm" or "mailbox"
   oauth::Authority authority;
   std::string scope;
   std::string token_store;
 };
 // The CRM side's sign-in when crm.auth.type is device_code.
 std::optional<SignIn> crm_sign_in(const Config& config);
+// The mailbox side's when the store is Graph with store.auth.type device_code.
+std::optional<SignIn> mailbox_sign_in(const Config& config);
 
 // How the process runs, where an adapter must know it.
 struct RuntimeOptions {
