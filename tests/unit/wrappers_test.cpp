@@ -55,6 +55,7 @@ class RecordingStore final : public StoreAdapter {
     calls.insert("wait_for_events");
     return false;
   }
+  Result<std::int64_t> record_decision(const StoreEvent&) override { return no("record_decision"); }
   LeaseStore* lease_store() override {
     calls.insert("lease_store");
     return nullptr;
@@ -126,13 +127,14 @@ TEST_CASE("ports: StoreWrapper forwards every StoreAdapter method, batched ones 
   (void)s.remove(id);
   (void)s.events_after(0, 1);
   (void)s.wait_for_events(0, std::chrono::milliseconds(0));
+  (void)s.record_decision(StoreEvent{});
   (void)s.lease_store();
   (void)s.handoff_queue();
   CHECK(inner.calls == std::set<std::string>{"scan_modified_since", "scan_headers_since", "get",
                                              "get_many", "find_by_crm_id", "find_by_crm_ids",
                                              "create", "create_many", "update", "remove",
-                                             "events_after", "wait_for_events", "lease_store",
-                                             "handoff_queue"});
+                                             "events_after", "wait_for_events", "record_decision",
+                                             "lease_store", "handoff_queue"});
 }
 
 TEST_CASE("ports: CrmWrapper forwards every CrmAdapter method") {

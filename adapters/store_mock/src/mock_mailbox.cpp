@@ -386,6 +386,30 @@ class MockMailboxImpl final : public MockMailbox {
     }
   }
 
+  // U2: the user's decision through the daemon, as the explorer's button would record it.
+  Result<std::int64_t> record_decision(const StoreEvent& d) override {
+    std::int64_t seq = 0;
+    Result<void> r = Ok();
+    switch (d.action) {
+      case Action::kTrack:
+        r = modify(d.entry_id, d.action, Surface::kExplorer, false, set_tracked, &seq);
+        break;
+      case Action::kUntrack:
+        r = modify(d.entry_id, d.action, Surface::kExplorer, d.delete_in_crm, clear_link, &seq);
+        break;
+      case Action::kSetRegarding:  // the caller set Regarding already
+        r = modify(
+            d.entry_id, d.action, Surface::kExplorer, false,
+            [](StoreItem&) -> Result<void> { return Ok(); }, &seq);
+        break;
+      default:
+        return Error::Invalid("mock mailbox: a decision is track, untrack or set-regarding, not " +
+                              std::string(to_string(d.action)));
+    }
+    if (!r) return r.error();
+    return seq;
+  }
+
   // ---- MockMailbox: the user's actions ----
 
   Result<EntryId> add(ItemKind kind, std::optional<Folder> folder, const FieldMap& fields,
@@ -426,17 +450,11 @@ class MockMailboxImpl final : public MockMailbox {
   }
 
   Result<void> track(const EntryId& id, Surface surface) override {
-    return modify(id, Action::kTrack, surface, false, [](StoreItem& it) -> Result<void> {
-      it.link.tracked = true;
-      return Ok();
-    });
+    return modify(id, Action::kTrack, surface, false, set_tracked);
   }
 
   Result<void> untrack(const EntryId& id, bool delete_in_crm, Surface surface) override {
-    return modify(id, Action::kUntrack, surface, delete_in_crm, [](StoreItem& it) -> Result<void> {
-      it.link = CrmLink{};
-      return Ok();
-    });
+    return modify(id, Action::kUntrack, surface, delete_in_crm, clear_link);
   }
 
   Result<void> set_regarding(const EntryId& id, const EntityRef& regarding,
@@ -485,9 +503,19 @@ class MockMailboxImpl final : public MockMailbox {
   Result<std::int64_t> last_event_seq() override { return change_log().last_seq(); }
 
  private:
+  static Result<void> set_tracked(StoreItem& it) {
+    it.link.tracked = true;
+    return Ok();
+  }
+  static Result<void> clear_link(StoreItem& it) {
+    it.link = CrmLink{};
+    return Ok();
+  }
+
+  // One user action on an item in one transaction; `seq`, when given, gets its last event's.
   template <class F>
   Result<void> modify(const EntryId& id, Action action, Surface surface, bool delete_in_crm,
-                      F&& change) {
+                      F&& change, std::int64_t* seq = nullptr) {
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
     auto cur = load(id);
@@ -497,6 +525,11 @@ class MockMailboxImpl final : public MockMailbox {
     CRMSYNC_TRY(change(it));
     CRMSYNC_TRY(rewrite(it));
     CRMSYNC_TRY(log(it.item.kind, id, action, surface, delete_in_crm));
+    if (seq != nullptr) {  // the write lock is ours: the last event is this one
+      auto last = change_log().last_seq();
+      if (!last) return last.error();
+      *seq = *last;
+    }
     return tx->commit();
   }
 

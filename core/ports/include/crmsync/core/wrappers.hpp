@@ -47,6 +47,9 @@ class StoreWrapper : public StoreAdapter {
   bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) override {
     return inner_.wait_for_events(after, timeout);
   }
+  Result<std::int64_t> record_decision(const StoreEvent& decision) override {
+    return inner_.record_decision(decision);
+  }
   LeaseStore* lease_store() override { return inner_.lease_store(); }
   HandoffQueue* handoff_queue() override { return inner_.handoff_queue(); }
 
