@@ -140,7 +140,8 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
 
   if (config.store.type == "mock") {
     if (auto r = ensure_parent(config.store.path, "store"); !r.ok()) return r.error();
-    auto store = open_mock_mailbox(config.store.path, clock);
+    auto store =
+        open_mock_mailbox(config.store.path, clock, TrackCategory(config.sync.track_category));
     if (!store.ok()) return store.error().context("store " + config.store.path);
     rt->store = std::move(*store);
   } else if (config.store.type == "ews") {
