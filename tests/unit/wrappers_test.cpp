@@ -90,6 +90,10 @@ class RecordingCrm final : public CrmAdapter {
     return no("sweep_ids");
   }
   Result<CrmRecord> retrieve(CrmEntity, const CrmId&) override { return no("retrieve"); }
+  Result<std::vector<EntityRef>> find_by_name(const std::string&, const std::string&,
+                                              std::size_t) override {
+    return no("find_by_name");
+  }
   Result<void> create(CrmEntity, const CrmId&, const FieldMap&) override { return no("create"); }
   Result<void> update(CrmEntity, const CrmId&, const FieldMap&, const std::string&) override {
     return no("update");
@@ -149,6 +153,7 @@ TEST_CASE("ports: CrmWrapper forwards every CrmAdapter method") {
   (void)c.modified_since(CrmEntity::kContact, UtcTime{}, 1, "");
   (void)c.sweep_ids(CrmEntity::kContact, 1, "");
   (void)c.retrieve(CrmEntity::kContact, id);
+  (void)c.find_by_name("account", "Contoso", 5);
   (void)c.create(CrmEntity::kContact, id, {});
   (void)c.update(CrmEntity::kContact, id, {}, "");
   (void)c.remove(CrmEntity::kContact, id);
@@ -158,7 +163,8 @@ TEST_CASE("ports: CrmWrapper forwards every CrmAdapter method") {
   (void)c.execute_batch({});
   CHECK(inner.calls == std::set<std::string>{"who_am_i", "privileges", "changes_since",
                                              "supports_change_tracking", "modified_since",
-                                             "sweep_ids", "retrieve", "create", "update", "remove",
+                                             "sweep_ids", "retrieve", "find_by_name", "create",
+                                             "update", "remove",
                                              "set_state", "find_contacts_by_emails",
                                              "find_parties_by_emails", "execute_batch"});
 }

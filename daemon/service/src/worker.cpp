@@ -7,6 +7,7 @@
 #include "crmsync/core/policy.hpp"
 #include "crmsync/oauth/oauth.hpp"
 #include "crmsync/service/logging.hpp"
+#include "decisions.hpp"
 
 namespace crmsync::service {
 namespace {
@@ -122,6 +123,15 @@ std::int64_t SyncWorker::request_sync(const status::SyncParams& params,
   return id;
 }
 
+void SyncWorker::decide(const status::Decision& decision,
+                        std::function<void(const status::DecisionReply&)> done) {
+  {
+    std::lock_guard lock(mutex_);
+    decisions_.push_back({decision, std::move(done)});
+  }
+  cv_.notify_all();
+}
+
 void SyncWorker::publish() {
   published_ = std::make_shared<const status::Snapshot>(working_);
 }
@@ -177,12 +187,15 @@ void SyncWorker::main() {
     working_.state = "stopping";
     publish();
   }
-  // Unanswered waiters learn that no cycle ran for them.
+  // Unanswered waiters learn that no cycle ran for them, and decisions that none was taken.
   std::vector<Waiter> left;
+  std::deque<PendingDecision> undecided;
   {
     std::lock_guard lock(mutex_);
     left.swap(waiters_);
+    undecided.swap(decisions_);
   }
+  for (auto& p : undecided) p.done(refusal(503, "the daemon is stopping: nothing was changed"));
   status::CycleInfo none;
   none.result = "stopped";
   none.started = none.finished.emplace(clock_.now());
@@ -203,11 +216,16 @@ void SyncWorker::loop() {
   for (;;) {
     std::vector<Waiter> manual;
     std::optional<Config> reload;
+    std::optional<PendingDecision> decision;
     {
       std::lock_guard lock(mutex_);
       if (stop_) return;
       reload.swap(reload_);
-      manual.swap(waiters_);
+      if (!reload && !decisions_.empty()) {
+        decision = std::move(decisions_.front());
+        decisions_.pop_front();
+      }
+      if (!reload && !decision) manual.swap(waiters_);
     }
     if (reload) {
       apply_reload(std::move(*reload));
@@ -215,6 +233,10 @@ void SyncWorker::loop() {
     }
     auto now = Steady::now();
     if (lease_ && now >= next_lease_tick_) tick_lease();
+    if (decision) {  // the user waits for it: before any cycle
+      act(std::move(*decision));
+      continue;
+    }
     if (!manual.empty()) {
       CycleOptions o;
       for (const auto& w : manual) o.allow_mass_delete |= w.params.allow_mass_delete;
@@ -243,7 +265,8 @@ void SyncWorker::loop() {
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
     if (lease_) wake = std::min(wake, next_lease_tick_);
     std::unique_lock lock(mutex_);
-    cv_.wait_until(lock, wake, [this] { return stop_ || reload_ || !waiters_.empty(); });
+    cv_.wait_until(lock, wake,
+                   [this] { return stop_ || reload_ || !waiters_.empty() || !decisions_.empty(); });
   }
 }
 
@@ -259,9 +282,7 @@ void SyncWorker::poll_store_events() {
     if (ev.kind == ItemKind::kEmail) {
       if (auto item = runtime_->store->get(ev.entry_id); item.ok()) folder = item->folder;
     }
-    Role role = config_.role;
-    if (lease_ && role == Role::kPrimary && !lease_->may_act_as_primary()) role = Role::kSecondary;
-    Timing t = immediate_sync(ev, classify(ev.kind, folder), role);
+    Timing t = immediate_sync(ev, classify(ev.kind, folder), acting_role());
     spdlog::debug("store event {} {} {} via {}: {}", ev.seq, to_string(ev.action),
                   to_string(ev.kind), to_string(ev.surface), to_string(t));
     // A change for the primary goes into the handoff queue at once, too (T5).
@@ -271,6 +292,42 @@ void SyncWorker::poll_store_events() {
     immediate_.insert(ev.entry_id.str());
     immediate_due_ = std::min(now + timings_.debounce, immediate_first_ + timings_.debounce_max);
   }
+}
+
+DecisionContext SyncWorker::decision_context() const {
+  return {acting_role(), config_.profile, config_.sync.mass_delete_ratio,
+          config_.sync.mass_delete_min};
+}
+
+Role SyncWorker::acting_role() const {
+  if (lease_ && config_.role == Role::kPrimary && !lease_->may_act_as_primary())
+    return Role::kSecondary;
+  return config_.role;
+}
+
+// SPEC U2: one decision of the user's. A cycle it asks for runs now (the user waits for its
+// answer); a stop requested meanwhile answers 503 and stops as a cycle does.
+void SyncWorker::act(PendingDecision p) {
+  const auto& d = p.decision;
+  spdlog::info("decision: {}", to_string(d.type));
+  DecisionOutcome out = act_on_decision(*runtime_, d, decision_context());
+  status::DecisionReply reply = std::move(out.reply);
+  if (out.cycle) {
+    try {
+      reply = cycle_reply(d, out, run(*out.cycle, false, {}));
+    } catch (const StopRequested&) {
+      p.done(refusal(503, "the daemon is stopping; the cycle resumes at the next start"));
+      throw;
+    }
+  } else if (out.full_sync) {
+    reply = queued_reply(d, request_sync({}, nullptr));
+  } else if (d.type != status::Decision::Type::kItems &&
+             d.type != status::Decision::Type::kFindRegarding) {
+    refresh_counts();  // the status shows what the decision changed
+  }
+  if (reply.status >= 400)
+    spdlog::info("decision {} refused ({}): {}", to_string(d.type), reply.status, reply.body);
+  p.done(reply);
 }
 
 void SyncWorker::open_lease() {
@@ -314,7 +371,8 @@ CycleOptions SyncWorker::with_role(CycleOptions options) {
   return options;
 }
 
-void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waiter> waiters) {
+status::CycleInfo SyncWorker::run(const CycleOptions& requested, bool full,
+                                  std::vector<Waiter> waiters) {
   const CycleOptions options = with_role(requested);
   status::CycleInfo info;
   info.id = ++cycle_seq_;
@@ -443,6 +501,7 @@ void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waite
   for (auto& w : waiters)
     if (w.done) w.done(info);
   if (stopped) throw StopRequested{};
+  return info;
 }
 
 void SyncWorker::refresh_counts() {
@@ -468,15 +527,21 @@ void SyncWorker::refresh_counts() {
       if (conflicts.size() < kListLimit)
         conflicts.push_back({r.conflict_id, std::string(to_string(r.entity)), r.crm_id.str(),
                              r.entry_id.str(), r.field, display(r.store_value),
-                             display(r.crm_value), r.winner, r.at});
+                             display(r.crm_value), r.winner, r.at,
+                             r.base_value ? std::optional(display(*r.base_value)) : std::nullopt});
     }
   }
   std::vector<status::ErrorRow> errors;
   if (auto e = cache.errors(kListLimit); e.ok()) {
     for (const auto& r : *e)
       errors.push_back({std::string(to_string(r.entity)), r.crm_id.str(), r.entry_id.str(),
-                        redact(r.error), r.attempts, r.next_attempt});
+                        redact(r.error), r.attempts, r.next_attempt, r.map_id.value()});
   }
+  std::vector<status::HeldDeletion> deletions;
+  if (auto h = held_deletions(cache, decision_context(), kListLimit); h.ok())
+    deletions = std::move(*h);
+  else
+    spdlog::warn("held deletions: {}", h.error().describe());
   std::lock_guard lock(state_mutex_);
   working_.counts = std::move(counts);
   working_.pending_changes = queue;
@@ -484,6 +549,7 @@ void SyncWorker::refresh_counts() {
     if (auto depth = q->depth(); depth.ok()) working_.queue_depth = *depth;
   working_.conflicts = std::move(conflicts);
   working_.errors = std::move(errors);
+  working_.deletions = std::move(deletions);
   publish();
 }
 

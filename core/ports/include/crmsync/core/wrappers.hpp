@@ -88,6 +88,10 @@ class CrmWrapper : public CrmAdapter {
                                  const std::string& paging_cookie) override {
     return inner_.filtered(filter, modified_since, ids_only, page_number, paging_cookie);
   }
+  Result<std::vector<EntityRef>> find_by_name(const std::string& entity, const std::string& text,
+                                              std::size_t max) override {
+    return inner_.find_by_name(entity, text, max);
+  }
   Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override {
     return inner_.create(entity, id, attributes);
   }
