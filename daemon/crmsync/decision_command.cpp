@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "daemon_client.hpp"
+#include "crmsync/model/text.hpp"
 #include "daemon_command.hpp"
 
 namespace crmsync::cli {
@@ -39,18 +40,6 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += static_cast<char>(c);
-    else if (c < 0x20)
-      out += fmt::format("\\u{:04x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
 
 // Sends one decision and prints its answer (`print`, or the JSON with --json). Exit codes:
 // 0 done; 2 refused as bad or unknown (400, 404); 1 refused otherwise (409: it changes
@@ -156,7 +145,7 @@ int run_regarding(const GlobalOptions& global, const Options& o) {
     return usage_error("regarding: give ID ENTITY:GUID, or --search TEXT to find the record");
   return send(
       global, "POST", "/v1/items/regarding",
-      "{\"entry_id\":" + json_string(o.id) + ",\"regarding\":" + json_string(o.regarding) + "}",
+      "{\"entry_id\":" + json_quote(o.id) + ",\"regarding\":" + json_quote(o.regarding) + "}",
       o.json, print_decided);
 }
 
@@ -185,7 +174,7 @@ void add_decision_commands(CLI::App& app, const GlobalOptions& global, Dispatche
   track->add_option("ID", o->id, "entry id (crmsync items)")->required();
   track->add_flag("--json", o->json, "print the daemon's answer as JSON");
   dispatcher.add(track, [o, &global] {
-    return send(global, "POST", "/v1/items/track", "{\"entry_id\":" + json_string(o->id) + "}",
+    return send(global, "POST", "/v1/items/track", "{\"entry_id\":" + json_quote(o->id) + "}",
                 o->json, print_decided);
   });
 
@@ -196,7 +185,7 @@ void add_decision_commands(CLI::App& app, const GlobalOptions& global, Dispatche
   untrack->add_flag("--json", o->json, "print the daemon's answer as JSON");
   dispatcher.add(untrack, [o, &global] {
     return send(global, "POST", "/v1/items/untrack",
-                "{\"entry_id\":" + json_string(o->id) +
+                "{\"entry_id\":" + json_quote(o->id) +
                     ",\"delete_in_crm\":" + (o->delete_in_crm ? "true" : "false") + "}",
                 o->json, print_decided);
   });
@@ -220,7 +209,7 @@ void add_decision_commands(CLI::App& app, const GlobalOptions& global, Dispatche
   resolve->add_flag("--json", o->json, "print the daemon's answer as JSON");
   dispatcher.add(resolve, [o, &global] {
     return send(global, "POST", "/v1/conflicts/resolve",
-                fmt::format("{{\"id\":{},\"keep\":{}}}", o->number, json_string(o->keep)), o->json,
+                fmt::format("{{\"id\":{},\"keep\":{}}}", o->number, json_quote(o->keep)), o->json,
                 [o](const rapidjson::Document& d) {
                   std::cout << fmt::format(
                       "conflict {} settled: {} kept{}\n", o->number, o->keep,

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "crmsync/core/policy.hpp"
+#include "crmsync/model/text.hpp"
 #include "crmsync/oauth/oauth.hpp"
 #include "crmsync/service/logging.hpp"
 #include "decisions.hpp"
@@ -17,18 +18,6 @@ using Steady = std::chrono::steady_clock;
 constexpr std::size_t kMaxEvents = 500;
 constexpr std::size_t kListLimit = 200;
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += static_cast<char>(c);
-    else if (c < 0x20)
-      out += fmt::format("\\u{:04x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
 
 }  // namespace
 
@@ -362,7 +351,7 @@ status::CycleInfo SyncWorker::run(const CycleOptions& requested, bool full,
     if (new_step || now - last_publish > std::chrono::milliseconds(200) ||
         (p.total > 0 && p.done == p.total)) {
       push_event("progress", fmt::format("{{\"cycle\":{},\"step\":{},\"done\":{},\"total\":{}}}",
-                                         info.id, json_string(p.step), p.done, p.total));
+                                         info.id, json_quote(p.step), p.done, p.total));
       publish();
       last_publish = now;
     }
@@ -445,7 +434,7 @@ status::CycleInfo SyncWorker::run(const CycleOptions& requested, bool full,
     working_.state = stopped ? "stopping" : !working_.needs_login.empty() ? "needs_login" : "idle";
     push_event("cycle-finished",
                fmt::format("{{\"cycle\":{},\"full\":{},\"result\":{},\"requests\":{}}}", info.id,
-                           full ? "true" : "false", json_string(info.result), requests_json));
+                           full ? "true" : "false", json_quote(info.result), requests_json));
     publish();
   }
   set_next_sync();
