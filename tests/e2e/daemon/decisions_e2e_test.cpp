@@ -146,6 +146,48 @@ TEST_CASE("U2 D4 D11: crmsync untrack ID --delete-in-crm on an open task deletes
   CHECK_THAT(again.err, Catch::Contains("is not tracked"));
 }
 
+TEST_CASE("U2 T2: regarding --search lists CRM records by name - setting one reaches CRM at once",
+          "[e2e][daemon][U2]") {
+  Env env;
+  env.write_config(0);
+  env.start_daemon();
+  REQUIRE(env.cli({"sync", "--wait"}).exit_code == 0);
+  auto found = json_of(env.cli({"regarding", "--search", "contoso", "--json"}));
+  REQUIRE(found.Size() == 1);  // the demo organization's account
+  CHECK(std::string(found[0]["name"].GetString()) == "Contoso Ltd");
+  const std::string regarding = found[0]["regarding"].GetString();
+  REQUIRE(regarding.rfind("account:", 0) == 0);
+  CHECK_THAT(env.cli({"regarding", "--search", "contoso"}).out,
+             Catch::Contains(regarding) && Catch::Contains("Contoso Ltd"));
+  CHECK(env.cli({"regarding", "--search", "no such name"}).out == "no CRM record has that name\n");
+
+  auto tasks = json_of(env.cli({"items", "--kind", "task", "--tracked", "--json"}));
+  REQUIRE(tasks.Size() > 0);
+  const std::string task = tasks[0]["entry_id"].GetString();
+  const std::string crm_id = tasks[0]["crm_id"].GetString();
+  auto set = env.cli({"regarding", task, regarding});
+  INFO(set.out << set.err);
+  REQUIRE(set.exit_code == 0);
+  CHECK_THAT(set.out, Catch::Contains("syncs now"));
+  // T2: set regarding in the explorer replicates at once, no manual sync.
+  bool there = test::eventually(
+      [&] {
+        auto r = crm_record(env, "task", crm_id);
+        return r.IsObject() && r.HasMember("regardingobjectid") &&
+               r["regardingobjectid"].IsObject() &&
+               "account:" + std::string(r["regardingobjectid"]["id"].GetString()) == regarding;
+      },
+      30s);
+  INFO(env.log());
+  CHECK(there);
+  CHECK(env.cli({"regarding", task, regarding}).exit_code == 1);  // a replay
+  auto contact = json_of(env.cli({"items", "--kind", "contact", "--limit", "1", "--json"}));
+  REQUIRE(contact.Size() == 1);
+  auto refused = env.cli({"regarding", contact[0]["entry_id"].GetString(), regarding});
+  CHECK(refused.exit_code == 2);
+  CHECK_THAT(refused.err, Catch::Contains("has no Regarding"));
+}
+
 TEST_CASE("U2 M3: a conflict is resolved from the CLI - the mailbox's value reaches CRM",
           "[e2e][daemon][U2]") {
   Env env;
