@@ -186,10 +186,9 @@ class MockMailboxImpl final : public MockMailbox {
                              const FieldMap& changes, const std::optional<CrmLink>& link) override {
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
-    auto cur = load(id);
+    auto cur = load_existing(id);
     if (!cur) return cur.error();
-    if (!*cur) return not_found(id);
-    StoreItem& it = **cur;
+    StoreItem& it = *cur;
     if (it.change_key != expected_change_key)
       return Error::Conflict("mock mailbox: item " + id.str() + " changed since change key " +
                              expected_change_key);
@@ -314,10 +313,9 @@ class MockMailboxImpl final : public MockMailbox {
   Result<void> send(const EntryId& id) override {
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
-    auto cur = load(id);
+    auto cur = load_existing(id);
     if (!cur) return cur.error();
-    if (!*cur) return not_found(id);
-    StoreItem& it = **cur;
+    StoreItem& it = *cur;
     if (it.item.kind != ItemKind::kEmail || it.folder != Folder::kDrafts)
       return Error::Invalid("item " + id.str() + " is not a draft e-mail (it is a " +
                             std::string(to_string(it.item.kind)) + " in " +
@@ -338,10 +336,9 @@ class MockMailboxImpl final : public MockMailbox {
     if (!checked) return checked.error();
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
-    auto cur = load(id);
+    auto cur = load_existing(id);
     if (!cur) return cur.error();
-    if (!*cur) return not_found(id);
-    StoreItem& it = **cur;
+    StoreItem& it = *cur;
     auto& cats = it.categories;
     auto same = [&](const std::string& c) { return same_category(c, *checked); };
     if (std::any_of(cats.begin(), cats.end(), same) == present) return Ok();  // nothing to do
@@ -390,10 +387,9 @@ class MockMailboxImpl final : public MockMailbox {
                       F&& change, std::int64_t* seq = nullptr) {
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
-    auto cur = load(id);
+    auto cur = load_existing(id);
     if (!cur) return cur.error();
-    if (!*cur) return not_found(id);
-    StoreItem& it = **cur;
+    StoreItem& it = *cur;
     CRMSYNC_TRY(change(it));
     CRMSYNC_TRY(rewrite(it));
     CRMSYNC_TRY(log(it.item.kind, id, action, surface, delete_in_crm));
@@ -408,14 +404,13 @@ class MockMailboxImpl final : public MockMailbox {
   Result<void> user_remove(const EntryId& id, Surface surface) {
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
-    auto cur = load(id);
+    auto cur = load_existing(id);
     if (!cur) return cur.error();
-    if (!*cur) return not_found(id);
     auto st = db_.prepare("DELETE FROM items WHERE entry_id = ?1");
     if (!st) return st.error();
     st->bind(1, std::string_view(id.str()));
     CRMSYNC_TRY(st->run());
-    CRMSYNC_TRY(log((*cur)->item.kind, id, Action::kDelete, surface));
+    CRMSYNC_TRY(log(cur->item.kind, id, Action::kDelete, surface));
     return tx->commit();
   }
 
@@ -451,6 +446,14 @@ class MockMailboxImpl final : public MockMailbox {
       else
         fields.insert_or_assign(name, value);
     }
+  }
+
+  // The item, or kNotFound naming it.
+  Result<StoreItem> load_existing(const EntryId& id) {
+    auto r = load(id);
+    if (!r) return r.error();
+    if (!*r) return not_found(id);
+    return std::move(**r);
   }
 
   Result<std::optional<StoreItem>> load(const EntryId& id) {

@@ -33,6 +33,25 @@ void create_account(const crmtest::EmulatorProcess& e, const std::string& token,
   REQUIRE(r->status == 200);
 }
 
+// The emulator with Alice, and the SOAP adapter signed in as her.
+struct SearchRig {
+  crmtest::EmulatorProcess emulator{CRM_EMULATOR_PATH};
+  crmtest::TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<CrmAdapter> crm;
+  SearchRig() {
+    REQUIRE(emulator.ok());
+    REQUIRE_FALSE(emulator.add_user("Alice Adams", "alice-token-1234").empty());
+    std::ofstream(dir.path() / "alice") << "alice-token-1234\n";
+    SoapCrmConfig c;
+    c.base_url = emulator.base_url();
+    c.auth.type = SoapCrmAuth::Type::kBearerFile;
+    c.auth.token_file = (dir.path() / "alice").string();
+    c.request_timeout = 30s;
+    crm = make_soap_crm_adapter(c, clock);
+  }
+};
+
 std::vector<std::string> names(const std::vector<EntityRef>& refs) {
   std::vector<std::string> out;
   for (const auto& r : refs) {
@@ -47,22 +66,11 @@ std::vector<std::string> names(const std::vector<EntityRef>& refs) {
 
 TEST_CASE("U2: records are found by a part of their name - by name - at most max",
           "[contract][emulator][U2]") {
-  crmtest::EmulatorProcess emulator{CRM_EMULATOR_PATH};
-  REQUIRE(emulator.ok());
-  REQUIRE_FALSE(emulator.add_user("Alice Adams", "alice-token-1234").empty());
-  crmtest::TempDir dir;
-  std::ofstream(dir.path() / "alice") << "alice-token-1234\n";
+  SearchRig rig;
   for (const char* n :
        {"Contoso Pharma", "Fabrikam", "Contoso Ltd", "50% Off Ltd", "50X Corp", "R&amp;D Labs"})
-    create_account(emulator, "alice-token-1234", n);
-  FakeClock clock;
-  SoapCrmConfig c;
-  c.base_url = emulator.base_url();
-  c.auth.type = SoapCrmAuth::Type::kBearerFile;
-  c.auth.token_file = (dir.path() / "alice").string();
-  c.request_timeout = 30s;
-  auto crm = make_soap_crm_adapter(c, clock);
-
+    create_account(rig.emulator, "alice-token-1234", n);
+  auto& crm = rig.crm;
   auto found = crm->find_by_name("account", "CONTO", 10);
   REQUIRE(found.ok());
   CHECK(names(*found) == std::vector<std::string>{"Contoso Ltd", "Contoso Pharma"});
@@ -86,18 +94,8 @@ TEST_CASE("U2: records are found by a part of their name - by name - at most max
 
 TEST_CASE("U2: a name search of an unknown entity or with hostile text is refused",
           "[contract][emulator][U2]") {
-  crmtest::EmulatorProcess emulator{CRM_EMULATOR_PATH};
-  REQUIRE(emulator.ok());
-  REQUIRE_FALSE(emulator.add_user("Alice Adams", "alice-token-1234").empty());
-  crmtest::TempDir dir;
-  std::ofstream(dir.path() / "alice") << "alice-token-1234\n";
-  FakeClock clock;
-  SoapCrmConfig c;
-  c.base_url = emulator.base_url();
-  c.auth.type = SoapCrmAuth::Type::kBearerFile;
-  c.auth.token_file = (dir.path() / "alice").string();
-  c.request_timeout = 30s;
-  auto crm = make_soap_crm_adapter(c, clock);
+  SearchRig rig;
+  auto& crm = rig.crm;
   for (const auto& [entity, text, max] :
        {std::tuple<std::string, std::string, std::size_t>{"task", "x", 5},
         {"account'; drop", "x", 5},
