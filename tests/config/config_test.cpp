@@ -587,7 +587,7 @@ TEST_CASE("store type mapi: the Outlook profile by name - checked on every platf
   CHECK(f.parse(ews_doc(R"({"type":"mapi","profile":")" + std::string(64, 'p') + R"("})")).ok());
 }
 
-TEST_CASE("U1: sync.track_category - Dynamics 365's by default, empty is off, odd names refused",
+TEST_CASE("U1: sync.track_category - Dynamics 365's by default - empty is off - odd names refused",
           "[config]") {
   Fixture f;
   auto doc = [&](const std::string& v) {

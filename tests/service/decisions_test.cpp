@@ -321,7 +321,7 @@ TEST_CASE("U2 D10: held deletions confirmed by id go alone - rejected ones keep 
 }
 
 TEST_CASE(
-    "U2 E1: retry runs the item now - ignore drops its change, untracking what never "
+    "U2 E1: retry runs the item now - ignore drops its change and untracks what never "
     "synced",
     "[service][U2]") {
   Rig rig;

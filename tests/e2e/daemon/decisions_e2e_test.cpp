@@ -305,7 +305,7 @@ TEST_CASE("U2: bad input over HTTP and the CLI is a clear 4xx - nothing changes"
 }
 
 TEST_CASE(
-    "U2: the status page settles conflicts - held deletions - errors - and untracks, "
+    "U2: the status page settles conflicts - held deletions - errors - and untracks - "
     "clicked in headless Chromium",
     "[e2e][daemon][chromium][U2]") {
   const std::string chromium = "/usr/bin/chromium";
