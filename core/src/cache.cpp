@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "cache_decisions.hpp"
 #include "crmsync/core/original_state.hpp"
 #include "crmsync/core/sqlite.hpp"
 
@@ -65,6 +66,10 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     R"sql(
 ALTER TABLE sync_changes ADD COLUMN crm_row_version TEXT;
 )sql",
+    // 3: a conflict's base value, shown beside both sides when the user settles it (U2).
+    R"sql(
+ALTER TABLE conflicts ADD COLUMN base_value TEXT;
+)sql",
 };
 
 constexpr std::array<std::pair<StoreChange, std::string_view>, 6> kStoreChanges{{
@@ -92,11 +97,11 @@ Result<E> from_name(const std::array<std::pair<E, std::string_view>, N>& t, std:
 std::string one_value(const Value& v) {
   return serialize_fields(FieldMap{{"v", v}});
 }
-Value read_one_value(const std::string& xml) {
-  auto f = parse_fields(xml);
-  if (!f.ok()) return Value{std::string("<unreadable>")};
-  auto it = f->find("v");
-  return it == f->end() ? Value{} : it->second;
+
+Value base_of(const Mapping& m, const std::string& field) {
+  if (!m.original) return Value{};
+  auto it = m.original->find(field);
+  return it == m.original->end() ? Value{} : it->second;
 }
 
 #define CRMSYNC_MAPPING_COLUMNS                                                                 \
@@ -243,9 +248,9 @@ class SqliteCache final : public Cache {
       // A merge replayed after a crash records the same conflict once.
       auto s = db_.cached(
           "INSERT INTO conflicts(map_id, object_type, crm_id, entry_id, field, store_value, "
-          "crm_value, winner, at) SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9 WHERE NOT EXISTS (SELECT 1 "
-          "FROM conflicts WHERE map_id=?1 AND field=?5 AND store_value IS ?6 AND crm_value IS ?7 "
-          "AND winner=?8)");
+          "crm_value, winner, at, base_value) SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10 WHERE NOT "
+          "EXISTS (SELECT 1 FROM conflicts WHERE map_id=?1 AND field=?5 AND store_value IS ?6 "
+          "AND crm_value IS ?7 AND winner=?8)");
       if (!s.ok()) return s.error();
       (*s)->bind(1, m.map_id.value())
           .bind(2, to_string(m.entity))
@@ -255,7 +260,8 @@ class SqliteCache final : public Cache {
           .bind(6, one_value(c.store_value))
           .bind(7, one_value(c.crm_value))
           .bind(8, c.winner)
-          .bind(9, c.at.ms);
+          .bind(9, c.at.ms)
+          .bind(10, one_value(base_of(m, c.field)));
       CRMSYNC_TRY((*s)->run());
     }
     return tx->commit();
@@ -319,11 +325,9 @@ class SqliteCache final : public Cache {
     return tx->commit();
   }
 
-  static constexpr const char* kStoreSideDeletion =
-      "c.crm_change IN ('delete', 'left-filter') AND m.object_type <> 'email'";
-  static constexpr const char* kCrmSideDeletion =
-      "(c.store_change = 'untrack-delete-in-crm' OR (c.store_change IN ('delete', 'untrack') AND "
-      "m.object_type NOT IN ('contact', 'email')))";
+  // D10's two kinds of deletion (shared with cache_decisions.cpp).
+  static constexpr const char* kStoreSideDeletion = cache_decisions::kStoreSideDeletion;
+  static constexpr const char* kCrmSideDeletion = cache_decisions::kCrmSideDeletion;
 
   Result<DeletionCounts> pending_deletions() override {
     auto s = db_.prepare(std::string("SELECT SUM(CASE WHEN ") + kStoreSideDeletion +
@@ -415,9 +419,8 @@ class SqliteCache final : public Cache {
   }
 
   Result<std::vector<ConflictRecord>> conflicts(std::size_t limit) override {
-    auto s = db_.prepare(
-        "SELECT conflict_id, map_id, object_type, crm_id, entry_id, field, store_value, "
-        "crm_value, winner, at FROM conflicts ORDER BY conflict_id DESC LIMIT ?");
+    auto s = db_.prepare("SELECT " CRMSYNC_CONFLICT_COLUMNS
+                         " FROM conflicts ORDER BY conflict_id DESC LIMIT ?");
     if (!s.ok()) return s.error();
     s->bind(1, static_cast<std::int64_t>(limit));
     std::vector<ConflictRecord> out;
@@ -425,20 +428,24 @@ class SqliteCache final : public Cache {
       auto r = s->step();
       if (!r.ok()) return r.error();
       if (!*r) break;
-      ConflictRecord c;
-      c.conflict_id = s->int64(0);
-      c.map_id = MapId(s->int64(1));
-      if (auto e = parse_crm_entity(s->text(2)); e.ok()) c.entity = *e;
-      if (auto id = CrmId::parse(s->text(3)); id.ok()) c.crm_id = *id;
-      c.entry_id = EntryId(s->text(4));
-      c.field = s->text(5);
-      c.store_value = read_one_value(s->text(6));
-      c.crm_value = read_one_value(s->text(7));
-      c.winner = s->text(8);
-      c.at = UtcTime{s->int64(9)};
-      out.push_back(std::move(c));
+      out.push_back(cache_decisions::read_conflict(*s));
     }
     return out;
+  }
+
+  // U2 (cache_decisions.cpp).
+  Result<std::optional<ConflictRecord>> conflict(std::int64_t id) override {
+    return cache_decisions::conflict(db_, id);
+  }
+  Result<bool> drop_conflict(std::int64_t id) override {
+    return cache_decisions::drop_conflict(db_, id);
+  }
+  Result<bool> retry_change_now(MapId id) override {
+    return cache_decisions::retry_change_now(db_, id);
+  }
+  Result<bool> drop_change(MapId id) override { return cache_decisions::drop_change(db_, id); }
+  Result<std::vector<MapId>> pending_deletion_pairs(Side side, std::size_t limit) override {
+    return cache_decisions::pending_deletion_pairs(db_, side, limit);
   }
 
   Result<std::vector<ItemError>> errors(std::size_t limit) override {

@@ -6,8 +6,9 @@
 namespace crmsync::cli {
 
 int Dispatcher::run() const {
+  // The deepest parsed command: `conflicts resolve` parses `conflicts` too.
   for (const auto& leaf : leaves_)
-    if (leaf.app->parsed()) return leaf.run();
+    if (leaf.app->parsed() && leaf.app->get_subcommands().empty()) return leaf.run();
   return usage_error("no command given (see --help)");
 }
 

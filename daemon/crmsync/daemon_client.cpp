@@ -16,6 +16,31 @@ std::optional<Config> load_cli_config(const GlobalOptions& global) {
   return std::move(*cfg);
 }
 
+Connection open_connection(const GlobalOptions& global) {
+  Connection c;
+  c.config = load_cli_config(global);
+  if (!c.config) {
+    c.exit_code = kExitUsage;
+    return c;
+  }
+  c.client = DaemonClient::connect(*c.config, c.exit_code);
+  return c;
+}
+
+std::string str_or(const rapidjson::Value& obj, const char* key, const char* fallback) {
+  if (!obj.IsObject()) return fallback;
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return fallback;
+  return it->value.GetString();
+}
+
+std::int64_t int_or(const rapidjson::Value& obj, const char* key, std::int64_t fallback) {
+  if (!obj.IsObject()) return fallback;
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsInt64()) return fallback;
+  return it->value.GetInt64();
+}
+
 int unreachable(const std::string& where, const Error& e) {
   std::cerr << "crmsync: cannot reach crmsyncd at " << where << ": " << e.message()
             << "\ncrmsync: is the daemon running? (start it with `crmsyncd --config FILE`)\n";

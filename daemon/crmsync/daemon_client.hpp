@@ -41,4 +41,17 @@ class DaemonClient {
 // "crmsync: cannot reach crmsyncd at URL: <why>" and kExitUnreachable.
 int unreachable(const std::string& where, const Error& e);
 
+// The config and a client of its daemon; `client` is empty (and `exit_code` says why, 2 or 3)
+// when either failed.
+struct Connection {
+  std::optional<Config> config;
+  std::optional<DaemonClient> client;
+  int exit_code = kExitOk;
+};
+Connection open_connection(const GlobalOptions& global);
+
+// A member of a JSON object as text or integer, or the fallback.
+std::string str_or(const rapidjson::Value& obj, const char* key, const char* fallback = "-");
+std::int64_t int_or(const rapidjson::Value& obj, const char* key, std::int64_t fallback = 0);
+
 }  // namespace crmsync::cli

@@ -11,36 +11,6 @@
 namespace crmsync::cli {
 namespace {
 
-std::string str_or(const rapidjson::Value& obj, const char* key, const char* fallback = "-") {
-  if (!obj.IsObject()) return fallback;
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsString()) return fallback;
-  return it->value.GetString();
-}
-std::int64_t int_or(const rapidjson::Value& obj, const char* key, std::int64_t fallback = 0) {
-  if (!obj.IsObject()) return fallback;
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsInt64()) return fallback;
-  return it->value.GetInt64();
-}
-
-struct Connection {
-  std::optional<Config> config;
-  std::optional<DaemonClient> client;
-  int exit_code = kExitOk;
-};
-
-Connection open_connection(const GlobalOptions& global) {
-  Connection c;
-  c.config = load_cli_config(global);
-  if (!c.config) {
-    c.exit_code = kExitUsage;
-    return c;
-  }
-  c.client = DaemonClient::connect(*c.config, c.exit_code);
-  return c;
-}
-
 void print_bar(bool tty, const std::string& step, std::int64_t done, std::int64_t total,
                std::string& last_line) {
   std::string line;
@@ -209,18 +179,22 @@ int run_list(const GlobalOptions& global, bool json, bool errors) {
     std::cout << (errors ? "no item errors\n" : "no conflicts\n");
     return kExitOk;
   }
+  // The ids are what `errors retry|ignore ID` and `conflicts resolve ID` take (U2).
   if (errors) {
-    std::cout << fmt::format("{:<12} {:<38} {:>8}  {}\n", "kind", "crm id", "attempts", "error");
+    std::cout << fmt::format("{:>6} {:<12} {:<38} {:>8}  {}\n", "id", "kind", "crm id", "attempts",
+                             "error");
     for (const auto& e : d.GetArray())
-      std::cout << fmt::format("{:<12} {:<38} {:>8}  {}\n", str_or(e, "entity"),
-                               str_or(e, "crm_id"), int_or(e, "attempts"), str_or(e, "error"));
+      std::cout << fmt::format("{:>6} {:<12} {:<38} {:>8}  {}\n", int_or(e, "id"),
+                               str_or(e, "entity"), str_or(e, "crm_id"), int_or(e, "attempts"),
+                               str_or(e, "error"));
   } else {
-    std::cout << fmt::format("{:<12} {:<38} {:<18} {:<6} {:<24} {}\n", "kind", "crm id", "field",
-                             "winner", "store value", "crm value");
+    std::cout << fmt::format("{:>6} {:<12} {:<18} {:<7} {:<20} {:<20} {}\n", "id", "kind", "field",
+                             "winner", "base", "crm value", "mailbox value");
     for (const auto& e : d.GetArray())
-      std::cout << fmt::format("{:<12} {:<38} {:<18} {:<6} {:<24} {}\n", str_or(e, "entity"),
-                               str_or(e, "crm_id"), str_or(e, "field"), str_or(e, "winner"),
-                               str_or(e, "store_value"), str_or(e, "crm_value"));
+      std::cout << fmt::format(
+          "{:>6} {:<12} {:<18} {:<7} {:<20} {:<20} {}\n", int_or(e, "id"), str_or(e, "entity"),
+          str_or(e, "field"), str_or(e, "winner") == "store" ? "mailbox" : str_or(e, "winner"),
+          str_or(e, "base_value", "?"), str_or(e, "crm_value"), str_or(e, "store_value"));
   }
   return kExitOk;
 }

@@ -80,6 +80,10 @@ void write_item(Writer& w, const StoreItem& it) {
     write_value(w, value);
   }
   w.EndObject();
+  w.Key("categories");
+  w.StartArray();
+  for (const auto& c : it.categories) str(w, c);
+  w.EndArray();
   w.Key("modified");
   str(w, it.item.modified.iso());
   w.EndObject();
@@ -142,6 +146,9 @@ std::string item_to_text(const StoreItem& it) {
   if (it.link.crm_entity)
     out += "crm_entity: " + std::string(to_string(*it.link.crm_entity)) + "\n";
   out += "change_key: " + it.change_key + "\n";
+  std::string categories;
+  for (const auto& c : it.categories) categories += (categories.empty() ? "" : "; ") + c;
+  if (!categories.empty()) out += "categories: " + categories + "\n";
   out += "modified: " + it.item.modified.iso() + "\n";
   for (const auto& [name, value] : it.item.fields) out += name + ": " + display(value) + "\n";
   return out;

@@ -2,7 +2,7 @@
 // and the readable table printed without --json.
 //
 // JSON item: {"entry_id","kind","folder","tracked","crm_id","crm_id_pending","crm_entity",
-//             "change_key","fields":{...},"modified"}
+//             "change_key","fields":{...},"categories":[...],"modified"}
 // Field values by type: text → string; integer → number; bool → true/false;
 // time → ISO 8601 UTC string; date → "YYYY-MM-DD"; Regarding → "entity:guid";
 // party lists → array of {"address","name"} (plus "ref":"entity:guid" when resolved).

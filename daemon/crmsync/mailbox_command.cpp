@@ -22,6 +22,9 @@ Verbs:
   track ID [--via inspector|explorer]
   untrack ID [--delete-in-crm] [--via inspector|explorer]
   regarding ID ENTITY:GUID [--via inspector|explorer]
+  category ID NAME [--remove]    adds (or removes) a category, as in any client (U1):
+                 the track category (the daemon's sync.track_category, default "Tracked
+                 to Dynamics 365") tracks or untracks the item as in the explorer
   send ID        sends a draft e-mail (moves it to sentitems)
   list [--kind KIND] [--json]    newest modification first
   show ID [--json]
@@ -38,7 +41,7 @@ booleans true|false; integers as digits.
 
 JSON (list: an array of items, show: one item):
   {"entry_id","kind","folder","tracked","crm_id","crm_id_pending","crm_entity",
-   "change_key","fields":{...},"modified"}
+   "change_key","fields":{...},"categories":[...],"modified"}
   Field values: text as strings, integers as numbers, booleans as true/false, times as
   ISO 8601 UTC strings, dates as "YYYY-MM-DD", Regarding as "entity:guid", party lists
   as arrays of {"address","name"} (with "ref":"entity:guid" when resolved). crm_id is
@@ -55,8 +58,10 @@ struct MailboxOptions {
   std::string folder;
   std::string id;
   std::string regarding;
+  std::string category;
   std::vector<std::string> assignments;
   bool track = false;
+  bool remove = false;
   bool delete_in_crm = false;
   bool json = false;
 };
@@ -219,6 +224,16 @@ void add_mailbox_command(CLI::App& app, const GlobalOptions& /*unused by mailbox
     if (!ref) return report(ref.error());
     return with_item(*o, [&](MockMailbox& m, const StoreItem& it, Surface s) {
       return m.set_regarding(it.entry_id, *ref, s);
+    });
+  });
+
+  auto* category = mb->add_subcommand("category", "add or remove a category of an item (U1)");
+  category->add_option("ID", o->id, "entry id")->required();
+  category->add_option("NAME", o->category, "the category's name")->required();
+  category->add_flag("--remove", o->remove, "remove it instead");
+  dispatcher.add(category, [o] {
+    return with_item(*o, [&](MockMailbox& m, const StoreItem& it, Surface) {
+      return m.set_category(it.entry_id, o->category, !o->remove);
     });
   });
 

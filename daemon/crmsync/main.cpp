@@ -4,6 +4,7 @@
 
 #include "command.hpp"
 #include "daemon_command.hpp"
+#include "decision_command.hpp"
 #include "local_command.hpp"
 #include "login_command.hpp"
 #include "mailbox_command.hpp"
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   Dispatcher dispatcher;
   add_mailbox_command(app, global, dispatcher);
   add_daemon_commands(app, global, dispatcher);
+  add_decision_commands(app, global, dispatcher);  // after: conflicts and errors get verbs
   add_local_commands(app, global, dispatcher);
   add_login_command(app, global, dispatcher);
 

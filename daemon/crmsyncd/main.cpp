@@ -25,7 +25,8 @@ using service::redact;
 using service::setup_logging;
 using service::SyncWorker;
 
-// The endpoint's view of the worker: its snapshots and its manual sync requests.
+// The endpoint's view of the worker: its snapshots, manual sync requests and the user's
+// decisions (SPEC U2).
 class WorkerBackend final : public api::Backend {
  public:
   explicit WorkerBackend(SyncWorker& worker) : worker_(worker) {}
@@ -33,6 +34,10 @@ class WorkerBackend final : public api::Backend {
   std::int64_t request_sync(const status::SyncParams& params,
                             std::function<void(const status::CycleInfo&)> done) override {
     return worker_.request_sync(params, std::move(done));
+  }
+  void decide(const status::Decision& decision,
+              std::function<void(const status::DecisionReply&)> done) override {
+    worker_.decide(decision, std::move(done));
   }
 
  private:

@@ -49,6 +49,16 @@ class FakeBackend : public Backend {
     }
     return id;
   }
+  // Answers 409 from another thread, as the worker does, naming the decision's entry id.
+  void decide(const Decision& d, std::function<void(const DecisionReply&)> done) override {
+    {
+      std::lock_guard lock(mutex_);
+      last_decision = d;
+    }
+    std::thread([done, d] {
+      done({409, "{\"error\":\"" + d.entry_id + " is tracked already\"}"});
+    }).detach();
+  }
   void add_event(const std::string& type) {
     std::lock_guard lock(mutex_);
     auto next = std::make_shared<Snapshot>(*state_);
@@ -58,6 +68,7 @@ class FakeBackend : public Backend {
   }
   SyncParams last_params;
   std::int64_t requests = 0;
+  Decision last_decision;
 
  private:
   mutable std::mutex mutex_;
@@ -164,6 +175,18 @@ TEST_CASE("POST /v1/sync: accepted at once - or answered when the cycle finished
   REQUIRE(d.IsObject());
   CHECK(d["request"].GetInt() == 2);
   CHECK(std::string(d["cycle"]["result"].GetString()) == "ok");
+}
+
+TEST_CASE("U2: a decision is answered when the worker has acted - with its status",
+          "[api][server]") {
+  Server s;
+  auto r = s.send("POST", "/v1/items/track", true, R"({"entry_id":"ABC123"})");
+  CHECK(r.status == 409);
+  CHECK(r.body == R"({"error":"ABC123 is tracked already"})");
+  CHECK(s.backend.last_decision.type == Decision::Type::kTrack);
+  CHECK(s.send("POST", "/v1/items/track", false, R"({"entry_id":"ABC123"})").status == 401);
+  CHECK(s.send("POST", "/v1/items/track", true, R"({"entry_id":"A B"})").status == 400);
+  CHECK(s.send("GET", "/v1/items/track", true).status == 405);
 }
 
 TEST_CASE("GET /v1/events long-polls until an event arrives", "[api][server]") {

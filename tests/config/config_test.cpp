@@ -587,6 +587,32 @@ TEST_CASE("store type mapi: the Outlook profile by name - checked on every platf
   CHECK(f.parse(ews_doc(R"({"type":"mapi","profile":")" + std::string(64, 'p') + R"("})")).ok());
 }
 
+TEST_CASE("U1: sync.track_category - Dynamics 365's by default - empty is off - odd names refused",
+          "[config]") {
+  Fixture f;
+  auto doc = [&](const std::string& v) {
+    std::string text = f.valid();
+    const std::string sync = R"("sync":{"interval_minutes":15)";
+    return text.replace(text.find(sync), sync.size(), sync + R"(,"track_category":)" + v);
+  };
+  auto deflt = f.parse(f.valid());
+  REQUIRE(deflt.ok());
+  CHECK(deflt->sync.track_category == "Tracked to Dynamics 365");
+  auto off = f.parse(doc(R"("  ")"));
+  REQUIRE(off.ok());
+  CHECK(off->sync.track_category.empty());
+  auto mine = f.parse(doc(R"("  Suivi CRM é ")"));
+  REQUIRE(mine.ok());
+  CHECK(mine->sync.track_category == "Suivi CRM \xc3\xa9");
+  for (const char* bad : {R"("a;b")", R"("a,b")", R"("a\u0001b")", R"("x\ny")", "true", "[]"}) {
+    INFO(bad);
+    CHECK_THAT(f.one_problem(doc(bad)),
+               Catch::StartsWith(f.dir.file("config.json") + ": sync.track_category: "));
+  }
+  CHECK_THAT(f.one_problem(doc('"' + std::string(256, 'x') + '"')),
+             Catch::Contains("sync.track_category: a category name is at most 255 bytes"));
+}
+
 TEST_CASE("the example configs have no key or type errors", "[config]") {
   for (const char* name :
        {"minimal.json", "full.json", "ews.json", "ews-negotiate.json", "mapi.json", "graph.json"}) {

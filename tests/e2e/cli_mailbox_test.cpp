@@ -254,6 +254,39 @@ TEST_CASE("CLI: track - untrack --delete-in-crm - regarding - send and delete", 
   CHECK(ev[0].entry_id.str() == task);
 }
 
+TEST_CASE("CLI U1: category adds the track category as in any client - it tracks the item",
+          "[cli]") {
+  Cli cli;
+  std::string id = cli.add({"contact", "FirstName=Ann"});
+  cli.ok({"category", id, "Red"});
+  std::int64_t before = cli.last_seq();
+  cli.ok({"category", id, "Tracked to Dynamics 365"});
+  auto d = cli.show(id);
+  CHECK(d["tracked"].GetBool());
+  REQUIRE(d["categories"].IsArray());
+  REQUIRE(d["categories"].Size() == 2);
+  CHECK(str(d["categories"][0]) == "Red");
+  auto ev = cli.events(before);
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].action == Action::kTrack);
+  CHECK(ev[0].surface == Surface::kExplorer);
+
+  cli.ok({"category", id, "tracked to dynamics 365", "--remove"});
+  d = cli.show(id);
+  CHECK_FALSE(d["tracked"].GetBool());
+  CHECK(d["categories"].Size() == 1);
+  CHECK(cli.events(before).back().action == Action::kUntrack);
+
+  std::string snap = cli.snapshot();
+  for (const char* bad : {"a;b", "a,b", "", "x\x01y"}) {
+    INFO(bad);
+    auto r = cli.mailbox({"category", id, bad});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("category name"));
+  }
+  CHECK(cli.snapshot() == snap);
+}
+
 TEST_CASE("CLI: usage errors exit 2 with a message and leave the mailbox unchanged", "[cli]") {
   Cli cli;
   std::string contact = cli.add({"contact", "FirstName=Ann"});

@@ -1,142 +1,14 @@
 // SyncWorker (daemon/service): triggers and stop, driven through its Backend interface.
 #include <catch2/catch.hpp>
 
-#include <condition_variable>
-#include <mutex>
-#include "crmsync/fakes/store_wrapper.hpp"
-
-#include "crmsync/fakes/fake_crm.hpp"
 #include "crmsync/service/logging.hpp"
-#include "crmsync/service/worker.hpp"
-#include "crmsync/store_mock/mock_mailbox.hpp"
-#include "crmsync/test/spawn.hpp"
-#include "crmsync/test/temp_dir.hpp"
+#include "rig.hpp"
 
 using namespace crmsync;
 using namespace crmsync::service;
 using namespace std::chrono_literals;
-
-namespace {
-
-// A gate the test closes to hold the worker inside a cycle (in the store scan).
-struct Gate {
-  std::mutex m;
-  std::condition_variable cv;
-  bool closed = false;
-  int waiting = 0;
-  void close() {
-    std::lock_guard l(m);
-    closed = true;
-  }
-  void open() {
-    {
-      std::lock_guard l(m);
-      closed = false;
-    }
-    cv.notify_all();
-  }
-  void pass() {
-    std::unique_lock l(m);
-    ++waiting;
-    cv.wait(l, [&] { return !closed; });
-    --waiting;
-  }
-  bool someone_waiting() {
-    std::lock_guard l(m);
-    return waiting > 0;
-  }
-};
-
-// Forwards to the mock mailbox (fakes::StoreWrapper); scans wait at the gate.
-class GatedStore final : public fakes::StoreWrapper {
- public:
-  GatedStore(std::unique_ptr<StoreAdapter> inner, Gate& gate)
-      : StoreWrapper(*inner), inner_(std::move(inner)), gate_(gate) {}
-  Result<std::vector<StoreItem>> scan_modified_since(ItemKind k, UtcTime t) override {
-    gate_.pass();
-    return StoreWrapper::scan_modified_since(k, t);
-  }
-  // The engine's S2 scan reads headers first (the wrapper forwards the batched calls).
-  Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind k, UtcTime t) override {
-    gate_.pass();
-    return StoreWrapper::scan_headers_since(k, t);
-  }
-
- private:
-  std::unique_ptr<StoreAdapter> inner_;
-  Gate& gate_;
-};
-
-struct Rig {
-  test::TempDir dir;
-  Gate gate;
-  Config config;
-  std::unique_ptr<SyncWorker> worker;
-  int runtimes_opened = 0;
-
-  explicit Rig(int interval = 0) {
-    config.profile = "t";
-    config.client_id = "desk-t";
-    config.cache = dir.file("cache.db");
-    config.store.path = dir.file("mailbox.db");
-    config.sync.interval_minutes = interval;
-  }
-  void start() {
-    WorkerTimings t;
-    t.event_poll = 20ms;
-    t.debounce = 150ms;
-    t.debounce_max = 1s;
-    worker = std::make_unique<SyncWorker>(
-        config, system_clock(), "test",
-        [this](const Config& c, CrashPoints* cp) -> Result<std::unique_ptr<Runtime>> {
-          ++runtimes_opened;
-          auto rt = std::make_unique<Runtime>();
-          auto cache = Cache::open(c.cache);
-          if (!cache.ok()) return cache.error();
-          rt->cache = std::move(*cache);
-          auto store = open_mock_mailbox(c.store.path, system_clock());
-          if (!store.ok()) return store.error();
-          rt->store = std::make_unique<GatedStore>(std::move(*store), gate);
-          auto crm = std::make_unique<fakes::FakeCrm>(system_clock());
-          crm->seed(CrmEntity::kContact, {{"firstname", Value(std::string("Seed"))},
-                                          {"lastname", Value(std::string("One"))}});
-          rt->crm = std::move(crm);
-          rt->engine = std::make_unique<Engine>(*rt->cache, *rt->store, *rt->crm, system_clock(),
-                                                engine_settings(c, nullptr), cp);
-          return rt;
-        },
-        t);
-    auto opened = worker->start().get();
-    REQUIRE(opened.ok());
-  }
-  std::unique_ptr<MockMailbox> mailbox() {
-    auto m = open_mock_mailbox(config.store.path, system_clock());
-    REQUIRE(m.ok());
-    return std::move(*m);
-  }
-  std::shared_ptr<const status::Snapshot> state() { return worker->state(); }
-  std::int64_t cycles() {
-    auto s = state();
-    return s->last_cycle ? s->last_cycle->id : 0;
-  }
-};
-
-struct Answers {
-  std::mutex m;
-  std::vector<status::CycleInfo> got;
-  std::function<void(const status::CycleInfo&)> sink() {
-    return [this](const status::CycleInfo& c) {
-      std::lock_guard l(m);
-      got.push_back(c);
-    };
-  }
-  std::size_t size() {
-    std::lock_guard l(m);
-    return got.size();
-  }
-};
-
-}  // namespace
+using test::Answers;
+using test::Rig;
 
 TEST_CASE("manual requests that arrive during a cycle share the next one", "[service][worker]") {
   Rig rig;

@@ -340,7 +340,8 @@ TEST_CASE("C4 U6: a version 1 cache migrates - change rows keep the CRM record's
   }
   // What a cache written before U6 looks like: schema 1, no row version column.
   raw_exec(dir.file("c.db"),
-           "ALTER TABLE sync_changes DROP COLUMN crm_row_version; PRAGMA user_version=1;");
+           "ALTER TABLE sync_changes DROP COLUMN crm_row_version; ALTER TABLE conflicts DROP "
+           "COLUMN base_value; PRAGMA user_version=1;");
   REQUIRE(raw_user_version(dir.file("c.db")) == 1);
   auto cache = std::move(Cache::open(dir.file("c.db")).value());
   CHECK(raw_user_version(dir.file("c.db")) == Cache::kSchemaVersion);
@@ -373,4 +374,90 @@ TEST_CASE("C4 U6: a version 1 cache migrates - change rows keep the CRM record's
   crm.crm_record = rec;
   REQUIRE(cache->note_change(id, crm).ok());
   CHECK(cache->pending_change_of(id).value()->crm_record->row_version.empty());
+}
+
+namespace {
+
+ConflictRecord conflict_on(const char* field, const char* store, const char* crm) {
+  ConflictRecord c;
+  c.field = field;
+  c.store_value = Value{std::string(store)};
+  c.crm_value = Value{std::string(crm)};
+  c.winner = "crm";
+  c.at = UtcTime{3000};
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("M3 U2: a conflict keeps its base - it is read by id - settling it drops it once") {
+  TempDir dir;
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  Mapping m = contact_mapping("E1");
+  m.linked = true;
+  m.original = FieldMap{{"FirstName", Value{std::string("Ann")}}};
+  m.map_id = cache->insert_mapping(m, std::nullopt).value();
+  REQUIRE(cache
+              ->commit_applied(m, 0,
+                               {conflict_on("FirstName", "Anna", "Anne"),
+                                conflict_on("LastName", "Lee", "Li")})
+              .ok());
+  auto all = cache->conflicts(10).value();
+  REQUIRE(all.size() == 2);
+  auto first = cache->conflict(all[1].conflict_id).value();
+  REQUIRE(first);
+  CHECK(first->field == "FirstName");
+  REQUIRE(first->base_value);
+  CHECK(*first->base_value == Value{std::string("Ann")});
+  CHECK(first->store_value == Value{std::string("Anna")});
+  auto second = cache->conflict(all[0].conflict_id).value();
+  REQUIRE(second);
+  REQUIRE(second->base_value);
+  CHECK(is_null(*second->base_value));  // not in the base: the field was empty
+  CHECK_FALSE(cache->conflict(all[0].conflict_id + 100).value());
+
+  CHECK(cache->drop_conflict(first->conflict_id).value());
+  CHECK_FALSE(cache->drop_conflict(first->conflict_id).value());  // a replay changes nothing
+  CHECK(cache->conflict_count().value() == 1);
+}
+
+TEST_CASE("E1 U2: retry makes a failed change due now - ignore drops it - once each") {
+  TempDir dir;
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  Mapping m = contact_mapping("E1");
+  ChangeNote note;
+  note.store = StoreChange::kUpdate;
+  MapId id = cache->insert_mapping(m, note).value();
+  auto row = cache->pending_change_of(id).value().value();
+  REQUIRE(cache->record_failure(row.change_id, "too long", UtcTime{90'000}).ok());
+
+  CHECK(cache->retry_change_now(id).value());
+  row = cache->pending_change_of(id).value().value();
+  CHECK(row.next_attempt == UtcTime{0});
+  CHECK(row.attempts == 1);
+  CHECK(row.last_error == "too long");
+
+  CHECK(cache->drop_change(id).value());
+  CHECK_FALSE(cache->pending_change_of(id).value());
+  CHECK(cache->mapping(id).value());  // the pair stays
+  CHECK_FALSE(cache->drop_change(id).value());
+  CHECK_FALSE(cache->retry_change_now(id).value());
+  CHECK_FALSE(cache->retry_change_now(MapId(id.value() + 50)).value());
+}
+
+TEST_CASE("C4 U2: a version 2 cache migrates - its conflicts keep their values without a base") {
+  TempDir dir;
+  {
+    auto cache = std::move(Cache::open(dir.file("c.db")).value());
+    Mapping m = contact_mapping("E1");
+    m.map_id = cache->insert_mapping(m, std::nullopt).value();
+    REQUIRE(cache->commit_applied(m, 0, {conflict_on("FirstName", "A", "B")}).ok());
+  }
+  raw_exec(dir.file("c.db"), "ALTER TABLE conflicts DROP COLUMN base_value; PRAGMA user_version=2;");
+  auto cache = std::move(Cache::open(dir.file("c.db")).value());
+  CHECK(raw_user_version(dir.file("c.db")) == Cache::kSchemaVersion);
+  auto all = cache->conflicts(10).value();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].store_value == Value{std::string("A")});
+  CHECK_FALSE(all[0].base_value);
 }

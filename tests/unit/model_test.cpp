@@ -115,3 +115,10 @@ TEST_CASE("E2: ascii_lower folds ASCII letters only - other UTF-8 bytes stay as 
   CHECK(ascii_lower("\xC3\x84rger@x.de") == "\xC3\x84rger@x.de");  // Ä is not ASCII
   CHECK(ascii_lower("[Z]@") == "[z]@");
 }
+
+TEST_CASE("json_quote escapes quotes - backslashes - control characters") {
+  CHECK(json_quote("") == "\"\"");
+  CHECK(json_quote("a\"b\\c") == "\"a\\\"b\\\\c\"");
+  CHECK(json_quote(std::string("x\ny\x01\x1f", 5)) == "\"x\\u000ay\\u0001\\u001f\"");
+  CHECK(json_quote("caf\xc3\xa9") == "\"caf\xc3\xa9\"");
+}

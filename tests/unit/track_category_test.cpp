@@ -57,3 +57,21 @@ TEST_CASE("U1: a track category with odd characters is refused or kept exactly",
   CHECK(odd.value().name() == "Suivi — CRM «ü»");
   CHECK(odd.value().present_in({"Suivi — CRM «ü»"}));
 }
+
+TEST_CASE("U1: category names a mailbox would not keep are refused", "[unit][U1]") {
+  for (std::string bad : {std::string(), std::string("   "), std::string("a,b"), std::string("a;b"),
+                          std::string("a\x01z"), std::string("a\tb"), std::string("\xff\xfe"),
+                          std::string(256, 'x'), std::string("a\x7f")}) {
+    CAPTURE(bad);
+    auto r = check_category_name(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is(ErrorKind::kInvalid));
+  }
+  CHECK(check_category_name("  Red  ").value() == "Red");
+  CHECK(check_category_name(std::string(255, 'x')).ok());
+  CHECK(same_category("Tracked to DYNAMICS 365", "tracked to dynamics 365"));
+  CHECK_FALSE(same_category("Red", "Redd"));
+  auto e = TrackCategory::from_config("a;b");
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.error().message().rfind("sync.track_category: ", 0) == 0);
+}

@@ -55,6 +55,7 @@ class RecordingStore final : public StoreAdapter {
     calls.insert("wait_for_events");
     return false;
   }
+  Result<std::int64_t> record_decision(const StoreEvent&) override { return no("record_decision"); }
   LeaseStore* lease_store() override {
     calls.insert("lease_store");
     return nullptr;
@@ -89,6 +90,10 @@ class RecordingCrm final : public CrmAdapter {
     return no("sweep_ids");
   }
   Result<CrmRecord> retrieve(CrmEntity, const CrmId&) override { return no("retrieve"); }
+  Result<std::vector<EntityRef>> find_by_name(const std::string&, const std::string&,
+                                              std::size_t) override {
+    return no("find_by_name");
+  }
   Result<void> create(CrmEntity, const CrmId&, const FieldMap&) override { return no("create"); }
   Result<void> update(CrmEntity, const CrmId&, const FieldMap&, const std::string&) override {
     return no("update");
@@ -126,13 +131,14 @@ TEST_CASE("ports: StoreWrapper forwards every StoreAdapter method, batched ones 
   (void)s.remove(id);
   (void)s.events_after(0, 1);
   (void)s.wait_for_events(0, std::chrono::milliseconds(0));
+  (void)s.record_decision(StoreEvent{});
   (void)s.lease_store();
   (void)s.handoff_queue();
   CHECK(inner.calls == std::set<std::string>{"scan_modified_since", "scan_headers_since", "get",
                                              "get_many", "find_by_crm_id", "find_by_crm_ids",
                                              "create", "create_many", "update", "remove",
-                                             "events_after", "wait_for_events", "lease_store",
-                                             "handoff_queue"});
+                                             "events_after", "wait_for_events", "record_decision",
+                                             "lease_store", "handoff_queue"});
 }
 
 TEST_CASE("ports: CrmWrapper forwards every CrmAdapter method") {
@@ -147,6 +153,7 @@ TEST_CASE("ports: CrmWrapper forwards every CrmAdapter method") {
   (void)c.modified_since(CrmEntity::kContact, UtcTime{}, 1, "");
   (void)c.sweep_ids(CrmEntity::kContact, 1, "");
   (void)c.retrieve(CrmEntity::kContact, id);
+  (void)c.find_by_name("account", "Contoso", 5);
   (void)c.create(CrmEntity::kContact, id, {});
   (void)c.update(CrmEntity::kContact, id, {}, "");
   (void)c.remove(CrmEntity::kContact, id);
@@ -156,7 +163,8 @@ TEST_CASE("ports: CrmWrapper forwards every CrmAdapter method") {
   (void)c.execute_batch({});
   CHECK(inner.calls == std::set<std::string>{"who_am_i", "privileges", "changes_since",
                                              "supports_change_tracking", "modified_since",
-                                             "sweep_ids", "retrieve", "create", "update", "remove",
+                                             "sweep_ids", "retrieve", "find_by_name", "create",
+                                             "update", "remove",
                                              "set_state", "find_contacts_by_emails",
                                              "find_parties_by_emails", "execute_batch"});
 }

@@ -15,6 +15,7 @@
 #include "crmsync/model/text.hpp"
 #include "errors.hpp"
 #include "fetch.hpp"
+#include "search.hpp"
 
 namespace crmsync {
 namespace {
@@ -329,6 +330,17 @@ class SoapCrmAdapter final : public CrmAdapter {
       }
     }
     return out;
+  }
+
+  // U2: one page of the records whose name has the text (search.cpp).
+  Result<std::vector<EntityRef>> find_by_name(const std::string& entity, const std::string& text,
+                                              std::size_t max) override {
+    auto q = crm_soap::name_search_query(entity, text, max);
+    if (!q.ok()) return q.error();
+    const std::string what = "RetrieveMultiple " + q->entity;
+    auto body = call(crm_soap::retrieve_multiple_request(*q), what);
+    if (!body.ok()) return body.error();
+    return finish(crm_soap::read_name_search(*body, q->entity), what);
   }
 
   Result<std::vector<EmailParty>> find_parties_by_emails(

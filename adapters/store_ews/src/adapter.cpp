@@ -279,6 +279,11 @@ class EwsStore final : public StoreAdapter, public LeaseStore, public HandoffQue
     }
   }
 
+  // U2: until decisions land in this store (the store helper replaces this line).
+  Result<std::int64_t> record_decision(const StoreEvent&) override {
+    return Error::Invalid("EWS store: decisions not supported yet");
+  }
+
   LeaseStore* lease_store() override { return this; }
   HandoffQueue* handoff_queue() override { return this; }
 

@@ -402,6 +402,11 @@ class MapiStore final : public StoreAdapter, public LeaseStore, public HandoffQu
     });
   }
 
+  // U2: until decisions land in this store (the store helper replaces this line).
+  Result<std::int64_t> record_decision(const StoreEvent&) override {
+    return Error::Invalid("MAPI store: decisions not supported yet");
+  }
+
   LeaseStore* lease_store() override { return this; }
   HandoffQueue* handoff_queue() override { return this; }
 

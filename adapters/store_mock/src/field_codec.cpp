@@ -195,4 +195,27 @@ Result<FieldMap> decode_fields(std::string_view json) {
   return out;
 }
 
+std::string encode_categories(const std::vector<std::string>& categories) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartArray();
+  for (const auto& c : categories) write_string(w, c);
+  w.EndArray();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+Result<std::vector<std::string>> decode_categories(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsArray())
+    return Error::Corrupt("mock mailbox: malformed stored categories");
+  std::vector<std::string> out;
+  for (const auto& c : doc.GetArray()) {
+    if (!c.IsString() || !is_valid_utf8(sv(c)))
+      return Error::Corrupt("mock mailbox: a stored category is not UTF-8 text");
+    out.emplace_back(sv(c));
+  }
+  return out;
+}
+
 }  // namespace crmsync::store_mock

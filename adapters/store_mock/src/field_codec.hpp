@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crmsync/model/value.hpp"
 
@@ -22,5 +23,10 @@ std::string encode_fields(const FieldMap& fields);
 // kCorrupt when the text is not what encode_fields() writes (malformed, invalid UTF-8, a date
 // that does not exist). A null value (empty text or party list) reads as an absent field.
 Result<FieldMap> decode_fields(std::string_view json);
+
+// An item's categories (SPEC U1): a JSON array of strings, in their order.
+std::string encode_categories(const std::vector<std::string>& categories);
+// kCorrupt when the text is not what encode_categories() writes.
+Result<std::vector<std::string>> decode_categories(std::string_view json);
 
 }  // namespace crmsync::store_mock

@@ -1,7 +1,5 @@
 #include "crmsync/store_mock/mock_mailbox.hpp"
 
-#include "crmsync/core/lease.hpp"
-
 #include <algorithm>
 #include <random>
 #include <thread>
@@ -10,6 +8,7 @@
 #include "crmsync/core/sqlite.hpp"
 #include "crmsync/model/mapping.hpp"
 #include "field_codec.hpp"
+#include "mock_file.hpp"
 
 namespace crmsync {
 namespace {
@@ -19,58 +18,12 @@ using sql::Statement;
 using sql::Transaction;
 using Mode = Transaction::Kind;
 
-// Arbitrary tag that marks a file as a mock mailbox ("CRMB").
-constexpr std::int64_t kApplicationId = 0x43524D42;
 constexpr std::size_t kEntryIdBytes = 24;
 constexpr std::size_t kChangeKeyBytes = 16;
 
-constexpr const char* kSchemaV1 = R"sql(
-CREATE TABLE items (
-  entry_id       TEXT PRIMARY KEY,
-  kind           TEXT NOT NULL,
-  folder         TEXT NOT NULL,
-  change_key     TEXT NOT NULL,
-  modified       INTEGER NOT NULL,      -- ms since the epoch, UTC
-  tracked        INTEGER NOT NULL DEFAULT 0,
-  crm_id         TEXT,                  -- lower-case GUID
-  crm_id_pending INTEGER NOT NULL DEFAULT 0,
-  crm_entity     TEXT,                  -- CRM logical name when not the kind's own
-  fields         TEXT NOT NULL          -- typed JSON, see field_codec.hpp
-);
-CREATE INDEX items_kind_modified ON items(kind, modified DESC);
-CREATE INDEX items_crm_id ON items(crm_id) WHERE crm_id IS NOT NULL;
-CREATE TABLE events (
-  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind          TEXT NOT NULL,
-  entry_id      TEXT NOT NULL,
-  action        TEXT NOT NULL,
-  surface       TEXT NOT NULL,
-  phase         TEXT NOT NULL,
-  delete_in_crm INTEGER NOT NULL DEFAULT 0,
-  at            INTEGER NOT NULL
-);
--- SPEC §6: the primary lease (one row, compare-and-swap on version) and the handoff queue.
-CREATE TABLE lease (
-  id      INTEGER PRIMARY KEY CHECK (id = 1),
-  holder  TEXT NOT NULL,
-  epoch   INTEGER NOT NULL,
-  expires INTEGER NOT NULL,
-  version TEXT NOT NULL
-);
-CREATE TABLE handoff_queue (
-  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
-  client_id     TEXT NOT NULL,
-  kind          TEXT NOT NULL,
-  entry_id      TEXT NOT NULL,
-  action        TEXT NOT NULL,
-  delete_in_crm INTEGER NOT NULL DEFAULT 0,
-  at            INTEGER NOT NULL
-);
-)sql";
-
 #define MOCK_ITEM_COLUMNS                                                                       \
   "entry_id, kind, folder, change_key, modified, tracked, crm_id, crm_id_pending, crm_entity, " \
-  "fields"
+  "fields, categories"
 constexpr const char* kItemColumns = MOCK_ITEM_COLUMNS;
 
 bool folder_fits(ItemKind kind, Folder folder) {
@@ -85,15 +38,6 @@ bool folder_fits(ItemKind kind, Folder folder) {
       return folder == Folder::kInbox || folder == Folder::kSentItems || folder == Folder::kDrafts;
   }
   return false;
-}
-
-// The first column of the first row as an integer (0 when there is no row).
-Result<std::int64_t> query_int(Database& db, std::string_view sql) {
-  auto st = db.prepare(sql);
-  if (!st) return st.error();
-  auto row = st->step();
-  if (!row) return row.error();
-  return *row ? st->int64(0) : std::int64_t{0};
 }
 
 std::optional<std::string> opt_text(const Statement& st, int col) {
@@ -131,127 +75,24 @@ Result<StoreItem> read_item_row(const Statement& st) {
   auto fields = store_mock::decode_fields(st.text(9));
   if (!fields) return fields.error().context(it.entry_id.str());
   it.item.fields = std::move(*fields);
+  auto categories = store_mock::decode_categories(st.text(10));
+  if (!categories) return categories.error().context(it.entry_id.str());
+  it.categories = std::move(*categories);
   return it;
 }
 
-// The lease: one row, written only while its version is the one the writer read.
-class MockLease final : public LeaseStore {
- public:
-  explicit MockLease(Database& db) : db_(db), rng_(std::random_device{}()) {}
-
-  Result<Versioned> read_lease() override {
-    auto st = db_.prepare("SELECT holder, epoch, expires, version FROM lease WHERE id = 1");
-    if (!st) return st.error();
-    auto row = st->step();
-    if (!row) return row.error();
-    Versioned v;
-    if (*row) {
-      v.record.holder = st->text(0);
-      v.record.epoch = st->int64(1);
-      v.record.expires = UtcTime{st->int64(2)};
-      v.version = st->text(3);
-    }
-    return v;
-  }
-
-  Result<std::string> write_lease(const std::string& expected, const LeaseRecord& next) override {
-    auto tx = Transaction::begin(db_, Mode::kWrite);
-    if (!tx) return tx.error();
-    auto current = read_lease();
-    if (!current) return current.error();
-    if (current->version != expected)
-      return Error::Conflict("the lease changed since it was read (held by '" +
-                             current->record.holder + "', epoch " +
-                             std::to_string(current->record.epoch) + ")");
-    std::string version = std::to_string(rng_());
-    auto st = db_.prepare(
-        "INSERT INTO lease(id, holder, epoch, expires, version) VALUES (1, ?1, ?2, ?3, ?4) "
-        "ON CONFLICT(id) DO UPDATE SET holder = ?1, epoch = ?2, expires = ?3, version = ?4");
-    if (!st) return st.error();
-    st->bind(1, std::string_view(next.holder)).bind(2, next.epoch).bind(3, next.expires.ms);
-    st->bind(4, std::string_view(version));
-    CRMSYNC_TRY(st->run());
-    CRMSYNC_TRY(tx->commit());
-    return version;
-  }
-
- private:
-  Database& db_;
-  std::mt19937_64 rng_;
-};
-
-class MockQueue final : public HandoffQueue {
- public:
-  explicit MockQueue(Database& db) : db_(db) {}
-
-  Result<void> enqueue(const QueuedChange& c) override {
-    auto st = db_.prepare(
-        "INSERT INTO handoff_queue(client_id, kind, entry_id, action, delete_in_crm, at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    if (!st) return st.error();
-    st->bind(1, std::string_view(c.client_id))
-        .bind(2, to_string(c.kind))
-        .bind(3, std::string_view(c.entry_id.str()))
-        .bind(4, to_string(c.action))
-        .bind(5, std::int64_t{c.delete_in_crm})
-        .bind(6, c.at.ms);
-    return st->run();
-  }
-
-  Result<std::vector<QueuedChange>> peek(std::size_t max) override {
-    auto st = db_.prepare(
-        "SELECT seq, client_id, kind, entry_id, action, delete_in_crm, at FROM handoff_queue "
-        "ORDER BY seq LIMIT ?1");
-    if (!st) return st.error();
-    st->bind(1, static_cast<std::int64_t>(max));
-    std::vector<QueuedChange> out;
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.error();
-      if (!*row) return out;
-      QueuedChange c;
-      c.id = std::to_string(st->int64(0));
-      c.client_id = st->text(1);
-      auto kind = parse_item_kind(st->text(2));
-      auto action = parse_action(st->text(4));
-      if (!kind || !action) return Error::Corrupt("mock mailbox: bad handoff queue row " + c.id);
-      c.kind = *kind;
-      c.entry_id = EntryId(st->text(3));
-      c.action = *action;
-      c.delete_in_crm = st->int64(5) != 0;
-      c.at = UtcTime{st->int64(6)};
-      out.push_back(std::move(c));
-    }
-  }
-
-  Result<void> remove(const std::string& id) override {
-    auto st = db_.prepare("DELETE FROM handoff_queue WHERE seq = ?1");
-    if (!st) return st.error();
-    std::int64_t seq = 0;
-    try {
-      seq = std::stoll(id);
-    } catch (...) {
-      return Error::Invalid("not a queue entry id: '" + id + "'");
-    }
-    st->bind(1, seq);
-    return st->run();
-  }
-
-  Result<std::int64_t> depth() override {
-    return query_int(db_, "SELECT count(*) FROM handoff_queue");
-  }
-
- private:
-  Database& db_;
-};
-
 class MockMailboxImpl final : public MockMailbox {
  public:
-  MockMailboxImpl(Database db, Clock& clock)
-      : db_(std::move(db)), clock_(clock), rng_(std::random_device{}()), lease_(db_), queue_(db_) {}
+  MockMailboxImpl(Database db, Clock& clock, TrackCategory track)
+      : db_(std::move(db)),
+        clock_(clock),
+        rng_(std::random_device{}()),
+        lease_(store_mock::make_lease(db_)),
+        queue_(store_mock::make_queue(db_)),
+        track_(std::move(track)) {}
 
-  LeaseStore* lease_store() override { return &lease_; }
-  HandoffQueue* handoff_queue() override { return &queue_; }
+  LeaseStore* lease_store() override { return lease_.get(); }
+  HandoffQueue* handoff_queue() override { return queue_.get(); }
 
   // ---- StoreAdapter: the daemon's own writes (surface none) ----
 
@@ -345,10 +186,9 @@ class MockMailboxImpl final : public MockMailbox {
                              const FieldMap& changes, const std::optional<CrmLink>& link) override {
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
-    auto cur = load(id);
+    auto cur = load_existing(id);
     if (!cur) return cur.error();
-    if (!*cur) return not_found(id);
-    StoreItem& it = **cur;
+    StoreItem& it = *cur;
     if (it.change_key != expected_change_key)
       return Error::Conflict("mock mailbox: item " + id.str() + " changed since change key " +
                              expected_change_key);
@@ -384,6 +224,30 @@ class MockMailboxImpl final : public MockMailbox {
       std::this_thread::sleep_for(
           std::min<Steady::duration>(std::chrono::milliseconds(5), deadline - now));
     }
+  }
+
+  // U2: the user's decision through the daemon, as the explorer's button would record it.
+  Result<std::int64_t> record_decision(const StoreEvent& d) override {
+    std::int64_t seq = 0;
+    Result<void> r = Ok();
+    switch (d.action) {
+      case Action::kTrack:
+        r = modify(d.entry_id, d.action, Surface::kExplorer, false, set_tracked, &seq);
+        break;
+      case Action::kUntrack:
+        r = modify(d.entry_id, d.action, Surface::kExplorer, d.delete_in_crm, clear_link, &seq);
+        break;
+      case Action::kSetRegarding:  // the caller set Regarding already
+        r = modify(
+            d.entry_id, d.action, Surface::kExplorer, false,
+            [](StoreItem&) -> Result<void> { return Ok(); }, &seq);
+        break;
+      default:
+        return Error::Invalid("mock mailbox: a decision is track, untrack or set-regarding, not " +
+                              std::string(to_string(d.action)));
+    }
+    if (!r) return r.error();
+    return seq;
   }
 
   // ---- MockMailbox: the user's actions ----
@@ -426,17 +290,11 @@ class MockMailboxImpl final : public MockMailbox {
   }
 
   Result<void> track(const EntryId& id, Surface surface) override {
-    return modify(id, Action::kTrack, surface, false, [](StoreItem& it) -> Result<void> {
-      it.link.tracked = true;
-      return Ok();
-    });
+    return modify(id, Action::kTrack, surface, false, set_tracked);
   }
 
   Result<void> untrack(const EntryId& id, bool delete_in_crm, Surface surface) override {
-    return modify(id, Action::kUntrack, surface, delete_in_crm, [](StoreItem& it) -> Result<void> {
-      it.link = CrmLink{};
-      return Ok();
-    });
+    return modify(id, Action::kUntrack, surface, delete_in_crm, clear_link);
   }
 
   Result<void> set_regarding(const EntryId& id, const EntityRef& regarding,
@@ -455,10 +313,9 @@ class MockMailboxImpl final : public MockMailbox {
   Result<void> send(const EntryId& id) override {
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
-    auto cur = load(id);
+    auto cur = load_existing(id);
     if (!cur) return cur.error();
-    if (!*cur) return not_found(id);
-    StoreItem& it = **cur;
+    StoreItem& it = *cur;
     if (it.item.kind != ItemKind::kEmail || it.folder != Folder::kDrafts)
       return Error::Invalid("item " + id.str() + " is not a draft e-mail (it is a " +
                             std::string(to_string(it.item.kind)) + " in " +
@@ -469,6 +326,36 @@ class MockMailboxImpl final : public MockMailbox {
     CRMSYNC_TRY(rewrite(it));
     CRMSYNC_TRY(
         insert_event(it.item.kind, id, Action::kSend, Surface::kInspector, Phase::kSend, false));
+    return tx->commit();
+  }
+
+  // U1: the track category gained by an untracked item tracks it, lost by a tracked one
+  // untracks it, as if in the explorer; any other category change is an update from elsewhere.
+  Result<void> set_category(const EntryId& id, std::string_view name, bool present) override {
+    auto checked = check_category_name(name);
+    if (!checked) return checked.error();
+    auto tx = Transaction::begin(db_, Mode::kWrite);
+    if (!tx) return tx.error();
+    auto cur = load_existing(id);
+    if (!cur) return cur.error();
+    StoreItem& it = *cur;
+    auto& cats = it.categories;
+    auto same = [&](const std::string& c) { return same_category(c, *checked); };
+    if (std::any_of(cats.begin(), cats.end(), same) == present) return Ok();  // nothing to do
+    const bool had_ours = track_.present_in(cats);
+    if (present)
+      cats.push_back(*checked);
+    else
+      cats.erase(std::remove_if(cats.begin(), cats.end(), same), cats.end());
+    Action action = Action::kUpdate;
+    Surface surface = Surface::kNone;
+    if (auto intent = track_.intent(cats, it.link.tracked, had_ours)) {
+      action = *intent;
+      surface = Surface::kExplorer;
+      CRMSYNC_TRY(action == Action::kTrack ? set_tracked(it) : clear_link(it));
+    }
+    CRMSYNC_TRY(rewrite(it));
+    CRMSYNC_TRY(log(it.item.kind, id, action, surface));
     return tx->commit();
   }
 
@@ -485,32 +372,45 @@ class MockMailboxImpl final : public MockMailbox {
   Result<std::int64_t> last_event_seq() override { return change_log().last_seq(); }
 
  private:
+  static Result<void> set_tracked(StoreItem& it) {
+    it.link.tracked = true;
+    return Ok();
+  }
+  static Result<void> clear_link(StoreItem& it) {
+    it.link = CrmLink{};
+    return Ok();
+  }
+
+  // One user action on an item in one transaction; `seq`, when given, gets its last event's.
   template <class F>
   Result<void> modify(const EntryId& id, Action action, Surface surface, bool delete_in_crm,
-                      F&& change) {
+                      F&& change, std::int64_t* seq = nullptr) {
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
-    auto cur = load(id);
+    auto cur = load_existing(id);
     if (!cur) return cur.error();
-    if (!*cur) return not_found(id);
-    StoreItem& it = **cur;
+    StoreItem& it = *cur;
     CRMSYNC_TRY(change(it));
     CRMSYNC_TRY(rewrite(it));
     CRMSYNC_TRY(log(it.item.kind, id, action, surface, delete_in_crm));
+    if (seq != nullptr) {  // the write lock is ours: the last event is this one
+      auto last = change_log().last_seq();
+      if (!last) return last.error();
+      *seq = *last;
+    }
     return tx->commit();
   }
 
   Result<void> user_remove(const EntryId& id, Surface surface) {
     auto tx = Transaction::begin(db_, Mode::kWrite);
     if (!tx) return tx.error();
-    auto cur = load(id);
+    auto cur = load_existing(id);
     if (!cur) return cur.error();
-    if (!*cur) return not_found(id);
     auto st = db_.prepare("DELETE FROM items WHERE entry_id = ?1");
     if (!st) return st.error();
     st->bind(1, std::string_view(id.str()));
     CRMSYNC_TRY(st->run());
-    CRMSYNC_TRY(log((*cur)->item.kind, id, Action::kDelete, surface));
+    CRMSYNC_TRY(log(cur->item.kind, id, Action::kDelete, surface));
     return tx->commit();
   }
 
@@ -546,6 +446,14 @@ class MockMailboxImpl final : public MockMailbox {
       else
         fields.insert_or_assign(name, value);
     }
+  }
+
+  // The item, or kNotFound naming it.
+  Result<StoreItem> load_existing(const EntryId& id) {
+    auto r = load(id);
+    if (!r) return r.error();
+    if (!*r) return not_found(id);
+    return std::move(**r);
   }
 
   Result<std::optional<StoreItem>> load(const EntryId& id) {
@@ -585,9 +493,10 @@ class MockMailboxImpl final : public MockMailbox {
       st.bind_null(9);
   }
 
-  Result<void> insert(const StoreItem& it) {
+  Result<void> insert(StoreItem& it) {
+    keep_in_step(it);
     auto cached = db_.cached("INSERT INTO items (" MOCK_ITEM_COLUMNS
-                             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     if (!cached) return cached.error();
     Statement* st = *cached;
     st->bind(1, std::string_view(it.entry_id.str()))
@@ -597,16 +506,25 @@ class MockMailboxImpl final : public MockMailbox {
         .bind(5, it.item.modified.ms);
     bind_link(*st, it.link);
     st->bind(10, std::string_view(store_mock::encode_fields(it.item.fields)));
+    st->bind(11, std::string_view(store_mock::encode_categories(it.categories)));
     return st->run();
+  }
+
+  // U1: every write keeps our category in step with the tracked mark (the user's intents are
+  // applied to the mark first), the other categories as they are.
+  void keep_in_step(StoreItem& it) const {
+    if (auto c = track_.in_step(it.categories, it.link.tracked)) it.categories = std::move(*c);
   }
 
   // Writes the item back with a new change key and a later modification time.
   Result<void> rewrite(StoreItem& it) {
+    keep_in_step(it);
     it.change_key = random_hex(kChangeKeyBytes);
     it.item.modified = UtcTime{std::max(clock_.now().ms, it.item.modified.ms + 1)};
     auto cached = db_.cached(
         "UPDATE items SET kind = ?2, folder = ?3, change_key = ?4, modified = ?5, tracked = ?6,"
-        " crm_id = ?7, crm_id_pending = ?8, crm_entity = ?9, fields = ?10 WHERE entry_id = ?1");
+        " crm_id = ?7, crm_id_pending = ?8, crm_entity = ?9, fields = ?10, categories = ?11"
+        " WHERE entry_id = ?1");
     if (!cached) return cached.error();
     Statement* st = *cached;
     st->bind(1, std::string_view(it.entry_id.str()))
@@ -616,6 +534,7 @@ class MockMailboxImpl final : public MockMailbox {
         .bind(5, it.item.modified.ms);
     bind_link(*st, it.link);
     st->bind(10, std::string_view(store_mock::encode_fields(it.item.fields)));
+    st->bind(11, std::string_view(store_mock::encode_categories(it.categories)));
     CRMSYNC_TRY(st->run());
     if (db_.changes() != 1) return not_found(it.entry_id);
     return Ok();
@@ -664,61 +583,20 @@ class MockMailboxImpl final : public MockMailbox {
   Database db_;
   Clock& clock_;
   std::mt19937_64 rng_;
-  MockLease lease_;
-  MockQueue queue_;
+  std::unique_ptr<LeaseStore> lease_;  // over db_: declared after it, destroyed before it
+  std::unique_ptr<HandoffQueue> queue_;
+  TrackCategory track_;  // the file's (U1)
 };
-
-Result<void> migrate(Database& db) {
-  auto tx = Transaction::begin(db, Mode::kWrite);
-  if (!tx) return tx.error();
-  auto version = db.user_version();
-  if (!version) return version.error();
-  if (*version > MockMailbox::kSchemaVersion)
-    return Error::Corrupt("mock mailbox schema version " + std::to_string(*version) +
-                          " is newer than this build knows (" +
-                          std::to_string(MockMailbox::kSchemaVersion) + ")");
-  if (*version == 0) {
-    auto objects = query_int(db, "SELECT count(*) FROM sqlite_master");
-    if (!objects) return objects.error();
-    if (*objects != 0) return Error::Corrupt("not a mock mailbox (a different SQLite database)");
-    CRMSYNC_TRY(db.exec(kSchemaV1));
-    CRMSYNC_TRY(db.exec("PRAGMA application_id = " + std::to_string(kApplicationId)));
-    CRMSYNC_TRY(db.set_user_version(MockMailbox::kSchemaVersion));
-  }
-  // Later versions migrate here, one step at a time.
-  return tx->commit();
-}
 
 }  // namespace
 
-Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, Clock& clock) {
-  auto db = Database::open(path);
-  if (!db) return db.error().context("mock mailbox " + path);
-  auto version = db->user_version();
-  if (!version) return version.error().context("mock mailbox " + path);
-  if (*version > MockMailbox::kSchemaVersion)
-    return Error::Corrupt("mock mailbox " + path + ": schema version " + std::to_string(*version) +
-                          " is newer than this build knows (" +
-                          std::to_string(MockMailbox::kSchemaVersion) + ")");
-  if (*version != 0) {
-    auto app = query_int(*db, "PRAGMA application_id");
-    if (!app) return app.error().context("mock mailbox " + path);
-    if (*app != kApplicationId)
-      return Error::Corrupt("mock mailbox " + path + ": not a mock mailbox (application_id)");
-  }
-  if (*version == 0) {
-    auto objects = query_int(*db, "SELECT count(*) FROM sqlite_master");
-    if (!objects) return objects.error().context("mock mailbox " + path);
-    if (*objects != 0)
-      return Error::Corrupt("mock mailbox " + path +
-                            ": not a mock mailbox (a different SQLite database)");
-  }
-  // Ours (or new): only now may the file be written.
-  if (auto r = db->use_wal(); !r) return r.error().context("mock mailbox " + path);
-  if (*version < MockMailbox::kSchemaVersion) {
-    if (auto r = migrate(*db); !r) return r.error().context("mock mailbox " + path);
-  }
-  return std::unique_ptr<MockMailbox>(new MockMailboxImpl(std::move(*db), clock));
+Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, Clock& clock,
+                                                       std::optional<TrackCategory> track) {
+  auto db = store_mock::open_file(path);
+  if (!db) return db.error();
+  auto ours = store_mock::track_category(*db, track);
+  if (!ours) return ours.error().context("mock mailbox " + path);
+  return std::unique_ptr<MockMailbox>(new MockMailboxImpl(std::move(*db), clock, std::move(*ours)));
 }
 
 }  // namespace crmsync

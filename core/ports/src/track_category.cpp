@@ -3,15 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "crmsync/model/text.hpp"
+
 namespace crmsync {
 namespace {
-
-bool same_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
-}
 
 std::string_view trimmed(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -21,12 +16,33 @@ std::string_view trimmed(std::string_view s) {
 
 }  // namespace
 
+bool same_category(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
+}
+
+Result<std::string> check_category_name(std::string_view name) {
+  std::string_view t = trimmed(name);
+  if (t.empty()) return Error::Invalid("a category name must not be empty");
+  if (t.size() > 255) return Error::Invalid("a category name is at most 255 bytes long");
+  if (!is_valid_utf8(t)) return Error::Invalid("a category name must be UTF-8");
+  for (unsigned char c : t) {
+    if (c < 0x20 || c == 0x7f)
+      return Error::Invalid("a category name must not contain a control character");
+    if (c == ',' || c == ';')
+      return Error::Invalid("a category name must not contain a list separator (',' or ';')");
+  }
+  return std::string(t);
+}
+
 TrackCategory::TrackCategory(std::string name) : name_(std::move(name)) {}
 
 bool TrackCategory::present_in(const std::vector<std::string>& categories) const {
   if (!enabled()) return false;
   return std::any_of(categories.begin(), categories.end(),
-                     [&](const std::string& c) { return same_name(c, name_); });
+                     [&](const std::string& c) { return same_category(c, name_); });
 }
 
 std::optional<Action> TrackCategory::intent(const std::vector<std::string>& categories,
@@ -46,25 +62,17 @@ std::optional<std::vector<std::string>> TrackCategory::in_step(
   std::vector<std::string> out;
   out.reserve(categories.size() + 1);
   for (const auto& c : categories) {
-    if (!same_name(c, name_)) out.push_back(c);
+    if (!same_category(c, name_)) out.push_back(c);
   }
   if (tracked) out.push_back(name_);
   return out;
 }
 
 Result<TrackCategory> TrackCategory::from_config(std::string_view name) {
-  std::string_view t = trimmed(name);
-  if (t.empty()) return TrackCategory(std::string());
-  if (t.size() > 255) return Error::Invalid("sync.track_category: longer than 255 characters");
-  for (unsigned char c : t) {
-    if (c < 0x20 || c == 0x7f) {
-      return Error::Invalid("sync.track_category: contains a control character");
-    }
-    if (c == ',' || c == ';') {
-      return Error::Invalid("sync.track_category: contains a list separator (',' or ';')");
-    }
-  }
-  return TrackCategory(std::string(t));
+  if (trimmed(name).empty()) return TrackCategory(std::string());
+  auto checked = check_category_name(name);
+  if (!checked) return checked.error().context("sync.track_category");
+  return TrackCategory(std::move(*checked));
 }
 
 }  // namespace crmsync

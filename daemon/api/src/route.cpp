@@ -1,6 +1,7 @@
 #include "crmsync/api/route.hpp"
 
-#include "crmsync/model/text.hpp"
+#include "decision_routes.hpp"
+#include "json_out.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -14,48 +15,10 @@
 namespace crmsync::api {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-// JSON is UTF-8: bytes that are not (a query parameter echoed in an error, text that came
-// from a store or CRM) are written as U+FFFD, so that every reply parses.
-std::string replace_invalid_utf8(std::string_view s) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t len = c < 0x80             ? 1
-                            : (c & 0xE0) == 0xC0 ? 2
-                            : (c & 0xF0) == 0xE0 ? 3
-                            : (c & 0xF8) == 0xF0 ? 4
-                                                 : 0;
-    if (len != 0 && i + len <= s.size() && is_valid_utf8(s.substr(i, len))) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
-void str(Writer& w, const std::string& s) {
-  if (is_valid_utf8(s)) {
-    w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
-    return;
-  }
-  const std::string fixed = replace_invalid_utf8(s);
-  w.String(fixed.c_str(), static_cast<rapidjson::SizeType>(fixed.size()));
-}
-void key(Writer& w, const char* k) {
-  w.Key(k);
-}
-void time_or_null(Writer& w, const std::optional<UtcTime>& t) {
-  if (t)
-    str(w, t->iso());
-  else
-    w.Null();
-}
+using json::key;
+using json::str;
+using json::time_or_null;
+using json::Writer;
 
 void write_cycle(Writer& w, const status::CycleInfo& c) {
   w.StartObject();
@@ -109,13 +72,6 @@ void write_cycle(Writer& w, const status::CycleInfo& c) {
   w.EndObject();
 }
 
-Response json_response(int status, const rapidjson::StringBuffer& buf) {
-  Response r;
-  r.status = status;
-  r.body = std::string(buf.GetString(), buf.GetSize());
-  return r;
-}
-
 struct Query {
   std::string path;
   std::vector<std::pair<std::string, std::string>> params;
@@ -141,11 +97,7 @@ Query split_target(const std::string& target) {
   return q;
 }
 
-bool parse_int(const std::string& s, std::int64_t& out) {
-  if (s.empty() || s.size() > 18) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size() && out >= 0;
-}
+using json::parse_int;
 
 struct RouteDef {
   const char* path;
@@ -153,9 +105,26 @@ struct RouteDef {
   bool public_route;
 };
 constexpr RouteDef kRoutes[] = {
-    {"/", "GET", true},           {"/v1/health", "GET", true},  {"/v1/status", "GET", false},
-    {"/v1/sync", "POST", false},  {"/v1/errors", "GET", false}, {"/v1/conflicts", "GET", false},
-    {"/v1/events", "GET", false}, {"/metrics", "GET", false},
+    {"/", "GET", true},
+    {"/v1/health", "GET", true},
+    {"/v1/status", "GET", false},
+    {"/v1/sync", "POST", false},
+    {"/v1/errors", "GET", false},
+    {"/v1/conflicts", "GET", false},
+    {"/v1/events", "GET", false},
+    {"/metrics", "GET", false},
+    // SPEC U2: the user's decisions (decision_routes.cpp).
+    {"/v1/items", "GET", false},
+    {"/v1/regarding/candidates", "GET", false},
+    {"/v1/deletions", "GET", false},
+    {"/v1/items/track", "POST", false},
+    {"/v1/items/untrack", "POST", false},
+    {"/v1/items/regarding", "POST", false},
+    {"/v1/conflicts/resolve", "POST", false},
+    {"/v1/deletions/confirm", "POST", false},
+    {"/v1/deletions/reject", "POST", false},
+    {"/v1/errors/retry", "POST", false},
+    {"/v1/errors/ignore", "POST", false},
 };
 
 Response text_response(std::string content_type, std::string body) {
@@ -192,7 +161,7 @@ Response error_response(int status, const std::string& message) {
   key(w, "error");
   str(w, message);
   w.EndObject();
-  return json_response(status, buf);
+  return json::response(status, buf);
 }
 
 bool is_loopback_host_header(const std::string& host, std::uint16_t port) {
@@ -340,6 +309,8 @@ std::string status_json(const status::Snapshot& s) {
   w.Int64(static_cast<std::int64_t>(s.errors.size()));
   key(w, "conflicts");
   w.Int64(static_cast<std::int64_t>(s.conflicts.size()));
+  key(w, "deletions");
+  w.Int64(static_cast<std::int64_t>(s.deletions.size()));
   w.EndObject();
   return buf.GetString();
 }
@@ -429,11 +400,18 @@ std::optional<Response> events_response(const status::Snapshot& state, std::int6
   }
   w.EndArray();
   if (n == 0) return std::nullopt;
-  return json_response(200, buf);
+  return json::response(200, buf);
 }
 
 Response empty_events_response() {
   return text_response("application/json", "[]");
+}
+
+Response decision_response(const status::DecisionReply& reply) {
+  Response r;
+  r.status = reply.status;
+  r.body = reply.body;
+  return r;
 }
 
 Routed route(const Request& req, const status::Snapshot& state, const RouteContext& ctx) {
@@ -475,6 +453,7 @@ Routed route(const Request& req, const status::Snapshot& state, const RouteConte
         "connect-src 'self'; frame-ancestors 'none'");
     return out;
   }
+  if (auto decided = route_decision(q.path, q.params, req.body, state)) return std::move(*decided);
   if (q.path == "/v1/health") {
     resp = text_response("application/json", "{\"ok\":true}");
     return out;
@@ -506,6 +485,8 @@ Routed route(const Request& req, const status::Snapshot& state, const RouteConte
         w.Int(e.attempts);
         key(w, "next_attempt");
         str(w, e.next_attempt.iso());
+        key(w, "id");
+        w.Int64(e.id);
         w.EndObject();
       }
     } else {
@@ -529,11 +510,16 @@ Routed route(const Request& req, const status::Snapshot& state, const RouteConte
         str(w, c.winner);
         key(w, "at");
         str(w, c.at.iso());
+        key(w, "base_value");
+        if (c.base_value)
+          str(w, *c.base_value);
+        else
+          w.Null();
         w.EndObject();
       }
     }
     w.EndArray();
-    resp = json_response(200, buf);
+    resp = json::response(200, buf);
     return out;
   }
   if (q.path == "/v1/sync") {

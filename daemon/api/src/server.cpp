@@ -97,6 +97,14 @@ class Session : public std::enable_shared_from_this<Session> {
             });
         return;
       }
+      case Routed::Defer::kDecision: {
+        auto self = shared_from_this();
+        server_->backend.decide(routed.decision, [self](const status::DecisionReply& reply) {
+          net::post(self->stream_.get_executor(),
+                    [self, reply] { self->send(decision_response(reply)); });
+        });
+        return;
+      }
       case Routed::Defer::kEvents:
         events_after_ = routed.events_after;
         events_deadline_ = std::chrono::steady_clock::now() + routed.events_timeout;

@@ -128,6 +128,7 @@ GraphStoreConfig graph_config(const Config& config) {
   c.url = store.url;
   c.user = store.user;
   c.time_zone = config.timezone;  // events are written in the user's zone (all-day midnights)
+  c.track_category = config.sync.track_category;  // U1
   if (auto sign_in = mailbox_sign_in(config)) {
     c.auth.type = GraphAuth::Type::kDeviceCode;
     c.auth.authority = sign_in->authority.base;
@@ -190,7 +191,8 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
 
   if (config.store.type == "mock") {
     if (auto r = ensure_parent(config.store.path, "store"); !r.ok()) return r.error();
-    auto store = open_mock_mailbox(config.store.path, clock);
+    auto store =
+        open_mock_mailbox(config.store.path, clock, TrackCategory(config.sync.track_category));
     if (!store.ok()) return store.error().context("store " + config.store.path);
     rt->store = std::move(*store);
   } else if (config.store.type == "ews") {

@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include "crmsync/core/policy.hpp"
+#include "crmsync/model/text.hpp"
 #include "crmsync/oauth/oauth.hpp"
 #include "crmsync/service/logging.hpp"
+#include "decisions.hpp"
+#include "stop_requested.hpp"
 
 namespace crmsync::service {
 namespace {
@@ -15,23 +18,6 @@ using Steady = std::chrono::steady_clock;
 constexpr std::size_t kMaxEvents = 500;
 constexpr std::size_t kListLimit = 200;
 
-// Thrown from a crash point when a stop was requested: every crash point follows a commit,
-// so the step done so far is persisted and the next start resumes there (SPEC C3). The
-// engine has no cancellation hook of its own; its CrashPoints seam serves as one.
-struct StopRequested {};
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += static_cast<char>(c);
-    else if (c < 0x20)
-      out += fmt::format("\\u{:04x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
 
 }  // namespace
 
@@ -177,12 +163,15 @@ void SyncWorker::main() {
     working_.state = "stopping";
     publish();
   }
-  // Unanswered waiters learn that no cycle ran for them.
+  // Unanswered waiters learn that no cycle ran for them, and decisions that none was taken.
   std::vector<Waiter> left;
+  std::deque<PendingDecision> undecided;
   {
     std::lock_guard lock(mutex_);
     left.swap(waiters_);
+    undecided.swap(decisions_);
   }
+  for (auto& p : undecided) p.done(refusal(503, "the daemon is stopping: nothing was changed"));
   status::CycleInfo none;
   none.result = "stopped";
   none.started = none.finished.emplace(clock_.now());
@@ -203,11 +192,16 @@ void SyncWorker::loop() {
   for (;;) {
     std::vector<Waiter> manual;
     std::optional<Config> reload;
+    std::optional<PendingDecision> decision;
     {
       std::lock_guard lock(mutex_);
       if (stop_) return;
       reload.swap(reload_);
-      manual.swap(waiters_);
+      if (!reload && !decisions_.empty()) {
+        decision = std::move(decisions_.front());
+        decisions_.pop_front();
+      }
+      if (!reload && !decision) manual.swap(waiters_);
     }
     if (reload) {
       apply_reload(std::move(*reload));
@@ -215,6 +209,10 @@ void SyncWorker::loop() {
     }
     auto now = Steady::now();
     if (lease_ && now >= next_lease_tick_) tick_lease();
+    if (decision) {  // the user waits for it: before any cycle
+      act(std::move(*decision));
+      continue;
+    }
     if (!manual.empty()) {
       CycleOptions o;
       for (const auto& w : manual) o.allow_mass_delete |= w.params.allow_mass_delete;
@@ -243,7 +241,8 @@ void SyncWorker::loop() {
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
     if (lease_) wake = std::min(wake, next_lease_tick_);
     std::unique_lock lock(mutex_);
-    cv_.wait_until(lock, wake, [this] { return stop_ || reload_ || !waiters_.empty(); });
+    cv_.wait_until(lock, wake,
+                   [this] { return stop_ || reload_ || !waiters_.empty() || !decisions_.empty(); });
   }
 }
 
@@ -259,9 +258,7 @@ void SyncWorker::poll_store_events() {
     if (ev.kind == ItemKind::kEmail) {
       if (auto item = runtime_->store->get(ev.entry_id); item.ok()) folder = item->folder;
     }
-    Role role = config_.role;
-    if (lease_ && role == Role::kPrimary && !lease_->may_act_as_primary()) role = Role::kSecondary;
-    Timing t = immediate_sync(ev, classify(ev.kind, folder), role);
+    Timing t = immediate_sync(ev, classify(ev.kind, folder), acting_role());
     spdlog::debug("store event {} {} {} via {}: {}", ev.seq, to_string(ev.action),
                   to_string(ev.kind), to_string(ev.surface), to_string(t));
     // A change for the primary goes into the handoff queue at once, too (T5).
@@ -314,7 +311,8 @@ CycleOptions SyncWorker::with_role(CycleOptions options) {
   return options;
 }
 
-void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waiter> waiters) {
+status::CycleInfo SyncWorker::run(const CycleOptions& requested, bool full,
+                                  std::vector<Waiter> waiters) {
   const CycleOptions options = with_role(requested);
   status::CycleInfo info;
   info.id = ++cycle_seq_;
@@ -353,7 +351,7 @@ void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waite
     if (new_step || now - last_publish > std::chrono::milliseconds(200) ||
         (p.total > 0 && p.done == p.total)) {
       push_event("progress", fmt::format("{{\"cycle\":{},\"step\":{},\"done\":{},\"total\":{}}}",
-                                         info.id, json_string(p.step), p.done, p.total));
+                                         info.id, json_quote(p.step), p.done, p.total));
       publish();
       last_publish = now;
     }
@@ -436,13 +434,14 @@ void SyncWorker::run(const CycleOptions& requested, bool full, std::vector<Waite
     working_.state = stopped ? "stopping" : !working_.needs_login.empty() ? "needs_login" : "idle";
     push_event("cycle-finished",
                fmt::format("{{\"cycle\":{},\"full\":{},\"result\":{},\"requests\":{}}}", info.id,
-                           full ? "true" : "false", json_string(info.result), requests_json));
+                           full ? "true" : "false", json_quote(info.result), requests_json));
     publish();
   }
   set_next_sync();
   for (auto& w : waiters)
     if (w.done) w.done(info);
   if (stopped) throw StopRequested{};
+  return info;
 }
 
 void SyncWorker::refresh_counts() {
@@ -468,15 +467,21 @@ void SyncWorker::refresh_counts() {
       if (conflicts.size() < kListLimit)
         conflicts.push_back({r.conflict_id, std::string(to_string(r.entity)), r.crm_id.str(),
                              r.entry_id.str(), r.field, display(r.store_value),
-                             display(r.crm_value), r.winner, r.at});
+                             display(r.crm_value), r.winner, r.at,
+                             r.base_value ? std::optional(display(*r.base_value)) : std::nullopt});
     }
   }
   std::vector<status::ErrorRow> errors;
   if (auto e = cache.errors(kListLimit); e.ok()) {
     for (const auto& r : *e)
       errors.push_back({std::string(to_string(r.entity)), r.crm_id.str(), r.entry_id.str(),
-                        redact(r.error), r.attempts, r.next_attempt});
+                        redact(r.error), r.attempts, r.next_attempt, r.map_id.value()});
   }
+  std::vector<status::HeldDeletion> deletions;
+  if (auto h = held_deletions(cache, decision_context(), kListLimit); h.ok())
+    deletions = std::move(*h);
+  else
+    spdlog::warn("held deletions: {}", h.error().describe());
   std::lock_guard lock(state_mutex_);
   working_.counts = std::move(counts);
   working_.pending_changes = queue;
@@ -484,6 +489,7 @@ void SyncWorker::refresh_counts() {
     if (auto depth = q->depth(); depth.ok()) working_.queue_depth = *depth;
   working_.conflicts = std::move(conflicts);
   working_.errors = std::move(errors);
+  working_.deletions = std::move(deletions);
   publish();
 }
 

@@ -89,6 +89,9 @@ struct ConflictRecord {
   Value crm_value;
   std::string winner;  // "store" or "crm"
   UtcTime at;
+  // The field's value in the merge's base (the original state), as the cache records it from
+  // the mapping it keeps the conflict with; nullopt for records older than that (read only).
+  std::optional<Value> base_value;
 };
 
 struct ItemError {
@@ -110,7 +113,7 @@ struct EntityCounts {
 
 class Cache {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the cache; migrates an older schema forward; refuses (kCorrupt) a
   // newer one without touching the file (SPEC C4).
@@ -134,7 +137,9 @@ class Cache {
 
   // Records a change as applied: saves the mapping, removes the change row (none when
   // change_id is 0) and keeps the conflicts (one already kept for the same map id, field,
-  // values and winner is not added again), in one transaction (SPEC C2, X2, M3).
+  // values and winner is not added again), in one transaction (SPEC C2, X2, M3). Each
+  // conflict's base is the field's value in `m.original` (the engine keeps conflicts before the
+  // merge's result becomes the original state), null without one.
   virtual Result<void> commit_applied(const Mapping& m, std::int64_t change_id,
                                       const std::vector<ConflictRecord>& conflicts) = 0;
   // Forgets a pair (unlinked or gone on both sides) and its pending change, in one transaction.
@@ -180,6 +185,20 @@ class Cache {
   virtual Result<std::vector<ItemError>> errors(std::size_t limit) = 0;
   virtual Result<std::vector<std::pair<CrmEntity, EntityCounts>>> counts() = 0;
   virtual Result<std::int64_t> conflict_count() = 0;
+
+  // ---- SPEC U2: the user's decisions (cache_decisions.cpp) ----
+  // One conflict record, or none.
+  virtual Result<std::optional<ConflictRecord>> conflict(std::int64_t conflict_id) = 0;
+  // Removes a conflict record (the user settled it); false when there was none.
+  virtual Result<bool> drop_conflict(std::int64_t conflict_id) = 0;
+  // The pair's pending change becomes due now (E1's backoff skipped, the last error kept
+  // until the next attempt); false when the pair has none.
+  virtual Result<bool> retry_change_now(MapId id) = 0;
+  // Drops the pair's pending change (the user ignores it); false when the pair has none.
+  virtual Result<bool> drop_change(MapId id) = 0;
+  // The pairs whose pending change may delete on `side` (pending_deletions counts them),
+  // oldest change first, at most `limit`: what the D10 guard holds when it holds that side.
+  virtual Result<std::vector<MapId>> pending_deletion_pairs(Side side, std::size_t limit) = 0;
 
   // PRAGMA integrity_check: "ok" or the problems.
   virtual Result<std::string> integrity_check() = 0;

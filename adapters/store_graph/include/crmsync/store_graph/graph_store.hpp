@@ -75,15 +75,10 @@ struct GraphStoreConfig {
 };
 
 // The Graph adapter's StoreAdapter, with what only it offers.
-class GraphStore : public StoreAdapter {
- public:
-  // SPEC U2 (the port method of the decisions branch, declared here until it is on main): a
-  // user's decision from the CLI appended to the change log as the user's own event
-  // (Surface::kExplorer, Phase::kNone, now). kTrack sets the tracked mark, kUntrack clears the
-  // whole CRM link, both with the track category in step; kSetRegarding only records the
-  // event. Returns its seq. kNotFound for an unknown item, kInvalid for another action.
-  virtual Result<std::int64_t> record_decision(const StoreEvent& decision) = 0;
-};
+// The Graph store: a StoreAdapter; record_decision (SPEC U2) as the port says: kTrack sets the
+// tracked mark, kUntrack clears the whole CRM link, both with the track category in step;
+// kSetRegarding only records the event; kInvalid for another action.
+class GraphStore : public StoreAdapter {};
 
 // Opens the adapter: checks the config and opens (creates) the state file; no network yet.
 // kInvalid for a bad config, kCorrupt for a state file of a newer version or another mailbox.

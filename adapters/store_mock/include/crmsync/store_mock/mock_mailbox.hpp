@@ -9,6 +9,8 @@
 //   strictly increasing per item; an update with a stale change key is kConflict;
 // - the CRM link (tracked, crm id, pending flag, crm entity) is kept on the item, like the
 //   CRM client's named properties, and the crm id is indexed;
+// - items have categories (SPEC U1); every write keeps the track category in step with the
+//   tracked mark, and the user's category changes read as track and untrack (set_category);
 // - every change, by the user or by the daemon, is appended to a durable change log
 //   (seq strictly increasing) read with events_after(); deletes leave their event behind.
 // Several processes may open one file at once (WAL, busy timeout): each method is one
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "crmsync/core/store_adapter.hpp"
+#include "crmsync/core/track_category.hpp"
 #include "crmsync/model/clock.hpp"
 
 namespace crmsync {
@@ -35,7 +38,7 @@ class MockMailbox : public StoreAdapter {
   using StoreAdapter::remove;
 
   // The schema version this build writes; a file with a newer one is refused (kCorrupt).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   // Values longer than this (bytes) are kInvalid.
   static constexpr std::size_t kMaxValueBytes = 16u << 20;
 
@@ -58,6 +61,12 @@ class MockMailbox : public StoreAdapter {
   // Sends a draft e-mail: moves it to sentitems, sets SentTime to now. Logs send with
   // surface inspector and phase send. kInvalid when the item is not a draft e-mail.
   virtual Result<void> send(const EntryId& id) = 0;
+  // U1: adds (`present`) or removes the category `name` (check_category_name; compared
+  // case-insensitively) as the user does in any client; a no-op when the item already has it
+  // (or lacks it). The file's track category gained by an untracked item marks it tracked and
+  // logs the explorer's track; lost by a tracked one, clears the CRM link and logs the
+  // explorer's untrack; any other change logs an update with surface none.
+  virtual Result<void> set_category(const EntryId& id, std::string_view name, bool present) = 0;
   // All items (of `kind` when given), newest modification first.
   virtual Result<std::vector<StoreItem>> list(std::optional<ItemKind> kind) = 0;
   // The highest event seq so far (0 when none).
@@ -65,8 +74,11 @@ class MockMailbox : public StoreAdapter {
 };
 
 // Opens (creating when missing) the mock mailbox at `path`. `clock` must outlive the mailbox.
-// kCorrupt when the file is not a mailbox or has a newer schema (the file is left untouched),
-// kPermission when it cannot be opened.
-Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, Clock& clock);
+// `track`: the daemon's sync.track_category (U1), recorded in the file so that every process
+// reads category changes by the same name; without it (the CLI acting as the user), the one
+// the file records, else the default. kCorrupt when the file is not a mailbox or has a newer
+// schema (the file is left untouched), kPermission when it cannot be opened.
+Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(
+    const std::string& path, Clock& clock, std::optional<TrackCategory> track = std::nullopt);
 
 }  // namespace crmsync

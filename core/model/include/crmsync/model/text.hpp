@@ -15,4 +15,8 @@ std::string_view trim(std::string_view s);
 // `s` with ASCII letters in lower case: how CRM compares text such as e-mail addresses (E2).
 std::string ascii_lower(std::string_view s);
 
+// `s` as a JSON string literal, quotes included: '"' and '\\' escaped, control characters as
+// \u00XX; other bytes as they are.
+std::string json_quote(std::string_view s);
+
 }  // namespace crmsync

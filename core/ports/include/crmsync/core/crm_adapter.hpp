@@ -134,6 +134,15 @@ class CrmAdapter {
     (void)filter, (void)modified_since, (void)ids_only, (void)page_number, (void)paging_cookie;
     return Error::Invalid("this CRM adapter runs no Outlook filters");
   }
+  // U2 (set regarding, picked by name): records of `entity` (a logical name: account, contact,
+  // lead, opportunity, incident, ...) whose primary name contains `text`, compared as CRM
+  // compares text (case-insensitively), at most `max`, ordered by name; each an EntityRef with
+  // its name. kInvalid for an entity the adapter cannot search. The default: kInvalid.
+  virtual Result<std::vector<EntityRef>> find_by_name(const std::string& entity,
+                                                      const std::string& text, std::size_t max) {
+    (void)text, (void)max;
+    return Error::Invalid("this CRM adapter cannot search " + entity + " records by name");
+  }
   // Creates a record with a client-chosen id (SPEC X1). kConflict if the id exists.
   // statecode/statuscode among the attributes are applied after the create, as CRM wants
   // (SetState): a tracked e-mail is created open, then completed as received or sent (U7).

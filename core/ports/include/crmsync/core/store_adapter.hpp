@@ -134,6 +134,19 @@ class StoreAdapter {
   // Waiting is an optimisation: callers also scan (S2), so a false negative loses nothing.
   virtual bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) = 0;
 
+  // SPEC U2: a decision the user made through the daemon (CLI or HTTP: track, untrack with or
+  // without "delete in CRM", set regarding), appended to the change log as the user's own
+  // event with Surface::kExplorer and Phase::kNone, so that the engine applies it with the
+  // rules of the seed's button, and T2 makes it immediate on a primary and queued on a
+  // secondary. `decision` gives the kind, entry id, action and delete_in_crm; the adapter
+  // sets seq, surface, phase and the time. kTrack and kUntrack also set the item's tracked
+  // mark (an untrack clears the whole CRM link, as the user's untrack does) and keep the
+  // track category in step (U1); kSetRegarding only records the event (the caller has set
+  // Regarding with update() first). Returns the event's seq. kNotFound for an unknown item,
+  // kInvalid for another action. The caller checks that the decision changes something (a
+  // replayed track is refused before it gets here).
+  virtual Result<std::int64_t> record_decision(const StoreEvent& decision) = 0;
+
   // Capabilities (STYLE.md 5): the lease record and the handoff queue of SPEC §6, when the
   // store hosts them where all of the user's clients see them; null otherwise. Owned by the
   // adapter, valid while it lives.

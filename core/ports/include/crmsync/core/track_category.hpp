@@ -19,6 +19,14 @@ namespace crmsync {
 // The default of sync.track_category: Dynamics 365's own tracking category.
 inline constexpr std::string_view kDefaultTrackCategory = "Tracked to Dynamics 365";
 
+// Whether two category names are the same category (case-insensitively, as Outlook compares).
+bool same_category(std::string_view a, std::string_view b);
+
+// A category name a mailbox keeps, trimmed; kInvalid naming the problem for one that is empty
+// after trimming, has control characters, a comma or a semicolon (Outlook's list separators),
+// is not UTF-8 or is over 255 bytes.
+Result<std::string> check_category_name(std::string_view name);
+
 class TrackCategory {
  public:
   // An empty name turns category tracking off: every function below is then a no-op.
@@ -41,9 +49,8 @@ class TrackCategory {
   std::optional<std::vector<std::string>> in_step(const std::vector<std::string>& categories,
                                                   bool tracked) const;
 
-  // Rejects names a mailbox would not keep: empty after trimming is "off"; control
-  // characters, a comma or a semicolon (Outlook's list separators) or over 255 characters
-  // are kInvalid naming the problem.
+  // Rejects names a mailbox would not keep (check_category_name); empty after trimming is
+  // "off". Errors start with "sync.track_category: ".
   static Result<TrackCategory> from_config(std::string_view name);
 
  private:

@@ -47,6 +47,9 @@ class StoreWrapper : public StoreAdapter {
   bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) override {
     return inner_.wait_for_events(after, timeout);
   }
+  Result<std::int64_t> record_decision(const StoreEvent& decision) override {
+    return inner_.record_decision(decision);
+  }
   LeaseStore* lease_store() override { return inner_.lease_store(); }
   HandoffQueue* handoff_queue() override { return inner_.handoff_queue(); }
 
@@ -84,6 +87,10 @@ class CrmWrapper : public CrmAdapter {
                                  bool ids_only, int page_number,
                                  const std::string& paging_cookie) override {
     return inner_.filtered(filter, modified_since, ids_only, page_number, paging_cookie);
+  }
+  Result<std::vector<EntityRef>> find_by_name(const std::string& entity, const std::string& text,
+                                              std::size_t max) override {
+    return inner_.find_by_name(entity, text, max);
   }
   Result<void> create(CrmEntity entity, const CrmId& id, const FieldMap& attributes) override {
     return inner_.create(entity, id, attributes);

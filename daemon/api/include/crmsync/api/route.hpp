@@ -1,6 +1,7 @@
 // The HTTP endpoint's logic as a pure function (STYLE.md 7, 12): a request and a state
 // snapshot in, a response out; no sockets, tested without them. The session (server.cpp)
-// does only the I/O and the two deferred cases: a sync request and a long poll.
+// does only the I/O and the deferred cases: a sync request, a long poll, and a decision of
+// the user's (SPEC U2), which the worker acts on.
 //
 // Order of checks: Host must be a loopback name (403, DNS rebinding), unknown path 404,
 // wrong method 405 with Allow, missing/wrong bearer token 401 (all but GET /v1/health and
@@ -41,12 +42,13 @@ struct RouteContext {
 };
 
 struct Routed {
-  enum class Defer { kNone, kSync, kEvents };
+  enum class Defer { kNone, kSync, kEvents, kDecision };
   Defer defer = Defer::kNone;
   Response response;                            // when defer == kNone
   status::SyncParams sync;                      // kSync
   std::int64_t events_after = 0;                // kEvents
   std::chrono::milliseconds events_timeout{0};  // kEvents
+  status::Decision decision;                    // kDecision (decision_routes.cpp validated it)
 };
 
 inline constexpr std::chrono::seconds kMaxEventsTimeout{60};
@@ -62,6 +64,8 @@ Response sync_done_response(std::int64_t request_id, const status::CycleInfo& cy
 // Events with id > after (at most 200), or nullopt when there are none.
 std::optional<Response> events_response(const status::Snapshot& state, std::int64_t after);
 Response empty_events_response();
+// A decision's answer as the worker gave it (its status and JSON body).
+Response decision_response(const status::DecisionReply& reply);
 
 // Bodies, exposed for tests and the CLI's --json.
 std::string status_json(const status::Snapshot& state);

@@ -27,6 +27,10 @@ class Backend {
   // `done`, when set, is called (from any thread) with the cycle that answered it.
   virtual std::int64_t request_sync(const status::SyncParams& params,
                                     std::function<void(const status::CycleInfo&)> done) = 0;
+  // Hands a decision of the user's (SPEC U2) to the worker; `done` is called (from any
+  // thread, exactly once) with its answer.
+  virtual void decide(const status::Decision& decision,
+                      std::function<void(const status::DecisionReply&)> done) = 0;
 };
 
 struct ServerOptions {

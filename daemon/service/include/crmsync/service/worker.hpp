@@ -21,6 +21,8 @@
 
 namespace crmsync::service {
 
+struct DecisionContext;  // decisions.hpp
+
 // Builds the runtime for a config (tests substitute fakes); default: open_runtime().
 using RuntimeFactory = std::function<Result<std::unique_ptr<Runtime>>(const Config&, CrashPoints*)>;
 
@@ -55,6 +57,10 @@ class SyncWorker final {
   // `done`, when set, is called (from the worker thread) with the cycle that answered it.
   std::int64_t request_sync(const status::SyncParams& params,
                             std::function<void(const status::CycleInfo&)> done);
+  // Queues a decision of the user's (SPEC U2); the worker acts on it between cycles, before
+  // manual syncs, and calls `done` (from the worker thread, exactly once) with the answer.
+  void decide(const status::Decision& decision,
+              std::function<void(const status::DecisionReply&)> done);
 
  private:
   struct Waiter {
@@ -62,12 +68,19 @@ class SyncWorker final {
     status::SyncParams params;
     std::function<void(const status::CycleInfo&)> done;
   };
+  struct PendingDecision {
+    status::Decision decision;
+    std::function<void(const status::DecisionReply&)> done;
+  };
   class StopPoints;
 
   void main();
   void loop();
   void poll_store_events();
-  void run(const CycleOptions& options, bool full, std::vector<Waiter> waiters);
+  status::CycleInfo run(const CycleOptions& options, bool full, std::vector<Waiter> waiters);
+  void act(PendingDecision p);
+  Role acting_role() const;
+  DecisionContext decision_context() const;
   void refresh_counts();
   void apply_reload(Config config);
   void push_event(const std::string& type, const std::string& data);  // state_mutex_ held
@@ -93,6 +106,7 @@ class SyncWorker final {
   bool stop_ = false;
   std::optional<Config> reload_;
   std::vector<Waiter> waiters_;
+  std::deque<PendingDecision> decisions_;
   std::int64_t request_seq_ = 0;
 
   // Worker-thread only.

@@ -49,6 +49,7 @@ struct ErrorRow {
   std::string error;
   int attempts = 0;
   UtcTime next_attempt;
+  std::int64_t id = 0;  // the pair's map id: `crmsync errors retry|ignore ID` (U2)
 };
 
 struct ConflictRow {
@@ -61,6 +62,54 @@ struct ConflictRow {
   std::string crm_value;
   std::string winner;
   UtcTime at;
+  std::optional<std::string> base_value;  // the merge's base (U2); unknown for older records
+};
+
+// A deletion the mass-delete guard holds back (D10) until the user confirms or rejects it
+// (SPEC U2: `crmsync deletions`).
+struct HeldDeletion {
+  std::int64_t id = 0;  // the pair's map id
+  std::string entity;
+  std::string crm_id;
+  std::string entry_id;
+  std::string side;    // where it would delete: "crm" or "mailbox"
+  std::string change;  // what asks for it: "delete", "untrack-delete-in-crm", "left-filter", ...
+  UtcTime at;
+};
+
+// A decision of the user's (SPEC U2) as the endpoint validated it, for the worker to act on
+// with the rules of the seed's button it replaces.
+struct Decision {
+  enum class Type {
+    kItems,             // GET /v1/items: what the daemon knows, from the cache and the store
+    kTrack,             // POST /v1/items/track
+    kUntrack,           // POST /v1/items/untrack
+    kRegarding,         // POST /v1/items/regarding
+    kFindRegarding,     // GET /v1/regarding/candidates: CRM records by name
+    kResolveConflict,   // POST /v1/conflicts/resolve
+    kConfirmDeletions,  // POST /v1/deletions/confirm
+    kRejectDeletions,   // POST /v1/deletions/reject
+    kRetryError,        // POST /v1/errors/retry
+    kIgnoreError,       // POST /v1/errors/ignore
+  };
+  Type type = Type::kItems;
+  std::string entry_id;           // track, untrack, regarding
+  bool delete_in_crm = false;     // untrack (D2, D5, D11)
+  std::string regarding;          // regarding: "entity:guid"
+  std::vector<std::string> entities;  // find-regarding: logical names to search
+  std::string text;               // items, find-regarding: what to look for
+  std::int64_t id = 0;            // a conflict's id; an error's (the pair's map id)
+  std::string keep;               // resolve: "crm", "mailbox" or "merged"
+  std::vector<std::int64_t> ids;  // deletions: map ids; empty = every held one
+  std::string kind;               // items: an item kind, "" = all
+  std::optional<bool> tracked;    // items
+  std::size_t limit = 200;        // items, find-regarding
+};
+
+// The worker's answer: an HTTP status and a JSON body ({"error": "..."} when not 2xx).
+struct DecisionReply {
+  int status = 200;
+  std::string body = "{}";
 };
 
 // An entry of /v1/events: ids increase by one; `data` is a JSON object text.
@@ -115,6 +164,7 @@ struct Snapshot {
   int interval_minutes = 0;
   std::vector<ErrorRow> errors;
   std::vector<ConflictRow> conflicts;
+  std::vector<HeldDeletion> deletions;  // held back by D10
   std::deque<Event> events;  // the newest few hundred
   Metrics metrics;
 };
