@@ -59,7 +59,13 @@ TEST_CASE("U2 T2: track through the daemon is the explorer's track - at once on 
   CHECK(std::string(d["timing"].GetString()) == "now");
   CHECK(d["event"].GetInt64() == *mb->last_event_seq());
   // T2: the immediate sync links it without a manual or periodic sync.
-  REQUIRE(test::eventually([&] { return mb->get(*id)->link.crm_id.has_value(); }, 10s));
+  // (The id is written pending before the create, X1; the link is done once it is confirmed.)
+  REQUIRE(test::eventually(
+      [&] {
+        auto link = mb->get(*id)->link;
+        return link.crm_id.has_value() && !link.crm_id_pending;
+      },
+      10s));
   CHECK(mb->get(*id)->categories == std::vector<std::string>{"Tracked to Dynamics 365"});
 
   // A replay: 409, and nothing is written.
