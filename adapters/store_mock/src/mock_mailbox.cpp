@@ -6,10 +6,12 @@
 #include <random>
 #include <thread>
 
+#include "change_positions.hpp"
 #include "crmsync/core/change_log.hpp"
 #include "crmsync/core/sqlite.hpp"
 #include "crmsync/model/mapping.hpp"
 #include "field_codec.hpp"
+#include "file_watch.hpp"
 
 namespace crmsync {
 namespace {
@@ -247,8 +249,13 @@ class MockQueue final : public HandoffQueue {
 
 class MockMailboxImpl final : public MockMailbox {
  public:
-  MockMailboxImpl(Database db, Clock& clock)
-      : db_(std::move(db)), clock_(clock), rng_(std::random_device{}()), lease_(db_), queue_(db_) {}
+  MockMailboxImpl(Database db, Clock& clock, std::string path)
+      : db_(std::move(db)),
+        clock_(clock),
+        rng_(std::random_device{}()),
+        lease_(db_),
+        queue_(db_),
+        path_(std::move(path)) {}
 
   LeaseStore* lease_store() override { return &lease_; }
   HandoffQueue* handoff_queue() override { return &queue_; }
@@ -281,6 +288,14 @@ class MockMailboxImpl final : public MockMailbox {
       out.push_back(StoreItemHeader{EntryId(st->text(0)), st->text(1), UtcTime{st->int64(2)},
                                     st->int64(3) != 0});
     }
+  }
+
+  // S2 by the change log's order (change_positions.hpp): no margin, nothing listed when
+  // nothing changed.
+  bool has_change_positions() override { return true; }
+  Result<ChangedHeaders> headers_changed_after(ItemKind kind,
+                                               const std::string& position) override {
+    return store_mock::headers_changed_after(db_, kind, position);
   }
 
   Result<StoreItem> get(const EntryId& id) override {
@@ -384,6 +399,10 @@ class MockMailboxImpl final : public MockMailbox {
       std::this_thread::sleep_for(
           std::min<Steady::duration>(std::chrono::milliseconds(5), deadline - now));
     }
+  }
+
+  bool watch_changes(std::function<void()> on_change) override {
+    return watch_.start(path_, std::move(on_change));
   }
 
   // ---- MockMailbox: the user's actions ----
@@ -666,6 +685,8 @@ class MockMailboxImpl final : public MockMailbox {
   std::mt19937_64 rng_;
   MockLease lease_;
   MockQueue queue_;
+  std::string path_;
+  store_mock::FileWatch watch_;  // last: its thread stops before the rest goes
 };
 
 Result<void> migrate(Database& db) {
@@ -718,7 +739,7 @@ Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, 
   if (*version < MockMailbox::kSchemaVersion) {
     if (auto r = migrate(*db); !r) return r.error().context("mock mailbox " + path);
   }
-  return std::unique_ptr<MockMailbox>(new MockMailboxImpl(std::move(*db), clock));
+  return std::unique_ptr<MockMailbox>(new MockMailboxImpl(std::move(*db), clock, path));
 }
 
 }  // namespace crmsync

@@ -14,6 +14,9 @@ namespace {
 using Steady = std::chrono::steady_clock;
 constexpr std::size_t kMaxEvents = 500;
 constexpr std::size_t kListLimit = 200;
+// With a store that signals its changes the worker sleeps until a signal, its schedule or its
+// lease, and looks at the store at least this often anyway (a lost signal costs at most this).
+constexpr std::chrono::minutes kWatchedWait{1};
 
 // Thrown from a crash point when a stop was requested: every crash point follows a commit,
 // so the step done so far is persisted and the next start resumes there (SPEC C3). The
@@ -152,6 +155,7 @@ void SyncWorker::main() {
     return;
   }
   runtime_ = std::move(*rt);
+  watch_store();
   // Events before now are the next full cycle's business (it reads the whole log).
   for (;;) {
     auto ev = runtime_->store->events_after(watch_cursor_, 1000);
@@ -235,16 +239,39 @@ void SyncWorker::loop() {
       continue;
     }
     // The store says whether anything new may be there (an EWS stream read without blocking):
-    // reading the change log itself costs an EWS store six SyncFolderItems requests.
-    if (runtime_->store->wait_for_events(watch_cursor_, std::chrono::milliseconds(0)))
+    // reading the change log itself costs an EWS store six SyncFolderItems requests. A store
+    // that signals its changes (watch_store) is asked only after a signal, and the worker
+    // sleeps until then: an idle daemon wakes for its schedule and its lease only.
+    bool look = true;
+    if (store_watched_) {
+      std::lock_guard lock(mutex_);
+      look = std::exchange(store_changed_, false) || now >= next_look_;
+    }
+    if (look) next_look_ = now + kWatchedWait;
+    if (look && runtime_->store->wait_for_events(watch_cursor_, std::chrono::milliseconds(0)))
       poll_store_events();
-    auto wake = Steady::now() + timings_.event_poll;
+    auto wake = store_watched_ ? next_look_ : Steady::now() + timings_.event_poll;
     if (next_periodic_) wake = std::min(wake, *next_periodic_);
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
     if (lease_) wake = std::min(wake, next_lease_tick_);
     std::unique_lock lock(mutex_);
-    cv_.wait_until(lock, wake, [this] { return stop_ || reload_ || !waiters_.empty(); });
+    cv_.wait_until(lock, wake,
+                   [this] { return stop_ || reload_ || !waiters_.empty() || store_changed_; });
   }
+}
+
+void SyncWorker::watch_store() {
+  {
+    std::lock_guard lock(mutex_);
+    store_changed_ = true;  // look once at the new store
+  }
+  store_watched_ = runtime_->store->watch_changes([this] {
+    {
+      std::lock_guard lock(mutex_);
+      store_changed_ = true;
+    }
+    cv_.notify_all();
+  });
 }
 
 void SyncWorker::poll_store_events() {
@@ -508,6 +535,7 @@ void SyncWorker::apply_reload(Config config) {
   }
   runtime_.reset();
   runtime_ = std::move(*rt);
+  watch_store();
   config_ = std::move(config);
   open_lease();
   if (new_store) {

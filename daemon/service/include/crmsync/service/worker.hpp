@@ -67,6 +67,8 @@ class SyncWorker final {
   void main();
   void loop();
   void poll_store_events();
+  // Asks the store to signal its changes (StoreAdapter::watch_changes); polls otherwise.
+  void watch_store();
   void run(const CycleOptions& options, bool full, std::vector<Waiter> waiters);
   void refresh_counts();
   void apply_reload(Config config);
@@ -94,10 +96,13 @@ class SyncWorker final {
   std::optional<Config> reload_;
   std::vector<Waiter> waiters_;
   std::int64_t request_seq_ = 0;
+  bool store_changed_ = false;  // the store signalled a change not yet looked at
 
   // Worker-thread only.
   std::int64_t watch_cursor_ = 0;
-  std::set<std::string> immediate_;  // entry ids waiting for an immediate sync
+  bool store_watched_ = false;                         // the store signals its changes: no polling
+  std::chrono::steady_clock::time_point next_look_{};  // at the store, when watched
+  std::set<std::string> immediate_;                    // entry ids waiting for an immediate sync
   std::chrono::steady_clock::time_point immediate_due_{};
   std::chrono::steady_clock::time_point immediate_first_{};
   std::optional<std::chrono::steady_clock::time_point> next_periodic_;
