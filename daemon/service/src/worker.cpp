@@ -17,6 +17,9 @@ constexpr std::size_t kListLimit = 200;
 // With a store that signals its changes the worker sleeps until a signal, its schedule or its
 // lease, and looks at the store at least this often anyway (a lost signal costs at most this).
 constexpr std::chrono::minutes kWatchedWait{1};
+// ... and for this long after a signal, every kAfterSignalPoll at most.
+constexpr std::chrono::milliseconds kAfterSignal{250};
+constexpr std::chrono::milliseconds kAfterSignalPoll{10};
 
 // Thrown from a crash point when a stop was requested: every crash point follows a commit,
 // so the step done so far is persisted and the next start resumes there (SPEC C3). The
@@ -244,13 +247,24 @@ void SyncWorker::loop() {
     // sleeps until then: an idle daemon wakes for its schedule and its lease only.
     bool look = true;
     if (store_watched_) {
-      std::lock_guard lock(mutex_);
-      look = std::exchange(store_changed_, false) || now >= next_look_;
+      bool signalled = false;
+      {
+        std::lock_guard lock(mutex_);
+        signalled = std::exchange(store_changed_, false);
+      }
+      // A signal may come before the write can be read (a WAL commit's frames are written
+      // before the index that publishes them, which changes no file): look again for a while
+      // after each one.
+      if (signalled) active_until_ = now + kAfterSignal;
+      look = signalled || now < active_until_ || now >= next_look_;
     }
     if (look) next_look_ = now + kWatchedWait;
     if (look && runtime_->store->wait_for_events(watch_cursor_, std::chrono::milliseconds(0)))
       poll_store_events();
-    auto wake = store_watched_ ? next_look_ : Steady::now() + timings_.event_poll;
+    auto wake = Steady::now() + timings_.event_poll;
+    if (store_watched_)
+      wake = now < active_until_ ? Steady::now() + std::min(timings_.event_poll, kAfterSignalPoll)
+                                 : next_look_;
     if (next_periodic_) wake = std::min(wake, *next_periodic_);
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
     if (lease_) wake = std::min(wake, next_lease_tick_);

@@ -102,7 +102,8 @@ class SyncWorker final {
   std::int64_t watch_cursor_ = 0;
   bool store_watched_ = false;                         // the store signals its changes: no polling
   std::chrono::steady_clock::time_point next_look_{};  // at the store, when watched
-  std::set<std::string> immediate_;                    // entry ids waiting for an immediate sync
+  std::chrono::steady_clock::time_point active_until_{};  // looks follow a signal until then
+  std::set<std::string> immediate_;                       // entry ids waiting for an immediate sync
   std::chrono::steady_clock::time_point immediate_due_{};
   std::chrono::steady_clock::time_point immediate_first_{};
   std::optional<std::chrono::steady_clock::time_point> next_periodic_;
