@@ -113,6 +113,9 @@ class SoapCrmAdapter final : public CrmAdapter {
   }
   // A RetrieveMultiple reply of synced entities, read in place when it can be.
   Result<EntityPage> entity_page(const RequestWriter& request, const std::string& what);
+  // The same as one page of a query (CrmAdapter's page type).
+  Result<CrmRecordPage> record_page(const RequestWriter& request, const std::string& what,
+                                    int page_number);
   Result<CrmRecordPage> query_page(crm_soap::Query q, int page_number,
                                    const std::string& paging_cookie, const std::string& what);
   Result<CrmRecord> retrieve_columns(CrmEntity entity, const CrmId& id,

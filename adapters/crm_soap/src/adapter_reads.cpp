@@ -136,14 +136,7 @@ Result<CrmRecordPage> SoapCrmAdapter::filtered(const SyncFilter& filter,
   page.paging_cookie = paging_cookie;
   auto fetchxml = crm_soap::sync_fetchxml(filter.fetchxml, name, page);
   if (!fetchxml.ok()) return fetchxml.error();
-  auto parsed = entity_page(crm_soap::fetch_request(*fetchxml), what);
-  if (!parsed.ok()) return parsed.error();
-  CrmRecordPage out;
-  out.records = std::move(parsed->records);
-  out.more = parsed->more;
-  out.paging_cookie = std::move(parsed->paging_cookie);
-  out.page_number = page.page;
-  return out;
+  return record_page(crm_soap::fetch_request(*fetchxml), what, page.page);
 }
 
 Result<std::vector<CrmRecord>> SoapCrmAdapter::find_contacts_by_emails(
@@ -266,13 +259,18 @@ Result<CrmRecordPage> SoapCrmAdapter::query_page(crm_soap::Query q, int page_num
   q.page_size = config_.page_size;
   q.page_number = page_number < 1 ? 1 : page_number;
   q.paging_cookie = paging_cookie;
-  auto parsed = entity_page(crm_soap::retrieve_multiple_request(q), what);
+  return record_page(crm_soap::retrieve_multiple_request(q), what, q.page_number);
+}
+
+Result<CrmRecordPage> SoapCrmAdapter::record_page(const RequestWriter& request,
+                                                  const std::string& what, int page_number) {
+  auto parsed = entity_page(request, what);
   if (!parsed.ok()) return parsed.error();
   CrmRecordPage page;
   page.records = std::move(parsed->records);
   page.more = parsed->more;
   page.paging_cookie = std::move(parsed->paging_cookie);
-  page.page_number = q.page_number;
+  page.page_number = page_number;
   return page;
 }
 
