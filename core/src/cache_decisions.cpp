@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "cache_rows.hpp"
 #include "crmsync/core/original_state.hpp"
 
 namespace crmsync::cache_decisions {
@@ -12,13 +13,8 @@ using sql::Database;
 using sql::Statement;
 using sql::Transaction;
 
-// A value the cache keeps as a one-field original state (cache.cpp's one_value).
-Value read_value(const std::string& xml) {
-  auto f = parse_fields(xml);
-  if (!f.ok()) return Value{std::string("<unreadable>")};
-  auto it = f->find("v");
-  return it == f->end() ? Value{} : it->second;
-}
+// A value the cache keeps as a one-field original state (cache_rows.cpp).
+Value read_value(const std::string& xml) { return cache_rows::read_one_value(xml); }
 
 // Runs one write of `sql` bound to `id` in its own transaction; whether it changed a row.
 Result<bool> write_one(Database& db, const char* sql, std::int64_t id) {

@@ -10,6 +10,7 @@
 //   add-user --url U --token T             POST /admin/users
 //   latency --db F --url U --events N      T2: tracked contact added -> record in CRM
 //   idle --pid P --seconds S               CPU time and RSS of a process over S seconds
+//   age --db F --cache F --ms MS           as if the last sync had been MS earlier
 //   gen-vcards --dir D --n N | touch-vcards --dir D --n N
 //   limits --url U                         SQLite inserts/s, tinyxml2 MB/s, HTTP round trips/s
 #include <fcntl.h>
@@ -243,6 +244,33 @@ int change_mailbox(const Args& a) {
   for (long i = up; i < up + del; ++i)
     must(mb->remove(items[static_cast<std::size_t>(i * step)].entry_id, Surface::kNone), "remove");
   std::cout << fmt::format("updated={}\ndeleted={}\n", up, del);
+  return 0;
+}
+
+// Moves the mailbox's times and the cache's watermark and verified times MS into the past
+// together: the state a sync made MS ago, for the no-op "synced an hour earlier" (the S2
+// scan's window is relative to its watermark and the clock).
+int age(const Args& a) {
+  const std::int64_t ms = a.num("ms", 3'600'000);
+  auto mb = must(sql::Database::open(a.get("db"), sql::Database::Mode::kReadWrite), "mailbox");
+  auto tx = must(sql::Transaction::begin(mb), "begin");
+  auto items = must(mb.prepare("UPDATE items SET modified = modified - ?1"), "prepare");
+  must(items.bind(1, ms).run(), "age items");
+  auto events = must(mb.prepare("UPDATE events SET at = at - ?1"), "prepare");
+  must(events.bind(1, ms).run(), "age events");
+  must(tx.commit(), "commit");
+  auto cache = must(sql::Database::open(a.get("cache"), sql::Database::Mode::kReadWrite), "cache");
+  auto ctx = must(sql::Transaction::begin(cache), "begin");
+  auto wm = must(cache.prepare("UPDATE meta SET value = CAST(CAST(value AS INTEGER) - ?1 AS TEXT) "
+                               "WHERE key = 'store.watermark'"),
+                 "prepare");
+  must(wm.bind(1, ms).run(), "age watermark");
+  auto seen = must(cache.prepare("UPDATE id_mapping SET verified_time = verified_time - ?1 "
+                                 "WHERE verified_time > 0"),
+                   "prepare");
+  must(seen.bind(1, ms).run(), "age verified times");
+  must(ctx.commit(), "commit");
+  std::cout << "aged_ms=" << ms << "\n";
   return 0;
 }
 
@@ -540,6 +568,7 @@ int main(int argc, char** argv) {
   if (cmd == "add-user") return add_user(a);
   if (cmd == "latency") return latency(a);
   if (cmd == "idle") return idle(a);
+  if (cmd == "age") return age(a);
   if (cmd == "gen-vcards") return gen_vcards(a);
   if (cmd == "touch-vcards") return touch_vcards(a);
   if (cmd == "limits") return limits(a);

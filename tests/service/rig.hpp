@@ -76,6 +76,7 @@ struct Rig {
   Config config;
   std::unique_ptr<SyncWorker> worker;
   int runtimes_opened = 0;
+  std::chrono::milliseconds event_poll = std::chrono::milliseconds(20);
 
   fakes::FakeCrm* crm = nullptr;  // the runtime's; touch it only while the worker is idle
   std::function<void(fakes::FakeCrm&)> seed_crm;  // what CRM holds when a runtime opens
@@ -89,7 +90,7 @@ struct Rig {
   }
   void start() {
     WorkerTimings t;
-    t.event_poll = 20ms;
+    t.event_poll = event_poll;
     t.debounce = 150ms;
     t.debounce_max = 1s;
     worker = std::make_unique<SyncWorker>(

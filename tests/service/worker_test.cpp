@@ -56,6 +56,23 @@ TEST_CASE("an inspector close triggers one debounced immediate sync of those ite
   CHECK(mb->get(*a)->link.crm_id.has_value());
 }
 
+#ifdef __linux__
+TEST_CASE("T2: the mock mailbox signals its changes - no polling needed (issue 20: idle CPU)",
+          "[service][worker]") {
+  Rig rig;
+  rig.event_poll = 1h;  // a poll would come far too late: only the file watch can wake it
+  rig.start();
+  auto mb = rig.mailbox();
+  auto a = mb->add(ItemKind::kContact, std::nullopt, {{"LastName", Value(std::string("Alpha"))}},
+                   true, Surface::kInspector);
+  REQUIRE(a.ok());
+  REQUIRE(test::eventually([&] { return mb->get(*a)->link.crm_id.has_value(); }, 10s));
+  auto s = rig.state();
+  REQUIRE(s->last_cycle);
+  CHECK_FALSE(s->last_cycle->full);
+}
+#endif
+
 TEST_CASE("a stop during a cycle ends it at the next persisted step", "[service][worker]") {
   Rig rig;
   rig.start();

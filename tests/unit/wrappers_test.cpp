@@ -25,6 +25,13 @@ class RecordingStore final : public StoreAdapter {
   Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind, UtcTime) override {
     return no("scan_headers_since");
   }
+  bool has_change_positions() override {
+    calls.insert("has_change_positions");
+    return false;
+  }
+  Result<ChangedHeaders> headers_changed_after(ItemKind, const std::string&) override {
+    return no("headers_changed_after");
+  }
   Result<StoreItem> get(const EntryId&) override { return no("get"); }
   std::vector<Result<StoreItem>> get_many(const std::vector<EntryId>&) override {
     calls.insert("get_many");
@@ -56,6 +63,10 @@ class RecordingStore final : public StoreAdapter {
     return false;
   }
   Result<std::int64_t> record_decision(const StoreEvent&) override { return no("record_decision"); }
+  bool watch_changes(std::function<void()>) override {
+    calls.insert("watch_changes");
+    return false;
+  }
   LeaseStore* lease_store() override {
     calls.insert("lease_store");
     return nullptr;
@@ -121,6 +132,8 @@ TEST_CASE("ports: StoreWrapper forwards every StoreAdapter method, batched ones 
   CrmId crm = CrmId::generate();
   (void)s.scan_modified_since(ItemKind::kContact, UtcTime{});
   (void)s.scan_headers_since(ItemKind::kContact, UtcTime{});
+  (void)s.has_change_positions();
+  (void)s.headers_changed_after(ItemKind::kContact, "");
   (void)s.get(id);
   (void)s.get_many({id});
   (void)s.find_by_crm_id(crm);
@@ -132,12 +145,15 @@ TEST_CASE("ports: StoreWrapper forwards every StoreAdapter method, batched ones 
   (void)s.events_after(0, 1);
   (void)s.wait_for_events(0, std::chrono::milliseconds(0));
   (void)s.record_decision(StoreEvent{});
+  (void)s.watch_changes([] {});
   (void)s.lease_store();
   (void)s.handoff_queue();
-  CHECK(inner.calls == std::set<std::string>{"scan_modified_since", "scan_headers_since", "get",
+  CHECK(inner.calls == std::set<std::string>{"scan_modified_since", "scan_headers_since",
+                                             "has_change_positions", "headers_changed_after", "get",
                                              "get_many", "find_by_crm_id", "find_by_crm_ids",
                                              "create", "create_many", "update", "remove",
                                              "events_after", "wait_for_events", "record_decision",
+                                             "watch_changes",
                                              "lease_store", "handoff_queue"});
 }
 

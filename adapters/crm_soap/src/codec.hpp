@@ -127,4 +127,14 @@ struct BatchItem {
 };
 Result<std::vector<BatchItem>> parse_execute_multiple(const soap::Element& body);
 
+// The pages of a sync read in place from the reply's text, without an Element tree (issue #20:
+// building and freeing the tree was a quarter of an initial sync): what parse_envelope and
+// parse_entity_changes (parse_retrieve_multiple) give for a reply they accept; nullopt for any
+// other reply (a fault, a malformed or refused one), which the caller then reads the general
+// way, for its error.
+std::optional<CrmChangePage> read_entity_changes_reply(std::string_view xml,
+                                                       const soap::ParseLimits& limits);
+std::optional<EntityPage> read_retrieve_multiple_reply(std::string_view xml,
+                                                       const soap::ParseLimits& limits);
+
 }  // namespace crmsync::crm_soap

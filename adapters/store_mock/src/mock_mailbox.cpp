@@ -4,11 +4,13 @@
 #include <random>
 #include <thread>
 
+#include "change_positions.hpp"
 #include "crmsync/core/change_log.hpp"
 #include "crmsync/core/sqlite.hpp"
 #include "crmsync/model/mapping.hpp"
 #include "field_codec.hpp"
 #include "mock_file.hpp"
+#include "file_watch.hpp"
 
 namespace crmsync {
 namespace {
@@ -83,13 +85,14 @@ Result<StoreItem> read_item_row(const Statement& st) {
 
 class MockMailboxImpl final : public MockMailbox {
  public:
-  MockMailboxImpl(Database db, Clock& clock, TrackCategory track)
+  MockMailboxImpl(Database db, Clock& clock, TrackCategory track, std::string path)
       : db_(std::move(db)),
         clock_(clock),
         rng_(std::random_device{}()),
         lease_(store_mock::make_lease(db_)),
         queue_(store_mock::make_queue(db_)),
-        track_(std::move(track)) {}
+        track_(std::move(track)),
+        path_(std::move(path)) {}
 
   LeaseStore* lease_store() override { return lease_.get(); }
   HandoffQueue* handoff_queue() override { return queue_.get(); }
@@ -122,6 +125,14 @@ class MockMailboxImpl final : public MockMailbox {
       out.push_back(StoreItemHeader{EntryId(st->text(0)), st->text(1), UtcTime{st->int64(2)},
                                     st->int64(3) != 0});
     }
+  }
+
+  // S2 by the change log's order (change_positions.hpp): no margin, nothing listed when
+  // nothing changed.
+  bool has_change_positions() override { return true; }
+  Result<ChangedHeaders> headers_changed_after(ItemKind kind,
+                                               const std::string& position) override {
+    return store_mock::headers_changed_after(db_, kind, position);
   }
 
   Result<StoreItem> get(const EntryId& id) override {
@@ -248,6 +259,10 @@ class MockMailboxImpl final : public MockMailbox {
     }
     if (!r) return r.error();
     return seq;
+  }
+
+  bool watch_changes(std::function<void()> on_change) override {
+    return watch_.start(path_, std::move(on_change));
   }
 
   // ---- MockMailbox: the user's actions ----
@@ -586,6 +601,8 @@ class MockMailboxImpl final : public MockMailbox {
   std::unique_ptr<LeaseStore> lease_;  // over db_: declared after it, destroyed before it
   std::unique_ptr<HandoffQueue> queue_;
   TrackCategory track_;  // the file's (U1)
+  std::string path_;
+  store_mock::FileWatch watch_;  // last: its thread stops before the rest goes
 };
 
 }  // namespace
@@ -596,7 +613,7 @@ Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, 
   if (!db) return db.error();
   auto ours = store_mock::track_category(*db, track);
   if (!ours) return ours.error().context("mock mailbox " + path);
-  return std::unique_ptr<MockMailbox>(new MockMailboxImpl(std::move(*db), clock, std::move(*ours)));
+  return std::unique_ptr<MockMailbox>(new MockMailboxImpl(std::move(*db), clock, std::move(*ours), path));
 }
 
 }  // namespace crmsync

@@ -140,4 +140,8 @@ Result<std::vector<StoreItemHeader>> StoreAdapter::scan_headers_since(ItemKind k
   return out;
 }
 
+Result<ChangedHeaders> StoreAdapter::headers_changed_after(ItemKind, const std::string&) {
+  return Error::Invalid("this store keeps no order of its writes (has_change_positions)");
+}
+
 }  // namespace crmsync

@@ -17,6 +17,12 @@ namespace {
 using Steady = std::chrono::steady_clock;
 constexpr std::size_t kMaxEvents = 500;
 constexpr std::size_t kListLimit = 200;
+// With a store that signals its changes the worker sleeps until a signal, its schedule or its
+// lease, and looks at the store at least this often anyway (a lost signal costs at most this).
+constexpr std::chrono::minutes kWatchedWait{1};
+// ... and for this long after a signal, every kAfterSignalPoll at most.
+constexpr std::chrono::milliseconds kAfterSignal{250};
+constexpr std::chrono::milliseconds kAfterSignalPoll{10};
 
 
 }  // namespace
@@ -138,6 +144,7 @@ void SyncWorker::main() {
     return;
   }
   runtime_ = std::move(*rt);
+  watch_store();
   // Events before now are the next full cycle's business (it reads the whole log).
   for (;;) {
     auto ev = runtime_->store->events_after(watch_cursor_, 1000);
@@ -233,17 +240,53 @@ void SyncWorker::loop() {
       continue;
     }
     // The store says whether anything new may be there (an EWS stream read without blocking):
-    // reading the change log itself costs an EWS store six SyncFolderItems requests.
-    if (runtime_->store->wait_for_events(watch_cursor_, std::chrono::milliseconds(0)))
+    // reading the change log itself costs an EWS store six SyncFolderItems requests. A store
+    // that signals its changes (watch_store) is asked only after a signal, and the worker
+    // sleeps until then: an idle daemon wakes for its schedule and its lease only.
+    bool look = true;
+    if (store_watched_) {
+      bool signalled = false;
+      {
+        std::lock_guard lock(mutex_);
+        signalled = std::exchange(store_changed_, false);
+      }
+      // A signal may come before the write can be read (a WAL commit's frames are written
+      // before the index that publishes them, which changes no file): look again for a while
+      // after each one.
+      if (signalled) active_until_ = now + kAfterSignal;
+      look = signalled || now < active_until_ || now >= next_look_;
+    }
+    if (look) next_look_ = now + kWatchedWait;
+    if (look && runtime_->store->wait_for_events(watch_cursor_, std::chrono::milliseconds(0)))
       poll_store_events();
     auto wake = Steady::now() + timings_.event_poll;
+    if (store_watched_)
+      wake = now < active_until_ ? Steady::now() + std::min(timings_.event_poll, kAfterSignalPoll)
+                                 : next_look_;
     if (next_periodic_) wake = std::min(wake, *next_periodic_);
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
     if (lease_) wake = std::min(wake, next_lease_tick_);
     std::unique_lock lock(mutex_);
     cv_.wait_until(lock, wake,
-                   [this] { return stop_ || reload_ || !waiters_.empty() || !decisions_.empty(); });
+                   [this] {
+                     return stop_ || reload_ || !waiters_.empty() || !decisions_.empty() ||
+                            store_changed_;
+                   });
   }
+}
+
+void SyncWorker::watch_store() {
+  {
+    std::lock_guard lock(mutex_);
+    store_changed_ = true;  // look once at the new store
+  }
+  store_watched_ = runtime_->store->watch_changes([this] {
+    {
+      std::lock_guard lock(mutex_);
+      store_changed_ = true;
+    }
+    cv_.notify_all();
+  });
 }
 
 void SyncWorker::poll_store_events() {
@@ -514,6 +557,7 @@ void SyncWorker::apply_reload(Config config) {
   }
   runtime_.reset();
   runtime_ = std::move(*rt);
+  watch_store();
   config_ = std::move(config);
   open_lease();
   if (new_store) {

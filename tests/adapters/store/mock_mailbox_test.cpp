@@ -434,3 +434,45 @@ TEST_CASE("C3: kill -9 in the middle of many writes keeps every committed write"
   // Still writable after the crash.
   CHECK(m->add(ItemKind::kContact, std::nullopt, {}, false, Surface::kNone).ok());
 }
+
+TEST_CASE(
+    "S2: an item written with an old modification time is listed after the position "
+    "(issue 20: no margin needed)",
+    "[mock][positions]") {
+  MockMailboxHarness h;
+  auto m = h.open_mock();
+  auto first = m->add(ItemKind::kContact, std::nullopt, {{"LastName", std::string("Early")}}, true,
+                      Surface::kNone);
+  REQUIRE(first.ok());
+  auto synced = m->headers_changed_after(ItemKind::kContact, "");
+  REQUIRE(synced.ok());
+
+  // Another device whose clock is an hour behind writes after the position was taken: its
+  // items carry modification times older than everything the scan had seen. A scan by time
+  // from the newest time seen (minus a 2-minute margin) would miss them.
+  FakeClock behind(UtcTime{h.clock.now().ms - 3'600'000});
+  auto late = open_mock_mailbox(h.path(), behind);
+  REQUIRE(late.ok());
+  auto added = (*late)->add(ItemKind::kContact, std::nullopt, {{"LastName", std::string("Late")}},
+                            true, Surface::kNone);
+  REQUIRE(added.ok());
+  REQUIRE((*late)->set(*first, {{"JobTitle", std::string("Changed late")}}, Surface::kNone).ok());
+  auto late_item = m->get(*added);
+  REQUIRE(late_item.ok());
+  REQUIRE(late_item->item.modified.ms < h.clock.now().ms - 2 * 60'000);
+  auto by_time = m->scan_headers_since(ItemKind::kContact, UtcTime{h.clock.now().ms - 2 * 60'000});
+  REQUIRE(by_time.ok());
+  // The scan by time with its margin sees `first` (a write moves its time up by at least a
+  // millisecond) but not the new item.
+  REQUIRE(by_time->size() == 1);
+  CHECK(by_time->front().entry_id == *first);
+
+  auto changed = m->headers_changed_after(ItemKind::kContact, synced->position);
+  REQUIRE(changed.ok());
+  std::set<std::string> ids;
+  for (const auto& x : changed->headers) ids.insert(x.entry_id.str());
+  CHECK(ids == std::set<std::string>{first->str(), added->str()});
+  auto quiet = m->headers_changed_after(ItemKind::kContact, changed->position);
+  REQUIRE(quiet.ok());
+  CHECK(quiet->headers.empty());
+}

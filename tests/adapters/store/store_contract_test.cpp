@@ -533,3 +533,66 @@ TEMPLATE_TEST_CASE("X3: hostile values are rejected or stored exactly", "[store]
   roundtrip_or_invalid("LastName", "quotes \" and \\ and ]} and '); DROP TABLE items; --");
   CHECK(roundtrip_or_invalid("Body", "emoji \xF0\x9F\x98\x80 and \xE2\x82\xAC"));
 }
+
+TEMPLATE_TEST_CASE(
+    "S2: headers_changed_after lists what was written after a position - nothing "
+    "when nothing was",
+    "[store][contract][positions]", STORES) {
+  TestType h;
+  auto s = h.open();
+  if (!s->has_change_positions()) {
+    CHECK_FALSE(s->headers_changed_after(ItemKind::kContact, "").ok());
+    return;  // the store keeps no order of its writes: the engine scans by time
+  }
+  auto a = s->create(contact("Ann", "Lee"));
+  auto b = s->create(contact("Bob", "Ray"));
+  auto t = s->create(task("Call"));
+  REQUIRE((a.ok() && b.ok() && t.ok()));
+  auto ids = [](const ChangedHeaders& c) {
+    std::set<std::string> out;
+    for (const auto& x : c.headers) out.insert(x.entry_id.str());
+    return out;
+  };
+  auto all = s->headers_changed_after(ItemKind::kContact, "");
+  REQUIRE(all.ok());
+  CHECK(ids(*all) == std::set<std::string>{a->entry_id.str(), b->entry_id.str()});
+  CHECK_FALSE(all->position.empty());
+
+  // Nothing written since: nothing listed, whatever the store's size.
+  auto none = s->headers_changed_after(ItemKind::kContact, all->position);
+  REQUIRE(none.ok());
+  CHECK(none->headers.empty());
+
+  // A change after the position is listed with its new change key, and only for its kind.
+  h.advance(1s);
+  auto key = s->update(b->entry_id, b->change_key, {{"JobTitle", std::string("Pilot")}}, {});
+  REQUIRE(key.ok());
+  auto changed = s->headers_changed_after(ItemKind::kContact, none->position);
+  REQUIRE(changed.ok());
+  REQUIRE(changed->headers.size() == 1);
+  CHECK(changed->headers[0].entry_id == b->entry_id);
+  CHECK(changed->headers[0].change_key == *key);
+  auto tasks = s->headers_changed_after(ItemKind::kTask, none->position);
+  REQUIRE(tasks.ok());
+  CHECK(tasks->headers.empty());
+
+  // A deleted item is not listed (S1/S3 report deletions).
+  REQUIRE(s->remove(a->entry_id).ok());
+  auto after_delete = s->headers_changed_after(ItemKind::kContact, changed->position);
+  REQUIRE(after_delete.ok());
+  CHECK(after_delete->headers.empty());
+
+  // Another connection sees the same order.
+  auto other = h.open();
+  auto again = other->headers_changed_after(ItemKind::kContact, none->position);
+  REQUIRE(again.ok());
+  CHECK(ids(*again) == std::set<std::string>{b->entry_id.str()});
+
+  // A position the store never gave is refused.
+  for (const char* bogus : {"not-a-position", "-5", "999999999"}) {
+    INFO(bogus);
+    auto r = s->headers_changed_after(ItemKind::kContact, bogus);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is(ErrorKind::kInvalid));
+  }
+}

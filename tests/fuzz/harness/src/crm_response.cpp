@@ -2,6 +2,7 @@
 #include <functional>
 
 #include "codec.hpp"
+#include "crmsync/core/original_state.hpp"
 #include "crmsync/fuzz/harness.hpp"
 #include "crmsync/model/mapping.hpp"
 #include "crmsync/model/text.hpp"
@@ -45,17 +46,38 @@ std::string check_record(const CrmRecord& r, std::string_view what) {
   return check_reader(store, "crm_to_store");
 }
 
+// Every field of a record (the attributes in the original state's canonical form).
+std::string describe(const CrmRecord& r) {
+  return std::string(to_string(r.entity)) + " " + r.id.str() + " " +
+         std::to_string(r.modified_on.ms) + " " + (r.owner ? r.owner->str() : "-") + " [" +
+         r.row_version + "] " + serialize_fields(r.attributes);
+}
+
+std::string describe(const std::vector<CrmRecord>& records, bool more, const std::string& cookie) {
+  std::string out = std::string(more ? "more|" : "last|") + cookie;
+  for (const auto& r : records) out += "\n" + describe(r);
+  return out;
+}
+
 }  // namespace
 
 Outcome crm_response(std::string_view input) {
   Outcome out;
   const soap::ParseLimits limits;
+  const auto changes_in_place = crm_soap::read_entity_changes_reply(input, limits);
+  const auto multiple_in_place = crm_soap::read_retrieve_multiple_reply(input, limits);
+  const bool taken = changes_in_place || multiple_in_place;
   auto env = soap::parse_envelope(input, limits);
   if (!env.ok()) {
     out.violation = check_reader(env, "parse_envelope");
+    if (taken) out.violation = "a reply parse_envelope refuses was read in place";
     return out;
   }
   out.accepted = true;
+  if (taken && (env->fault || !env->body)) {
+    out.violation = "a fault or an empty Body was read in place";
+    return out;
+  }
   if (env->fault) {
     const Error e = crm_soap::error_from_fault(*env->fault);
     if (e.message().empty()) out.violation = "error_from_fault gave an empty message";
@@ -80,6 +102,18 @@ Outcome crm_response(std::string_view input) {
 
   auto multiple = crm_soap::parse_retrieve_multiple(body);
   if (v = check_reader(multiple, "parse_retrieve_multiple"); !v.empty()) return out;
+  if (multiple_in_place) {
+    if (!multiple.ok()) {
+      v = "read_retrieve_multiple_reply took a reply parse_retrieve_multiple refuses";
+      return out;
+    }
+    if (describe(multiple_in_place->records, multiple_in_place->more,
+                 multiple_in_place->paging_cookie) !=
+        describe(multiple->records, multiple->more, multiple->paging_cookie)) {
+      v = "read_retrieve_multiple_reply gave another page than parse_retrieve_multiple";
+      return out;
+    }
+  }
   if (multiple.ok())
     for (const auto& r : multiple->records)
       // A "privilege" row (not a synced entity) may come without an id.
@@ -87,6 +121,21 @@ Outcome crm_response(std::string_view input) {
 
   auto changes = crm_soap::parse_entity_changes(body);
   if (v = check_reader(changes, "parse_entity_changes"); !v.empty()) return out;
+  if (changes_in_place) {
+    if (!changes.ok()) {
+      v = "read_entity_changes_reply took a reply parse_entity_changes refuses";
+      return out;
+    }
+    auto whole = [](const CrmChangePage& p) {
+      std::string s = describe(p.new_or_updated, p.more, p.paging_cookie) + "|" + p.data_version;
+      for (const auto& id : p.removed) s += "|" + id.str();
+      return s;
+    };
+    if (whole(*changes_in_place) != whole(*changes)) {
+      v = "read_entity_changes_reply gave another page than parse_entity_changes";
+      return out;
+    }
+  }
   if (changes.ok()) {
     for (const auto& r : changes->new_or_updated)
       if (v = check_record(r, "parse_entity_changes"); !v.empty()) return out;

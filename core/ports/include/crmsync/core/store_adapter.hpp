@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +55,13 @@ struct StoreItemHeader {
   bool tracked = false;
 };
 
+// The items of a kind written after a position of the store's own order of writes, and the
+// position to ask from next time (StoreAdapter::headers_changed_after).
+struct ChangedHeaders {
+  std::vector<StoreItemHeader> headers;  // any order
+  std::string position;                  // opaque to the caller
+};
+
 enum class Surface { kNone, kInspector, kExplorer };  // kNone: another device, the web, a script
 enum class Phase { kNone, kSave, kClose, kSend };
 enum class Action { kCreate, kTrack, kUntrack, kUpdate, kDelete, kSetRegarding, kSend };
@@ -102,6 +110,18 @@ class StoreAdapter {
   // overrides it: the engine then reads only what changed since it last saw it. The
   // default takes them from scan_modified_since.
   virtual Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind kind, UtcTime since);
+  // S2 by the store's own order of writes, for a store that keeps one (the mock mailbox's
+  // change log; EWS SyncFolderItems' sync state and Graph's delta links are the same idea):
+  // the headers of the items of `kind` created or changed after `position` ("" : all of them)
+  // and the position to ask from next time. Unlike scan_headers_since it cannot miss an item
+  // whose modification time is old (written on a device whose clock is behind, or copied in
+  // with its own time), so it needs no margin, and with nothing new it lists nothing: the cost
+  // of a no-op follows the changes, not the mailbox's size (issue #20). kInvalid for a
+  // position this store never gave (another file, a reset mailbox): ask again from "".
+  // has_change_positions() says whether the store keeps such an order; the default does not
+  // (headers_changed_after then answers kInvalid, and callers scan by time).
+  virtual bool has_change_positions() { return false; }
+  virtual Result<ChangedHeaders> headers_changed_after(ItemKind kind, const std::string& position);
   // The item, or kNotFound.
   virtual Result<StoreItem> get(const EntryId& id) = 0;
   // Several items, one result each, in order, as get() gives them: what one request (EWS
@@ -133,6 +153,14 @@ class StoreAdapter {
   // Blocks up to `timeout` until an event after `after` may be there; true if so.
   // Waiting is an optimisation: callers also scan (S2), so a false negative loses nothing.
   virtual bool wait_for_events(std::int64_t after, std::chrono::milliseconds timeout) = 0;
+  // Calls `on_change` (from a thread of the adapter's own, so it must only signal) whenever
+  // the store may have changed, until the adapter is destroyed: a waiting caller can then
+  // sleep instead of polling wait_for_events (the mock mailbox: inotify on its file). False
+  // when the store cannot tell (the default): poll. At most once per adapter.
+  virtual bool watch_changes(std::function<void()> on_change) {
+    (void)on_change;
+    return false;
+  }
 
   // SPEC U2: a decision the user made through the daemon (CLI or HTTP: track, untrack with or
   // without "delete in CRM", set regarding), appended to the change log as the user's own

@@ -21,6 +21,11 @@ class StoreWrapper : public StoreAdapter {
   Result<std::vector<StoreItemHeader>> scan_headers_since(ItemKind kind, UtcTime since) override {
     return inner_.scan_headers_since(kind, since);
   }
+  bool has_change_positions() override { return inner_.has_change_positions(); }
+  Result<ChangedHeaders> headers_changed_after(ItemKind kind,
+                                               const std::string& position) override {
+    return inner_.headers_changed_after(kind, position);
+  }
   Result<StoreItem> get(const EntryId& id) override { return inner_.get(id); }
   std::vector<Result<StoreItem>> get_many(const std::vector<EntryId>& ids) override {
     return inner_.get_many(ids);
@@ -49,6 +54,9 @@ class StoreWrapper : public StoreAdapter {
   }
   Result<std::int64_t> record_decision(const StoreEvent& decision) override {
     return inner_.record_decision(decision);
+  }
+  bool watch_changes(std::function<void()> on_change) override {
+    return inner_.watch_changes(std::move(on_change));
   }
   LeaseStore* lease_store() override { return inner_.lease_store(); }
   HandoffQueue* handoff_queue() override { return inner_.handoff_queue(); }

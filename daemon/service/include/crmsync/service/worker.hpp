@@ -81,6 +81,8 @@ class SyncWorker final {
   void act(PendingDecision p);
   Role acting_role() const;
   DecisionContext decision_context() const;
+  // Asks the store to signal its changes (StoreAdapter::watch_changes); polls otherwise.
+  void watch_store();
   void refresh_counts();
   void apply_reload(Config config);
   void push_event(const std::string& type, const std::string& data);  // state_mutex_ held
@@ -108,10 +110,14 @@ class SyncWorker final {
   std::vector<Waiter> waiters_;
   std::deque<PendingDecision> decisions_;
   std::int64_t request_seq_ = 0;
+  bool store_changed_ = false;  // the store signalled a change not yet looked at
 
   // Worker-thread only.
   std::int64_t watch_cursor_ = 0;
-  std::set<std::string> immediate_;  // entry ids waiting for an immediate sync
+  bool store_watched_ = false;                         // the store signals its changes: no polling
+  std::chrono::steady_clock::time_point next_look_{};  // at the store, when watched
+  std::chrono::steady_clock::time_point active_until_{};  // looks follow a signal until then
+  std::set<std::string> immediate_;                       // entry ids waiting for an immediate sync
   std::chrono::steady_clock::time_point immediate_due_{};
   std::chrono::steady_clock::time_point immediate_first_{};
   std::optional<std::chrono::steady_clock::time_point> next_periodic_;
