@@ -1,6 +1,8 @@
 // EWS wire format for the store adapter: the field table (SPEC §7 store fields <-> EWS
 // elements and extended properties), request writers (element order as types.xsd and
-// messages.xsd demand) and defensive response readers. No I/O here.
+// messages.xsd demand) and defensive response readers. No I/O here. Implemented in
+// item_fields.cpp (the table per kind), item_codec.cpp (items), requests.cpp, responses.cpp,
+// hidden_codec.cpp (lease and queue items) and wire.cpp (the pieces they share).
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,90 @@
+// The hidden items' wire form (lease, handoff queue): Messages in the root folder whose values
+// are string-valued named properties of our set.
+#include "wire.hpp"
+
+namespace crmsync::ews {
+
+using namespace detail;
+
+namespace {
+std::string hidden_props_xml(const Props& props) {
+  std::string out;
+  for (const auto& [name, value] : props) {
+    XmlWriter w;
+    write_ext(w, Ext{kPropertySet, {}, name, 0, "String"}, value);
+    out += w.take();
+  }
+  return out;
+}
+}  // namespace
+
+std::string create_hidden(std::string_view item_class, const Props& props) {
+  return "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>"
+         "<t:DistinguishedFolderId Id=\"root\"/></m:SavedItemFolderId><m:Items><t:Message>"
+         "<t:ItemClass>" +
+         std::string(item_class) + "</t:ItemClass><t:Subject>crmsync</t:Subject>" +
+         hidden_props_xml(props) + "</t:Message></m:Items></m:CreateItem>";
+}
+
+std::string update_hidden(const ItemRef& ref, const Props& props) {
+  std::string updates;
+  for (const auto& p : props) {
+    Ext e{kPropertySet, {}, p.first, 0, "String"};
+    updates += "<t:SetItemField>" + ext_uri_xml(e) + "<t:Message>" + hidden_props_xml({p}) +
+               "</t:Message></t:SetItemField>";
+  }
+  XmlWriter id;
+  id.open("t:ItemId").attr("Id", ref.id).attr("ChangeKey", ref.change_key).close();
+  return "<m:UpdateItem ConflictResolution=\"NeverOverwrite\" MessageDisposition=\"SaveOnly\">"
+         "<m:ItemChanges><t:ItemChange>" +
+         id.take() + "<t:Updates>" + updates +
+         "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>";
+}
+
+std::string get_hidden(const std::vector<std::string>& ids,
+                       const std::vector<std::string>& prop_names) {
+  std::string out =
+      "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+      "<t:FieldURI FieldURI=\"item:ItemClass\"/><t:FieldURI FieldURI=\"item:DateTimeCreated\"/>";
+  for (const auto& n : prop_names) out += ext_uri_xml(Ext{kPropertySet, {}, n, 0, "String"});
+  out += "</t:AdditionalProperties></m:ItemShape><m:ItemIds>";
+  for (const auto& id : ids) {
+    XmlWriter w;
+    w.open("t:ItemId").attr("Id", id).close();
+    out += w.take();
+  }
+  return out + "</m:ItemIds></m:GetItem>";
+}
+
+std::string find_hidden(std::string_view item_class, const std::vector<std::string>& prop_names,
+                        int offset, int max) {
+  std::string props = "<t:FieldURI FieldURI=\"item:DateTimeCreated\"/>";
+  for (const auto& n : prop_names) props += ext_uri_xml(Ext{kPropertySet, {}, n, 0, "String"});
+  return "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+         "<t:AdditionalProperties>" +
+         props +
+         "</t:AdditionalProperties></m:ItemShape><m:IndexedPageItemView MaxEntriesReturned=\"" +
+         std::to_string(max) + "\" Offset=\"" + std::to_string(offset) +
+         "\" BasePoint=\"Beginning\"/><m:Restriction><t:IsEqualTo>"
+         "<t:FieldURI FieldURI=\"item:ItemClass\"/><t:FieldURIOrConstant><t:Constant Value=\"" +
+         std::string(item_class) +
+         "\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction>"
+         "<m:SortOrder><t:FieldOrder Order=\"Ascending\"><t:FieldURI "
+         "FieldURI=\"item:DateTimeCreated\"/></t:FieldOrder></m:SortOrder>"
+         "<m:ParentFolderIds><t:DistinguishedFolderId Id=\"root\"/></m:ParentFolderIds>"
+         "</m:FindItem>";
+}
+
+Props props_of(const Element& item) {
+  Props out;
+  for (const Element& c : item.children()) {
+    if (!c.is(kTNs, "ExtendedProperty")) continue;
+    const Element* uri = tchild(c, "ExtendedFieldURI");
+    const Element* value = tchild(c, "Value");
+    if (!uri || !value || !iequal(attr(*uri, "PropertySetId"), kPropertySet)) continue;
+    out.emplace_back(attr(*uri, "PropertyName"), value->text());
+  }
+  return out;
+}
+
+}  // namespace crmsync::ews
