@@ -205,10 +205,21 @@ void parse_document(Checker& c, const Json& root, Config& cfg) {
   if (const Json* sync = Checker::member(root, "sync")) {
     if (c.object(*sync, "sync",
                  {"interval_minutes", "entities", "update_company_field", "reconcile_batch",
-                  "mass_delete", "user_filters"})) {
+                  "mass_delete", "user_filters", "track_category"})) {
       if (auto v = c.integer(*sync, "sync", "interval_minutes", 0, std::numeric_limits<int>::max()))
         cfg.sync.interval_minutes = static_cast<int>(*v);
       if (auto v = c.boolean(*sync, "sync", "user_filters")) cfg.sync.user_filters = *v;
+      if (const Json* tc = Checker::member(*sync, "track_category")) {  // U1; "" turns it off
+        if (!tc->IsString()) {
+          c.problem("sync.track_category", "must be a string");
+        } else {
+          auto name = TrackCategory::from_config({tc->GetString(), tc->GetStringLength()});
+          if (name.ok())
+            cfg.sync.track_category = name->name();
+          else
+            c.problem("", name.error().message());  // names its key already
+        }
+      }
       if (auto v = c.boolean(*sync, "sync", "update_company_field"))
         cfg.sync.update_company_field = *v;
       if (auto v = c.integer(*sync, "sync", "reconcile_batch", 0, 100'000))

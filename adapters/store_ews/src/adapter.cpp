@@ -8,7 +8,9 @@
 #include "caller.hpp"
 #include "change_log.hpp"
 #include "crmsync/store_ews/ews_store.hpp"
+#include "decisions.hpp"
 #include "hidden_items.hpp"
+#include "master_categories.hpp"
 #include "notifications.hpp"
 #include "zone.hpp"
 
@@ -17,17 +19,19 @@ namespace {
 
 using namespace ews;
 
-class EwsStore final : public StoreAdapter {
+class EwsStore final : public StoreAdapter, public Decisions {
  public:
-  EwsStore(EwsStoreConfig config, std::string zone_id, Clock& clock,
+  EwsStore(EwsStoreConfig config, std::string zone_id, TrackCategory track, Clock& clock,
            std::unique_ptr<http::Transport> transport, sql::Database db)
       : config_(std::move(config)),
         zone_id_(std::move(zone_id)),
+        track_(std::move(track)),
         transport_(std::move(transport)),
         caller_(config_, *transport_),
-        log_(caller_, clock, std::move(db)),
+        log_(caller_, clock, std::move(db), track_),
         notifications_(caller_, log_),
-        hidden_(caller_, clock) {}
+        hidden_(caller_, clock),
+        master_(caller_, clock) {}
 
   // ------------------------------------------------------------ StoreAdapter
 
@@ -186,21 +190,17 @@ class EwsStore final : public StoreAdapter {
     if (raw.ref.change_key != expected_change_key)
       return Error::Conflict("item " + id.str() + " changed since it was read");
     if (changes.empty() && !link) return raw.ref.change_key;
+    // U1: a link written keeps the track category in step with its tracked mark.
+    CategoryWrite categories;
+    if (link) categories = in_step(category_mark_of(raw), link->tracked);
     auto body = update_item(kind_of_folder(folder), ItemRef{id.str(), expected_change_key}, changes,
-                            link, zone_id_);
+                            link, zone_id_, categories);
     if (!body) return body.error();
     if (body->empty()) return raw.ref.change_key;  // only read-only fields (Organizer, Duration)
-    auto msgs = caller_.call("UpdateItem", *body, true);
-    if (!msgs) return msgs.error();
-    const Message& m = msgs->front();
-    if (!m.ok()) return id_error(m, id);
-    auto updated = items_in(m, "UpdateItem");
-    if (!updated) return updated.error();
-    if (updated->size() != 1 || updated->front().ref.change_key.empty())
-      return Error::Invalid("UpdateItem reply without the new ChangeKey");
-    ItemRef ref{id.str(), updated->front().ref.change_key};
-    CRMSYNC_TRY(log_.record(folder, ref, Action::kUpdate));
-    return ref.change_key;
+    auto ref = send_update(id, *body);
+    if (!ref) return ref.error();
+    CRMSYNC_TRY(log_.record(folder, *ref, Action::kUpdate));
+    return ref->change_key;
   }
 
   Result<void> remove(const EntryId& id) override {
@@ -226,7 +226,54 @@ class EwsStore final : public StoreAdapter {
   LeaseStore* lease_store() override { return &hidden_; }
   HandoffQueue* handoff_queue() override { return &hidden_; }
 
+  // SPEC U2 (decisions.hpp): the decision as the explorer's event; a track or an untrack
+  // writes the tracked mark and the category first, with the item's change key.
+  Result<std::int64_t> record_decision(const StoreEvent& decision) override {
+    if (decision.action != Action::kTrack && decision.action != Action::kUntrack &&
+        decision.action != Action::kSetRegarding)
+      return Error::Invalid("a decision is a track, an untrack or a set regarding, not " +
+                            std::string(to_string(decision.action)));
+    auto probe = probe_item(decision.entry_id);
+    if (!probe) return probe.error();
+    auto& [raw, folder] = *probe;
+    StoreEvent e;
+    e.kind = kind_of_folder(folder);
+    e.entry_id = decision.entry_id;
+    e.action = decision.action;
+    e.surface = Surface::kExplorer;
+    e.delete_in_crm = decision.action == Action::kUntrack && decision.delete_in_crm;
+    // Set regarding: the caller has written Regarding with update() already.
+    if (decision.action == Action::kSetRegarding) return log_.record_event(folder, nullptr, e);
+    const bool tracked = decision.action == Action::kTrack;
+    auto body = update_mark(e.kind, raw.ref, tracked, in_step(category_mark_of(raw), tracked));
+    if (!body) return body.error();
+    auto ref = send_update(decision.entry_id, *body);
+    if (!ref) return ref.error();
+    return log_.record_event(folder, &*ref, e);
+  }
+
  private:
+  // The categories of a write of the tracked mark (U1); the master category list gets the
+  // track category first when the write adds it to an item (best effort: see ensure()).
+  CategoryWrite in_step(const CategoryMark& mark, bool tracked) {
+    CategoryWrite w = keep_in_step(track_, mark, tracked);
+    if (w.adds_ours) (void)master_.ensure(track_.name());
+    return w;
+  }
+
+  // One UpdateItem of the item; its new id and change key.
+  Result<ItemRef> send_update(const EntryId& id, const std::string& body) {
+    auto msgs = caller_.call("UpdateItem", body, true);
+    if (!msgs) return msgs.error();
+    const Message& m = msgs->front();
+    if (!m.ok()) return id_error(m, id);
+    auto updated = items_in(m, "UpdateItem");
+    if (!updated) return updated.error();
+    if (updated->size() != 1 || updated->front().ref.change_key.empty())
+      return Error::Invalid("UpdateItem reply without the new ChangeKey");
+    return ItemRef{id.str(), updated->front().ref.change_key};
+  }
+
   // ------------------------------------------------------------ items
 
   Error id_error(const Message& m, const EntryId& id) {
@@ -277,7 +324,7 @@ class EwsStore final : public StoreAdapter {
     std::vector<std::size_t> sent;
     std::vector<std::string> elements;
     for (std::size_t i : indexes) {
-      auto el = item_element(items[i], zone_id_);
+      auto el = item_element(items[i], zone_id_, in_step({}, items[i].link.tracked));
       if (!el) {
         out[i] = el.error();
         continue;
@@ -371,11 +418,13 @@ class EwsStore final : public StoreAdapter {
 
   EwsStoreConfig config_;
   std::string zone_id_;  // the user's zone, Windows id: appointments' StartTimeZone/EndTimeZone
+  TrackCategory track_;
   std::unique_ptr<http::Transport> transport_;
   Caller caller_;
   ChangeLog log_;
   Notifications notifications_;
   HiddenItems hidden_;
+  MasterCategories master_;
   std::map<std::string, Folder> folder_ids_;
 };
 
@@ -402,10 +451,12 @@ Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& confi
     return Error::Invalid("EWS stream_connection_minutes: 1..30");
   auto zone = ews::windows_zone_id(config.time_zone);
   if (!zone) return zone.error().context("EWS all-day events");
+  auto track = TrackCategory::from_config(config.track_category);
+  if (!track) return track.error();
   auto db = ews::ChangeLog::open_state(config.state_path);
   if (!db) return db.error();
-  return std::unique_ptr<StoreAdapter>(
-      new EwsStore(config, std::move(*zone), clock, std::move(transport), std::move(*db)));
+  return std::unique_ptr<StoreAdapter>(new EwsStore(config, std::move(*zone), std::move(*track),
+                                                    clock, std::move(transport), std::move(*db)));
 }
 
 Result<std::unique_ptr<StoreAdapter>> open_ews_store(const EwsStoreConfig& config, Clock& clock) {

@@ -7,7 +7,9 @@
 namespace crmsync::ews {
 namespace {
 
-constexpr int kStateVersion = 1;
+// 1: events(seq, kind, entry_id, action, at_ms). 2: the mock mailbox's layout, so that an event
+// carries its surface and delete-in-CRM (the user's intents and decisions, SPEC U1, U2).
+constexpr int kStateVersion = 2;
 
 }  // namespace
 
@@ -20,13 +22,27 @@ Result<sql::Database> ChangeLog::open_state(const std::string& path) {
     return Error::Corrupt("EWS state file " + path + " has version " + std::to_string(*version) +
                           ", newer than this binary's " + std::to_string(kStateVersion));
   CRMSYNC_TRY(db->use_wal());
-  CRMSYNC_TRY(db->exec(
-      "CREATE TABLE IF NOT EXISTS sync_state(folder TEXT PRIMARY KEY, state TEXT NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS known(entry_id TEXT PRIMARY KEY, folder TEXT NOT NULL,"
-      " change_key TEXT NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
-      " entry_id TEXT NOT NULL, action TEXT NOT NULL, at_ms INTEGER NOT NULL);"));
-  if (*version < kStateVersion) CRMSYNC_TRY(db->set_user_version(kStateVersion));
+  if (*version == kStateVersion) return db;
+  auto tx = sql::Transaction::begin(*db);
+  if (!tx) return tx.error();
+  if (*version == 1) {
+    CRMSYNC_TRY(
+        db->exec("ALTER TABLE events RENAME COLUMN at_ms TO at;"
+                 "ALTER TABLE events ADD COLUMN surface TEXT NOT NULL DEFAULT 'none';"
+                 "ALTER TABLE events ADD COLUMN phase TEXT NOT NULL DEFAULT 'none';"
+                 "ALTER TABLE events ADD COLUMN delete_in_crm INTEGER NOT NULL DEFAULT 0;"));
+  } else {
+    CRMSYNC_TRY(db->exec(
+        "CREATE TABLE IF NOT EXISTS sync_state(folder TEXT PRIMARY KEY, state TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS known(entry_id TEXT PRIMARY KEY, folder TEXT NOT NULL,"
+        " change_key TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " kind TEXT NOT NULL, entry_id TEXT NOT NULL, action TEXT NOT NULL,"
+        " surface TEXT NOT NULL DEFAULT 'none', phase TEXT NOT NULL DEFAULT 'none',"
+        " delete_in_crm INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL);"));
+  }
+  CRMSYNC_TRY(db->set_user_version(kStateVersion));
+  CRMSYNC_TRY(tx->commit());
   return db;
 }
 
@@ -39,6 +55,19 @@ Result<void> ChangeLog::record(Folder folder, const ItemRef& ref, Action action)
     CRMSYNC_TRY(upsert_known(folder, ref.id, ref.change_key));
   CRMSYNC_TRY(insert_event(kind_of_folder(folder), ref.id, action));
   return tx->commit();
+}
+
+Result<std::int64_t> ChangeLog::record_event(Folder folder, const ItemRef* written,
+                                             StoreEvent event) {
+  auto tx = sql::Transaction::begin(db_);
+  if (!tx) return tx.error();
+  if (written) CRMSYNC_TRY(upsert_known(folder, written->id, written->change_key));
+  event.at = clock_.now();
+  CRMSYNC_TRY(events().append(event));
+  auto seq = events().last_seq();
+  if (!seq) return seq.error();
+  CRMSYNC_TRY(tx->commit());
+  return *seq;
 }
 
 Result<void> ChangeLog::remember(Folder folder, const std::string& id,
@@ -61,11 +90,13 @@ Result<void> ChangeLog::forget(const std::string& id) {
   return del->bind(1, id).run();
 }
 
-Result<void> ChangeLog::insert_event(ItemKind kind, const std::string& id, Action action) {
+Result<void> ChangeLog::insert_event(ItemKind kind, const std::string& id, Action action,
+                                     Surface surface) {
   StoreEvent e;
   e.kind = kind;
   e.entry_id = EntryId(id);
   e.action = action;
+  e.surface = surface;
   e.at = clock_.now();
   return events().append(e);
 }
@@ -79,7 +110,7 @@ Result<std::vector<StoreEvent>> ChangeLog::after(std::int64_t after, std::size_t
 }
 
 sql::ChangeLog ChangeLog::events() {
-  return sql::ChangeLog(db_, sql::ChangeLog::Layout::kActionOnly, "EWS state file");
+  return sql::ChangeLog(db_, sql::ChangeLog::Layout::kFull, "EWS state file");
 }
 
 Result<void> ChangeLog::sync_all() {
@@ -104,6 +135,7 @@ Result<void> ChangeLog::sync_folder(Folder folder) {
   Mode mode = !stored ? Mode::kBaseline : stored->empty() ? Mode::kReconcile : Mode::kIncremental;
   std::string state = stored.value_or("");
   std::set<std::string> seen;
+  std::vector<Intent> intents;
   const std::string element(detail::element_of(kind_of_folder(folder)));
   const int page_size = caller_.config().page_size;
   for (int round = 0; round < 100'000; ++round) {
@@ -147,6 +179,14 @@ Result<void> ChangeLog::sync_folder(Folder folder) {
       if (*known && **known == ch.item.ref.change_key) continue;  // our own write, or unchanged
       CRMSYNC_TRY(upsert_known(folder, id, ch.item.ref.change_key));
       if (mode == Mode::kBaseline) continue;
+      CategoryMark mark = category_mark_of(ch.item);
+      if (auto intent = category_intent(track_, mark)) {
+        // The user's track or untrack from another client (U1): the explorer's, as the
+        // category is the list view's "Track in CRM"; the mark follows once committed.
+        CRMSYNC_TRY(insert_event(kind_of_folder(folder), id, *intent, Surface::kExplorer));
+        intents.push_back({folder, ch.item.ref, *intent == Action::kTrack, std::move(mark)});
+        continue;
+      }
       CRMSYNC_TRY(
           insert_event(kind_of_folder(folder), id,
                        *known || ch.type == T::kUpdate ? Action::kUpdate : Action::kCreate));
@@ -179,6 +219,8 @@ Result<void> ChangeLog::sync_folder(Folder folder) {
       CRMSYNC_TRY(st->bind(1, fname).bind(2, state).run());
     }
     CRMSYNC_TRY(tx->commit());
+    apply(intents);
+    intents.clear();
     if (done) return Ok();
   }
   return Error::Internal("SyncFolderItems never reached the last page");
@@ -192,6 +234,21 @@ Result<std::optional<std::string>> ChangeLog::known_change_key(const std::string
   if (!row) return row.error();
   if (!*row) return std::optional<std::string>();
   return std::optional<std::string>(st->text(0));
+}
+
+// Best effort: the event is logged already. A write that fails (the user changed the item
+// again: kConflict) is left to the next pass, which sees that change and its intent again.
+void ChangeLog::apply(const std::vector<Intent>& intents) {
+  for (const Intent& i : intents) {
+    const ItemKind kind = kind_of_folder(i.folder);
+    auto body = update_mark(kind, i.ref, i.tracked, keep_in_step(track_, i.mark, i.tracked));
+    if (!body) continue;
+    auto msgs = caller_.call("UpdateItem", *body, true);
+    if (!msgs || !msgs->front().ok()) continue;
+    auto updated = one_item_in(msgs->front(), "UpdateItem");
+    if (updated && !updated->ref.change_key.empty())
+      (void)remember(i.folder, i.ref.id, updated->ref.change_key);
+  }
 }
 
 }  // namespace crmsync::ews

@@ -1,5 +1,7 @@
-// The hidden items' wire form (lease, handoff queue): Messages in the root folder whose values
-// are string-valued named properties of our set.
+// The wire form of what crmsync keeps in the mailbox beside the items: the hidden items (lease,
+// handoff queue: Messages in the root folder whose values are string-valued named properties
+// of our set) and the master category list (a user configuration of the calendar folder).
+#include "crmsync/model/encoding.hpp"
 #include "wire.hpp"
 
 namespace crmsync::ews {
@@ -85,6 +87,47 @@ Props props_of(const Element& item) {
     out.emplace_back(attr(*uri, "PropertyName"), value->text());
   }
   return out;
+}
+
+namespace {
+
+// A UserConfiguration of the calendar folder with the category list as its XmlData.
+std::string category_list_config(std::string_view xml) {
+  return "<m:UserConfiguration><t:UserConfigurationName Name=\"" +
+         std::string(kCategoryListConfig) +
+         "\"><t:DistinguishedFolderId Id=\"calendar\"/></t:UserConfigurationName><t:XmlData>" +
+         base64_encode(xml) + "</t:XmlData></m:UserConfiguration>";
+}
+
+}  // namespace
+
+std::string get_category_list() {
+  return "<m:GetUserConfiguration><m:UserConfigurationName Name=\"" +
+         std::string(kCategoryListConfig) +
+         "\"><t:DistinguishedFolderId Id=\"calendar\"/></m:UserConfigurationName>"
+         "<m:UserConfigurationProperties>XmlData</m:UserConfigurationProperties>"
+         "</m:GetUserConfiguration>";
+}
+
+std::string create_category_list(std::string_view xml) {
+  return "<m:CreateUserConfiguration>" + category_list_config(xml) + "</m:CreateUserConfiguration>";
+}
+
+std::string update_category_list(std::string_view xml) {
+  return "<m:UpdateUserConfiguration>" + category_list_config(xml) + "</m:UpdateUserConfiguration>";
+}
+
+Result<std::string> user_config_xml_of(const Message& m) {
+  const Element* config = mchild(m.element, "UserConfiguration");
+  if (!config) return Error::Invalid("GetUserConfiguration reply without UserConfiguration");
+  const Element* data = tchild(*config, "XmlData");
+  if (!data) return std::string();
+  const std::string text = trimmed(data->text());
+  if (text.size() > kMaxCategoryListBytes / 3 * 4 + 4)
+    return Error::Invalid("GetUserConfiguration: XmlData too large");
+  auto xml = base64_decode(text);
+  if (!xml) return Error::Invalid("GetUserConfiguration: XmlData is not base64");
+  return std::move(*xml);
 }
 
 }  // namespace crmsync::ews

@@ -324,9 +324,22 @@ std::string path_xml(const Spec& s) {
   return w.take();
 }
 
+// One ItemChange of `updates` with NeverOverwrite (and no invitations or sends).
+std::string item_change(ItemKind kind, const ItemRef& ref, const std::string& updates) {
+  std::string attrs = " ConflictResolution=\"NeverOverwrite\"";
+  if (kind == ItemKind::kEmail) attrs += " MessageDisposition=\"SaveOnly\"";
+  if (kind == ItemKind::kAppointment)
+    attrs += " SendMeetingInvitationsOrCancellations=\"SendToNone\"";
+  XmlWriter id;
+  id.open("t:ItemId").attr("Id", ref.id).attr("ChangeKey", ref.change_key).close();
+  return "<m:UpdateItem" + attrs + "><m:ItemChanges><t:ItemChange>" + id.take() + "<t:Updates>" +
+         updates + "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>";
+}
+
 }  // namespace
 
-Result<std::string> item_element(const NewStoreItem& n, std::string_view zone_id) {
+Result<std::string> item_element(const NewStoreItem& n, std::string_view zone_id,
+                                 const CategoryWrite& categories) {
   const ItemKind kind = n.item.kind;
   if (kind_of_folder(n.folder) != kind)
     return Error::Invalid("a " + std::string(to_string(kind)) + " cannot live in folder " +
@@ -346,6 +359,9 @@ Result<std::string> item_element(const NewStoreItem& n, std::string_view zone_id
     pieces.push_back(std::move(*p));
   }
   for (auto& p : link_pieces(kind, n.link)) pieces.push_back(std::move(p));
+  auto cats = category_pieces(kind, categories);
+  if (!cats) return cats.error();
+  for (auto& [order, xml] : *cats) pieces.push_back({order, "", 0, std::move(xml)});
   if (kind == ItemKind::kAppointment)
     for (auto& p : zone_pieces(zone_id)) pieces.push_back(std::move(p));
   std::string el = "t:" + std::string(element_of(kind));
@@ -363,14 +379,16 @@ std::string create_items(Folder folder, const std::vector<std::string>& elements
   return out + "</m:Items></m:CreateItem>";
 }
 
-Result<std::string> create_item(const NewStoreItem& n, std::string_view zone_id) {
-  auto el = item_element(n, zone_id);
+Result<std::string> create_item(const NewStoreItem& n, std::string_view zone_id,
+                                const CategoryWrite& categories) {
+  auto el = item_element(n, zone_id, categories);
   if (!el) return el.error();
   return create_items(n.folder, {*el});
 }
 
 Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMap& changes,
-                                const std::optional<CrmLink>& link, std::string_view zone_id) {
+                                const std::optional<CrmLink>& link, std::string_view zone_id,
+                                const CategoryWrite& categories) {
   CRMSYNC_TRY(check_fields(kind, changes));
   const std::string el = "t:" + std::string(element_of(kind));
   std::string updates;
@@ -400,35 +418,26 @@ Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMa
                "</" + el + "></t:SetItemField>";
   }
   if (link) {
-    auto set = [&](const Ext& e, const std::string& value) {
-      XmlWriter w;
-      write_ext(w, e, value);
-      updates += "<t:SetItemField>" + ext_uri_xml(e) + "<" + el + ">" + w.take() + "</" + el +
-                 "></t:SetItemField>";
-    };
-    auto del = [&](const Ext& e) {
-      updates += "<t:DeleteItemField>" + ext_uri_xml(e) + "</t:DeleteItemField>";
-    };
-    set(kTracked, link->tracked ? "true" : "false");
-    if (link->crm_id)
-      set(kCrmId, link->crm_id->str());
-    else
-      del(kCrmId);
-    set(kCrmIdPending, link->crm_id_pending ? "true" : "false");
-    if (link->crm_entity)
-      set(kCrmEntity, std::string(to_string(*link->crm_entity)));
-    else
-      del(kCrmEntity);
+    updates += set_ext_field(kind, kTracked, link->tracked ? "true" : "false");
+    updates +=
+        link->crm_id ? set_ext_field(kind, kCrmId, link->crm_id->str()) : delete_ext_field(kCrmId);
+    updates += set_ext_field(kind, kCrmIdPending, link->crm_id_pending ? "true" : "false");
+    updates += link->crm_entity ? set_ext_field(kind, kCrmEntity, to_string(*link->crm_entity))
+                                : delete_ext_field(kCrmEntity);
   }
+  auto cats = category_updates(kind, categories);
+  if (!cats) return cats.error();
+  updates += *cats;
   if (updates.empty()) return std::string();  // only read-only fields: nothing to write
-  std::string attrs = " ConflictResolution=\"NeverOverwrite\"";
-  if (kind == ItemKind::kEmail) attrs += " MessageDisposition=\"SaveOnly\"";
-  if (kind == ItemKind::kAppointment)
-    attrs += " SendMeetingInvitationsOrCancellations=\"SendToNone\"";
-  XmlWriter id;
-  id.open("t:ItemId").attr("Id", ref.id).attr("ChangeKey", ref.change_key).close();
-  return "<m:UpdateItem" + attrs + "><m:ItemChanges><t:ItemChange>" + id.take() + "<t:Updates>" +
-         updates + "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>";
+  return item_change(kind, ref, updates);
+}
+
+Result<std::string> update_mark(ItemKind kind, const ItemRef& ref, bool tracked,
+                                const CategoryWrite& categories) {
+  if (!tracked) return update_item(kind, ref, {}, CrmLink{}, {}, categories);
+  auto cats = category_updates(kind, categories);
+  if (!cats) return cats.error();
+  return item_change(kind, ref, set_ext_field(kind, kTracked, "true") + *cats);
 }
 
 Result<StoreItem> to_store_item(
@@ -460,6 +469,7 @@ Result<StoreItem> to_store_item(
   auto link = link_of(raw.xml);
   if (!link) return link.error().context("item " + raw.ref.id);
   s.link = *link;
+  s.categories = category_mark_of(raw).categories;
   return s;
 }
 

@@ -61,5 +61,16 @@ Result<Value> from_wire(const Spec& s, const std::string& text);
 
 // Every extended property URI the item codec reads (GetItem's AdditionalProperties).
 std::string all_ext_uris();
+// What category_mark_of reads, as AdditionalProperties' children.
+std::string category_mark_uris();
+
+// SPEC U1 on the wire (item_categories.cpp): the Categories element and the TrackCategory
+// property of a CreateItem, as (schema order, XML) pairs; and UpdateItem's changes of them.
+Result<std::vector<std::pair<int, std::string>>> category_pieces(ItemKind kind,
+                                                                 const CategoryWrite& w);
+Result<std::string> category_updates(ItemKind kind, const CategoryWrite& w);
+// A SetItemField of one extended property, and its DeleteItemField.
+std::string set_ext_field(ItemKind kind, const Ext& e, std::string_view value);
+std::string delete_ext_field(const Ext& e);
 
 }  // namespace crmsync::ews::detail

@@ -20,8 +20,8 @@ std::string get_items(const std::vector<std::string>& ids, bool full) {
   } else {
     out +=
         "<t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
-        "<t:FieldURI FieldURI=\"item:ParentFolderId\"/><t:FieldURI FieldURI=\"item:ItemClass\"/>"
-        "</t:AdditionalProperties>";
+        "<t:FieldURI FieldURI=\"item:ParentFolderId\"/><t:FieldURI FieldURI=\"item:ItemClass\"/>" +
+        category_mark_uris() + "</t:AdditionalProperties>";
   }
   out += "</m:ItemShape><m:ItemIds>";
   for (const auto& id : ids) {
@@ -87,8 +87,8 @@ std::string find_by_crm_ids(const std::vector<Folder>& folders,
 
 std::string sync_folder_items(Folder folder, const std::string& sync_state, int max) {
   std::string out =
-      "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
-      "</m:ItemShape><m:SyncFolderId>" +
+      "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>" +
+      category_mark_uris() + "</t:AdditionalProperties></m:ItemShape><m:SyncFolderId>" +
       folder_id_xml(folder) + "</m:SyncFolderId>";
   if (!sync_state.empty()) out += "<m:SyncState>" + xml_escape(sync_state) + "</m:SyncState>";
   return out + "<m:MaxChangesReturned>" + std::to_string(std::clamp(max, 1, 512)) +

@@ -35,6 +35,8 @@ inline constexpr Ext kTracked = named("Tracked", "Boolean");
 inline constexpr Ext kCrmId = named("CrmId");
 inline constexpr Ext kCrmIdPending = named("CrmIdPending", "Boolean");
 inline constexpr Ext kCrmEntity = named("CrmEntity");
+// SPEC U1: the track category the tracked mark stands for (crmsync/core/category_store.hpp).
+inline constexpr Ext kTrackCategory = named("TrackCategory");
 
 // ---- writing
 void write_ext_uri(XmlWriter& w, const Ext& e);

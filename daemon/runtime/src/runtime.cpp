@@ -119,6 +119,7 @@ EwsStoreConfig ews_config(const Config& config) {
   c.connect_timeout = std::chrono::milliseconds(store.connect_timeout_ms);
   c.request_timeout = std::chrono::milliseconds(store.request_timeout_ms);
   c.state_path = store.state_path;
+  c.track_category = config.sync.track_category;  // U1
   return c;
 }
 

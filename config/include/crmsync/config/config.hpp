@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crmsync/core/role.hpp"
+#include "crmsync/core/track_category.hpp"
 #include "crmsync/model/item.hpp"
 #include "crmsync/model/result.hpp"
 
@@ -117,6 +118,8 @@ struct Config {
     bool update_company_field = true;
     std::int64_t reconcile_batch = 50;
     bool user_filters = true;  // U4: the user's Outlook filters pick what syncs
+    // U1: the category that is the user's "Track in CRM" in every client; "" = off.
+    std::string track_category = std::string(kDefaultTrackCategory);
     double mass_delete_ratio = 0.5;
     std::int64_t mass_delete_min = 20;
   } sync;
