@@ -111,7 +111,11 @@ TEST_CASE("U1: the master category list gets the category once, the rest kept by
   REQUIRE(prefixed.ok());
   CHECK_THAT(**prefixed, Catch::Contains("<c:category name=\"Tracked to Dynamics 365\""));
   CHECK(*category_list_names(**prefixed) == Cats{"A", kName});
-  // A name that needs escaping is escaped.
+  // A UTF-8 byte order mark stays in front.
+  auto bom = add_to_category_list("\xEF\xBB\xBF<categories/>", kName, kNow, kGuid);
+  REQUIRE(bom.ok());
+  CHECK_THAT(**bom, Catch::StartsWith("\xEF\xBB\xBF<categories>"));
+    // A name that needs escaping is escaped.
   auto odd = add_to_category_list("", "A & B <\"x\">", kNow, kGuid);
   REQUIRE(odd.ok());
   CHECK(*category_list_names(**odd) == Cats{"A & B <\"x\">"});

@@ -6,22 +6,27 @@
 #include <algorithm>
 
 #include "change_log.hpp"
+#include "decisions.hpp"
 #include "errors.hpp"
 #include "hidden_items.hpp"
 #include "mailbox.hpp"
+#include "master_categories.hpp"
 
 namespace crmsync {
 namespace {
 
 using namespace mapi;
 
-class MapiStore final : public StoreAdapter {
+class MapiStore final : public StoreAdapter, public Decisions {
  public:
-  MapiStore(const MapiStoreConfig& config, Clock& clock, std::unique_ptr<Session> session)
-      : session_(std::move(session)),
+  MapiStore(const MapiStoreConfig& config, TrackCategory track, Clock& clock,
+            std::unique_ptr<Session> session)
+      : track_(std::move(track)),
+        session_(std::move(session)),
         mailbox_(*session_, config.profile),
-        log_(mailbox_, clock, config.max_events),
-        hidden_(*session_, mailbox_, clock) {}
+        log_(mailbox_, clock, config.max_events, track_),
+        hidden_(*session_, mailbox_, clock),
+        master_(mailbox_, clock) {}
 
   Result<void> open() {
     CRMSYNC_TRY(mailbox_.open());
@@ -96,11 +101,14 @@ class MapiStore final : public StoreAdapter {
     if (!enc) return enc.error();
     auto link = encode_link(n.link);
     if (!link) return link.error();
+    auto marks = encode_mark(in_step({}, n.link.tracked));  // U1: tracked carries the category
+    if (!marks) return marks.error();
     Com<IMessage> msg;
     if (HRESULT h = mailbox_.folder(n.folder)->CreateMessage(nullptr, 0, msg.out()); FAILED(h))
       return error_of(h, "CreateMessage");
     std::vector<PropWrite> writes = std::move(enc->props);
     writes.insert(writes.end(), link->begin(), link->end());
+    keep_categories(writes, *marks);
     writes.push_back({PropRef{tag::kMessageClass}, std::u16string(message_class(n.item.kind))});
     CRMSYNC_TRY(mailbox_.write_props(msg.get(), writes));
     if (!enc->recipients.empty())
@@ -133,6 +141,12 @@ class MapiStore final : public StoreAdapter {
       auto l = encode_link(*link);
       if (!l) return l.error();
       writes.insert(writes.end(), l->begin(), l->end());
+      // U1: a link written keeps the track category in step with its tracked mark.
+      auto mark = mailbox_.mark_of(msg->get());
+      if (!mark) return mark.error();
+      auto marks = encode_mark(in_step(*mark, link->tracked));
+      if (!marks) return marks.error();
+      keep_categories(writes, *marks);
     }
     CRMSYNC_TRY(mailbox_.write_props(msg->get(), writes));
     if (!enc->recipients.empty())
@@ -181,20 +195,67 @@ class MapiStore final : public StoreAdapter {
   LeaseStore* lease_store() override { return &hidden_; }
   HandoffQueue* handoff_queue() override { return &hidden_; }
 
+  // SPEC U2 (decisions.hpp): a track or an untrack writes the tracked mark and the category,
+  // then the decision is logged as the explorer's event; a set-regarding is only logged.
+  Result<std::int64_t> record_decision(const StoreEvent& decision) override {
+    CRMSYNC_TRY(session_->enter_thread());
+    if (decision.action != Action::kTrack && decision.action != Action::kUntrack &&
+        decision.action != Action::kSetRegarding)
+      return Error::Invalid("a decision is a track, an untrack or a set regarding, not " +
+                            std::string(to_string(decision.action)));
+    auto bytes = entry_id_bytes(decision.entry_id.str());
+    if (!bytes) return Error::NotFound("no item " + decision.entry_id.str().substr(0, 64));
+    auto msg = mailbox_.open_message(*bytes, false);
+    if (!msg) return msg.error();
+    auto head = mailbox_.head_of(msg->get());
+    if (!head) return head.error();
+    StoreEvent e = decision;
+    e.kind = head->kind;
+    e.delete_in_crm = decision.action == Action::kUntrack && decision.delete_in_crm;
+    if (decision.action == Action::kSetRegarding) return log_.log_decision(e, *bytes, {});
+    auto mark = mailbox_.mark_of(msg->get());
+    if (!mark) return mark.error();
+    msg->reset();
+    const bool tracked = decision.action == Action::kTrack;
+    auto ck =
+        mailbox_.write_mark(*bytes, to_hex(head->change_key), tracked, in_step(*mark, tracked));
+    if (!ck) return ck.error();
+    return log_.log_decision(e, *bytes, *ck);
+  }
+
  private:
+  // The categories of a write of the tracked mark (U1); the master category list gets the
+  // track category first when the write adds it to an item (best effort).
+  CategoryWrite in_step(const CategoryMark& mark, bool tracked) {
+    CategoryWrite w = crmsync::keep_in_step(track_, mark, tracked);
+    if (w.adds_ours) (void)master_.ensure(track_.name());
+    return w;
+  }
+
+  // `marks` into `writes`; a category list of its own replaces the Categories field's.
+  static void keep_categories(std::vector<PropWrite>& writes, const std::vector<PropWrite>& marks) {
+    for (const PropWrite& m : marks)
+      std::erase_if(writes, [&](const PropWrite& w) { return w.ref == m.ref; });
+    writes.insert(writes.end(), marks.begin(), marks.end());
+  }
+
+  TrackCategory track_;
   std::unique_ptr<Session> session_;
   Mailbox mailbox_;
   ChangeLog log_;
   HiddenItems hidden_;
+  MasterCategories master_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<StoreAdapter>> open_mapi_store(const MapiStoreConfig& config, Clock& clock) {
   if (config.max_events == 0) return Error::Invalid("store.max_events must be positive");
+  auto track = TrackCategory::from_config(config.track_category);
+  if (!track) return track.error();
   auto session = Session::logon(config);
   if (!session) return session.error();
-  auto store = std::make_unique<MapiStore>(config, clock, std::move(*session));
+  auto store = std::make_unique<MapiStore>(config, std::move(*track), clock, std::move(*session));
   if (auto r = store->open(); !r) return r.error().context("MAPI profile '" + config.profile + "'");
   return std::unique_ptr<StoreAdapter>(std::move(store));
 }

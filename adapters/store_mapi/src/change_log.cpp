@@ -58,8 +58,8 @@ class Sink final : public IMAPIAdviseSink {
 
 }  // namespace
 
-ChangeLog::ChangeLog(Mailbox& mailbox, Clock& clock, std::size_t max_events)
-    : mailbox_(mailbox), clock_(clock), max_events_(max_events) {
+ChangeLog::ChangeLog(Mailbox& mailbox, Clock& clock, std::size_t max_events, TrackCategory track)
+    : mailbox_(mailbox), clock_(clock), max_events_(max_events), track_(std::move(track)) {
   next_seq_ = clock_.now().ms * 1000;  // above any seq an earlier run of this client gave
 }
 
@@ -106,16 +106,29 @@ void ChangeLog::log_own(ItemKind kind, const Binary& id, Action action,
   own_[to_hex(id)] = action == Action::kDelete ? std::string("-") : change_key;
 }
 
-void ChangeLog::append(ItemKind kind, const Binary& id, Action action) {
+std::int64_t ChangeLog::log_decision(const StoreEvent& decision, const Binary& id,
+                                     const std::string& change_key) {
+  std::lock_guard lock(mutex_);
+  const std::int64_t seq =
+      append(decision.kind, id, decision.action, Surface::kExplorer, decision.delete_in_crm);
+  if (!change_key.empty()) own_[to_hex(id)] = change_key;
+  return seq;
+}
+
+std::int64_t ChangeLog::append(ItemKind kind, const Binary& id, Action action, Surface surface,
+                               bool delete_in_crm) {
   StoreEvent e;
   e.seq = ++next_seq_;
   e.kind = kind;
   e.entry_id = EntryId(entry_id_text(id));
   e.action = action;
+  e.surface = surface;
+  e.delete_in_crm = delete_in_crm;
   e.at = clock_.now();
   events_.push_back(std::move(e));
   while (events_.size() > max_events_) events_.pop_front();
   cv_.notify_all();
+  return next_seq_;
 }
 
 // Turns the advise sink's notifications into events, on the caller's (MAPI) thread.
@@ -142,12 +155,29 @@ Result<void> ChangeLog::absorb_notes() {
       append(kind_of_folder(*folder), n.entry_id, Action::kDelete);
       continue;
     }
-    auto item = mailbox_.read(n.entry_id);
+    CategoryMark mark;
+    auto item = mailbox_.read(n.entry_id, &mark);
     if (!item) {
       if (item.error().is(ErrorKind::kNotFound) || item.error().is(ErrorKind::kInvalid)) continue;
       return item.error();
     }
     if (own() == item->change_key) continue;  // our own write, logged already
+    if (auto intent = category_intent(track_, mark)) {
+      // The user's track or untrack from any client (U1), the explorer's; the mark follows.
+      // A write that fails (the user saved again) is left to that save's notification.
+      {
+        std::lock_guard lock(mutex_);
+        append(item->item.kind, n.entry_id, *intent, Surface::kExplorer);
+      }
+      const bool tracked = *intent == Action::kTrack;
+      auto ck = mailbox_.write_mark(n.entry_id, item->change_key, tracked,
+                                    keep_in_step(track_, mark, tracked));
+      if (ck) {
+        std::lock_guard lock(mutex_);
+        own_[hex] = *ck;
+      }
+      continue;
+    }
     const bool created = n.event == fnevObjectCreated ||
                          (n.event == fnevObjectMoved && !mailbox_.folder_of(n.old_parent_id));
     std::lock_guard lock(mutex_);

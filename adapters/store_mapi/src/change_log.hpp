@@ -3,7 +3,10 @@
 // the worker's thread, turns them into events (create, update; a delete or a move to Deleted
 // Items is a delete). The adapter's own writes are logged at once and remembered by change
 // key, so their notifications are not reported twice (SPEC C5). The log is in memory: what
-// happens while the daemon is down is found by the S2 scan and S3 reconciliation.
+// happens while the daemon is down is found by the S2 scan and S3 reconciliation. The user's
+// intents (SPEC U1): an item that gained the track category while untracked is the explorer's
+// track and gets the tracked mark, one tracked that lost it the explorer's untrack and its CRM
+// link cleared (crmsync/core/category_store.hpp).
 #pragma once
 
 #include <condition_variable>
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "crmsync/core/category_store.hpp"
 #include "crmsync/model/clock.hpp"
 #include "mailbox.hpp"
 
@@ -23,7 +27,7 @@ class ChangeLog {
  public:
   // Sequence numbers start at the clock's milliseconds x 1000, above any an earlier run gave.
   // `mailbox` and `clock` must outlive the log.
-  ChangeLog(Mailbox& mailbox, Clock& clock, std::size_t max_events);
+  ChangeLog(Mailbox& mailbox, Clock& clock, std::size_t max_events, TrackCategory track);
   ChangeLog(const ChangeLog&) = delete;
   ChangeLog& operator=(const ChangeLog&) = delete;
   ~ChangeLog();
@@ -33,6 +37,10 @@ class ChangeLog {
 
   // The adapter's own write: logged at once, its notifications dropped later.
   void log_own(ItemKind kind, const Binary& id, Action action, const std::string& change_key);
+  // The user's decision (SPEC U2) as the explorer's event, after the adapter's write of
+  // `change_key` ("" for none); its seq.
+  std::int64_t log_decision(const StoreEvent& decision, const Binary& id,
+                            const std::string& change_key);
   // Events with seq > `after`, oldest first, at most `max`, after turning the notifications
   // that arrived into events (on the caller's MAPI thread).
   Result<std::vector<StoreEvent>> after(std::int64_t after, std::size_t max);
@@ -47,11 +55,14 @@ class ChangeLog {
 
  private:
   Result<void> absorb_notes();
-  void append(ItemKind kind, const Binary& id, Action action);  // mutex_ held
+  // mutex_ held; the event's seq.
+  std::int64_t append(ItemKind kind, const Binary& id, Action action,
+                      Surface surface = Surface::kNone, bool delete_in_crm = false);
 
   Mailbox& mailbox_;
   Clock& clock_;
   std::size_t max_events_;
+  TrackCategory track_;
   ULONG advise_connection_ = 0;
 
   std::mutex mutex_;  // guards what the notification thread touches

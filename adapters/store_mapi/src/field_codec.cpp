@@ -418,4 +418,49 @@ Result<CrmLink> decode_link(const PropLookup& get) {
   return link;
 }
 
+Result<CategoryMark> decode_mark(const PropLookup& get) {
+  CategoryMark m;
+  if (const PropValue* v = get(PropRef{Named::kKeywords});
+      v && !std::holds_alternative<std::monostate>(*v)) {
+    const auto* list = std::get_if<std::vector<std::u16string>>(v);
+    if (!list) return Error::Invalid("PidNameKeywords is not PT_MV_UNICODE");
+    for (const auto& c : *list)
+      if (!c.empty()) m.categories.push_back(to_utf8(c));
+  }
+  auto link = decode_link(get);
+  if (!link) return link.error();
+  m.tracked = link->tracked;
+  if (const PropValue* v = get(PropRef{Named::kTrackCategory});
+      v && !std::holds_alternative<std::monostate>(*v)) {
+    const auto* kept = std::get_if<std::u16string>(v);
+    if (!kept) return Error::Invalid("crmsync:TrackCategory is not PT_UNICODE");
+    m.kept = to_utf8(*kept);
+  }
+  return m;
+}
+
+Result<std::vector<PropWrite>> encode_mark(const CategoryWrite& w) {
+  std::vector<PropWrite> out;
+  if (w.categories) {
+    std::vector<std::u16string> list;
+    for (const auto& c : *w.categories) {
+      auto u = utf16_of("Categories", c);
+      if (!u) return u.error();
+      list.push_back(std::move(*u));
+    }
+    out.push_back(list.empty() ? write(PropRef{Named::kKeywords}, {})
+                               : write(PropRef{Named::kKeywords}, std::move(list)));
+  }
+  if (w.kept) {
+    if (w.kept->empty()) {
+      out.push_back(write(PropRef{Named::kTrackCategory}, {}));
+    } else {
+      auto u = utf16_of("TrackCategory", *w.kept);
+      if (!u) return u.error();
+      out.push_back(write(PropRef{Named::kTrackCategory}, std::move(*u)));
+    }
+  }
+  return out;
+}
+
 }  // namespace crmsync::mapi

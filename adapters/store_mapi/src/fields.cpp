@@ -260,6 +260,8 @@ std::vector<PropRef> props_to_read(ItemKind kind) {
         add(fixed(t));
   }
   for (const PropRef& r : link_props()) add(r);
+  add(PropRef{Named::kKeywords});  // decode_mark
+  add(PropRef{Named::kTrackCategory});
   return out;
 }
 

@@ -64,8 +64,19 @@ class Mailbox {
   std::optional<Folder> folder_of(const Binary& parent);
   bool same_entry(const Binary& a, const Binary& b);
 
-  // The store item of an entry id (kNotFound when gone or not synced).
-  Result<StoreItem> read(const Binary& id);
+  // The store item of an entry id (kNotFound when gone or not synced); with `mark`, also what
+  // U1 reads of it (its categories, tracked mark and TrackCategory).
+  Result<StoreItem> read(const Binary& id, CategoryMark* mark = nullptr);
+  // What U1 reads of an open message.
+  Result<CategoryMark> mark_of(IMessage* m);
+  // The tracked mark as the user's track or untrack sets it (SPEC U1, U2: tracked sets Tracked,
+  // untracked clears the whole CRM link) with `categories`, saved; the new change key (hex).
+  // kConflict when the message changed since `expected_change_key` (hex; "" = any).
+  Result<std::string> write_mark(const Binary& id, const std::string& expected_change_key,
+                                 bool tracked, const CategoryWrite& categories);
+  // A binary property of any size, through a stream (PidTagRoamingXmlStream); "" when absent.
+  Result<std::string> read_binary(IMessage* m, ULONG tag);
+  Result<void> write_binary(IMessage* m, ULONG tag, std::string_view bytes);
   // The entry ids of a folder's (or its associated) contents, newest modification first.
   Result<std::vector<Binary>> entry_ids(IMAPIFolder* f, ULONG flags, SRestriction* r);
 

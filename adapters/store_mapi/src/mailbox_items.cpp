@@ -164,7 +164,7 @@ bool Mailbox::same_entry(const Binary& a, const Binary& b) {
   return SUCCEEDED(h) && result;
 }
 
-Result<StoreItem> Mailbox::read(const Binary& id) {
+Result<StoreItem> Mailbox::read(const Binary& id, CategoryMark* mark_out) {
   auto msg = open_message(id, false);
   if (!msg) return msg.error();
   auto head = head_of(msg->get());
@@ -214,6 +214,10 @@ Result<StoreItem> Mailbox::read(const Binary& id) {
   auto link = decode_link(get);
   if (!link) return link.error().context("item " + out.entry_id.str().substr(0, 64));
   out.link = *link;
+  auto mark = decode_mark(get);
+  if (!mark) return mark.error().context("item " + out.entry_id.str().substr(0, 64));
+  out.categories = mark->categories;
+  if (mark_out) *mark_out = std::move(*mark);
   if (PROP_TYPE(v.get()[0].ulPropTag) == PT_SYSTIME) {
     auto t = from_filetime(ticks_of(v.get()[0].Value.ft));
     if (!t) return t.error();
@@ -265,6 +269,91 @@ Result<std::vector<Binary>> Mailbox::entry_ids(IMAPIFolder* f, ULONG flags, SRes
         out.push_back(binary_of(rows[i].lpProps[0].Value.bin));
   }
   return out;
+}
+
+Result<CategoryMark> Mailbox::mark_of(IMessage* m) {
+  std::vector<PropRef> refs = link_props();
+  refs.push_back(PropRef{Named::kKeywords});
+  refs.push_back(PropRef{Named::kTrackCategory});
+  std::vector<ULONG> tags;
+  for (const PropRef& r : refs) tags.push_back(tag_of(r));
+  TagArray ta(tags);
+  ULONG count = 0;
+  MapiBuffer<SPropValue> v(api());
+  if (HRESULT h = m->GetProps(ta.get(), MAPI_UNICODE, &count, v.out()); FAILED(h))
+    return error_of(h, "GetProps");
+  if (count != tags.size()) return Error::Internal("GetProps returned a different column count");
+  std::map<PropRef, PropValue> values;
+  for (ULONG i = 0; i < count; ++i)
+    if (PROP_TYPE(v.get()[i].ulPropTag) != PT_ERROR) values[refs[i]] = from_spv(v.get()[i]);
+  return decode_mark([&](const PropRef& r) -> const PropValue* {
+    auto it = values.find(r);
+    return it == values.end() ? nullptr : &it->second;
+  });
+}
+
+Result<std::string> Mailbox::write_mark(const Binary& id, const std::string& expected_change_key,
+                                        bool tracked, const CategoryWrite& categories) {
+  auto msg = open_message(id, true);
+  if (!msg) return msg.error();
+  if (!expected_change_key.empty()) {
+    auto ck = binary_prop(msg->get(), tag::kChangeKey);
+    if (!ck) return ck.error();
+    if (to_hex(*ck) != expected_change_key)
+      return Error::Conflict("item " + to_hex(id).substr(0, 64) + " changed (change key)");
+  }
+  std::vector<PropWrite> writes;
+  if (tracked) {
+    writes.push_back({PropRef{Named::kTracked}, true});
+  } else {
+    auto link = encode_link(CrmLink{});
+    if (!link) return link.error();
+    writes = std::move(*link);
+  }
+  auto marks = encode_mark(categories);
+  if (!marks) return marks.error();
+  writes.insert(writes.end(), marks->begin(), marks->end());
+  CRMSYNC_TRY(write_props(msg->get(), writes));
+  if (HRESULT h = (*msg)->SaveChanges(KEEP_OPEN_READWRITE); FAILED(h))
+    return error_of(h, "SaveChanges");
+  auto after = binary_prop(msg->get(), tag::kChangeKey);
+  if (!after) return after.error();
+  return to_hex(*after);
+}
+
+Result<std::string> Mailbox::read_binary(IMessage* m, ULONG t) {
+  Com<IStream> stream;
+  HRESULT h = m->OpenProperty(t, &IID_IStream, 0, 0, reinterpret_cast<LPUNKNOWN*>(stream.out()));
+  if (h == static_cast<HRESULT>(hr::kNotFound)) return std::string();
+  if (FAILED(h)) return error_of(h, "OpenProperty");
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ULONG got = 0;
+    if (HRESULT r = stream->Read(buf, sizeof buf, &got); FAILED(r))
+      return error_of(r, "IStream::Read");
+    out.append(buf, got);
+    if (out.size() > kMaxCategoryListBytes) return Error::Invalid("a property stream too large");
+    if (got < sizeof buf) break;
+  }
+  return out;
+}
+
+Result<void> Mailbox::write_binary(IMessage* m, ULONG t, std::string_view bytes) {
+  Com<IStream> stream;
+  if (HRESULT h = m->OpenProperty(t, &IID_IStream, STGM_WRITE, MAPI_CREATE | MAPI_MODIFY,
+                                  reinterpret_cast<LPUNKNOWN*>(stream.out()));
+      FAILED(h))
+    return error_of(h, "OpenProperty for writing");
+  ULARGE_INTEGER size{};
+  size.QuadPart = bytes.size();
+  if (HRESULT h = stream->SetSize(size); FAILED(h)) return error_of(h, "IStream::SetSize");
+  ULONG written = 0;
+  if (HRESULT h = stream->Write(bytes.data(), static_cast<ULONG>(bytes.size()), &written);
+      FAILED(h) || written != bytes.size())
+    return error_of(FAILED(h) ? h : hr::kCallFailed, "IStream::Write");
+  if (HRESULT h = stream->Commit(STGC_DEFAULT); FAILED(h)) return error_of(h, "IStream::Commit");
+  return Ok();
 }
 
 }  // namespace crmsync::mapi

@@ -155,7 +155,8 @@ Result<Scan> scan(std::string_view xml) {
   Scan s;
   std::vector<std::string_view> open;  // the elements not closed yet
   bool root_seen = false, root_done = false;
-  for (std::size_t pos = 0;;) {
+  // A UTF-8 byte order mark may lead the document (it stays where it is).
+  for (std::size_t pos = starts_with(xml, 0, "\xEF\xBB\xBF") ? 3 : 0;;) {
     auto lt = xml.find('<', pos);
     for (std::size_t i = pos; i < (lt == std::string_view::npos ? xml.size() : lt); ++i)
       if (open.empty() && !is_space(xml[i])) return not_a_list("text outside the root");

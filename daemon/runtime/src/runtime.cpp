@@ -209,6 +209,7 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
     MapiStoreConfig mapi;
     mapi.profile = config.store.profile;
     mapi.windows_service = options.windows_service;
+    mapi.track_category = config.sync.track_category;  // U1
     auto store = open_mapi_store(mapi, clock);
     if (!store.ok()) return store.error().context("MAPI profile " + config.store.profile);
     rt->store = std::move(*store);
