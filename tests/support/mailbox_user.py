@@ -14,6 +14,7 @@ Usage: mailbox_user.py [--timezone IANA] URL EMAIL PASSWORD COMMAND ARGS...
   send JSON             sends an e-mail from this account (subject, body, to_recipients)
   find KIND SUBJECT     the id of the item with that subject (none: exit 3)
   count KIND            how many items the kind's folder holds
+  ids KIND              the ids of the items the kind's folder holds (a JSON array)
   hidden CLASS          how many items of that item class the root folder holds (crmsync's
                         lease and queue items, outside what the user sees)
   master-categories     the names in the mailbox's master category list (a JSON array; null
@@ -171,6 +172,9 @@ def main():
     model = MODELS[kind]
     if command == "count":
         print(folder_of(account, kind).all().count())
+        return
+    if command == "ids":
+        print(json.dumps([item.id for item in folder_of(account, kind).all().only("id")]))
         return
     if command == "find":
         for item in folder_of(account, kind).filter(subject=args[1]).only("id"):
