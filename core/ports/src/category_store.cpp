@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "crmsync/model/encoding.hpp"
+#include "crmsync/model/text.hpp"
 
 namespace crmsync {
 
@@ -49,24 +50,6 @@ std::string_view local_name(std::string_view qname) {
   return colon == std::string_view::npos ? qname : qname.substr(colon + 1);
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // An attribute value with its references resolved (the five entities and numeric ones).
 Result<std::string> unescape(std::string_view v) {
   std::string out;
@@ -103,7 +86,7 @@ Result<std::string> unescape(std::string_view v) {
         if (cp > 0x10FFFF) return not_a_list("a character reference out of range");
       }
       if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) return not_a_list("a character XML forbids");
-      append_utf8(out, cp);
+      append_utf8(out, static_cast<char32_t>(cp));
     } else {
       return not_a_list("an unknown entity &" + std::string(ref.substr(0, 16)) + ";");
     }
