@@ -6,6 +6,17 @@ namespace crmsync::ews {
 
 Result<void> MasterCategories::ensure(const std::string& name) {
   if (done_) return Ok();
+  const UtcTime now = clock_.now();
+  if (now < next_try_) return Error::Transient("the master category list: tried lately");
+  auto r = add(name, now);
+  if (r.ok())
+    done_ = true;
+  else
+    next_try_ = UtcTime{now.ms + kRetryAfterMs};
+  return r;
+}
+
+Result<void> MasterCategories::add(const std::string& name, UtcTime now) {
   auto got = caller_.call("GetUserConfiguration", get_category_list(), true);
   if (!got) return got.error();
   const Message& m = got->front();
@@ -18,18 +29,14 @@ Result<void> MasterCategories::ensure(const std::string& name) {
   } else if (m.code != "ErrorItemNotFound") {
     return error_of(m).context("the master category list");
   }
-  auto added = add_to_category_list(xml, name, clock_.now(), CrmId::generate().str());
+  auto added = add_to_category_list(xml, name, now, CrmId::generate().str());
   if (!added) return added.error();  // not a list we know: left alone
-  if (!*added) {
-    done_ = true;
-    return Ok();
-  }
+  if (!*added) return Ok();          // there already
   const char* op = exists ? "UpdateUserConfiguration" : "CreateUserConfiguration";
   auto put = caller_.call(
       op, exists ? update_category_list(**added) : create_category_list(**added), true);
   if (!put) return put.error();
   if (!put->front().ok()) return error_of(put->front()).context("the master category list");
-  done_ = true;
   return Ok();
 }
 

@@ -7,6 +7,17 @@ namespace crmsync::mapi {
 
 Result<void> MasterCategories::ensure(const std::string& name) {
   if (done_) return Ok();
+  const UtcTime now = clock_.now();
+  if (now < next_try_) return Error::Transient("the master category list: tried lately");
+  auto r = add(name, now);
+  if (r.ok())
+    done_ = true;
+  else
+    next_try_ = UtcTime{now.ms + kRetryAfterMs};
+  return r;
+}
+
+Result<void> MasterCategories::add(const std::string& name, UtcTime now) {
   IMAPIFolder* calendar = mailbox_.folder(Folder::kCalendar);
   std::u16string cls(kCategoryListClass);
   SPropValue v{};
@@ -25,12 +36,9 @@ Result<void> MasterCategories::ensure(const std::string& name) {
     if (!data) return data.error();
     xml = std::move(*data);
   }
-  auto added = add_to_category_list(xml, name, clock_.now(), CrmId::generate().str());
+  auto added = add_to_category_list(xml, name, now, CrmId::generate().str());
   if (!added) return added.error();  // not a list we know: left alone
-  if (!*added) {
-    done_ = true;
-    return Ok();
-  }
+  if (!*added) return Ok();          // there already
   if (!msg) {
     if (HRESULT h = calendar->CreateMessage(nullptr, MAPI_ASSOCIATED, msg.out()); FAILED(h))
       return error_of(h, "CreateMessage of the master category list");
@@ -41,7 +49,6 @@ Result<void> MasterCategories::ensure(const std::string& name) {
   CRMSYNC_TRY(mailbox_.write_binary(msg.get(), tag::kRoamingXmlStream, **added));
   if (HRESULT h = msg->SaveChanges(KEEP_OPEN_READWRITE); FAILED(h))
     return error_of(h, "SaveChanges of the master category list");
-  done_ = true;
   return Ok();
 }
 

@@ -14,6 +14,8 @@ namespace crmsync::mapi {
 
 class MasterCategories {
  public:
+  static constexpr std::int64_t kRetryAfterMs = 10 * 60 * 1000;  // after a failure
+
   // Both must outlive this.
   MasterCategories(Mailbox& mailbox, Clock& clock) : mailbox_(mailbox), clock_(clock) {}
 
@@ -22,9 +24,11 @@ class MasterCategories {
   Result<void> ensure(const std::string& name);
 
  private:
+  Result<void> add(const std::string& name, UtcTime now);
   Mailbox& mailbox_;
   Clock& clock_;
   bool done_ = false;
+  UtcTime next_try_{};  // after a failure, not before this (a batch of creates asks once)
 };
 
 }  // namespace crmsync::mapi

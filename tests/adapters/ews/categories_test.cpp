@@ -232,6 +232,17 @@ TEST_CASE("U1: a mailbox without a master list gets one - a list that is not one
   CHECK(made->categories == std::vector<std::string>{kOurs});
   auto config = user(h2, {"show-master-xml"});
   CHECK(config == broken);
+  // A batch from CRM after that failure does not ask again for each item.
+  std::vector<NewStoreItem> batch;
+  for (int i = 0; i < 3; ++i) {
+    batch.push_back(ewstest::contact("Batch" + std::to_string(i), "Tracked"));
+    batch.back().link.tracked = true;
+  }
+  for (const auto& r : other->create_many(batch)) CHECK(r.ok());
+  std::lock_guard<std::mutex> lock(ewstest::RecordingTransport::mu());
+  CHECK(std::count_if(h2.requests->begin(), h2.requests->end(), [](const std::string& b) {
+          return b.find("<m:GetUserConfiguration>") != std::string::npos;
+        }) == 1);
 }
 
 TEST_CASE("U1: with sync.track_category off no category is written or read as intent",
