@@ -625,8 +625,9 @@ TEST_CASE("time zones from the TZ database", "[config][timezone]") {
   CHECK((before == nullptr) == (after == nullptr));
 }
 
-TEST_CASE("U1: sync.track_category for every store - the default, empty is off, odd names refused",
-          "[config][U1]") {
+TEST_CASE(
+    "U1: sync.track_category for every store - the default - empty is off - odd names refused",
+    "[config][U1]") {
   Fixture f;
   auto with = [&](const std::string& value) {
     std::string text = f.valid();

@@ -77,7 +77,7 @@ void all_requests_valid(const test::EwsHarness& h) {
 }  // namespace
 
 TEST_CASE(
-    "U1: the user adds the track category in Outlook on the web - the explorer's track; "
+    "U1: the user adds the track category in Outlook on the web - the explorer's track - "
     "removes it - the explorer's untrack",
     "[ews][emulator][U1]") {
   if (!ewstest::require_exchangelib()) return;
@@ -157,7 +157,7 @@ TEST_CASE(
 
 TEST_CASE(
     "U1: the daemon's track puts the category on the item beside the user's - its untrack "
-    "takes it off; the master category list gets it once",
+    "takes it off - the master category list gets it once",
     "[ews][emulator][U1]") {
   if (!ewstest::require_exchangelib()) return;
   test::EwsHarness h;
@@ -445,7 +445,7 @@ TEST_CASE("U1: the codec writes and reads categories and TrackCategory - schema 
   CHECK(ews::update_mark(ItemKind::kContact, ref, true, bad).error().is(ErrorKind::kInvalid));
 }
 
-TEST_CASE("U1: a master list reply - decoded; hostile XmlData refused", "[ews][codec][U1]") {
+TEST_CASE("U1: a master list reply - decoded - hostile XmlData refused", "[ews][codec][U1]") {
   CHECK(*ews::user_config_xml_of(get_config_reply(
             "<m:UserConfiguration><t:UserConfigurationName Name=\"CategoryList\">"
             "<t:DistinguishedFolderId Id=\"calendar\"/></t:UserConfigurationName>"

@@ -93,8 +93,8 @@ TEST_CASE("U1: categories - the tracked mark and TrackCategory through MAPI prop
 }
 
 TEST_CASE(
-    "U1: TrackCategory is crmsync's named property - read with every item; the category "
-    "list's tags are [MS-OXPROPS]'",
+    "U1: TrackCategory is crmsync's named property read with every item - the category "
+    "list's tags are those of MS-OXPROPS",
     "[mapi][U1][props]") {
   const NamedProp& p = named(Named::kTrackCategory);
   CHECK(p.set == kPsetidCrmsync);

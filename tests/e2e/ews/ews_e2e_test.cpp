@@ -500,8 +500,8 @@ TEST_CASE("config check accepts the EWS store config of the e2e tests", "[e2e][e
 }
 
 TEST_CASE(
-    "U1: the track category set in Outlook on the web tracks the contact in CRM - removed, "
-    "it untracks it; a record from CRM arrives with it",
+    "U1: the track category set in Outlook on the web tracks the contact in CRM - removed it "
+    "untracks it - a record from CRM arrives with it",
     "[e2e][ews][U1]") {
   NEED_EXCHANGELIB();
   EwsEnv env;

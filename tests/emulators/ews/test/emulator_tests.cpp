@@ -1456,8 +1456,9 @@ TEST_CASE("admin: NTLM users are checked") {
         409);
 }
 
-TEST_CASE("U1: user configurations - the calendar's CategoryList created - read - updated - "
-          "deleted; per folder and mailbox; valid replies") {
+TEST_CASE(
+    "U1: user configurations - the calendar's CategoryList created - read - updated - "
+    "deleted - per folder and mailbox - valid replies") {
   Emulator emu;
   emu.add_user("user@example.test");
   emu.add_user("other@example.test");
@@ -1472,14 +1473,16 @@ TEST_CASE("U1: user configurations - the calendar's CategoryList created - read 
                    who);
   };
   auto put = [&](const std::string& op, const std::string& folder, const std::string& parts) {
-    return emu.ews(envelope("<m:" + op + "UserConfiguration><m:UserConfiguration>"
+    return emu.ews(envelope("<m:" + op +
+                            "UserConfiguration><m:UserConfiguration>"
                             "<t:UserConfigurationName " +
                             name(folder) + "</t:UserConfigurationName>" + parts +
                             "</m:UserConfiguration></m:" + op + "UserConfiguration>"));
   };
   const std::string list1 = b64("<categories xmlns=\"CategoryList.xsd\"/>");
-  const std::string list2 = b64("<categories xmlns=\"CategoryList.xsd\"><category name=\"A\"/>"
-                                "</categories>");
+  const std::string list2 =
+      b64("<categories xmlns=\"CategoryList.xsd\"><category name=\"A\"/>"
+          "</categories>");
   CHECK(response_code(get("calendar", "XmlData").body) == "ErrorItemNotFound");
   auto created = put("Create", "calendar", "<t:XmlData>" + list1 + "</t:XmlData>");
   CHECK(response_code(created.body) == "NoError");
@@ -1516,9 +1519,9 @@ TEST_CASE("U1: user configurations - the calendar's CategoryList created - read 
   CHECK(bad.status == 500);
   CHECK(fault_code(bad.body) == "ErrorSchemaValidation");
   CHECK(first(get("calendar", "XmlData").body, "<t:XmlData>([^<]*)</t:XmlData>") == list2);
-  auto deleted = emu.ews(envelope("<m:DeleteUserConfiguration><m:UserConfigurationName " +
-                                  name("calendar") +
-                                  "</m:UserConfigurationName></m:DeleteUserConfiguration>"));
+  auto deleted =
+      emu.ews(envelope("<m:DeleteUserConfiguration><m:UserConfigurationName " + name("calendar") +
+                       "</m:UserConfigurationName></m:DeleteUserConfiguration>"));
   CHECK(response_code(deleted.body) == "NoError");
   CHECK(response_code(get("calendar", "XmlData").body) == "ErrorItemNotFound");
 }
