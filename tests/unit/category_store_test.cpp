@@ -159,3 +159,27 @@ TEST_CASE("U1: hostile or malformed category lists are refused - nothing written
   std::string huge = "<categories>" + std::string(kMaxCategoryListBytes, ' ') + "</categories>";
   CHECK_FALSE(category_list_names(huge).ok());
 }
+
+TEST_CASE("U1: the master list is asked once after a success - after a failure not for ten "
+          "minutes",
+          "[unit][U1]") {
+  MasterListPace pace;
+  int calls = 0;
+  auto fail = [&](UtcTime) -> Result<void> {
+    ++calls;
+    return Error::Invalid("refused");
+  };
+  auto succeed = [&](UtcTime) -> Result<void> {
+    ++calls;
+    return Ok();
+  };
+  const UtcTime t0 = kNow;
+  CHECK_FALSE(pace.run(t0, fail).ok());
+  auto soon = pace.run(UtcTime{t0.ms + MasterListPace::kRetryAfterMs - 1}, succeed);
+  CHECK(soon.error().is(ErrorKind::kTransient));  // not asked again yet
+  CHECK(calls == 1);
+  CHECK(pace.run(UtcTime{t0.ms + MasterListPace::kRetryAfterMs}, succeed).ok());
+  CHECK(calls == 2);
+  CHECK(pace.run(UtcTime{t0.ms + 2 * MasterListPace::kRetryAfterMs}, fail).ok());  // done
+  CHECK(calls == 2);
+}

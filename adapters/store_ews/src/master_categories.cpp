@@ -5,15 +5,7 @@
 namespace crmsync::ews {
 
 Result<void> MasterCategories::ensure(const std::string& name) {
-  if (done_) return Ok();
-  const UtcTime now = clock_.now();
-  if (now < next_try_) return Error::Transient("the master category list: tried lately");
-  auto r = add(name, now);
-  if (r.ok())
-    done_ = true;
-  else
-    next_try_ = UtcTime{now.ms + kRetryAfterMs};
-  return r;
+  return pace_.run(clock_.now(), [&](UtcTime now) { return add(name, now); });
 }
 
 Result<void> MasterCategories::add(const std::string& name, UtcTime now) {

@@ -7,31 +7,29 @@
 #include <string>
 
 #include "caller.hpp"
+#include "crmsync/core/category_store.hpp"
 #include "crmsync/model/clock.hpp"
 
 namespace crmsync::ews {
 
 class MasterCategories {
  public:
-  static constexpr std::int64_t kRetryAfterMs = 10 * 60 * 1000;
-
   // Both must outlive this.
   MasterCategories(Caller& caller, Clock& clock) : caller_(caller), clock_(clock) {}
 
   // Adds `name` unless the list has it (GetUserConfiguration, then UpdateUserConfiguration, or
   // CreateUserConfiguration for a mailbox without a list); once per adapter after success.
-  // The list only gives the category its colour in Outlook: callers go on when this fails,
-  // and a write that adds the category to an item tries again after kRetryAfterMs. EWS has no
-  // change key on a user configuration: a list another client saves between the read and the write
-  // loses that client's change.
+  // The list only gives the category its colour in Outlook: callers go on when this fails, and
+  // a later write that adds the category to an item tries again (MasterListPace). EWS has no
+  // change key on a user configuration: a list another client saves between the read and the
+  // write loses that client's change.
   Result<void> ensure(const std::string& name);
 
  private:
   Result<void> add(const std::string& name, UtcTime now);
   Caller& caller_;
   Clock& clock_;
-  bool done_ = false;
-  UtcTime next_try_{};  // after a failure, not before this (a batch of creates asks once)
+  MasterListPace pace_;
 };
 
 }  // namespace crmsync::ews

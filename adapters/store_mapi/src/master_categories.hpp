@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "crmsync/core/category_store.hpp"
 #include "crmsync/model/clock.hpp"
 #include "mailbox.hpp"
 
@@ -14,8 +15,6 @@ namespace crmsync::mapi {
 
 class MasterCategories {
  public:
-  static constexpr std::int64_t kRetryAfterMs = 10 * 60 * 1000;  // after a failure
-
   // Both must outlive this.
   MasterCategories(Mailbox& mailbox, Clock& clock) : mailbox_(mailbox), clock_(clock) {}
 
@@ -27,8 +26,7 @@ class MasterCategories {
   Result<void> add(const std::string& name, UtcTime now);
   Mailbox& mailbox_;
   Clock& clock_;
-  bool done_ = false;
-  UtcTime next_try_{};  // after a failure, not before this (a batch of creates asks once)
+  MasterListPace pace_;
 };
 
 }  // namespace crmsync::mapi

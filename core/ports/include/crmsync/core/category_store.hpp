@@ -5,6 +5,7 @@
 // and write these values on their wire.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,5 +67,28 @@ Result<std::vector<std::string>> category_list_names(std::string_view xml);
 // kInvalid as category_list_names.
 Result<std::optional<std::string>> add_to_category_list(std::string_view xml, std::string_view name,
                                                         UtcTime now, std::string_view guid);
+
+// How often a store adds the category to the master list: once after a success, and after a
+// failure not again for kRetryAfterMs (a batch of creates asks once, not per item).
+class MasterListPace {
+ public:
+  static constexpr std::int64_t kRetryAfterMs = 10 * 60 * 1000;
+  // Runs `add` unless done or a failure was recent (then kTransient without running it).
+  template <typename Add>
+  Result<void> run(UtcTime now, Add&& add) {
+    if (done_) return Ok();
+    if (now < next_try_) return Error::Transient("the master category list: tried lately");
+    Result<void> r = add(now);
+    if (r.ok())
+      done_ = true;
+    else
+      next_try_ = UtcTime{now.ms + kRetryAfterMs};
+    return r;
+  }
+
+ private:
+  bool done_ = false;
+  UtcTime next_try_{};
+};
 
 }  // namespace crmsync
