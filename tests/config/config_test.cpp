@@ -650,3 +650,29 @@ TEST_CASE("time zones from the TZ database", "[config][timezone]") {
   const char* after = std::getenv("TZ");
   CHECK((before == nullptr) == (after == nullptr));
 }
+
+TEST_CASE(
+    "U1: sync.track_category for every store - the default - empty is off - odd names refused",
+    "[config][U1]") {
+  Fixture f;
+  auto with = [&](const std::string& value) {
+    std::string text = f.valid();
+    const std::string sync = R"("sync":{"interval_minutes":15)";
+    return text.replace(text.find(sync), sync.size(), sync + R"(,"track_category":)" + value);
+  };
+  auto dflt = f.parse(f.valid());
+  REQUIRE(dflt.ok());
+  CHECK(dflt->sync.track_category == "Tracked to Dynamics 365");
+  auto trimmed = f.parse(with(R"("  Suivi CRM ")"));
+  REQUIRE(trimmed.ok());
+  CHECK(trimmed->sync.track_category == "Suivi CRM");
+  auto off = f.parse(with(R"("")"));
+  REQUIRE(off.ok());
+  CHECK(off->sync.track_category.empty());
+  for (const char* bad : {R"("a,b")", R"("a;b")", R"("tab\there")", "1", "null"}) {
+    INFO(bad);
+    CHECK_THAT(f.one_problem(with(bad)), Catch::Contains("sync.track_category"));
+  }
+  CHECK_THAT(f.one_problem(with('"' + std::string(300, 'x') + '"')),
+             Catch::Contains("sync.track_category"));
+}

@@ -14,8 +14,14 @@ Usage: mailbox_user.py [--timezone IANA] URL EMAIL PASSWORD COMMAND ARGS...
   send JSON             sends an e-mail from this account (subject, body, to_recipients)
   find KIND SUBJECT     the id of the item with that subject (none: exit 3)
   count KIND            how many items the kind's folder holds
+  ids KIND              the ids of the items the kind's folder holds (a JSON array)
   hidden CLASS          how many items of that item class the root folder holds (crmsync's
                         lease and queue items, outside what the user sees)
+  master-categories     the names in the mailbox's master category list (a JSON array; null
+                        without one), as Outlook reads it: the calendar's "CategoryList"
+  set-master-categories JSON   makes the list hold these names (a new document)
+  set-master-xml TEXT   makes the list's document TEXT as it is (a broken client's)
+  show-master-xml       the list's document as it is
 KIND: contact, task, appointment or email (kept in the inbox). JSON keys are exchangelib field
 names, plus "tracked" (bool) and "regarding" ("entity:guid"): crmsync's named properties,
 which the CRM add-in sets when the user tracks an item or sets its regarding record.
@@ -107,6 +113,19 @@ def plain(value):
     return str(value)
 
 
+def master_categories(account):
+    """The names of the master category list, None when the mailbox has none."""
+    from xml.etree import ElementTree
+    try:
+        config = account.calendar.get_user_configuration("CategoryList", properties="XmlData")
+    except Exception as e:
+        if type(e).__name__ == "ErrorItemNotFound":
+            return None
+        raise
+    root = ElementTree.fromstring(config.xml_data)
+    return [c.get("name") for c in root if c.tag.endswith("category")]
+
+
 def main():
     argv = sys.argv[1:]
     zone = EWSTimeZone("UTC")
@@ -122,6 +141,30 @@ def main():
     if command == "hidden":
         print(account.root.filter(item_class=args[0]).count())
         return
+    if command == "show-master-xml":
+        print(account.calendar.get_user_configuration("CategoryList", properties="XmlData")
+              .xml_data.decode())
+        return
+    if command == "master-categories":
+        print(json.dumps(master_categories(account)))
+        return
+    if command in ("set-master-categories", "set-master-xml"):
+        doc = args[0]
+        if command == "set-master-categories":
+            xml = "".join(f'<category name="{n}" color="0" keyboardShortcut="0"/>'
+                          for n in json.loads(args[0]))
+            doc = f'<?xml version="1.0"?><categories xmlns="CategoryList.xsd">{xml}</categories>'
+        try:
+            exists = account.calendar.get_user_configuration("CategoryList", properties="Id")
+        except Exception as e:
+            if type(e).__name__ != "ErrorItemNotFound":
+                raise
+            exists = None
+        if exists is None:
+            account.calendar.create_user_configuration("CategoryList", xml_data=doc.encode())
+        else:
+            account.calendar.update_user_configuration("CategoryList", xml_data=doc.encode())
+        return
     if command == "send":
         Message(account=account, **fields_of(json.loads(args[0]))).send()
         return
@@ -129,6 +172,9 @@ def main():
     model = MODELS[kind]
     if command == "count":
         print(folder_of(account, kind).all().count())
+        return
+    if command == "ids":
+        print(json.dumps([item.id for item in folder_of(account, kind).all().only("id")]))
         return
     if command == "find":
         for item in folder_of(account, kind).filter(subject=args[1]).only("id"):

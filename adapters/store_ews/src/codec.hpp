@@ -1,6 +1,8 @@
 // EWS wire format for the store adapter: the field table (SPEC §7 store fields <-> EWS
 // elements and extended properties), request writers (element order as types.xsd and
-// messages.xsd demand) and defensive response readers. No I/O here.
+// messages.xsd demand) and defensive response readers. No I/O here. Implemented in
+// item_fields.cpp (the table per kind), item_codec.cpp (items), requests.cpp, responses.cpp,
+// hidden_codec.cpp (lease and queue items) and wire.cpp (the pieces they share).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "crmsync/core/category_store.hpp"
 #include "crmsync/core/store_adapter.hpp"
 #include "crmsync/soap/xml.hpp"
 
@@ -45,18 +48,29 @@ struct ItemRef {
 
 // CreateItem of a store item. kInvalid for unknown fields, values of the wrong type or text
 // that XML cannot carry. Appointments carry `zone_id` (the user's Windows zone id) as their
-// StartTimeZone and EndTimeZone: an all-day event's midnights are that zone's.
-Result<std::string> create_item(const NewStoreItem& item, std::string_view zone_id);
+// StartTimeZone and EndTimeZone: an all-day event's midnights are that zone's. `categories`
+// (SPEC U1, crmsync/core/category_store.hpp): the item's categories and TrackCategory.
+Result<std::string> create_item(const NewStoreItem& item, std::string_view zone_id,
+                                const CategoryWrite& categories = {});
 // The same in two steps, for many items in one request: each item's element (checked as
 // create_item checks it), then one CreateItem of elements that all go to `folder`.
-Result<std::string> item_element(const NewStoreItem& item, std::string_view zone_id);
+Result<std::string> item_element(const NewStoreItem& item, std::string_view zone_id,
+                                 const CategoryWrite& categories = {});
 std::string create_items(Folder folder, const std::vector<std::string>& elements);
 // UpdateItem with NeverOverwrite. kInvalid as create_item; "" when there is nothing to write
 // (no changes, or only read-only fields such as Organizer and Duration). An appointment whose
-// Start, End or AllDayEvent changes gets `zone_id` as its zones too.
+// Start, End or AllDayEvent changes gets `zone_id` as its zones too. `categories` replaces the
+// item's categories and sets or deletes TrackCategory as it says.
 Result<std::string> update_item(ItemKind kind, const ItemRef& ref, const FieldMap& changes,
-                                const std::optional<CrmLink>& link, std::string_view zone_id);
-// GetItem of many ids with every mapped field (full) or just id and parent folder (probe).
+                                const std::optional<CrmLink>& link, std::string_view zone_id,
+                                const CategoryWrite& categories = {});
+// UpdateItem with NeverOverwrite of the tracked mark alone, as the user's track or untrack
+// sets it (SPEC U1, U2): tracked sets Tracked and leaves the rest of the CRM link, untracked
+// clears the whole link; with `categories`.
+Result<std::string> update_mark(ItemKind kind, const ItemRef& ref, bool tracked,
+                                const CategoryWrite& categories);
+// GetItem of many ids with every mapped field (full), or a probe: id, parent folder, class,
+// and what U1 needs of it (category_mark_of).
 std::string get_items(const std::vector<std::string>& ids, bool full);
 std::string delete_item(const std::string& id, ItemKind kind, bool hard);
 std::string get_folders(const std::vector<std::string_view>& distinguished);
@@ -67,6 +81,7 @@ std::string find_modified(Folder folder, UtcTime since, int offset, int max, boo
 // there are several), each listed with its CRM id (crm_id_of).
 std::string find_by_crm_ids(const std::vector<Folder>& folders,
                             const std::vector<std::string>& crm_ids);
+// SyncFolderItems of a folder, each changed item listed with what category_mark_of reads.
 std::string sync_folder_items(Folder folder, const std::string& sync_state, int max);
 std::string subscribe_pull(int timeout_minutes);
 std::string get_events(const std::string& subscription_id, const std::string& watermark);
@@ -86,6 +101,14 @@ std::string get_hidden(const std::vector<std::string>& ids,
 // FindItem of the hidden items of a class, oldest first, with the named properties.
 std::string find_hidden(std::string_view item_class, const std::vector<std::string>& prop_names,
                         int offset, int max);
+
+// The mailbox's master category list (SPEC U1): the "CategoryList" user configuration of the
+// calendar folder, its XmlData the document of crmsync/core/category_store.hpp.
+inline constexpr std::string_view kCategoryListConfig = "CategoryList";
+std::string get_category_list();
+// Create (the mailbox has none yet) or replace its XmlData with `xml`.
+std::string create_category_list(std::string_view xml);
+std::string update_category_list(std::string_view xml);
 
 // ---- responses ----
 
@@ -126,6 +149,12 @@ Result<StoreItemHeader> header_of(const RawItem& raw, Folder folder);
 std::string crm_id_of(const RawItem& raw);
 // Our named string properties of an item (hidden items).
 Props props_of(const soap::Element& item);
+// The item's categories (in the user's order), tracked mark and TrackCategory, from a full
+// GetItem, a probe or a SyncFolderItems change.
+CategoryMark category_mark_of(const RawItem& raw);
+// The XmlData of a GetUserConfiguration message, decoded; "" when it has none. kInvalid for
+// XmlData that is not base64 or is larger than kMaxCategoryListBytes.
+Result<std::string> user_config_xml_of(const Message& m);
 
 struct SyncChange {
   enum class Type { kCreate, kUpdate, kDelete, kReadFlag };

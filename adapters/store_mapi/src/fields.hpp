@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "crmsync/core/category_store.hpp"
 #include "crmsync/core/store_adapter.hpp"
 #include "encoding.hpp"
 #include "props.hpp"
@@ -106,7 +107,14 @@ Result<FieldMap> decode_fields(ItemKind kind, const PropLookup& get,
                                const std::vector<Recipient>& recipients);
 Result<CrmLink> decode_link(const PropLookup& get);
 
-// Every property decode_fields and decode_link read for a kind (the columns to ask for).
+// SPEC U1: an item's categories (PidNameKeywords, in the user's order), its tracked mark and
+// crmsync's TrackCategory; and the writes of a CategoryWrite (an empty list deletes Keywords).
+// kInvalid for values of the wrong type or text MAPI cannot carry.
+Result<CategoryMark> decode_mark(const PropLookup& get);
+Result<std::vector<PropWrite>> encode_mark(const CategoryWrite& w);
+
+// Every property decode_fields, decode_link and decode_mark read for a kind (the columns to
+// ask for).
 std::vector<PropRef> props_to_read(ItemKind kind);
 std::vector<PropRef> link_props();
 

@@ -49,6 +49,7 @@ constexpr NamedProp kNamed[] = {
     ours("crmsync:CrmIdPending", u"CrmIdPending", T::kBoolean),
     ours("crmsync:CrmEntity", u"CrmEntity", T::kUnicode),
     ours("crmsync:Regarding", u"Regarding", T::kUnicode),
+    ours("crmsync:TrackCategory", u"TrackCategory", T::kUnicode),
     ours("crmsync:LeaseHolder", u"LeaseHolder", T::kUnicode),
     ours("crmsync:LeaseEpoch", u"LeaseEpoch", T::kUnicode),
     ours("crmsync:LeaseExpires", u"LeaseExpires", T::kUnicode),

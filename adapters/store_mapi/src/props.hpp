@@ -104,6 +104,7 @@ enum class Named : std::size_t {
   kCrmIdPending,
   kCrmEntity,
   kRegarding,
+  kTrackCategory,  // SPEC U1: the track category the tracked mark stands for
   kLeaseHolder,
   kLeaseEpoch,
   kLeaseExpires,
@@ -194,6 +195,10 @@ inline constexpr std::uint32_t kSentRepresentingSmtpAddress = prop_tag(PropType:
 inline constexpr std::uint32_t kClientSubmitTime = prop_tag(PropType::kSysTime, 0x0039);
 inline constexpr std::uint32_t kMessageDeliveryTime = prop_tag(PropType::kSysTime, 0x0E06);
 inline constexpr std::uint32_t kInternetMessageId = prop_tag(PropType::kUnicode, 0x1035);
+// Configuration data ([MS-OXOCFG] 2.2.2): which streams an associated message holds, and its
+// XML stream (the master category list's document).
+inline constexpr std::uint32_t kRoamingDatatypes = prop_tag(PropType::kLong, 0x7C06);
+inline constexpr std::uint32_t kRoamingXmlStream = prop_tag(PropType::kBinary, 0x7C08);
 }  // namespace tag
 
 // Recipient types (PidTagRecipientType): To = required attendee, Cc = optional attendee.
@@ -204,5 +209,10 @@ inline constexpr std::int32_t kRecipientCc = 2;
 // classes as the EWS adapter's hidden items).
 inline constexpr std::u16string_view kLeaseClass = u"IPM.Configuration.crmsync.lease";
 inline constexpr std::u16string_view kQueueClass = u"IPM.Configuration.crmsync.queue";
+// The master category list: an associated message of the Calendar folder ([MS-OXOCFG]
+// 2.2.5.2.2), its PidTagRoamingDatatypes "XML stream" (0x00000004 in the current [MS-OXOCFG];
+// Office 2007 and 2010's pages say 0x40000000).
+inline constexpr std::u16string_view kCategoryListClass = u"IPM.Configuration.CategoryList";
+inline constexpr std::int32_t kRoamingXmlStreamFlag = 0x00000004;
 
 }  // namespace crmsync::mapi

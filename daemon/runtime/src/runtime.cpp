@@ -119,6 +119,7 @@ EwsStoreConfig ews_config(const Config& config) {
   c.connect_timeout = std::chrono::milliseconds(store.connect_timeout_ms);
   c.request_timeout = std::chrono::milliseconds(store.request_timeout_ms);
   c.state_path = store.state_path;
+  c.track_category = config.sync.track_category;  // U1
   return c;
 }
 
@@ -210,6 +211,7 @@ Result<std::unique_ptr<Runtime>> open_runtime(const Config& config, Clock& clock
     MapiStoreConfig mapi;
     mapi.profile = config.store.profile;
     mapi.windows_service = options.windows_service;
+    mapi.track_category = config.sync.track_category;  // U1
     auto store = open_mapi_store(mapi, clock);
     if (!store.ok()) return store.error().context("MAPI profile " + config.store.profile);
     rt->store = std::move(*store);

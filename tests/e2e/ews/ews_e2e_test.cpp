@@ -498,3 +498,70 @@ TEST_CASE("config check accepts the EWS store config of the e2e tests", "[e2e][e
   CHECK(r.exit_code == 0);
   CHECK(r.out == "ok\n");
 }
+
+TEST_CASE(
+    "U1: the track category set in Outlook on the web tracks the contact in CRM - removed it "
+    "untracks it - a record from CRM arrives with it",
+    "[e2e][ews][U1]") {
+  NEED_EXCHANGELIB();
+  EwsEnv env;
+  const std::string ours = "Tracked to Dynamics 365";
+  auto categories = [&](const std::string& id) {
+    std::vector<std::string> out;
+    auto d = env.show("contact", id);
+    if (d["categories"].IsArray())
+      for (const auto& c : d["categories"].GetArray()) out.emplace_back(c.GetString());
+    return out;
+  };
+  env.sync();  // the mailbox's first cycle
+  std::string id = env.user(
+      {"create", "contact", R"({"given_name":"Cat","surname":"Egory","categories":["Red"]})"});
+  env.sync();
+  CHECK(env.records("contact").Size() == 0);  // not tracked: nothing goes to CRM
+
+  // Alice ticks the category on the phone (exchangelib plays it): the contact is tracked.
+  env.user({"update", "contact", id, R"({"categories":["Red","Tracked to Dynamics 365"]})"});
+  env.sync();
+  const std::string crm_id = env.crm_id("contact", id);
+  CHECK(env.record("contact", crm_id)["lastname"] == "Egory");
+  CHECK(env.show("contact", id)["tracked"].IsTrue());
+  CHECK(categories(id) == std::vector<std::string>{"Red", ours});
+  CHECK_THAT(env.sync(), Catch::Contains("to store: 0  to CRM: 0"));  // settled
+
+  // She unticks it: untracked (D2 without "delete in CRM": the record stays, the link goes).
+  env.user({"update", "contact", id, R"({"categories":["Red"]})"});
+  env.sync();
+  auto shown = env.show("contact", id);
+  CHECK((shown["tracked"].IsNull() || shown["tracked"].IsFalse()));
+  CHECK(shown["crm_id"].IsNull());
+  CHECK(categories(id) == std::vector<std::string>{"Red"});
+  CHECK_FALSE(env.record("contact", crm_id).empty());
+
+  // A contact Alice makes in CRM comes to the mailbox tracked, with the category, which the
+  // master category list has once.
+  auto made = post(env.crm_port, test::crm::kOrganizationPath,
+                   test::crm::execute_envelope(test::crm::org_request(
+                       "CreateRequest", "Create",
+                       test::crm::target_entity("contact", CrmId::generate().str(),
+                                                test::crm::str_attr("lastname", "FromCrm")))),
+                   {{"Content-Type", "text/xml; charset=utf-8"},
+                    {"SOAPAction", test::crm::kExecuteAction},
+                    {"Authorization", "Bearer alice-token"}});
+  INFO(made.body);
+  REQUIRE(made.status == 200);
+  env.sync();
+  rapidjson::Document ids;
+  ids.Parse(env.user({"ids", "contact"}).c_str());
+  REQUIRE(ids.IsArray());
+  REQUIRE(ids.Size() == 2);
+  std::string from_crm;
+  for (const auto& v : ids.GetArray())
+    if (v.GetString() != id) from_crm = v.GetString();
+  CHECK(env.show("contact", from_crm)["tracked"].IsTrue());
+  CHECK(categories(from_crm) == std::vector<std::string>{ours});
+  rapidjson::Document master;
+  master.Parse(env.user({"master-categories"}).c_str());
+  REQUIRE(master.IsArray());
+  REQUIRE(master.Size() == 1);
+  CHECK(std::string(master[0].GetString()) == ours);
+}

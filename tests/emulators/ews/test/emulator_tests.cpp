@@ -1455,3 +1455,73 @@ TEST_CASE("admin: NTLM users are checked") {
   CHECK(post(R"({"email":"e@example.test","password":"p","ntlm_user":"EXAMPLE.TEST\\n"})").status ==
         409);
 }
+
+TEST_CASE(
+    "U1: user configurations - the calendar's CategoryList created - read - updated - "
+    "deleted - per folder and mailbox - valid replies") {
+  Emulator emu;
+  emu.add_user("user@example.test");
+  emu.add_user("other@example.test");
+  auto name = [](const std::string& folder) {
+    return "Name=\"CategoryList\"><t:DistinguishedFolderId Id=\"" + folder + "\"/>";
+  };
+  auto get = [&](const std::string& folder, const std::string& props,
+                 const std::string& who = "user@example.test") {
+    return emu.ews(envelope("<m:GetUserConfiguration><m:UserConfigurationName " + name(folder) +
+                            "</m:UserConfigurationName><m:UserConfigurationProperties>" + props +
+                            "</m:UserConfigurationProperties></m:GetUserConfiguration>"),
+                   who);
+  };
+  auto put = [&](const std::string& op, const std::string& folder, const std::string& parts) {
+    return emu.ews(envelope("<m:" + op +
+                            "UserConfiguration><m:UserConfiguration>"
+                            "<t:UserConfigurationName " +
+                            name(folder) + "</t:UserConfigurationName>" + parts +
+                            "</m:UserConfiguration></m:" + op + "UserConfiguration>"));
+  };
+  const std::string list1 = b64("<categories xmlns=\"CategoryList.xsd\"/>");
+  const std::string list2 =
+      b64("<categories xmlns=\"CategoryList.xsd\"><category name=\"A\"/>"
+          "</categories>");
+  CHECK(response_code(get("calendar", "XmlData").body) == "ErrorItemNotFound");
+  auto created = put("Create", "calendar", "<t:XmlData>" + list1 + "</t:XmlData>");
+  CHECK(response_code(created.body) == "NoError");
+  CHECK_SCHEMA_VALID(created.body);
+  CHECK(response_code(put("Create", "calendar", "<t:XmlData>" + list1 + "</t:XmlData>").body) ==
+        "ErrorItemSave");
+  auto read = get("calendar", "XmlData");
+  CHECK(response_code(read.body) == "NoError");
+  CHECK(first(read.body, "<t:XmlData>([^<]*)</t:XmlData>") == list1);
+  CHECK(read.body.find("<t:ItemId") == std::string::npos);  // only what was asked for
+  CHECK_SCHEMA_VALID(read.body);
+  // Update replaces the parts it gives and keeps the others.
+  CHECK(response_code(put("Update", "calendar",
+                          "<t:Dictionary><t:DictionaryEntry><t:DictionaryKey><t:Type>String"
+                          "</t:Type><t:Value>k</t:Value></t:DictionaryKey><t:DictionaryValue>"
+                          "<t:Type>Integer32</t:Type><t:Value>3</t:Value></t:DictionaryValue>"
+                          "</t:DictionaryEntry></t:Dictionary>")
+                          .body) == "NoError");
+  CHECK(response_code(put("Update", "calendar", "<t:XmlData>" + list2 + "</t:XmlData>").body) ==
+        "NoError");
+  auto all = get("calendar", "All");
+  CHECK(first(all.body, "<t:XmlData>([^<]*)</t:XmlData>") == list2);
+  CHECK(all.body.find("<t:Value>k</t:Value>") != std::string::npos);
+  CHECK(all.body.find("<t:ItemId") != std::string::npos);
+  CHECK_SCHEMA_VALID(all.body);
+  // Per folder and per mailbox.
+  CHECK(response_code(get("inbox", "XmlData").body) == "ErrorItemNotFound");
+  CHECK(response_code(get("calendar", "XmlData", "other@example.test").body) ==
+        "ErrorItemNotFound");
+  CHECK(response_code(put("Update", "inbox", "<t:XmlData>" + list1 + "</t:XmlData>").body) ==
+        "ErrorItemNotFound");
+  // Hostile: XmlData that is not base64 fails schema validation; nothing changes.
+  auto bad = put("Update", "calendar", "<t:XmlData>not base64!</t:XmlData>");
+  CHECK(bad.status == 500);
+  CHECK(fault_code(bad.body) == "ErrorSchemaValidation");
+  CHECK(first(get("calendar", "XmlData").body, "<t:XmlData>([^<]*)</t:XmlData>") == list2);
+  auto deleted =
+      emu.ews(envelope("<m:DeleteUserConfiguration><m:UserConfigurationName " + name("calendar") +
+                       "</m:UserConfigurationName></m:DeleteUserConfiguration>"));
+  CHECK(response_code(deleted.body) == "NoError");
+  CHECK(response_code(get("calendar", "XmlData").body) == "ErrorItemNotFound");
+}

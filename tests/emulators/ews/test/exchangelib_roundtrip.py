@@ -2,7 +2,8 @@
 """Drive ews-emulator with exchangelib, an EWS client written independently of crmsync.
 
 Usage: exchangelib_roundtrip.py URL EMAIL PASSWORD [NTLM_USER]
-Creates, reads, updates and deletes a contact, a task and a calendar item through a
+Creates, reads, updates and deletes a contact (with categories), a task, a calendar item and
+user configurations (the calendar's "CategoryList", Outlook's master category list) through a
 fixed service endpoint (no autodiscover). Exits non-zero with a message on any mismatch.
 With NTLM_USER ("DOMAIN\\user") it signs in with NTLM (exchangelib's requests_ntlm, written
 independently of GSSAPI) instead of Basic.
@@ -50,7 +51,7 @@ def main():
 
     # Contact
     contact = Contact(folder=account.contacts, given_name="Ada", surname="Lovelace",
-                      display_name="Ada Lovelace",
+                      display_name="Ada Lovelace", categories=["Red", "Tracked to Dynamics 365"],
                       company_name="Analytical Engines", job_title="Analyst",
                       email_addresses=[EmailAddress(label="EmailAddress1", email="ada@example.test")],
                       phone_numbers=[PhoneNumber(label="MobilePhone", phone_number="+1 555 0100")])
@@ -61,6 +62,7 @@ def main():
     check(got.company_name == "Analytical Engines", "company name")
     check(any(e.email == "ada@example.test" for e in (got.email_addresses or [])), "email address")
     check(any(p.phone_number == "+1 555 0100" for p in (got.phone_numbers or [])), "mobile phone")
+    check(got.categories == ["Red", "Tracked to Dynamics 365"], f"categories: {got.categories}")
     events = [e for n in account.contacts.get_events(pull_id, watermark) for e in n.events]
     created = [e for e in events if type(e).__name__ == "CreatedEvent"]
     check(len(created) == 1 and created[0].item_id.id == contact.id,
@@ -109,6 +111,36 @@ def main():
     check(account.calendar.get(id=item.id).location == "Room 2", "location updated")
     got.delete(send_meeting_cancellations="SendToNone")
     check(gone(account.calendar, item.id), "calendar item deleted")
+
+    # User configurations: the master category list as Outlook keeps it, and a dictionary.
+    def raises(fn, name):
+        try:
+            fn()
+        except Exception as e:
+            return type(e).__name__ == name
+        return False
+
+    check(raises(lambda: account.calendar.get_user_configuration("CategoryList"),
+                 "ErrorItemNotFound"), "no category list yet")
+    first = (b'<?xml version="1.0"?><categories xmlns="CategoryList.xsd">'
+             b'<category name="Red" color="0"/></categories>')
+    account.calendar.create_user_configuration("CategoryList", xml_data=first)
+    check(raises(lambda: account.calendar.create_user_configuration("CategoryList", xml_data=first),
+                 "ErrorItemSave"), "a second create is refused")
+    got = account.calendar.get_user_configuration("CategoryList", properties="XmlData")
+    check(got.xml_data == first, f"category list read back: {got.xml_data}")
+    second = first.replace(b"</categories>", b'<category name="Blue" color="7"/></categories>')
+    account.calendar.update_user_configuration("CategoryList", xml_data=second)
+    got = account.calendar.get_user_configuration("CategoryList")
+    check(got.xml_data == second and got.id, f"category list updated: {got.xml_data}")
+    account.inbox.create_user_configuration("Settings", dictionary={"Mode": "on", "Count": 3})
+    got = account.inbox.get_user_configuration("Settings", properties="Dictionary")
+    check(got.dictionary == {"Mode": "on", "Count": 3}, f"dictionary: {got.dictionary}")
+    check(raises(lambda: account.inbox.get_user_configuration("CategoryList"),
+                 "ErrorItemNotFound"), "configurations are per folder")
+    account.calendar.delete_user_configuration("CategoryList")
+    check(raises(lambda: account.calendar.get_user_configuration("CategoryList"),
+                 "ErrorItemNotFound"), "category list deleted")
 
     print("exchangelib round trip OK")
 

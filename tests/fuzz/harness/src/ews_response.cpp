@@ -3,6 +3,7 @@
 // adapter sends, then each reader of what a message holds, and the stream splitter.
 #include <string>
 
+#include "crmsync/core/category_store.hpp"
 #include "crmsync/fuzz/harness.hpp"
 #include "crmsync/model/text.hpp"
 #include "store_ews/src/codec.hpp"
@@ -57,7 +58,32 @@ std::string check_items(const soap::Element& container) {
     }
     if (auto v = check_item(*item); !v.empty()) return v;
     (void)ews::props_of(r.xml);
+    for (const auto& c : ews::category_mark_of(r).categories)
+      if (c.empty() || !crmsync::is_valid_utf8(c)) return "category_mark_of gave a bad category";
   }
+  return {};
+}
+
+// The master category list document (U1): names read cleanly, and adding ours gives a
+// document whose names are the old ones and ours.
+std::string category_list(const std::string& xml) {
+  auto names = category_list_names(xml);
+  if (auto v = check_invalid(names, "category_list_names"); !v.empty()) return v;
+  auto added = add_to_category_list(xml, kDefaultTrackCategory, UtcTime{0},
+                                    "00000000-0000-4000-8000-000000000000");
+  if (auto v = check_invalid(added, "add_to_category_list"); !v.empty()) return v;
+  // A blank document is no list yet: adding makes one, reading it finds no root.
+  const bool blank = xml.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (!blank && names.ok() != added.ok())
+    return "category_list_names and add_to_category_list disagree";
+  if (blank && (!added.ok() || !*added)) return "add_to_category_list made no list of nothing";
+  if (blank) names = std::vector<std::string>();
+  if (!added.ok() || !*added) return {};
+  auto after = category_list_names(**added);
+  if (!after.ok()) return "add_to_category_list made a document it cannot read";
+  auto expected = *names;
+  expected.emplace_back(kDefaultTrackCategory);
+  if (*after != expected) return "add_to_category_list changed the other names";
   return {};
 }
 
@@ -83,9 +109,17 @@ Outcome ews_response(std::string_view input) {
     }
   }
 
-  static constexpr std::string_view kOps[] = {
-      "GetItem",   "CreateItem", "UpdateItem", "DeleteItem",         "FindItem",
-      "GetFolder", "Subscribe",  "GetEvents",  "GetStreamingEvents", "SyncFolderItems"};
+  static constexpr std::string_view kOps[] = {"GetItem",
+                                              "CreateItem",
+                                              "UpdateItem",
+                                              "DeleteItem",
+                                              "FindItem",
+                                              "GetFolder",
+                                              "Subscribe",
+                                              "GetEvents",
+                                              "GetStreamingEvents",
+                                              "SyncFolderItems",
+                                              "GetUserConfiguration"};
   for (int status : {200, 500}) {
     for (std::string_view op : kOps) {
       auto msgs = ews::parse_response(op, status, input);
@@ -125,6 +159,13 @@ Outcome ews_response(std::string_view input) {
           if (v = check_invalid(batch, "streaming_events_of"); !v.empty()) return out;
         } else if (op == "GetFolder") {
           if (v = check_invalid(ews::folder_id_of(m), "folder_id_of"); !v.empty()) return out;
+        } else if (op == "GetUserConfiguration") {
+          auto xml = ews::user_config_xml_of(m);
+          if (v = check_invalid(xml, "user_config_xml_of"); !v.empty() || !xml.ok()) {
+            if (!v.empty()) return out;
+            continue;
+          }
+          if (v = category_list(*xml); !v.empty()) return out;
         }
       }
       // One status is enough where the reply is no SOAP at all.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "crmsync/core/store_adapter.hpp"
+#include "crmsync/core/track_category.hpp"
 #include "crmsync/http/client.hpp"
 #include "crmsync/model/clock.hpp"
 
@@ -60,6 +61,13 @@ struct EwsStoreConfig {
   // poll_interval.
   int stream_connection_minutes = 30;
   std::chrono::milliseconds poll_interval{1'000};
+
+  // SPEC U1: the category that is the user's "Track in CRM" from any client (the config's
+  // sync.track_category; "" turns it off), checked at open (TrackCategory::from_config). The
+  // adapter keeps it in step with the tracked mark on every item it writes, turns another
+  // client's adding or removing it into the explorer's track or untrack, and adds it once to
+  // the mailbox's master category list.
+  std::string track_category = std::string(kDefaultTrackCategory);
 
   // Retries of transient failures (ErrorServerBusy honours BackOffMilliseconds).
   int max_attempts = 5;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "crmsync/core/store_adapter.hpp"
+#include "crmsync/core/track_category.hpp"
 #include "crmsync/model/clock.hpp"
 
 namespace crmsync {
@@ -23,6 +24,11 @@ struct MapiStoreConfig {
   // crmsyncd runs under the Windows service control manager: MAPI then wants MAPI_NT_SERVICE
   // on MAPIInitialize and MAPILogonEx (a service has no desktop and its own profile rules).
   bool windows_service = false;
+  // SPEC U1: the category that is the user's "Track in CRM" (the config's sync.track_category;
+  // "" turns it off), checked at open. Kept in step with the tracked mark on every item the
+  // adapter writes, read as the explorer's track or untrack when another client changes it,
+  // and added once to the master category list.
+  std::string track_category = std::string(kDefaultTrackCategory);
 };
 
 // Loads MAPI, initializes it (multithreaded notifications), logs on to the profile without

@@ -9,6 +9,9 @@ namespace crmsync {
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
 bool is_valid_utf8(std::string_view s);
 
+// Appends code point `cp` (at most U+10FFFF, not a surrogate: the caller checks) as UTF-8.
+void append_utf8(std::string& out, char32_t cp);
+
 // `s` without leading and trailing spaces, tabs and line breaks.
 std::string_view trim(std::string_view s);
 

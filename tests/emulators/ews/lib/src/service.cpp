@@ -9,19 +9,16 @@
 #include <fmt/format.h>
 
 #include "all_day.hpp"
+#include "replies.hpp"
 #include "util.hpp"
 
 namespace ews_emulator {
 
 namespace {
 
-// Opaque id kinds (first byte of the base64 payload).
-constexpr char kItemIdKind = '\x02';
-constexpr char kChangeKeyKind = '\x03';
 constexpr char kSyncStateKind = '\x04';
 constexpr char kWatermarkKind = '\x05';
 constexpr char kSubscriptionKind = '\x06';
-constexpr const char* kFolderChangeKey = "AQAAAA==";
 
 const char* kServerVersion =
     "<h:ServerVersionInfo MajorVersion=\"15\" MinorVersion=\"1\" MajorBuildNumber=\"2507\" "
@@ -36,37 +33,10 @@ std::string envelope(const std::string& body) {
          "\"><s:Header>" + kServerVersion + "</s:Header><s:Body>" + body + "</s:Body></s:Envelope>";
 }
 
-std::string wrap(const std::string& op, const std::string& messages) {
-  return fmt::format(
-      "<m:{0}Response xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" "
-      "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:m=\"{1}\" "
-      "xmlns:t=\"{2}\"><m:ResponseMessages>{3}</m:ResponseMessages></m:{0}Response>",
-      op, kMNs, kTNs, messages);
-}
 
-std::string ok_msg(const std::string& op, const std::string& payload) {
-  return fmt::format(
-      "<m:{0}ResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
-      "{1}</m:{0}ResponseMessage>",
-      op, payload);
-}
 
-std::string err_msg(const std::string& op, const ItemError& e, const std::string& payload,
-                    const char* cls = "Error") {
-  return fmt::format(
-      "<m:{0}ResponseMessage ResponseClass=\"{4}\"><m:MessageText>{1}</m:MessageText>"
-      "<m:ResponseCode>{2}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>{3}"
-      "</m:{0}ResponseMessage>",
-      op, esc(e.text), e.code, payload, cls);
-}
 
-ItemError not_found() {
-  return {"ErrorItemNotFound", "The specified object was not found in the store."};
-}
 
-std::string change_key(std::int64_t cn) {
-  return make_opaque(kChangeKeyKind, be64(static_cast<std::uint64_t>(cn)));
-}
 
 std::string watermark(std::int64_t seq) {
   return make_opaque(kWatermarkKind, be64(static_cast<std::uint64_t>(seq)));
@@ -76,9 +46,6 @@ std::string item_id_xml(const Item& it, const char* element = "ItemId") {
   return fmt::format("<t:{} Id=\"{}\" ChangeKey=\"{}\"/>", element, it.id, change_key(it.cn));
 }
 
-std::string folder_id_xml(const std::string& id, const char* element = "FolderId") {
-  return fmt::format("<t:{} Id=\"{}\" ChangeKey=\"{}\"/>", element, id, kFolderChangeKey);
-}
 
 std::string default_class(const std::string& kind) {
   if (kind == "Contact") return "IPM.Contact";
@@ -249,6 +216,9 @@ std::string Service::dispatch(const std::string& op, const xmlNode* req, const C
   if (op == "Unsubscribe") return unsubscribe(req, ctx);
   if (op == "ResolveNames") return resolve_names(req, ctx);
   if (op == "ConvertId") return convert_id(req, ctx);
+  if (op == "GetUserConfiguration" || op == "CreateUserConfiguration" ||
+      op == "UpdateUserConfiguration" || op == "DeleteUserConfiguration")
+    return user_configuration(op, req, ctx);
   throw simple_fault("ErrorInvalidRequest",
                      "The operation " + op + " is not implemented by ews-emulator.");
 }

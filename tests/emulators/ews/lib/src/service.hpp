@@ -102,6 +102,8 @@ class Service {
   std::string unsubscribe(const xmlNode* req, const Ctx& ctx);
   std::string resolve_names(const xmlNode* req, const Ctx& ctx);
   std::string convert_id(const xmlNode* req, const Ctx& ctx);
+  // user_config.cpp: Get/Create/Update/DeleteUserConfiguration.
+  std::string user_configuration(const std::string& op, const xmlNode* req, const Ctx& ctx);
 
   Folder resolve_folder(const xmlNode* id_element, const Ctx& ctx);
   Item resolve_item(const xmlNode* item_id);

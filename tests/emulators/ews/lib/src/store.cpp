@@ -56,6 +56,8 @@ CREATE TABLE IF NOT EXISTS sync_states(token TEXT PRIMARY KEY, folder TEXT, data
 CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, mailbox INTEGER,
   type TEXT, item TEXT, cn INTEGER, folder TEXT, old_item TEXT, old_folder TEXT, ts TEXT);
 CREATE TABLE IF NOT EXISTS counters(k TEXT PRIMARY KEY, v INTEGER);
+CREATE TABLE IF NOT EXISTS user_configs(folder TEXT, name TEXT, id TEXT, cn INTEGER,
+  dictionary TEXT, xml_data TEXT, binary_data TEXT, PRIMARY KEY(folder, name));
 )";
 
 // Folder tree of a new mailbox: root > msgfolderroot > the usual folders.
@@ -119,7 +121,8 @@ void Store::rollback() {
 void Store::reset() {
   exec(
       "DELETE FROM users; DELETE FROM folders; DELETE FROM items; DELETE FROM field_changes;"
-      "DELETE FROM sync_states; DELETE FROM events; DELETE FROM counters;");
+      "DELETE FROM sync_states; DELETE FROM events; DELETE FROM counters;"
+      "DELETE FROM user_configs;");
 }
 
 User Store::add_user(const std::string& email, const std::string& password, const std::string& auth,
@@ -184,6 +187,30 @@ std::vector<Folder> Store::folders(std::int64_t mailbox) {
   std::vector<Folder> out;
   while (s.step()) out.push_back(read_folder(s));
   return out;
+}
+
+std::optional<UserConfig> Store::user_config(const std::string& folder, const std::string& name) {
+  Stmt s(db_,
+         "SELECT folder,name,id,cn,dictionary,xml_data,binary_data FROM user_configs "
+         "WHERE folder=? AND name=?");
+  s.bind(1, folder).bind(2, name);
+  if (!s.step()) return std::nullopt;
+  return UserConfig{s.str(0), s.str(1), s.str(2), s.i64(3), s.str(4), s.str(5), s.str(6)};
+}
+
+void Store::put_user_config(const UserConfig& c) {
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO user_configs(folder,name,id,cn,dictionary,xml_data,binary_data) "
+         "VALUES(?,?,?,?,?,?,?)");
+  s.bind(1, c.folder).bind(2, c.name).bind(3, c.id).bind(4, c.cn).bind(5, c.dictionary);
+  s.bind(6, c.xml_data).bind(7, c.binary_data);
+  s.step();
+}
+
+void Store::delete_user_config(const std::string& folder, const std::string& name) {
+  Stmt s(db_, "DELETE FROM user_configs WHERE folder=? AND name=?");
+  s.bind(1, folder).bind(2, name);
+  s.step();
 }
 
 std::optional<Folder> Store::folder(const std::string& id) {

@@ -51,6 +51,18 @@ struct Event {
   std::string ts;
 };
 
+// A user configuration object (GetUserConfiguration and its kin): stored per folder and name,
+// its parts as the request gave them (the Dictionary as canonical XML, the data as base64).
+struct UserConfig {
+  std::string folder;
+  std::string name;
+  std::string id;  // the configuration's item id
+  std::int64_t cn = 0;
+  std::string dictionary;   // "<t:Dictionary>...</t:Dictionary>" or ""
+  std::string xml_data;     // base64, "" = none
+  std::string binary_data;  // base64, "" = none
+};
+
 class Store {
  public:
   explicit Store(const std::string& path);
@@ -88,6 +100,10 @@ class Store {
 
   void put_sync_state(const std::string& token, const std::string& folder, const std::string& data);
   std::optional<std::pair<std::string, std::string>> sync_state(const std::string& token);
+
+  std::optional<UserConfig> user_config(const std::string& folder, const std::string& name);
+  void put_user_config(const UserConfig& c);  // insert or replace
+  void delete_user_config(const std::string& folder, const std::string& name);
 
   std::int64_t append_event(const Event& e);
   std::vector<Event> events_after(std::int64_t mailbox, std::int64_t seq, int limit);
