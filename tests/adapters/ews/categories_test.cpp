@@ -10,7 +10,6 @@
 
 #include "codec.hpp"
 #include "crmsync/core/sqlite.hpp"
-#include "decisions.hpp"
 #include "ews_harness.hpp"
 #include "support.hpp"
 
@@ -54,12 +53,6 @@ std::vector<StoreEvent> events(StoreAdapter& s, std::int64_t after) {
   auto ev = s.events_after(after, 100);
   REQUIRE(ev.ok());
   return *ev;
-}
-
-ews::Decisions& decisions(StoreAdapter& s) {
-  auto* d = dynamic_cast<ews::Decisions*>(&s);
-  REQUIRE(d);
-  return *d;
 }
 
 void all_requests_valid(const test::EwsHarness& h) {
@@ -288,7 +281,7 @@ TEST_CASE(
   decision.entry_id = made->entry_id;
 
   decision.action = Action::kTrack;
-  auto seq = decisions(*s).record_decision(decision);
+  auto seq = s->record_decision(decision);
   REQUIRE(seq.ok());
   auto ev = events(*s, start);
   REQUIRE(ev.size() == 1);
@@ -303,13 +296,13 @@ TEST_CASE(
   CHECK(events(*s, *seq).empty());  // the mark's write is not reported again
 
   decision.action = Action::kSetRegarding;
-  auto regarding = decisions(*s).record_decision(decision);
+  auto regarding = s->record_decision(decision);
   REQUIRE(regarding.ok());
   CHECK(*regarding > *seq);
 
   decision.action = Action::kUntrack;
   decision.delete_in_crm = true;
-  auto untrack = decisions(*s).record_decision(decision);
+  auto untrack = s->record_decision(decision);
   REQUIRE(untrack.ok());
   ev = events(*s, *regarding);
   REQUIRE(ev.size() == 1);
@@ -323,12 +316,12 @@ TEST_CASE(
 
   // Unknown items and other actions: a clear error, nothing logged.
   decision.entry_id = EntryId("AAMkAGI2TG93AAA=");
-  auto unknown = decisions(*s).record_decision(decision);
+  auto unknown = s->record_decision(decision);
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error().is(ErrorKind::kNotFound));
   decision.entry_id = made->entry_id;
   decision.action = Action::kUpdate;
-  auto other = decisions(*s).record_decision(decision);
+  auto other = s->record_decision(decision);
   REQUIRE_FALSE(other.ok());
   CHECK(other.error().is(ErrorKind::kInvalid));
   CHECK(events(*s, *untrack).empty());
