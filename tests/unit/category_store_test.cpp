@@ -83,7 +83,7 @@ TEST_CASE("U1: the master category list gets the category once, the rest kept by
   // Everything before the end tag is as it was; ours comes last.
   CHECK(doc.compare(0, outlook.find("</categories>"), outlook, 0, outlook.find("</categories>")) ==
         0);
-  CHECK_THAT(doc, Catch::Contains("<category name=\"Tracked to Dynamics 365\" color=\"4\""));
+  CHECK_THAT(doc, Catch::Contains("<category name=\"Tracked to Dynamics 365\" color=\"7\""));
   CHECK_THAT(doc, Catch::Contains("guid=\"{" + kGuid + "}\""));
   CHECK_THAT(doc, Catch::Contains("lastTimeUsed=\"2026-05-01T10:00:00Z\""));
   CHECK_THAT(doc, Catch::EndsWith("/></categories>\n"));

@@ -49,9 +49,10 @@ std::optional<Action> category_intent(const TrackCategory& track, const Category
 // PidTagRoamingXmlStream; EWS reads and writes it as the XmlData of the "CategoryList" user
 // configuration of the calendar folder. A <categories> root of <category name=... .../>.
 
-// The colour crmsync gives the track category in the list (an index of Outlook's presets,
-// 4: green). Outlook's own colour for Dynamics 365's category is not documented.
-inline constexpr int kTrackCategoryColor = 4;
+// The colour crmsync gives the track category in the list: an index of Outlook's presets, the
+// same numbers as Graph's outlookCategory "presetN" (Office's CategoryColor: 7 is Blue, 9 is
+// Cranberry). Outlook's own colour for Dynamics 365's category is not documented.
+inline constexpr int kTrackCategoryColor = 7;
 // The longest list document the adapters read or write.
 inline constexpr std::size_t kMaxCategoryListBytes = 4u << 20;
 
