@@ -257,7 +257,7 @@ Result<void> GraphStoreImpl::ensure_master_category() {
   Doc d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   put(d, "displayName", str(track_.name(), a), a);
-  put(d, "color", str("preset9", a), a);  // Outlook's blue, as Dynamics 365's category
+  put(d, "color", str("preset7", a), a);  // blue (preset7), as the EWS and MAPI lists have it
   auto made = client_.call("POST", client_.url("outlook/masterCategories"), serialize(d),
                            CallOptions{false, "", 0}, {409});
   if (!made) return made.error();

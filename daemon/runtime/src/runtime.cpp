@@ -147,7 +147,6 @@ GraphStoreConfig graph_config(const Config& config) {
   c.state_path = store.state_path;
   c.calendar_past_days = store.calendar_past_days;
   c.calendar_future_days = store.calendar_future_days;
-  c.track_category = config.sync.track_category;  // U1
   return c;
 }
 
