@@ -49,6 +49,9 @@ SyncWorker::SyncWorker(Config config, Clock& clock, std::string version, Runtime
       factory_(std::move(factory)),
       timings_(timings),
       stop_points_(std::make_unique<StopPoints>(*this)) {
+  // spdlog builds its registry on first use, inside its uninstrumented library: built here,
+  // before the worker thread, the caller's and the worker's first log lines never race it.
+  (void)spdlog::default_logger_raw();
   if (!factory_)
     factory_ = [&clock](const Config& c, CrashPoints* cp) { return open_runtime(c, clock, cp); };
   working_.version = std::move(version);
