@@ -60,8 +60,9 @@ void parse_device_code(Checker& c, const Json& auth, const std::string& path, st
   if (!c.object(auth, path, {"type", "tenant", "client_id", "authority"})) return;
   if (auto v = c.string(auth, path, "tenant", true)) {
     // A path segment of the authority's URLs: a tenant id, a domain or "organizations".
-    if (v->size() > 256 || v->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                "0123456789.-_") != std::string::npos)
+    if (v->size() > 256 ||
+        v->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "0123456789.-_") != std::string::npos)
       c.problem(path + ".tenant", "must be a tenant id, a domain or \"organizations\"");
     else
       tenant = *v;
@@ -208,9 +209,9 @@ void parse_graph_store(Checker& c, const Json& store, Config& cfg) {
   }
   if (auto u = c.string(store, "store", "user")) {
     const auto at = u->find('@');
-    if (*u != "me" && (at == std::string::npos || at == 0 || at + 1 >= u->size() ||
-                       u->size() > 320 || has_control(*u) ||
-                       u->find_first_of(" /?#\\") != std::string::npos))
+    if (*u != "me" &&
+        (at == std::string::npos || at == 0 || at + 1 >= u->size() || u->size() > 320 ||
+         has_control(*u) || u->find_first_of(" /?#\\") != std::string::npos))
       c.problem("store.user", "must be \"me\" or the mailbox's user principal name (user@domain)");
     else
       s.user = *u;

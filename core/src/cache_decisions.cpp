@@ -14,7 +14,9 @@ using sql::Statement;
 using sql::Transaction;
 
 // A value the cache keeps as a one-field original state (cache_rows.cpp).
-Value read_value(const std::string& xml) { return cache_rows::read_one_value(xml); }
+Value read_value(const std::string& xml) {
+  return cache_rows::read_one_value(xml);
+}
 
 // Runs one write of `sql` bound to `id` in its own transaction; whether it changed a row.
 Result<bool> write_one(Database& db, const char* sql, std::int64_t id) {

@@ -97,7 +97,7 @@ class PrepareCrm {
     const std::int64_t margin = c.settings.crm_watermark_margin.count();
     std::int64_t newest = wm == 0 ? 0 : wm + margin;
     std::map<std::string, std::int64_t> recent;  // id@version -> modifiedon, for the next mark
-    std::set<CrmId> listed;  // what the filters select now
+    std::set<CrmId> listed;                      // what the filters select now
     auto each = [&](const SyncFilter& filter, bool ids_only, const auto& on_record) {
       std::string cookie;
       for (int page = 1;; ++page) {

@@ -5,8 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "daemon_client.hpp"
 #include "crmsync/model/text.hpp"
+#include "daemon_client.hpp"
 #include "daemon_command.hpp"
 
 namespace crmsync::cli {
@@ -39,7 +39,6 @@ std::string url_encode(const std::string& s) {
   }
   return out;
 }
-
 
 // Sends one decision and prints its answer (`print`, or the JSON with --json). Exit codes:
 // 0 done; 2 refused as bad or unknown (400, 404); 1 refused otherwise (409: it changes

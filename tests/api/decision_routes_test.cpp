@@ -109,10 +109,9 @@ TEST_CASE("U2: malformed or hostile bodies are 400 naming the problem", "[api][r
   refused(post("/v1/items/track", "{}"), "entry_id is required");
   refused(post("/v1/items/track", R"({"entry_id":"E1","x":1})"), "unknown key x");
   refused(post("/v1/items/track", R"({"entry_id":"E1","entry_id":"E2"})"), "given twice");
-  for (std::string bad :
-       {std::string("\"\""), std::string("\"a b\""), std::string("\"a\\u0000b\""),
-        std::string("\"caf\xc3\xa9\""), std::string("42"), std::string("null"),
-        '"' + std::string(513, 'A') + '"', std::string("\"../../etc\"")}) {
+  for (std::string bad : {std::string("\"\""), std::string("\"a b\""), std::string("\"a\\u0000b\""),
+                          std::string("\"caf\xc3\xa9\""), std::string("42"), std::string("null"),
+                          '"' + std::string(513, 'A') + '"', std::string("\"../../etc\"")}) {
     INFO(bad);
     refused(post("/v1/items/track", R"({"entry_id":)" + bad + "}"), "entry_id");
   }

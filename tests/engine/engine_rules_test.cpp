@@ -452,7 +452,8 @@ TEST_CASE("U4: a record stamped earlier than the newest stamp seen is not missed
     w.crm.set_row_versions(versions);
     w.crm.set_filter(CrmEntity::kContact, "My VIPs",
                      [](const CrmRecord& r) { return has_text(r, "jobtitle", "VIP"); });
-    CrmId ahead = w.crm.seed(CrmEntity::kContact, {{"lastname", text("Ahead")}, {"jobtitle", text("VIP")}});
+    CrmId ahead =
+        w.crm.seed(CrmEntity::kContact, {{"lastname", text("Ahead")}, {"jobtitle", text("VIP")}});
     w.sync();
     // A stamp stepped 30 s ahead; then a record whose write commits late, stamped between
     // the previous sync's newest stamp and that one.
@@ -460,7 +461,8 @@ TEST_CASE("U4: a record stamped earlier than the newest stamp seen is not missed
     w.crm.edit(ahead, {{"firstname", text("Edited")}});
     w.crm.stamp(ahead, UtcTime{w.clock.now().ms + 30'000});
     w.sync();
-    CrmId late = w.crm.seed(CrmEntity::kContact, {{"lastname", text("Late")}, {"jobtitle", text("VIP")}});
+    CrmId late =
+        w.crm.seed(CrmEntity::kContact, {{"lastname", text("Late")}, {"jobtitle", text("VIP")}});
     w.crm.stamp(late, UtcTime{w.clock.now().ms + 1'000});
     w.clock.advance(std::chrono::seconds(10));
     w.sync();

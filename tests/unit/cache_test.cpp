@@ -398,9 +398,9 @@ TEST_CASE("M3 U2: a conflict keeps its base - it is read by id - settling it dro
   m.original = FieldMap{{"FirstName", Value{std::string("Ann")}}};
   m.map_id = cache->insert_mapping(m, std::nullopt).value();
   REQUIRE(cache
-              ->commit_applied(m, 0,
-                               {conflict_on("FirstName", "Anna", "Anne"),
-                                conflict_on("LastName", "Lee", "Li")})
+              ->commit_applied(
+                  m, 0,
+                  {conflict_on("FirstName", "Anna", "Anne"), conflict_on("LastName", "Lee", "Li")})
               .ok());
   auto all = cache->conflicts(10).value();
   REQUIRE(all.size() == 2);
@@ -453,7 +453,8 @@ TEST_CASE("C4 U2: a version 2 cache migrates - its conflicts keep their values w
     m.map_id = cache->insert_mapping(m, std::nullopt).value();
     REQUIRE(cache->commit_applied(m, 0, {conflict_on("FirstName", "A", "B")}).ok());
   }
-  raw_exec(dir.file("c.db"), "ALTER TABLE conflicts DROP COLUMN base_value; PRAGMA user_version=2;");
+  raw_exec(dir.file("c.db"),
+           "ALTER TABLE conflicts DROP COLUMN base_value; PRAGMA user_version=2;");
   auto cache = std::move(Cache::open(dir.file("c.db")).value());
   CHECK(raw_user_version(dir.file("c.db")) == Cache::kSchemaVersion);
   auto all = cache->conflicts(10).value();

@@ -115,7 +115,7 @@ TEST_CASE("U1: the master category list gets the category once, the rest kept by
   auto bom = add_to_category_list("\xEF\xBB\xBF<categories/>", kName, kNow, kGuid);
   REQUIRE(bom.ok());
   CHECK_THAT(**bom, Catch::StartsWith("\xEF\xBB\xBF<categories>"));
-    // A name that needs escaping is escaped.
+  // A name that needs escaping is escaped.
   auto odd = add_to_category_list("", "A & B <\"x\">", kNow, kGuid);
   REQUIRE(odd.ok());
   CHECK(*category_list_names(**odd) == Cats{"A & B <\"x\">"});
@@ -160,9 +160,10 @@ TEST_CASE("U1: hostile or malformed category lists are refused - nothing written
   CHECK_FALSE(category_list_names(huge).ok());
 }
 
-TEST_CASE("U1: the master list is asked once after a success - after a failure not for ten "
-          "minutes",
-          "[unit][U1]") {
+TEST_CASE(
+    "U1: the master list is asked once after a success - after a failure not for ten "
+    "minutes",
+    "[unit][U1]") {
   MasterListPace pace;
   int calls = 0;
   auto fail = [&](UtcTime) -> Result<void> {

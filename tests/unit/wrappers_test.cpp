@@ -153,8 +153,7 @@ TEST_CASE("ports: StoreWrapper forwards every StoreAdapter method, batched ones 
                                              "get_many", "find_by_crm_id", "find_by_crm_ids",
                                              "create", "create_many", "update", "remove",
                                              "events_after", "wait_for_events", "record_decision",
-                                             "watch_changes",
-                                             "lease_store", "handoff_queue"});
+                                             "watch_changes", "lease_store", "handoff_queue"});
 }
 
 TEST_CASE("ports: CrmWrapper forwards every CrmAdapter method") {
@@ -177,10 +176,9 @@ TEST_CASE("ports: CrmWrapper forwards every CrmAdapter method") {
   (void)c.find_contacts_by_emails({"a@b"});
   (void)c.find_parties_by_emails({"a@b"});
   (void)c.execute_batch({});
-  CHECK(inner.calls == std::set<std::string>{"who_am_i", "privileges", "changes_since",
-                                             "supports_change_tracking", "modified_since",
-                                             "sweep_ids", "retrieve", "find_by_name", "create",
-                                             "update", "remove",
-                                             "set_state", "find_contacts_by_emails",
-                                             "find_parties_by_emails", "execute_batch"});
+  CHECK(inner.calls ==
+        std::set<std::string>{"who_am_i", "privileges", "changes_since", "supports_change_tracking",
+                              "modified_since", "sweep_ids", "retrieve", "find_by_name", "create",
+                              "update", "remove", "set_state", "find_contacts_by_emails",
+                              "find_parties_by_emails", "execute_batch"});
 }

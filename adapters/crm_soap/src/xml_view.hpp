@@ -88,7 +88,9 @@ class XmlView::Children {
   XmlView parent_;
 };
 
-inline XmlView::Children XmlView::children() const { return Children(*this); }
+inline XmlView::Children XmlView::children() const {
+  return Children(*this);
+}
 
 class ViewDocument {
  public:

@@ -166,8 +166,8 @@ bool GraphStoreImpl::wait_for_events(std::int64_t after, std::chrono::millisecon
       const bool ok = sync_all().ok();
       auto now_seq = state_.log().last_seq();
       const bool changed = before.ok() && now_seq.ok() && *now_seq > *before;
-      poll_interval_ = changed || !ok ? config_.poll_min
-                                      : std::min(poll_interval_ * 2, config_.poll_max);
+      poll_interval_ =
+          changed || !ok ? config_.poll_min : std::min(poll_interval_ * 2, config_.poll_max);
       next_poll_ = Steady::now() + poll_interval_;
       if (newer()) return true;
     }
@@ -231,7 +231,8 @@ Result<void> check_config(const GraphStoreConfig& c) {
   if (c.auth.type == GraphAuth::Type::kDeviceCode &&
       (c.auth.tenant.empty() || c.auth.client_id.empty() || c.auth.scope.empty() ||
        c.auth.token_store.empty()))
-    return Error::Invalid("Graph device_code auth needs tenant, client_id, scope and a token store");
+    return Error::Invalid(
+        "Graph device_code auth needs tenant, client_id, scope and a token store");
   if (c.page_size < 1 || c.page_size > 1000) return Error::Invalid("Graph page_size: 1..1000");
   if (c.batch_size < 1 || c.batch_size > 20) return Error::Invalid("Graph batch_size: 1..20");
   if (c.calendar_past_days < 0 || c.calendar_future_days < 1 || c.calendar_past_days > 3650 ||
@@ -258,8 +259,7 @@ Result<std::unique_ptr<GraphStore>> open_graph_store(const GraphStoreConfig& con
       c, std::move(*zone), clock, std::move(transport), std::move(*state)));
 }
 
-Result<std::unique_ptr<GraphStore>> open_graph_store(const GraphStoreConfig& config,
-                                                     Clock& clock) {
+Result<std::unique_ptr<GraphStore>> open_graph_store(const GraphStoreConfig& config, Clock& clock) {
   CRMSYNC_TRY(check_config(config));
   http::ClientOptions options;
   options.ca_file = config.ca_file;

@@ -48,8 +48,8 @@ std::vector<Result<GraphStoreImpl::BatchAnswer>> GraphStoreImpl::batch(
         requests.PushBack(r, a);
       }
       put(d, "requests", std::move(requests), a);
-      auto reply =
-          client_.call("POST", client_.service_url("$batch"), serialize(d), CallOptions{may_repeat});
+      auto reply = client_.call("POST", client_.service_url("$batch"), serialize(d),
+                                CallOptions{may_repeat});
       if (!reply) {
         for (std::size_t i : todo) out[i] = reply.error();
         break;
@@ -94,10 +94,12 @@ std::vector<Result<GraphStoreImpl::BatchAnswer>> GraphStoreImpl::batch(
         out[i] = e;
       }
       for (std::size_t i : todo)
-        if (!answered[i]) out[i] = Error::Invalid("$batch answer lacks request " + std::to_string(i));
+        if (!answered[i])
+          out[i] = Error::Invalid("$batch answer lacks request " + std::to_string(i));
       todo = std::move(again);
       if (todo.empty()) break;
-      std::chrono::milliseconds wait = std::max(backoff, std::chrono::milliseconds(wait_ms.value_or(0)));
+      std::chrono::milliseconds wait =
+          std::max(backoff, std::chrono::milliseconds(wait_ms.value_or(0)));
       if (config_.sleep)
         config_.sleep(wait);
       else
@@ -136,7 +138,8 @@ std::vector<Result<StoreItem>> GraphStoreImpl::get_many(const std::vector<EntryI
       const Error& e = ans.error();
       const bool malformed_id = e.is(ErrorKind::kInvalid) &&
                                 e.message().find("ErrorInvalidIdMalformed") != std::string::npos;
-      out[i] = malformed_id ? Error::NotFound("item " + ids[i].str()) : e.context("item " + ids[i].str());
+      out[i] = malformed_id ? Error::NotFound("item " + ids[i].str())
+                            : e.context("item " + ids[i].str());
       continue;
     }
     out[i] = item_from(split_entry(ids[i])->first, ans->json);

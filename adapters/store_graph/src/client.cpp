@@ -146,8 +146,9 @@ Result<Reply> Client::call(const std::string& method, const std::string& url,
   if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
   req.headers.emplace_back("Accept", "application/json");
   // UTC times, text bodies, ids that survive moves (outlook-immutable-id.md).
-  std::string prefer = "outlook.timezone=\"UTC\", outlook.body-content-type=\"text\", "
-                       "IdType=\"ImmutableId\"";
+  std::string prefer =
+      "outlook.timezone=\"UTC\", outlook.body-content-type=\"text\", "
+      "IdType=\"ImmutableId\"";
   if (options.max_page > 0) prefer += ", odata.maxpagesize=" + std::to_string(options.max_page);
   req.headers.emplace_back("Prefer", prefer);
   if (!options.if_match.empty()) {
@@ -173,8 +174,8 @@ Result<Reply> Client::call(const std::string& method, const std::string& url,
         reply.status = status;
         reply.headers = res->headers;
         if (!res->body.empty() && status != 204) {
-          auto doc = parse_object(res->body, "Graph " + method + " answer",
-                                  config_.max_response_bytes);
+          auto doc =
+              parse_object(res->body, "Graph " + method + " answer", config_.max_response_bytes);
           if (!doc) return doc.error();
           reply.json = std::move(*doc);
         }

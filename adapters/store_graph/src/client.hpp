@@ -31,8 +31,8 @@ struct CallOptions {
   // again (the caller looks the item up, X1). Throttling answers (429/503) are retried anyway:
   // the server refused them without acting.
   bool may_repeat = true;
-  std::string if_match;   // an item's change key (@odata.etag), sent as If-Match
-  int max_page = 0;       // Prefer: odata.maxpagesize
+  std::string if_match;  // an item's change key (@odata.etag), sent as If-Match
+  int max_page = 0;      // Prefer: odata.maxpagesize
 };
 
 // The error a Graph answer stands for: 404 kNotFound, 409/412 kConflict, 400/413 kInvalid,

@@ -105,7 +105,8 @@ Result<TaskLink> task_link_of(const Json& resource) {
   }
   if (std::string id = graph::text(resource, "externalId"); !id.empty()) {
     auto parsed = CrmId::parse(id);
-    if (!parsed) return Error::Invalid("crmsync's linked resource: not a GUID: " + id.substr(0, 64));
+    if (!parsed)
+      return Error::Invalid("crmsync's linked resource: not a GUID: " + id.substr(0, 64));
     out.link.crm_id = *parsed;
   }
   return out;
@@ -247,8 +248,9 @@ Result<Entity> entity_of(ItemKind kind, const Json& v) {
   e.categories = std::move(*cats);
   if (kind == ItemKind::kAppointment) e.event_type = text(v, "type");
   if (kind == ItemKind::kEmail) e.parent_folder = text(v, "parentFolderId");
-  const bool expanded = kind == ItemKind::kTask ? member(v, "linkedResources") != nullptr
-                                                : member(v, "singleValueExtendedProperties") != nullptr;
+  const bool expanded = kind == ItemKind::kTask
+                            ? member(v, "linkedResources") != nullptr
+                            : member(v, "singleValueExtendedProperties") != nullptr;
   if (expanded) {
     auto link = link_of(kind, v);
     if (!link) return link.error().context("item " + e.id);

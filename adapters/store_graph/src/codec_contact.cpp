@@ -13,15 +13,24 @@ struct TextProp {
   std::string_view store, graph;
 };
 constexpr TextProp kText[] = {
-    {"FirstName", "givenName"},       {"MiddleName", "middleName"},
-    {"LastName", "surname"},          {"NickName", "nickName"},
-    {"Title", "title"},               {"YomiFirstName", "yomiGivenName"},
-    {"YomiLastName", "yomiSurname"},  {"CompanyName", "companyName"},
-    {"JobTitle", "jobTitle"},         {"Department", "department"},
-    {"ManagerName", "manager"},       {"AssistantName", "assistantName"},
-    {"Spouse", "spouseName"},         {"WebPage", "businessHomePage"},
-    {"Body", "personalNotes"},        {"OfficeLocation", "officeLocation"},
-    {"Profession", "profession"},     {"MobileTelephoneNumber", "mobilePhone"},
+    {"FirstName", "givenName"},
+    {"MiddleName", "middleName"},
+    {"LastName", "surname"},
+    {"NickName", "nickName"},
+    {"Title", "title"},
+    {"YomiFirstName", "yomiGivenName"},
+    {"YomiLastName", "yomiSurname"},
+    {"CompanyName", "companyName"},
+    {"JobTitle", "jobTitle"},
+    {"Department", "department"},
+    {"ManagerName", "manager"},
+    {"AssistantName", "assistantName"},
+    {"Spouse", "spouseName"},
+    {"WebPage", "businessHomePage"},
+    {"Body", "personalNotes"},
+    {"OfficeLocation", "officeLocation"},
+    {"Profession", "profession"},
+    {"MobileTelephoneNumber", "mobilePhone"},
 };
 
 // Entries of Graph's string collections, by position.
@@ -40,10 +49,8 @@ constexpr std::string_view kEmails[] = {"Email1Address", "Email2Address", "Email
 
 // businessAddress: the mailing address is the business address (as EWS and Outlook map it).
 constexpr TextProp kAddress[] = {
-    {"MailingAddressStreet", "street"},
-    {"MailingAddressCity", "city"},
-    {"MailingAddressState", "state"},
-    {"MailingAddressCountry", "countryOrRegion"},
+    {"MailingAddressStreet", "street"},         {"MailingAddressCity", "city"},
+    {"MailingAddressState", "state"},           {"MailingAddressCountry", "countryOrRegion"},
     {"MailingAddressPostalCode", "postalCode"},
 };
 
@@ -52,7 +59,7 @@ struct MapiProp {
   std::string_view store, id;
 };
 constexpr MapiProp kMapi[] = {
-    {"BusinessFaxNumber", "String 0x3A24"},        // PidTagBusinessFaxNumber
+    {"BusinessFaxNumber", "String 0x3A24"},         // PidTagBusinessFaxNumber
     {"AssistantTelephoneNumber", "String 0x3A2E"},  // PidTagAssistantTelephoneNumber
     {"OtherTelephoneNumber", "String 0x3A1F"},      // PidTagOtherTelephoneNumber
     {"PagerNumber", "String 0x3A21"},               // PidTagPagerTelephoneNumber
@@ -136,7 +143,8 @@ Result<void> write_contact(const FieldMap& merged, const std::set<std::string>& 
   }
   for (std::string_view list : {"businessPhones", "homePhones", "imAddresses"}) {
     bool touched = false;
-    for (const auto& l : kLists) touched = touched || (l.graph == list && changed.count(std::string(l.store)));
+    for (const auto& l : kLists)
+      touched = touched || (l.graph == list && changed.count(std::string(l.store)));
     if (touched) CRMSYNC_TRY(write_list(merged, list, out));
   }
   if (any_changed(changed, {kEmails[0], kEmails[1], kEmails[2]})) {
@@ -234,7 +242,8 @@ Result<FieldMap> read_contact(const Json& v, const Props& props) {
     if (!d) return d.error();
     out["Birthday"] = *d;
   }
-  if (auto it = props.find(canonical_prop(kAnniversary)); it != props.end() && !it->second.empty()) {
+  if (auto it = props.find(canonical_prop(kAnniversary));
+      it != props.end() && !it->second.empty()) {
     auto d = date_from_wire("Anniversary", it->second);
     if (!d) return d.error();
     if (d->year < 4500) out["Anniversary"] = *d;
@@ -248,7 +257,8 @@ Result<FieldMap> read_contact(const Json& v, const Props& props) {
   }
   set_text("Children", joined);
   for (const auto& m : kMapi)
-    if (auto it = props.find(canonical_prop(m.id)); it != props.end()) set_text(m.store, it->second);
+    if (auto it = props.find(canonical_prop(m.id)); it != props.end())
+      set_text(m.store, it->second);
   return out;
 }
 

@@ -132,8 +132,8 @@ Result<void> write_event(const FieldMap& merged, const std::set<std::string>& ch
       return invalid_field("AllDayEvent", "expected true or false");
     put(out.body, "start", zoned(*ctx.zone, *start, a), a);
     put(out.body, "end", zoned(*ctx.zone, *end, a), a);
-    put(out.body, "isAllDay", Json(all_day && std::get_if<bool>(all_day) && std::get<bool>(*all_day)),
-        a);
+    put(out.body, "isAllDay",
+        Json(all_day && std::get_if<bool>(all_day) && std::get<bool>(*all_day)), a);
   }
   if (any(changed, {"RequiredAttendees", "OptionalAttendees"})) {
     Json arr(rapidjson::kArrayType);

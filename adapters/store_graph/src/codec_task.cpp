@@ -25,8 +25,8 @@ constexpr std::string_view kDates[][2] = {{"StartDate", "startDateTime"},
 bool known(std::string_view name) {
   for (const auto& d : kDates)
     if (d[0] == name) return true;
-  for (std::string_view n : {"Subject", "Body", "Importance", "Status", "ReminderTime",
-                             "ReminderSet", "Regarding"})
+  for (std::string_view n :
+       {"Subject", "Body", "Importance", "Status", "ReminderTime", "ReminderSet", "Regarding"})
     if (n == name) return true;
   return false;
 }
@@ -152,7 +152,8 @@ Result<FieldMap> read_task(const Json& v) {
   auto reminder = instant_of(v, "reminderDateTime");
   if (!reminder) return reminder.error();
   if (*reminder) out["ReminderTime"] = **reminder;
-  if (const Json* on = member(v, "isReminderOn"); on && on->IsBool()) out["ReminderSet"] = on->GetBool();
+  if (const Json* on = member(v, "isReminderOn"); on && on->IsBool())
+    out["ReminderSet"] = on->GetBool();
   return out;
 }
 

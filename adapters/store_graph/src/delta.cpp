@@ -71,8 +71,9 @@ Result<std::string> GraphStoreImpl::initial_link(const Collection& c, std::int64
     case ItemKind::kTask:
       return client_.url("todo/lists/" + url_encode(task_list_) + "/tasks/delta" + expand);
     case ItemKind::kAppointment: {
-      const std::int64_t end =
-          window + static_cast<std::int64_t>(config_.calendar_past_days + config_.calendar_future_days) * kDay;
+      const std::int64_t end = window + static_cast<std::int64_t>(config_.calendar_past_days +
+                                                                  config_.calendar_future_days) *
+                                            kDay;
       return client_.url("calendarView/delta?startDateTime=" + url_encode(UtcTime{window}.iso()) +
                          "&endDateTime=" + url_encode(UtcTime{end}.iso()));
     }

@@ -57,9 +57,9 @@ Result<void> GraphStoreImpl::resolve() {
   if (resolved_) return Ok();
   // The mailbox the token reaches must be the one whose state this file holds: another's
   // delta links and items would otherwise be taken for this one's.
-  auto me = client_.call("GET", client_.url("").substr(0, client_.url("").size() - 1) +
-                                    "?$select=id,userPrincipalName",
-                         "");
+  auto me = client_.call(
+      "GET",
+      client_.url("").substr(0, client_.url("").size() - 1) + "?$select=id,userPrincipalName", "");
   if (!me) return me.error().context("Graph mailbox");
   std::string id = text(me->json, "id");
   if (id.empty()) return Error::Invalid("Graph mailbox: the answer names no user id");
@@ -67,7 +67,8 @@ Result<void> GraphStoreImpl::resolve() {
   if (!known_id) return known_id.error();
   if (*known_id && **known_id != id)
     return Error::Corrupt("the Graph state file belongs to mailbox user " + **known_id +
-                          "; the token signs in as " + id + " (another mailbox: use another "
+                          "; the token signs in as " + id +
+                          " (another mailbox: use another "
                           "state_path)");
   if (!*known_id) CRMSYNC_TRY(state_.set_meta("mailbox_id", id));
   for (Folder f : {Folder::kInbox, Folder::kSentItems, Folder::kDrafts}) {
@@ -75,12 +76,12 @@ Result<void> GraphStoreImpl::resolve() {
     auto stored = state_.meta(key);
     if (!stored) return stored.error();
     if (!*stored) {
-      auto r = client_.call("GET", client_.url("mailFolders/" + std::string(to_string(f)) +
-                                               "?$select=id"),
-                            "");
+      auto r = client_.call(
+          "GET", client_.url("mailFolders/" + std::string(to_string(f)) + "?$select=id"), "");
       if (!r) return r.error().context("mail folder " + std::string(to_string(f)));
       std::string fid = text(r->json, "id");
-      if (fid.empty()) return Error::Invalid("mail folder " + std::string(to_string(f)) + ": no id");
+      if (fid.empty())
+        return Error::Invalid("mail folder " + std::string(to_string(f)) + ": no id");
       CRMSYNC_TRY(state_.set_meta(key, fid));
       stored = std::optional<std::string>(fid);
     }
@@ -207,8 +208,8 @@ Result<StoreItem> GraphStoreImpl::created(const NewStoreItem& n, const Json& ans
   item->link = n.link;
   for (const auto& [name, value] : n.item.fields)
     if (in_props(n.item.kind, name)) {
-      if (is_null(value) || (std::holds_alternative<std::string>(value) &&
-                             std::get<std::string>(value).empty()))
+      if (is_null(value) ||
+          (std::holds_alternative<std::string>(value) && std::get<std::string>(value).empty()))
         item->item.fields.erase(name);
       else
         item->item.fields[name] = value;
@@ -292,10 +293,9 @@ Result<GraphStoreImpl::Written> GraphStoreImpl::write_patch(const EntryId& id,
   if (patch.linked) {
     const std::string base = item_url(split->first, split->second) + "/linkedResources";
     const std::string lr = linked_resource_id(raw);
-    auto r = lr.empty() ? client_.call("POST", base, serialize(*patch.linked),
-                                       CallOptions{false, "", 0})
-                        : client_.call("PATCH", base + "/" + url_encode(lr),
-                                       serialize(*patch.linked));
+    auto r = lr.empty()
+                 ? client_.call("POST", base, serialize(*patch.linked), CallOptions{false, "", 0})
+                 : client_.call("PATCH", base + "/" + url_encode(lr), serialize(*patch.linked));
     if (!r) return conflict(r.error());
     key.clear();  // the task changed with its linked resource: read its new tag below
   }

@@ -4,7 +4,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-
 #include "crmsync/model/text.hpp"
 
 namespace crmsync::graph {

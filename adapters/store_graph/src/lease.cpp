@@ -29,8 +29,8 @@ const std::vector<std::string>& prop_names(std::string_view kind) {
   return kind == "lease" ? lease : queue;
 }
 
-std::string body_of(std::string_view kind, const std::vector<std::pair<std::string, std::string>>& props,
-                    bool with_kind) {
+std::string body_of(std::string_view kind,
+                    const std::vector<std::pair<std::string, std::string>>& props, bool with_kind) {
   Doc d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   if (with_kind) put(d, "subject", str("crmsync " + std::string(kind), a), a);
@@ -95,10 +95,10 @@ Result<std::vector<GraphStoreImpl::Hidden>> GraphStoreImpl::hidden_items(std::st
   expand += ")";
   const std::string filter = "singleValueExtendedProperties/any(ep: ep/id eq '" + kind_prop() +
                              "' and ep/value eq '" + std::string(kind) + "')";
-  std::string link = client_.url("mailFolders/" + url_encode(*folder) + "/messages?$filter=" +
-                                 url_encode(filter) + "&$expand=" + url_encode(expand) +
-                                 "&$select=id,createdDateTime&$top=" +
-                                 std::to_string(config_.page_size));
+  std::string link =
+      client_.url("mailFolders/" + url_encode(*folder) + "/messages?$filter=" + url_encode(filter) +
+                  "&$expand=" + url_encode(expand) +
+                  "&$select=id,createdDateTime&$top=" + std::to_string(config_.page_size));
   std::vector<Hidden> out;
   for (int pages = 0; !link.empty(); ++pages) {
     if (pages > 10'000) return Error::Internal("the hidden items never ended");
@@ -137,8 +137,8 @@ Result<LeaseStore::Versioned> GraphStoreImpl::read_lease() {
   Versioned v;
   if (items->empty()) return v;
   Hidden& h = items->front();
-  auto rec = parse_lease_text(LeaseText{h.props["LeaseHolder"], h.props["LeaseEpoch"],
-                                        h.props["LeaseExpires"]});
+  auto rec = parse_lease_text(
+      LeaseText{h.props["LeaseHolder"], h.props["LeaseEpoch"], h.props["LeaseExpires"]});
   if (!rec) return rec.error();
   v.record = *rec;
   v.version = h.id + "|" + h.etag;
@@ -157,8 +157,9 @@ Result<std::string> GraphStoreImpl::write_lease(const std::string& expected,
     auto existing = hidden_items("lease");
     if (!existing) return existing.error();
     if (!existing->empty()) return Error::Conflict("a lease item exists already");
-    auto made = client_.call("POST", client_.url("mailFolders/" + url_encode(*folder) + "/messages"),
-                             body_of("lease", props, true), CallOptions{false, "", 0});
+    auto made =
+        client_.call("POST", client_.url("mailFolders/" + url_encode(*folder) + "/messages"),
+                     body_of("lease", props, true), CallOptions{false, "", 0});
     if (!made) return made.error().context("lease");
     const std::string id = text(made->json, "id");
     auto all = hidden_items("lease");
@@ -172,9 +173,9 @@ Result<std::string> GraphStoreImpl::write_lease(const std::string& expected,
   auto bar = expected.find('|');
   if (bar == std::string::npos) return Error::Invalid("not a lease version");
   const std::string id = expected.substr(0, bar);
-  auto r = client_.call("PATCH", client_.url("messages/" + url_encode(id)),
-                        body_of("lease", props, false),
-                        CallOptions{true, expected.substr(bar + 1), 0});
+  auto r =
+      client_.call("PATCH", client_.url("messages/" + url_encode(id)),
+                   body_of("lease", props, false), CallOptions{true, expected.substr(bar + 1), 0});
   if (!r) {
     if (r.error().is(ErrorKind::kNotFound)) return Error::Conflict("the lease item is gone");
     if (r.error().is(ErrorKind::kConflict))
@@ -192,10 +193,13 @@ Result<void> GraphStoreImpl::enqueue(const QueuedChange& c) {
   char seq_text[32];
   std::snprintf(seq_text, sizeof seq_text, "%020lld", static_cast<long long>(seq));
   const QueuedText t = queued_text(c);
-  const std::vector<std::pair<std::string, std::string>> props = {
-      {"QueueClient", t.client_id}, {"QueueKind", t.kind},          {"QueueEntryId", t.entry_id},
-      {"QueueAction", t.action},    {"QueueDelete", t.delete_in_crm}, {"QueueAt", t.at},
-      {"QueueSeq", seq_text}};
+  const std::vector<std::pair<std::string, std::string>> props = {{"QueueClient", t.client_id},
+                                                                  {"QueueKind", t.kind},
+                                                                  {"QueueEntryId", t.entry_id},
+                                                                  {"QueueAction", t.action},
+                                                                  {"QueueDelete", t.delete_in_crm},
+                                                                  {"QueueAt", t.at},
+                                                                  {"QueueSeq", seq_text}};
   for (const auto& p : props) CRMSYNC_TRY(check_text(p.first, p.second));
   auto folder = hidden_folder();
   if (!folder) return folder.error();

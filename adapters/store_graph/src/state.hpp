@@ -31,8 +31,8 @@ struct DeltaRow {
   std::string collection;
   std::string link;
   Mode mode = Mode::kBaseline;
-  std::int64_t round = 1;     // items seen by a baseline/reconcile round are marked with it
-  std::int64_t window = 0;    // calendar: the window's start (ms) the link was made for
+  std::int64_t round = 1;   // items seen by a baseline/reconcile round are marked with it
+  std::int64_t window = 0;  // calendar: the window's start (ms) the link was made for
 };
 
 class State {

@@ -9,8 +9,8 @@
 #include "crmsync/core/sqlite.hpp"
 #include "crmsync/model/mapping.hpp"
 #include "field_codec.hpp"
-#include "mock_file.hpp"
 #include "file_watch.hpp"
+#include "mock_file.hpp"
 
 namespace crmsync {
 namespace {
@@ -613,7 +613,8 @@ Result<std::unique_ptr<MockMailbox>> open_mock_mailbox(const std::string& path, 
   if (!db) return db.error();
   auto ours = store_mock::track_category(*db, track);
   if (!ours) return ours.error().context("mock mailbox " + path);
-  return std::unique_ptr<MockMailbox>(new MockMailboxImpl(std::move(*db), clock, std::move(*ours), path));
+  return std::unique_ptr<MockMailbox>(
+      new MockMailboxImpl(std::move(*db), clock, std::move(*ours), path));
 }
 
 }  // namespace crmsync

@@ -42,8 +42,7 @@ Routed defer(status::Decision d) {
 bool valid_entry_id(const std::string& id) {
   if (id.empty() || id.size() > kMaxEntryId) return false;
   for (unsigned char c : id)
-    if (!std::isalnum(c) && c != '+' && c != '/' && c != '=' && c != '_' && c != '-')
-      return false;
+    if (!std::isalnum(c) && c != '+' && c != '/' && c != '=' && c != '_' && c != '-') return false;
   return true;
 }
 

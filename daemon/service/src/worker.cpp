@@ -24,7 +24,6 @@ constexpr std::chrono::minutes kWatchedWait{1};
 constexpr std::chrono::milliseconds kAfterSignal{250};
 constexpr std::chrono::milliseconds kAfterSignalPoll{10};
 
-
 }  // namespace
 
 class SyncWorker::StopPoints final : public CrashPoints {
@@ -270,11 +269,9 @@ void SyncWorker::loop() {
     if (!immediate_.empty()) wake = std::min(wake, immediate_due_);
     if (lease_) wake = std::min(wake, next_lease_tick_);
     std::unique_lock lock(mutex_);
-    cv_.wait_until(lock, wake,
-                   [this] {
-                     return stop_ || reload_ || !waiters_.empty() || !decisions_.empty() ||
-                            store_changed_;
-                   });
+    cv_.wait_until(lock, wake, [this] {
+      return stop_ || reload_ || !waiters_.empty() || !decisions_.empty() || store_changed_;
+    });
   }
 }
 

@@ -247,8 +247,8 @@ TEST_CASE("E1 E3: each fault carries what to do next - decided where it is read"
       {fault(-2147204303, "A validation error occurred. The length of the 'subject' attribute"),
        ErrorKind::kInvalid, Retry::kItem},
       {fault(-2147220969, "task With Id = x Does Not Exist"), ErrorKind::kNotFound, Retry::kItem},
-      {fault(-2147088254, "The version of the existing record doesn't match"),
-       ErrorKind::kConflict, Retry::kItem},
+      {fault(-2147088254, "The version of the existing record doesn't match"), ErrorKind::kConflict,
+       Retry::kItem},
   };
   for (auto& c : cases) {
     const Error e = error_of_remove(c.reply);

@@ -31,21 +31,22 @@ struct Scripted {
     script->answer = [this](const http::Request& r, http::SendInfo*) -> Result<http::Response> {
       const std::string& u = r.url;
       if (u.find("/v1.0/me?") != std::string::npos)
-        return graphtest::json_response(200, R"({"id":"user-1","userPrincipalName":"a@b.example"})");
+        return graphtest::json_response(200,
+                                        R"({"id":"user-1","userPrincipalName":"a@b.example"})");
       if (u.find("mailFolders/") != std::string::npos && u.find("delta") == std::string::npos) {
         auto at = u.find("mailFolders/") + 12;
-        return graphtest::json_response(
-            200, R"({"id":")" + u.substr(at, u.find('?') - at) + R"(-id"})");
+        return graphtest::json_response(200,
+                                        R"({"id":")" + u.substr(at, u.find('?') - at) + R"(-id"})");
       }
       if (u.find("todo/lists") != std::string::npos && u.find("delta") == std::string::npos)
         return graphtest::json_response(
             200, R"({"value":[{"id":"list-1","wellknownListName":"defaultList"}]})");
       if (u.find("contacts/delta") != std::string::npos && contacts) return contacts(r);
       if (u.find("delta") != std::string::npos)
-        return graphtest::json_response(
-            200, std::string(R"({"value":[],"@odata.deltaLink":")") + kRoot +
-                     R"(x/delta?$deltatoken=empty"})");
-      return graphtest::json_response(404, R"({"error":{"code":"ErrorItemNotFound","message":"no"}})");
+        return graphtest::json_response(200, std::string(R"({"value":[],"@odata.deltaLink":")") +
+                                                 kRoot + R"(x/delta?$deltatoken=empty"})");
+      return graphtest::json_response(404,
+                                      R"({"error":{"code":"ErrorItemNotFound","message":"no"}})");
     };
   }
   GraphStoreConfig config() {
@@ -60,7 +61,8 @@ struct Scripted {
     return c;
   }
   std::unique_ptr<GraphStore> open() {
-    auto r = open_graph_store(config(), clock, std::make_unique<graphtest::ScriptedTransport>(script));
+    auto r =
+        open_graph_store(config(), clock, std::make_unique<graphtest::ScriptedTransport>(script));
     REQUIRE(r.ok());
     return std::move(r).value();
   }
@@ -73,12 +75,14 @@ struct Scripted {
 };
 
 std::string contact_entry(const std::string& id, const std::string& first) {
-  return R"({"@odata.type":"#microsoft.graph.contact","@odata.etag":"W/\"k-)" + id + R"(\"","id":")" +
-         id + R"(","lastModifiedDateTime":"2026-01-01T00:00:00Z","givenName":")" + first + R"("})";
+  return R"({"@odata.type":"#microsoft.graph.contact","@odata.etag":"W/\"k-)" + id +
+         R"(\"","id":")" + id + R"(","lastModifiedDateTime":"2026-01-01T00:00:00Z","givenName":")" +
+         first + R"("})";
 }
 
 std::string page(const std::string& entries, const std::string& link_kind = "@odata.deltaLink",
-                 const std::string& link = std::string(kRoot) + "contactfolders/f1/contacts/delta?$deltatoken=d1") {
+                 const std::string& link = std::string(kRoot) +
+                                           "contactfolders/f1/contacts/delta?$deltatoken=d1") {
   return R"({"value":[)" + entries + R"(],")" + link_kind + R"(":")" + link + R"("})";
 }
 
@@ -87,7 +91,8 @@ std::string page(const std::string& entries, const std::string& link_kind = "@od
 TEST_CASE("X3: a hostile delta page is refused with a clear error - nothing written",
           "[graph][adapter]") {
   std::string many;
-  for (int i = 0; i < 130; ++i) many += (i ? "," : "") + contact_entry("c" + std::to_string(i), "x");
+  for (int i = 0; i < 130; ++i)
+    many += (i ? "," : "") + contact_entry("c" + std::to_string(i), "x");
   struct Case {
     const char* what;
     std::string body;
@@ -99,11 +104,12 @@ TEST_CASE("X3: a hostile delta page is refused with a clear error - nothing writ
       {"invalid UTF-8", page(contact_entry("c1", "bad \xC3\x28")), "malformed JSON"},
       {"not an object", "[1,2]", "not an object"},
       {"an oversized page", page(many), "over the 120 allowed"},
-      {"an unknown @odata.type",
-       page(R"({"@odata.type":"#microsoft.graph.event","id":"e1"})"), "of type '#microsoft.graph.event'"},
+      {"an unknown @odata.type", page(R"({"@odata.type":"#microsoft.graph.event","id":"e1"})"),
+       "of type '#microsoft.graph.event'"},
       {"an entry without an id", page(R"({"givenName":"x"})"), "without a usable id"},
       {"categories that are no list",
-       page(R"({"id":"c1","@odata.etag":"W/\"k\"","lastModifiedDateTime":"2026-01-01T00:00:00Z","categories":"Red"})"),
+       page(
+           R"({"id":"c1","@odata.etag":"W/\"k\"","lastModifiedDateTime":"2026-01-01T00:00:00Z","categories":"Red"})"),
        "'categories' is not an array"},
       {"a delta link of another mailbox",
        page(contact_entry("c1", "Ann"), "@odata.deltaLink",
@@ -154,11 +160,13 @@ TEST_CASE("E3: 429 and 503 are retried after Retry-After - seconds, fractions or
   env.contacts = [&](const http::Request&) -> Result<http::Response> {
     ++calls;
     if (calls == 1)
-      return graphtest::json_response(429, R"({"error":{"code":"TooManyRequests","message":"slow"}})",
+      return graphtest::json_response(429,
+                                      R"({"error":{"code":"TooManyRequests","message":"slow"}})",
                                       {{"Retry-After", "2.5"}});
     if (calls == 2)
-      return graphtest::json_response(503, R"({"error":{"code":"serviceNotAvailable","message":"busy"}})",
-                                      {{"Retry-After", date}});
+      return graphtest::json_response(
+          503, R"({"error":{"code":"serviceNotAvailable","message":"busy"}})",
+          {{"Retry-After", date}});
     return graphtest::json_response(200, page(""));
   };
   REQUIRE(s->events_after(0, 10).ok());
@@ -207,7 +215,8 @@ TEST_CASE("a bad config is refused before anything is opened", "[graph][adapter]
   auto bad = [&](auto change) {
     GraphStoreConfig c = env.config();
     change(c);
-    auto r = open_graph_store(c, env.clock, std::make_unique<graphtest::ScriptedTransport>(env.script));
+    auto r =
+        open_graph_store(c, env.clock, std::make_unique<graphtest::ScriptedTransport>(env.script));
     REQUIRE_FALSE(r.ok());
     return r.error();
   };

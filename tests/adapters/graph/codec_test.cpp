@@ -113,7 +113,8 @@ TEST_CASE("X3: values Graph cannot carry or of the wrong type are kInvalid", "[g
     auto r = create_body(n, c.ctx);
     return !r.ok() && r.error().is(ErrorKind::kInvalid);
   };
-  CHECK(refused(ItemKind::kContact, Folder::kContacts, {{"FirstName", std::string("bad \xC3\x28")}}));
+  CHECK(
+      refused(ItemKind::kContact, Folder::kContacts, {{"FirstName", std::string("bad \xC3\x28")}}));
   CHECK(refused(ItemKind::kContact, Folder::kContacts, {{"FirstName", std::string("n\0ul", 4)}}));
   CHECK(refused(ItemKind::kContact, Folder::kContacts, {{"Birthday", std::string("yesterday")}}));
   CHECK(refused(ItemKind::kContact, Folder::kContacts, {{"Shoe", std::string("42")}}));
@@ -143,12 +144,19 @@ TEST_CASE("entities are read defensively", "[graph][codec]") {
   CHECK(read(ItemKind::kContact, R"({"@odata.type":"#microsoft.graph.message","id":"x"})")
             .error()
             .is(ErrorKind::kInvalid));
-  CHECK_FALSE(read(ItemKind::kContact, R"({"@odata.etag":"k","lastModifiedDateTime":"2026-01-01T00:00:00Z"})").ok());
-  CHECK_FALSE(read(ItemKind::kContact, R"({"id":"x","lastModifiedDateTime":"2026-01-01T00:00:00Z"})").ok());
-  CHECK_FALSE(read(ItemKind::kContact, R"({"id":"x","@odata.etag":"k","lastModifiedDateTime":"then"})").ok());
-  CHECK_FALSE(read(ItemKind::kTask, R"({"id":"x","@odata.etag":"k","lastModifiedDateTime":"2026-01-01T00:00:00Z",
+  CHECK_FALSE(read(ItemKind::kContact,
+                   R"({"@odata.etag":"k","lastModifiedDateTime":"2026-01-01T00:00:00Z"})")
+                  .ok());
+  CHECK_FALSE(
+      read(ItemKind::kContact, R"({"id":"x","lastModifiedDateTime":"2026-01-01T00:00:00Z"})").ok());
+  CHECK_FALSE(
+      read(ItemKind::kContact, R"({"id":"x","@odata.etag":"k","lastModifiedDateTime":"then"})")
+          .ok());
+  CHECK_FALSE(read(ItemKind::kTask,
+                   R"({"id":"x","@odata.etag":"k","lastModifiedDateTime":"2026-01-01T00:00:00Z",
                                         "linkedResources":[{"applicationName":"crmsync","externalId":"nope",
-                                        "displayName":"crmsync: tracked"}]})").ok());
+                                        "displayName":"crmsync: tracked"}]})")
+                  .ok());
   // Deep nesting and huge bodies do not get through the reader.
   CHECK_FALSE(parse_object(std::string(100'000, '[') + std::string(100'000, ']'), "deep").ok());
   CHECK_FALSE(parse_object(std::string(2000, ' ') + "{}", "big", 1000).ok());
@@ -169,7 +177,8 @@ TEST_CASE("dates keep their day; times zone to the user's wall clock", "[graph][
   CHECK(berlin.from_local("2026-03-29T02:30:00").ok());
   CHECK_FALSE(berlin.from_local("29.03.2026").ok());
   CHECK_FALSE(Zone::open("Mars/Olympus").ok());
-  CHECK(utc_text(UtcTime::parse("2026-01-01T08:00:00.5Z").value()) == "2026-01-01T08:00:00.5000000");
+  CHECK(utc_text(UtcTime::parse("2026-01-01T08:00:00.5Z").value()) ==
+        "2026-01-01T08:00:00.5000000");
   CHECK(canonical_prop("String {C3A7D2F0-5B1E-4E8A-9F6D-2A4B8C1E7F35} Name CrmId") ==
         canonical_prop(named_prop("CrmId")));
   CHECK(canonical_prop("String 0x3A24") == canonical_prop("string 0x3a24"));

@@ -48,7 +48,8 @@ std::multiset<std::pair<Action, std::string>> summary(const std::vector<StoreEve
 
 std::string when(int days, int hour) {
   const std::int64_t day = 86'400'000;
-  return UtcTime{(system_clock().now().ms / day + days) * day + hour * 3'600'000}.iso().substr(0, 19);
+  return UtcTime{(system_clock().now().ms / day + days) * day + hour * 3'600'000}.iso().substr(0,
+                                                                                               19);
 }
 
 std::string event_json(const std::string& subject, int days) {
@@ -90,12 +91,11 @@ TEST_CASE("S1 C5: the user's changes through Graph are events - the daemon's own
   auto todo = box.user("POST", "todo/lists/" + list + "/tasks", R"({"title":"From To Do"})");
   auto meeting = box.user("POST", "events", event_json("In the window", 3));
   ev = after(*s, cursor);
-  CHECK(summary(ev) ==
-        std::multiset<std::pair<Action, std::string>>{
-            {Action::kCreate, "contact:" + str_of(theirs, "id")},
-            {Action::kUpdate, own->entry_id.str()},
-            {Action::kCreate, "task:" + str_of(todo, "id")},
-            {Action::kCreate, "appointment:" + str_of(meeting, "id")}});
+  CHECK(summary(ev) == std::multiset<std::pair<Action, std::string>>{
+                           {Action::kCreate, "contact:" + str_of(theirs, "id")},
+                           {Action::kUpdate, own->entry_id.str()},
+                           {Action::kCreate, "task:" + str_of(todo, "id")},
+                           {Action::kCreate, "appointment:" + str_of(meeting, "id")}});
   for (const auto& e : ev) CHECK(e.surface == Surface::kNone);
   // The daemon's update is its own: no event but the one it logged.
   auto current = s->get(own->entry_id);
@@ -163,8 +163,9 @@ TEST_CASE("calendar: an event leaving the window is no deletion - a deleted one 
   CHECK(ev.size() == 2);
   // Moved a month ahead: out of the window (calendarView/delta says nothing about it).
   box.user("PATCH", "events/" + str_of(leaving, "id"),
-           R"({"start":{"dateTime":")" + when(30, 9) + R"(","timeZone":"UTC"},"end":{"dateTime":")" +
-               when(30, 10) + R"(","timeZone":"UTC"}})");
+           R"({"start":{"dateTime":")" + when(30, 9) +
+               R"(","timeZone":"UTC"},"end":{"dateTime":")" + when(30, 10) +
+               R"(","timeZone":"UTC"}})");
   box.user("DELETE", "events/" + str_of(deleted, "id"));
   ev = after(*s, cursor);
   CHECK(summary(ev) == std::multiset<std::pair<Action, std::string>>{
@@ -180,8 +181,9 @@ TEST_CASE("calendar: an event leaving the window is no deletion - a deleted one 
   CHECK(after(*s, cursor).empty());
 }
 
-TEST_CASE("S1: wait_for_events polls the delta links - a user's edit wakes it, idle polls slow down",
-          "[graph][delta]") {
+TEST_CASE(
+    "S1: wait_for_events polls the delta links - a user's edit wakes it, idle polls slow down",
+    "[graph][delta]") {
   REQUIRE_GRAPH_EMULATOR();
   Mailbox box;
   auto c = box.config();
@@ -249,14 +251,16 @@ TEST_CASE("X1: a create whose reply is lost is found by its CRM id - never a sec
   CHECK(tasks->size() == 1);
 }
 
-TEST_CASE("X1: a $batch of creates whose reply is lost fails as transient - the look-up finds each once",
-          "[graph][delta]") {
+TEST_CASE(
+    "X1: a $batch of creates whose reply is lost fails as transient - the look-up finds each once",
+    "[graph][delta]") {
   REQUIRE_GRAPH_EMULATOR();
   Mailbox box;
   auto hook = std::make_unique<graphtest::HookTransport>();
   bool dropped = false;
   hook->lose = [&](const http::Request& r) {
-    if (dropped || r.url.find("$batch") == std::string::npos || r.body.find("POST") == std::string::npos)
+    if (dropped || r.url.find("$batch") == std::string::npos ||
+        r.body.find("POST") == std::string::npos)
       return false;
     return dropped = true;
   };

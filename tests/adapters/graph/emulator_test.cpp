@@ -35,7 +35,8 @@ const rapidjson::Value* ext(const rapidjson::Value& item, const std::string& id_
 
 }  // namespace
 
-TEST_CASE("§7: every mapped contact field round-trips through Graph's contact", "[graph][emulator]") {
+TEST_CASE("§7: every mapped contact field round-trips through Graph's contact",
+          "[graph][emulator]") {
   REQUIRE_GRAPH_EMULATOR();
   Mailbox box;
   auto s = box.open();
@@ -92,7 +93,10 @@ TEST_CASE("§7: every mapped contact field round-trips through Graph's contact",
   REQUIRE(after.ok());
   FieldMap want = n.item.fields;
   for (const auto& [name, value] : clear)
-    if (is_null(value)) want.erase(name); else want[name] = value;
+    if (is_null(value))
+      want.erase(name);
+    else
+      want[name] = value;
   CHECK(after->item.fields == want);
   CHECK(after->change_key == *key);
 }
@@ -140,8 +144,8 @@ TEST_CASE("§7: a task's fields on To Do - the CRM link and Regarding in a linke
   auto k1 = s->update(made->entry_id, got->change_key, {}, linked);
   REQUIRE(k1.ok());
   CHECK(*k1 != got->change_key);
-  auto k2 = s->update(made->entry_id, *k1, {{"Status", std::string("Complete")}, {"Regarding", Value()}},
-                      std::nullopt);
+  auto k2 = s->update(made->entry_id, *k1,
+                      {{"Status", std::string("Complete")}, {"Regarding", Value()}}, std::nullopt);
   REQUIRE(k2.ok());
   auto after = s->get(made->entry_id);
   REQUIRE(after.ok());
@@ -222,13 +226,13 @@ TEST_CASE("U5: a recurring series is left out of sync with a per-item error", "[
   const UtcTime now = system_clock().now();
   const std::string start = UtcTime{(now.ms / 86'400'000 + 2) * 86'400'000 + 9 * 3'600'000}.iso();
   const std::string end = UtcTime{(now.ms / 86'400'000 + 2) * 86'400'000 + 10 * 3'600'000}.iso();
-  auto series = box.user(
-      "POST", "events",
-      R"({"subject":"Weekly","start":{"dateTime":")" + start.substr(0, 19) +
-          R"(","timeZone":"UTC"},"end":{"dateTime":")" + end.substr(0, 19) +
-          R"(","timeZone":"UTC"},"recurrence":{"pattern":{"type":"daily","interval":1},
+  auto series =
+      box.user("POST", "events",
+               R"({"subject":"Weekly","start":{"dateTime":")" + start.substr(0, 19) +
+                   R"(","timeZone":"UTC"},"end":{"dateTime":")" + end.substr(0, 19) +
+                   R"(","timeZone":"UTC"},"recurrence":{"pattern":{"type":"daily","interval":1},
           "range":{"type":"numbered","numberOfOccurrences":3,"startDate":")" +
-          start.substr(0, 10) + R"("}}})");
+                   start.substr(0, 10) + R"("}}})");
   auto ev = s->events_after(0, 100);
   REQUIRE(ev.ok());
   CHECK(ev->empty());  // neither the master nor its occurrences are items of the sync
@@ -251,7 +255,8 @@ TEST_CASE("§7: a received e-mail - the tracked mark, CRM id and Regarding in ex
       "POST", "/admin/users/" + box.upn + "/deliver",
       R"({"folder":"inbox","message":{"subject":"Offer","body":{"contentType":"text","content":"Hi"},
           "from":{"emailAddress":{"address":"bob@example.com","name":"Bob"}},
-          "toRecipients":[{"emailAddress":{"address":")" + box.upn + R"("}}],
+          "toRecipients":[{"emailAddress":{"address":")" +
+          box.upn + R"("}}],
           "internetMessageId":"<m1@example.com>"}})");
   REQUIRE(delivered.ok());
   REQUIRE(delivered->status == 200);
@@ -289,7 +294,8 @@ TEST_CASE("§7: a received e-mail - the tracked mark, CRM id and Regarding in ex
   REQUIRE(found->has_value());
   CHECK((*found)->entry_id == got->entry_id);
   // A sent message's body cannot change any more (message-update.md): kInvalid, nothing written.
-  auto refused = s->update(got->entry_id, *key, {{"Subject", std::string("Changed")}}, std::nullopt);
+  auto refused =
+      s->update(got->entry_id, *key, {{"Subject", std::string("Changed")}}, std::nullopt);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().is(ErrorKind::kInvalid));
 }

@@ -33,14 +33,12 @@ class Emulator {
   // POST /admin/users: the new mailbox's bearer token ("" on failure).
   std::string add_user(const std::string& upn);
   // Any admin call; the answer's body ("" and status 0 on failure).
-  crmsync::Result<crmsync::http::Response> admin(const std::string& method,
-                                                 const std::string& path,
+  crmsync::Result<crmsync::http::Response> admin(const std::string& method, const std::string& path,
                                                  const std::string& json = "");
   bool faults(const std::string& json);
   // A Graph call as the user of `token` (JSON body), e.g. what a user does in Outlook.
   crmsync::Result<crmsync::http::Response> graph(const std::string& token,
-                                                 const std::string& method,
-                                                 const std::string& path,
+                                                 const std::string& method, const std::string& path,
                                                  const std::string& json = "");
   // GET /admin/requests: how many requests the emulator logged (batch members apart).
   std::size_t requests();
@@ -115,6 +113,6 @@ crmsync::http::Response json_response(int status, std::string body,
 }  // namespace graphtest
 
 // Ends the test case unless the CSDL (and so the emulator) is there.
-#define REQUIRE_GRAPH_EMULATOR()                                                             \
-  REQUIRE_PREREQUISITE(::crmsync::test::prereq::kReference, ::graphtest::csdl_present(),    \
+#define REQUIRE_GRAPH_EMULATOR()                                                         \
+  REQUIRE_PREREQUISITE(::crmsync::test::prereq::kReference, ::graphtest::csdl_present(), \
                        ::graphtest::csdl_path())

@@ -52,7 +52,8 @@ struct Mailbox {
   std::unique_ptr<crmsync::GraphStore> open(const crmsync::GraphStoreConfig& c,
                                             crmsync::Clock& clock = crmsync::system_clock()) {
     auto r = crmsync::open_graph_store(
-        c, clock, std::make_unique<CountingTransport>(std::make_unique<crmsync::http::Client>(), log));
+        c, clock,
+        std::make_unique<CountingTransport>(std::make_unique<crmsync::http::Client>(), log));
     if (!r) FAIL("open_graph_store: " << r.error().describe());
     return std::move(r).value();
   }

@@ -52,15 +52,17 @@ int master_count(Mailbox& box, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("U1: an item gaining the track category is tracked from the explorer - losing it untracks",
-          "[graph][u1]") {
+TEST_CASE(
+    "U1: an item gaining the track category is tracked from the explorer - losing it untracks",
+    "[graph][u1]") {
   REQUIRE_GRAPH_EMULATOR();
   Mailbox box;
   auto s = box.open();
   std::int64_t cursor = 0;
   after(*s, cursor);
-  auto ann = box.user("POST", "contacts",
-                      std::string(R"({"givenName":"Ann","categories":["Red",")") + kTrack + R"("]})");
+  auto ann =
+      box.user("POST", "contacts",
+               std::string(R"({"givenName":"Ann","categories":["Red",")") + kTrack + R"("]})");
   auto bob = box.user("POST", "contacts", R"({"givenName":"Bob"})");
   const std::string a = "contact:" + str_of(ann, "id");
   const std::string b = "contact:" + str_of(bob, "id");
@@ -79,7 +81,8 @@ TEST_CASE("U1: an item gaining the track category is tracked from the explorer -
   CHECK(got->link.tracked);  // the mark in step with the category
   CHECK(got->categories == std::vector<std::string>{"Red", kTrack});
   // Another case of the name is the same category (Outlook's list is case-insensitive).
-  box.user("PATCH", "contacts/" + str_of(bob, "id"), R"({"categories":["tracked to dynamics 365"]})");
+  box.user("PATCH", "contacts/" + str_of(bob, "id"),
+           R"({"categories":["tracked to dynamics 365"]})");
   ev = after(*s, cursor);
   REQUIRE(ev.size() == 1);
   CHECK(ev[0].entry_id.str() == b);
@@ -104,10 +107,11 @@ TEST_CASE("U1: an item gaining the track category is tracked from the explorer -
     if (str_of(l, "wellknownListName") == "defaultList") list = str_of(l, "id");
   auto task = box.user("POST", "todo/lists/" + list + "/tasks",
                        std::string(R"({"title":"T","categories":[")") + kTrack + R"("]})");
-  REQUIRE(box.emu->admin("POST", "/admin/users/" + box.upn + "/deliver",
-                         std::string(R"({"message":{"subject":"M","categories":[")") + kTrack +
-                             R"("]}})")
-              .ok());
+  REQUIRE(
+      box.emu
+          ->admin("POST", "/admin/users/" + box.upn + "/deliver",
+                  std::string(R"({"message":{"subject":"M","categories":[")") + kTrack + R"("]}})")
+          .ok());
   ev = after(*s, cursor);
   REQUIRE(ev.size() == 2);
   for (const auto& e : ev) {
@@ -116,8 +120,9 @@ TEST_CASE("U1: an item gaining the track category is tracked from the explorer -
     REQUIRE(item.ok());
     CHECK(item->link.tracked);
   }
-  CHECK(std::any_of(ev.begin(), ev.end(),
-                    [&](const StoreEvent& e) { return e.entry_id.str() == "task:" + str_of(task, "id"); }));
+  CHECK(std::any_of(ev.begin(), ev.end(), [&](const StoreEvent& e) {
+    return e.entry_id.str() == "task:" + str_of(task, "id");
+  }));
 }
 
 TEST_CASE("U1: the daemon's tracking adds the category once - the user's others untouched",
@@ -149,7 +154,8 @@ TEST_CASE("U1: the daemon's tracking adds the category once - the user's others 
   got = s->get(id);
   REQUIRE(got.ok());
   REQUIRE(s->update(id, got->change_key, {}, CrmLink{}).ok());
-  CHECK(categories(box, "contacts/" + str_of(mine, "id")) == std::vector<std::string>{"Red", "Blue"});
+  CHECK(categories(box, "contacts/" + str_of(mine, "id")) ==
+        std::vector<std::string>{"Red", "Blue"});
   // A master category the user made in another case is the same one.
   Mailbox other;
   other.user("POST", "outlook/masterCategories",
@@ -160,8 +166,9 @@ TEST_CASE("U1: the daemon's tracking adds the category once - the user's others 
   CHECK(master_count(other, kTrack) == 1);
 }
 
-TEST_CASE("U2: record_decision logs the user's decision from the explorer - the mark and category set",
-          "[graph][u2]") {
+TEST_CASE(
+    "U2: record_decision logs the user's decision from the explorer - the mark and category set",
+    "[graph][u2]") {
   REQUIRE_GRAPH_EMULATOR();
   Mailbox box;
   auto s = box.open();
@@ -276,8 +283,12 @@ TEST_CASE("P1: two daemons never both act as primary", "[graph][lease]") {
     auto b = box.open(box.config("b.db"));
     // Racing for the first lease: at most one creates it.
     Result<std::string> ra = Error::Internal(""), rb = Error::Internal("");
-    std::thread ta([&] { ra = a->lease_store()->write_lease("", LeaseRecord{"a", 1, UtcTime{0}}); });
-    std::thread tb([&] { rb = b->lease_store()->write_lease("", LeaseRecord{"b", 1, UtcTime{0}}); });
+    std::thread ta([&] {
+      ra = a->lease_store()->write_lease("", LeaseRecord{"a", 1, UtcTime{0}});
+    });
+    std::thread tb([&] {
+      rb = b->lease_store()->write_lease("", LeaseRecord{"b", 1, UtcTime{0}});
+    });
     ta.join();
     tb.join();
     CHECK_FALSE((ra.ok() && rb.ok()));

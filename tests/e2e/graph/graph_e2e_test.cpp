@@ -79,7 +79,8 @@ struct GraphEnv {
         " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
         " -keyout server.key -out server.csr -subj /CN=127.0.0.1"
         " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
-        " -out server.pem -days 2 -extfile ext.cnf) > " + d + "/openssl.log 2>&1";
+        " -out server.pem -days 2 -extfile ext.cnf) > " +
+        d + "/openssl.log 2>&1";
     REQUIRE(std::system(pki.c_str()) == 0);
     ca = dir.file("ca.pem");
     crm = std::make_unique<test::Spawned>(
@@ -93,10 +94,13 @@ struct GraphEnv {
                                  dir.file("server.pem"), "--tls-key", dir.file("server.key")},
         dir.file("graph-emulator.log"));
     graph_port = port_of(*graph);
-    http(crm_port, false, "POST", "/admin/users", R"({"fullname":"Alice Sync","token":"alice-token"})");
-    http(crm_port, false, "POST", "/admin/users", R"({"fullname":"Bob Other","token":"bob-token"})");
+    http(crm_port, false, "POST", "/admin/users",
+         R"({"fullname":"Alice Sync","token":"alice-token"})");
+    http(crm_port, false, "POST", "/admin/users",
+         R"({"fullname":"Bob Other","token":"bob-token"})");
     rapidjson::Document u;
-    u.Parse(http(graph_port, true, "POST", "/admin/users", R"({"upn":"alice@example.com"})").c_str());
+    u.Parse(
+        http(graph_port, true, "POST", "/admin/users", R"({"upn":"alice@example.com"})").c_str());
     token = str(u, "token");
     REQUIRE_FALSE(token.empty());
     secret("crm-token", "alice-token\n");
@@ -111,11 +115,15 @@ struct GraphEnv {
   }
   void write_config(const std::string& cache) const {
     std::ofstream(config) << R"({"profile":"e2e-graph","client_id":"e2e-desk","role":"primary",
-        "cache":")" << cache << R"(","timezone":"UTC",
-        "store":{"type":"graph","url":"https://127.0.0.1:)" << graph_port << R"(/",
-                 "auth":{"type":"bearer","token_file":"graph-token"},"ca_file":")" << ca << R"(",
+        "cache":")" << cache
+                          << R"(","timezone":"UTC",
+        "store":{"type":"graph","url":"https://127.0.0.1:)"
+                          << graph_port << R"(/",
+                 "auth":{"type":"bearer","token_file":"graph-token"},"ca_file":")"
+                          << ca << R"(",
                  "request_timeout_ms":30000},
-        "crm":{"url":"http://127.0.0.1:)" << crm_port << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
+        "crm":{"url":"http://127.0.0.1:)"
+                          << crm_port << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
         "sync":{"interval_minutes":0},
         "http":{"listen":"127.0.0.1:0","token_file":"state/api-token"}})";
   }
@@ -133,7 +141,8 @@ struct GraphEnv {
     r.url = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port) + path;
     r.body = body;
     r.headers = std::move(headers);
-    if (!body.empty() && r.headers.empty()) r.headers.emplace_back("Content-Type", "application/json");
+    if (!body.empty() && r.headers.empty())
+      r.headers.emplace_back("Content-Type", "application/json");
     auto res = client.send(r);
     REQUIRE(res.ok());
     INFO(method << " " << path << ": " << res->body);
@@ -141,7 +150,9 @@ struct GraphEnv {
     return res->body;
   }
 
-  test::RunResult once() const { return test::run_program({CRMSYNC_BIN, "once", "--config", config}); }
+  test::RunResult once() const {
+    return test::run_program({CRMSYNC_BIN, "once", "--config", config});
+  }
   std::string sync() const {
     auto r = once();
     INFO(r.out << r.err);
@@ -152,15 +163,16 @@ struct GraphEnv {
   // The user, through Microsoft's Graph SDK.
   rapidjson::Document user(const std::string& method, const std::string& path,
                            const std::string& json = "") const {
-    std::vector<std::string> args{"/usr/bin/env",
-                                  "GRAPH_BASE=https://127.0.0.1:" + std::to_string(graph_port) + "/",
-                                  "GRAPH_TOKEN=" + token,
-                                  "NODE_EXTRA_CA_CERTS=" + ca,
-                                  "NODE_PATH=" + kClientDir + "/node_modules",
-                                  "node",
-                                  GRAPH_E2E_USER_SCRIPT,
-                                  method,
-                                  path};
+    std::vector<std::string> args{
+        "/usr/bin/env",
+        "GRAPH_BASE=https://127.0.0.1:" + std::to_string(graph_port) + "/",
+        "GRAPH_TOKEN=" + token,
+        "NODE_EXTRA_CA_CERTS=" + ca,
+        "NODE_PATH=" + kClientDir + "/node_modules",
+        "node",
+        GRAPH_E2E_USER_SCRIPT,
+        method,
+        path};
     if (!json.empty()) args.push_back(json);
     auto r = test::run_program(args);
     INFO(method << " " << path << ": " << r.err);
@@ -188,7 +200,8 @@ struct GraphEnv {
     REQUIRE(d.IsArray());
     return d;
   }
-  std::map<std::string, std::string> record(const std::string& entity, const std::string& id) const {
+  std::map<std::string, std::string> record(const std::string& entity,
+                                            const std::string& id) const {
     auto all = records(entity);
     for (auto& r : all.GetArray()) {
       if (lower(r["id"].GetString()) != lower(id)) continue;
@@ -217,8 +230,9 @@ struct GraphEnv {
   }
   std::string create_in_crm(const std::string& entity, const std::string& attrs) const {
     std::string id = CrmId::generate().str();
-    crm_as("alice-token", test::crm::execute_envelope(test::crm::org_request(
-                              "CreateRequest", "Create", test::crm::target_entity(entity, id, attrs))));
+    crm_as("alice-token",
+           test::crm::execute_envelope(test::crm::org_request(
+               "CreateRequest", "Create", test::crm::target_entity(entity, id, attrs))));
     return id;
   }
   // How many Graph requests the emulator served: HTTP requests, and what Graph's limits count
@@ -244,9 +258,9 @@ struct GraphEnv {
   }
 };
 
-#define NEED_NODE_AND_OPENSSL()                                                                 \
+#define NEED_NODE_AND_OPENSSL()                                                                    \
   REQUIRE_PREREQUISITE(test::prereq::kReference, std::filesystem::exists(GRAPH_CSDL), GRAPH_CSDL); \
-  REQUIRE_PREREQUISITE(test::prereq::kNode, node_ready(), kClientDir + "/node_modules");       \
+  REQUIRE_PREREQUISITE(test::prereq::kNode, node_ready(), kClientDir + "/node_modules");           \
   REQUIRE_PREREQUISITE(test::prereq::kOpenssl, test::on_path("openssl"))
 
 }  // namespace
@@ -258,7 +272,8 @@ TEST_CASE("§7 S1: a contact made in CRM appears for the user - the user's edit 
   const std::string id = env.create_in_crm(
       "contact", test::crm::str_attr("firstname", "Ann") + test::crm::str_attr("lastname", "Lee") +
                      test::crm::str_attr("emailaddress1", "ann@example.com") +
-                     test::crm::str_attr("jobtitle", "Buyer") + test::crm::str_attr("fax", "+49 1"));
+                     test::crm::str_attr("jobtitle", "Buyer") +
+                     test::crm::str_attr("fax", "+49 1"));
   auto first = env.sync();
   INFO(first);
   auto contacts = env.contacts();
@@ -278,14 +293,16 @@ TEST_CASE("§7 S1: a contact made in CRM appears for the user - the user's edit 
   CHECK(env.contacts().size() == 1);
 }
 
-TEST_CASE("U1 M2: a contact tracked with the category in Outlook on the web - the paper's A/B/C merge",
-          "[e2e][graph]") {
+TEST_CASE(
+    "U1 M2: a contact tracked with the category in Outlook on the web - the paper's A/B/C merge",
+    "[e2e][graph]") {
   NEED_NODE_AND_OPENSSL();
   GraphEnv env;
   env.sync();  // the first run: nothing yet
   auto made = env.user("POST", "/me/contacts",
                        std::string(R"({"givenName":"A0","middleName":"B0","surname":"C0",
-                                       "categories":[")") + kTrack + R"("]})");
+                                       "categories":[")") +
+                           kTrack + R"("]})");
   env.sync();
   const std::string crm_id = env.record_where("contact", "firstname", "A0");
   REQUIRE_FALSE(crm_id.empty());
@@ -316,14 +333,18 @@ TEST_CASE("D1 D4 D6 D8: deletions through Graph and in CRM follow the rules", "[
   GraphEnv env;
   env.sync();
   const std::string cat = std::string(R"(,"categories":[")") + kTrack + R"("]})";
-  auto kept = env.user("POST", "/me/contacts", R"({"givenName":"Deleted","surname":"InStore")" + cat);
-  auto owned = env.user("POST", "/me/contacts", R"({"givenName":"Owned","surname":"GoneInCrm")" + cat);
+  auto kept =
+      env.user("POST", "/me/contacts", R"({"givenName":"Deleted","surname":"InStore")" + cat);
+  auto owned =
+      env.user("POST", "/me/contacts", R"({"givenName":"Owned","surname":"GoneInCrm")" + cat);
   auto lists = env.user("GET", "/me/todo/lists");
   std::string list;
   for (const auto& l : lists["value"].GetArray())
     if (str(l, "wellknownListName") == "defaultList") list = str(l, "id");
-  auto task = env.user("POST", "/me/todo/lists/" + list + "/tasks", R"({"title":"Open task")" + cat);
-  auto gone = env.user("POST", "/me/todo/lists/" + list + "/tasks", R"({"title":"Gone in CRM")" + cat);
+  auto task =
+      env.user("POST", "/me/todo/lists/" + list + "/tasks", R"({"title":"Open task")" + cat);
+  auto gone =
+      env.user("POST", "/me/todo/lists/" + list + "/tasks", R"({"title":"Gone in CRM")" + cat);
   env.sync();
   const std::string kept_crm = env.record_where("contact", "firstname", "Deleted");
   const std::string owned_crm = env.record_where("contact", "firstname", "Owned");
@@ -338,12 +359,12 @@ TEST_CASE("D1 D4 D6 D8: deletions through Graph and in CRM follow the rules", "[
   auto report = env.sync();
   INFO(report);
   CHECK_FALSE(env.record("contact", kept_crm).empty());  // D1
-  CHECK(env.record("task", task_crm).empty());             // D4: open and Alice's
+  CHECK(env.record("task", task_crm).empty());           // D4: open and Alice's
   auto contacts = env.contacts();
-  REQUIRE(contacts.count("Owned"));                         // D6: Alice owns it: kept...
-  CHECK(contacts["Owned"]["categories"].Size() == 0);       // ...and unlinked (no category)
+  REQUIRE(contacts.count("Owned"));                    // D6: Alice owns it: kept...
+  CHECK(contacts["Owned"]["categories"].Size() == 0);  // ...and unlinked (no category)
   auto tasks = env.user("GET", "/me/todo/lists/" + list + "/tasks");
-  CHECK(tasks["value"].Size() == 0);                        // D8: the open task is gone
+  CHECK(tasks["value"].Size() == 0);  // D8: the open task is gone
   auto settled = env.sync();
   CHECK_THAT(settled, Catch::Contains("to store: 0  to CRM: 0"));
 }
@@ -363,7 +384,8 @@ TEST_CASE("E3 410: a throttled run and a lost sync state finish with nothing los
   // A throttled run may stop early (E3: retried next time); the next ones finish it.
   for (int run = 0; run < 3 && env.contacts().size() < 12; ++run) env.once();
   CHECK(env.contacts().size() == 12);
-  env.user("PATCH", "/me/contacts/" + str(env.contacts()["C3"], "id"), R"({"jobTitle":"Lost state"})");
+  env.user("PATCH", "/me/contacts/" + str(env.contacts()["C3"], "id"),
+           R"({"jobTitle":"Lost state"})");
   env.http(env.graph_port, true, "POST", "/admin/faults", R"({"expire_delta_tokens":true})");
   env.sync();
   CHECK(env.contacts().size() == 12);
@@ -469,11 +491,13 @@ TEST_CASE("U3: crmsync login --mailbox signs in to Graph as the user - once sync
         {"Authorization", "Bearer alice-token"}});
   const std::string config = dir.file("config.json");
   std::ofstream(config) << R"({"profile":"alice","client_id":"laptop","cache":"state/cache.db",
-      "store":{"type":"graph","url":"http://127.0.0.1:)" << graph_port << R"(/",
+      "store":{"type":"graph","url":"http://127.0.0.1:)"
+                        << graph_port << R"(/",
                "auth":{"type":"device_code","tenant":"organizations",
                        "client_id":"4a1aa1d5-c567-49d0-ad0b-cd957a47f842","authority":")"
                         << authority << R"("}},
-      "crm":{"url":"http://127.0.0.1:)" << crm_port << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
+      "crm":{"url":"http://127.0.0.1:)"
+                        << crm_port << R"(/","auth":{"type":"bearer","token_file":"crm-token"}},
       "sync":{"interval_minutes":0},"http":{"listen":"127.0.0.1:0","token_file":"state/api-token"}})";
 
   auto before = test::run_program({CRMSYNC_BIN, "once", "--config", config});

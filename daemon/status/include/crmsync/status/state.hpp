@@ -93,17 +93,17 @@ struct Decision {
     kIgnoreError,       // POST /v1/errors/ignore
   };
   Type type = Type::kItems;
-  std::string entry_id;           // track, untrack, regarding
-  bool delete_in_crm = false;     // untrack (D2, D5, D11)
-  std::string regarding;          // regarding: "entity:guid"
+  std::string entry_id;               // track, untrack, regarding
+  bool delete_in_crm = false;         // untrack (D2, D5, D11)
+  std::string regarding;              // regarding: "entity:guid"
   std::vector<std::string> entities;  // find-regarding: logical names to search
-  std::string text;               // items, find-regarding: what to look for
-  std::int64_t id = 0;            // a conflict's id; an error's (the pair's map id)
-  std::string keep;               // resolve: "crm", "mailbox" or "merged"
-  std::vector<std::int64_t> ids;  // deletions: map ids; empty = every held one
-  std::string kind;               // items: an item kind, "" = all
-  std::optional<bool> tracked;    // items
-  std::size_t limit = 200;        // items, find-regarding
+  std::string text;                   // items, find-regarding: what to look for
+  std::int64_t id = 0;                // a conflict's id; an error's (the pair's map id)
+  std::string keep;                   // resolve: "crm", "mailbox" or "merged"
+  std::vector<std::int64_t> ids;      // deletions: map ids; empty = every held one
+  std::string kind;                   // items: an item kind, "" = all
+  std::optional<bool> tracked;        // items
+  std::size_t limit = 200;            // items, find-regarding
 };
 
 // The worker's answer: an HTTP status and a JSON body ({"error": "..."} when not 2xx).
@@ -165,7 +165,7 @@ struct Snapshot {
   std::vector<ErrorRow> errors;
   std::vector<ConflictRow> conflicts;
   std::vector<HeldDeletion> deletions;  // held back by D10
-  std::deque<Event> events;  // the newest few hundred
+  std::deque<Event> events;             // the newest few hundred
   Metrics metrics;
 };
 

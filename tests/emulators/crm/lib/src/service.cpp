@@ -723,7 +723,8 @@ Record project(Ctx& ctx, const EntityMeta& m, const Record& r, const ColumnSet& 
     out.attrs[m.primary_id] = it->second;
   // versionnumber is the row's version (a BigInt: what RowVersion carries as text), readable
   // like any column; FetchXML results, which carry no RowVersion member, give it this way.
-  if (cs.all || std::find(cs.columns.begin(), cs.columns.end(), "versionnumber") != cs.columns.end())
+  if (cs.all ||
+      std::find(cs.columns.begin(), cs.columns.end(), "versionnumber") != cs.columns.end())
     out.attrs["versionnumber"] = Value{Value::Type::Long, {}, r.version};
   return out;
 }

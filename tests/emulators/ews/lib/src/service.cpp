@@ -33,11 +33,6 @@ std::string envelope(const std::string& body) {
          "\"><s:Header>" + kServerVersion + "</s:Header><s:Body>" + body + "</s:Body></s:Envelope>";
 }
 
-
-
-
-
-
 std::string watermark(std::int64_t seq) {
   return make_opaque(kWatermarkKind, be64(static_cast<std::uint64_t>(seq)));
 }
@@ -45,7 +40,6 @@ std::string watermark(std::int64_t seq) {
 std::string item_id_xml(const Item& it, const char* element = "ItemId") {
   return fmt::format("<t:{} Id=\"{}\" ChangeKey=\"{}\"/>", element, it.id, change_key(it.cn));
 }
-
 
 std::string default_class(const std::string& kind) {
   if (kind == "Contact") return "IPM.Contact";
